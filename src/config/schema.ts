@@ -1,0 +1,93 @@
+/**
+ * The configuration schema: one place with every key, its default and what it means.
+ * Unknown keys are refused (a typo must not silently fall back to a default).
+ * Durations are written like "30m" and come out as milliseconds.
+ */
+import { z } from 'zod';
+import { parseDuration } from './duration.js';
+
+const duration = (def: string) =>
+  z.union([z.string(), z.number()]).default(def).transform((v, ctx) => {
+    const ms = parseDuration(v);
+    if (ms === undefined) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, message: `"${v}" is not a duration (e.g. 30s, 15m, 1h30m)` });
+      return z.NEVER;
+    }
+    return ms;
+  });
+
+/** "host:port", "[v6]:port" or ":port"; empty string disables the listener. */
+const addr = (def: string) =>
+  z.string().default(def).refine((v) => v === '' || /^(\[[0-9a-fA-F:.]+\]|[^:\s]*):\d{1,5}$/.test(v) && Number(v.slice(v.lastIndexOf(':') + 1)) <= 65535, {
+    message: 'must be "host:port", "[ipv6]:port" or "" (disabled)',
+  });
+
+const route = z.string().regex(/^\/[^?#\s]*$/, 'a route is a path starting with "/", e.g. "/:passkey/announce"');
+
+const hookEntry = z.object({
+  name: z.string().min(1),
+  options: z.record(z.unknown()).default({}),
+}).strict();
+
+const numwant = {
+  default_numwant: z.number().int().min(0).max(1000).default(50).describe('peers returned when the client does not say'),
+  max_numwant: z.number().int().min(0).max(1000).default(100).describe('cap on the numwant a client may ask for'),
+  max_scrape_infohashes: z.number().int().min(1).max(1000).default(50).describe('info_hashes allowed in one scrape'),
+  allow_ip_spoofing: z.boolean().default(false).describe('honour ip=/ipv6=/ipv4= (HTTP) or the IP field (UDP)'),
+};
+
+export const httpSchema = z.object({
+  addr: addr('0.0.0.0:6969').describe('listen address; "" disables HTTP'),
+  announce_routes: z.array(route).min(1).default(['/announce', '/:passkey/announce']),
+  scrape_routes: z.array(route).default(['/scrape', '/:passkey/scrape']),
+  real_ip_header: z.string().default('').describe('header carrying the client address behind a reverse proxy (e.g. x-forwarded-for); "" = use the socket address'),
+  keep_alive: z.boolean().default(false).describe('serve several requests per connection'),
+  read_timeout: duration('5s').describe('time allowed to receive a request'),
+  idle_timeout: duration('30s').describe('keep-alive: idle time before closing'),
+  max_request_size: z.number().int().min(256).max(65536).default(8192).describe('bytes allowed for request line and headers'),
+  max_connections: z.number().int().min(1).default(10000).describe('open connections allowed at once'),
+  ...numwant,
+}).strict();
+
+export const udpSchema = z.object({
+  addr: addr('0.0.0.0:6969').describe('listen address; "" disables UDP'),
+  private_key: z.string().default('').describe('key for connection IDs; "" = random at start (IDs then do not survive a restart)'),
+  max_clock_skew: duration('10s'),
+  connection_id_lifetime: duration('2m'),
+  ...numwant,
+}).strict();
+
+export const storageSchema = z.object({
+  name: z.enum(['memory']).default('memory'),
+  config: z.object({
+    gc_interval: duration('3m').describe('how often silent peers are dropped'),
+    peer_lifetime: duration('31m').describe('a peer silent for longer is dropped'),
+    prometheus_reporting_interval: duration('1s'),
+  }).strict().default({}),
+}).strict();
+
+export const configSchema = z.object({
+  announce_interval: duration('30m'),
+  min_announce_interval: duration('15m'),
+  metrics_addr: addr('127.0.0.1:6880').describe('Prometheus /metrics; "" disables'),
+  log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  shutdown_timeout: duration('5s'),
+  http: httpSchema.default({}),
+  udp: udpSchema.default({}),
+  storage: storageSchema.default({}),
+  prehooks: z.array(hookEntry).default([]),
+  posthooks: z.array(hookEntry).default([]),
+}).strict().superRefine((c, ctx) => {
+  if (c.min_announce_interval > c.announce_interval) {
+    ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['min_announce_interval'], message: 'must not exceed announce_interval' });
+  }
+  for (const key of ['http', 'udp'] as const) {
+    if (c[key].default_numwant > c[key].max_numwant) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path: [key, 'default_numwant'], message: 'must not exceed max_numwant' });
+    }
+  }
+});
+
+export type Config = z.output<typeof configSchema>;
+export type HttpConfig = Config['http'];
+export type UdpConfig = Config['udp'];

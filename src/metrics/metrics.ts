@@ -1,0 +1,50 @@
+/**
+ * Prometheus metrics (prom-client). One Registry per tracker instance, so tests can run
+ * several trackers in one process. Label children for the hot path are bound once.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export type Frontend = 'http' | 'udp';
+export type Action = 'announce' | 'scrape' | 'connect' | 'other';
+export type Outcome = 'ok' | 'client_error' | 'internal_error';
+
+export class TrackerMetrics {
+  readonly registry: Registry;
+  readonly requests: Counter<'frontend' | 'action' | 'outcome'>;
+  readonly latency: Histogram<'frontend' | 'action'>;
+  readonly swarms: Gauge;
+  readonly seeders: Gauge;
+  readonly leechers: Gauge;
+  readonly gcDuration: Histogram;
+  readonly gcRemoved: Counter;
+
+  constructor(options: { defaultMetrics?: boolean } = {}) {
+    this.registry = new Registry();
+    const registers = [this.registry];
+    this.requests = new Counter({
+      name: 'privtrak_requests_total', help: 'Requests handled, by frontend, action and outcome.',
+      labelNames: ['frontend', 'action', 'outcome'], registers,
+    });
+    this.latency = new Histogram({
+      name: 'privtrak_request_duration_seconds', help: 'Time from parsed request to response written.',
+      labelNames: ['frontend', 'action'], registers,
+      buckets: [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.1, 0.5, 1],
+    });
+    this.swarms = new Gauge({ name: 'privtrak_swarms', help: 'Swarms (info_hashes with at least one peer).', registers });
+    this.seeders = new Gauge({ name: 'privtrak_seeders', help: 'Seeders across all swarms.', registers });
+    this.leechers = new Gauge({ name: 'privtrak_leechers', help: 'Leechers across all swarms.', registers });
+    this.gcDuration = new Histogram({
+      name: 'privtrak_storage_gc_duration_seconds', help: 'Duration of swarm garbage collection runs.', registers,
+      buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
+    });
+    this.gcRemoved = new Counter({ name: 'privtrak_storage_gc_removed_peers_total', help: 'Peers dropped by garbage collection.', registers });
+    if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: 'privtrak_' });
+  }
+
+  /** Records one request. `startNs` is from process.hrtime.bigint(). */
+  observe(frontend: Frontend, action: Action, outcome: Outcome, startNs: bigint): void {
+    const seconds = Number(process.hrtime.bigint() - startNs) / 1e9;
+    this.requests.labels(frontend, action, outcome).inc();
+    this.latency.labels(frontend, action).observe(seconds);
+  }
+}

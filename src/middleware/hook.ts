@@ -1,0 +1,24 @@
+/**
+ * The hook interface: the one seam every piece of tracker logic plugs into (after chihaya's
+ * middleware.Hook). A hook handles announces and scrapes; it may be synchronous (returns
+ * nothing) or asynchronous (returns a Promise) — the chain only awaits when it must.
+ *
+ * Pre-hooks run before the response is written and may refuse a request by throwing a
+ * ClientError (its message becomes the HTTP `failure reason` / UDP error). Post-hooks run
+ * after the response is written; their errors are logged, never sent.
+ */
+import type { AnnounceRequest, AnnounceResponse, ScrapeRequest, ScrapeResponse } from '../bittorrent/types.js';
+import type { RequestContext } from './context.js';
+
+export type MaybePromise = void | Promise<void>;
+
+export interface Hook {
+  /** The name it is registered under (used in logs and metrics). */
+  readonly name: string;
+  handleAnnounce(ctx: RequestContext, req: AnnounceRequest, resp: AnnounceResponse): MaybePromise;
+  handleScrape(ctx: RequestContext, req: ScrapeRequest, resp: ScrapeResponse): MaybePromise;
+  /** Called once before the frontends start accepting. */
+  start?(): Promise<void>;
+  /** Called once at shutdown, after the frontends stopped accepting: flush here. */
+  stop?(): Promise<void>;
+}

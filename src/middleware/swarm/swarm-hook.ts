@@ -1,0 +1,31 @@
+/**
+ * Built-in last post-hook: records the announcer in the swarm (chihaya's
+ * swarmInteractionHook). Runs after the response is written, so the announcer never
+ * receives itself and a slow store does not delay the reply.
+ */
+import type { AnnounceRequest } from '../../bittorrent/types.js';
+import type { PeerStore } from '../../storage/peer-store.js';
+import type { Hook, MaybePromise } from '../hook.js';
+
+export function createSwarmHook(store: PeerStore): Hook {
+  return {
+    name: 'swarm',
+    handleAnnounce(_ctx, req: AnnounceRequest): MaybePromise {
+      let result;
+      switch (req.event) {
+        case 'stopped':
+          result = req.left === 0 ? store.deleteSeeder(req.infoHash, req.peer) : store.deleteLeecher(req.infoHash, req.peer);
+          break;
+        case 'completed':
+          result = store.graduateLeecher(req.infoHash, req.peer);
+          break;
+        default:
+          result = req.left === 0 ? store.putSeeder(req.infoHash, req.peer) : store.putLeecher(req.infoHash, req.peer);
+      }
+      return result as MaybePromise;
+    },
+    handleScrape(): MaybePromise {
+      return undefined;
+    },
+  };
+}
