@@ -8,6 +8,7 @@ import type { Registry as MetricsRegistry } from 'prom-client';
 import type { PeerStore } from '../storage/peer-store.js';
 import type { Hook } from './hook.js';
 import { ConfigError } from '../config/errors.js';
+import { createVarIntervalHook } from './varinterval/varinterval-hook.js';
 
 export interface HookDeps {
   readonly store: PeerStore;
@@ -18,7 +19,9 @@ export interface HookDeps {
 
 export type HookFactory = (options: Record<string, unknown>, deps: HookDeps, path: string) => Hook;
 
-export const hookRegistry: Record<string, HookFactory> = {};
+export const hookRegistry: Readonly<Record<string, HookFactory>> = {
+  varinterval: createVarIntervalHook,
+};
 
 export function buildHook(name: string, options: Record<string, unknown>, deps: HookDeps, path: string): Hook {
   const factory = Object.prototype.hasOwnProperty.call(hookRegistry, name) ? hookRegistry[name] : undefined;

@@ -1,0 +1,100 @@
+/**
+ * Assembles a tracker from a validated config: storage, the hook chain (user pre-hooks,
+ * built-in response hook; built-in swarm hook, user post-hooks), frontends and metrics.
+ *
+ * Start-up order: hooks start → storage maintenance → frontends listen → metrics.
+ * Shutdown order: frontends stop accepting → hooks stop (and flush) → storage → metrics.
+ */
+import type { Server } from 'node:http';
+import type { Logger } from 'pino';
+import type { Config } from './config/schema.js';
+import { CoarseClock } from './clock.js';
+import { TrackerMetrics } from './metrics/metrics.js';
+import { startMetricsServer } from './metrics/server.js';
+import { HookChain } from './middleware/chain.js';
+import { buildHook, type HookDeps } from './middleware/registry.js';
+import { createResponseHook } from './middleware/response/response-hook.js';
+import { createSwarmHook } from './middleware/swarm/swarm-hook.js';
+import { createPeerStore, StoreMaintenance } from './storage/index.js';
+import type { PeerStore } from './storage/peer-store.js';
+import type { Frontend, FrontendDeps } from './frontend/frontend.js';
+import { createHttpFrontend } from './frontend/http/server.js';
+import { createUdpFrontend } from './frontend/udp/server.js';
+
+export class Tracker {
+  readonly metrics: TrackerMetrics;
+  readonly store: PeerStore;
+  readonly chain: HookChain;
+  private readonly clock = new CoarseClock();
+  private readonly maintenance: StoreMaintenance;
+  private readonly frontends: Frontend[] = [];
+  private metricsServer: Server | undefined;
+
+  constructor(readonly config: Config, readonly logger: Logger, options: { defaultMetrics?: boolean } = {}) {
+    this.metrics = new TrackerMetrics(options);
+    this.store = createPeerStore(config.storage, this.clock);
+    const deps: HookDeps = { store: this.store, logger, metrics: this.metrics.registry, announceIntervalMs: config.announce_interval };
+    const pre = config.prehooks.map((h, i) => buildHook(h.name, h.options, deps, `prehooks.${i}`));
+    const post = config.posthooks.map((h, i) => buildHook(h.name, h.options, deps, `posthooks.${i}`));
+    this.chain = new HookChain([...pre, createResponseHook(this.store)], [createSwarmHook(this.store), ...post], {
+      announceInterval: Math.round(config.announce_interval / 1000),
+      minAnnounceInterval: Math.round(config.min_announce_interval / 1000),
+    });
+    this.maintenance = new StoreMaintenance(this.store, config.storage.config, this.metrics, logger);
+    const fdeps: FrontendDeps = { chain: this.chain, metrics: this.metrics, logger, clock: this.clock };
+    if (config.http.addr !== '') this.frontends.push(createHttpFrontend(config.http, fdeps));
+    if (config.udp.addr !== '') this.frontends.push(createUdpFrontend(config.udp, config.http.announce_routes, fdeps));
+  }
+
+  async start(): Promise<void> {
+    await this.chain.start();
+    this.maintenance.start();
+    try {
+      for (const f of this.frontends) {
+        await f.listen();
+        this.logger.info({ frontend: f.name, port: f.port() }, 'listening');
+      }
+      if (this.config.metrics_addr !== '') {
+        this.metricsServer = await startMetricsServer(this.config.metrics_addr, this.metrics.registry);
+        this.logger.info({ addr: this.config.metrics_addr }, 'metrics listening');
+      }
+    } catch (err) {
+      await this.stop();
+      throw err;
+    }
+  }
+
+  /** The bound port of a frontend ('http' | 'udp'), or of the metrics listener. */
+  port(name: 'http' | 'udp' | 'metrics'): number {
+    if (name === 'metrics') {
+      const a = this.metricsServer?.address();
+      return typeof a === 'object' && a !== null ? a.port : 0;
+    }
+    return this.frontends.find((f) => f.name === name)?.port() ?? 0;
+  }
+
+  /** Stops accepting, stops every hook (each may flush), then storage. Resolves with errors met on the way. */
+  async stop(): Promise<Error[]> {
+    const errors: Error[] = [];
+    const attempt = async (what: string, fn: () => Promise<unknown>) => {
+      try {
+        await fn();
+      } catch (err) {
+        this.logger.error({ err }, `${what} failed during shutdown`);
+        errors.push(err as Error);
+      }
+    };
+    for (const f of this.frontends) await attempt(`closing ${f.name}`, () => f.close());
+    errors.push(...(await this.chain.stop()));
+    this.maintenance.stop();
+    await attempt('stopping storage', () => this.store.stop());
+    if (this.metricsServer) {
+      const server = this.metricsServer;
+      this.metricsServer = undefined;
+      server.closeAllConnections();
+      await attempt('closing metrics', () => new Promise<void>((resolve) => server.close(() => resolve())));
+    }
+    this.clock.stop();
+    return errors;
+  }
+}
