@@ -17,6 +17,7 @@ export class TrackerMetrics {
   readonly leechers: Gauge;
   readonly gcDuration: Histogram;
   readonly gcRemoved: Counter;
+  private readonly children = new Map<number, { count: { inc(): void }; latency: { observe(v: number): void } }>();
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     this.registry = new Registry();
@@ -44,7 +45,27 @@ export class TrackerMetrics {
   /** Records one request. `startNs` is from process.hrtime.bigint(). */
   observe(frontend: Frontend, action: Action, outcome: Outcome, startNs: bigint): void {
     const seconds = Number(process.hrtime.bigint() - startNs) / 1e9;
-    this.requests.labels(frontend, action, outcome).inc();
-    this.latency.labels(frontend, action).observe(seconds);
+    // Label children are looked up once and cached: labels() hashes its arguments on every call.
+    const key = CHILD_KEYS[frontend][action][outcome];
+    let child = this.children.get(key);
+    if (child === undefined) {
+      child = { count: this.requests.labels(frontend, action, outcome), latency: this.latency.labels(frontend, action) };
+      this.children.set(key, child);
+    }
+    child.count.inc();
+    child.latency.observe(seconds);
   }
 }
+
+/** A small integer per (frontend, action, outcome), so the child cache needs no string keys. */
+const CHILD_KEYS = (() => {
+  const keys = {} as Record<Frontend, Record<Action, Record<Outcome, number>>>;
+  let n = 0;
+  for (const f of ['http', 'udp'] as const) {
+    keys[f] = {} as Record<Action, Record<Outcome, number>>;
+    for (const a of ['announce', 'scrape', 'connect', 'other'] as const) {
+      keys[f][a] = { ok: n++, client_error: n++, internal_error: n++ };
+    }
+  }
+  return keys;
+})();

@@ -43,3 +43,20 @@ export function httpSamples(): HttpSample[] {
   flush();
   return out;
 }
+
+export interface UdpSample {
+  client: string;
+  packets: Buffer[];
+}
+
+export function udpSamples(): UdpSample[] {
+  const text = readFileSync(join(SAMPLES_DIR, 'udp-announces.txt'), 'latin1');
+  const out: UdpSample[] = [];
+  for (const line of text.split('\n')) {
+    const client = line.slice(3).split(/[ :]/)[0]!;
+    // A second "## <client> ..." line is a note on the same client, not a new section.
+    if (line.startsWith('## ')) { if (out[out.length - 1]?.client !== client) out.push({ client, packets: [] }); }
+    else if (/^[0-9a-f]+$/.test(line.trim()) && out.length > 0) out[out.length - 1]!.packets.push(Buffer.from(line.trim(), 'hex'));
+  }
+  return out;
+}

@@ -1,0 +1,202 @@
+/**
+ * The UDP frontend (BEP 15, BEP 41) on node:dgram. Parsing and writing live in
+ * src/bittorrent/udp-codec.ts; this file routes packets through the hook chain.
+ * BEP 41 URL data is matched against the HTTP announce routes, so a passkey in
+ * udp://HOST:PORT/<passkey>/announce reaches hooks as ctx.params.passkey, as over HTTP.
+ */
+import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
+import { isIPv6 } from 'node:net';
+import type { UdpConfig } from '../../config/schema.js';
+import type { Frontend, FrontendDeps } from '../frontend.js';
+import type { Action } from '../../metrics/metrics.js';
+import type { AnnounceRequest, AnnounceResponse, ScrapeRequest, ScrapeResponse } from '../../bittorrent/types.js';
+import { ClientError, isClientError, publicReason } from '../../bittorrent/errors.js';
+import { makePeer, normalizeIp } from '../../bittorrent/ip.js';
+import { sanitizeNumWant, validatePort } from '../../bittorrent/sanitize.js';
+import { decodeQuery } from '../../bittorrent/query.js';
+import {
+  ACTION_ANNOUNCE, ACTION_CONNECT, ACTION_SCRAPE, UdpDecodeError, decodeRequest, encodeAnnounceResponse,
+  encodeConnectResponse, encodeErrorResponse, encodeScrapeResponse, type UdpAnnounceRequest, type UdpScrapeRequest,
+} from '../../bittorrent/udp-codec.js';
+import { createContext, type RequestContext } from '../../middleware/context.js';
+import { splitHostPort } from '../../net-addr.js';
+import { compileRoutes, type RouteMatcher } from '../http/router.js';
+import { ConnectionIds } from './connection-id.js';
+
+/** Largest datagram accepted: a scrape of max_scrape_infohashes, or an announce with 255 bytes of URL data. */
+function maxPacketSize(cfg: UdpConfig): number {
+  return Math.max(16 + 20 * cfg.max_scrape_infohashes, 98 + 2 * 260);
+}
+
+const NO_PARAMS: Record<string, string> = Object.freeze({}) as Record<string, string>;
+
+function isPromise<T>(v: T | Promise<T>): v is Promise<T> {
+  return typeof (v as Promise<T> | undefined)?.then === 'function';
+}
+
+export class UdpFrontend implements Frontend {
+  readonly name = 'udp';
+  private readonly socket: Socket;
+  private readonly ids: ConnectionIds;
+  private readonly matchRoute: RouteMatcher;
+  private readonly maxSize: number;
+
+  constructor(private readonly cfg: UdpConfig, announceRoutes: string[], private readonly deps: FrontendDeps) {
+    const { host } = splitHostPort(cfg.addr);
+    this.socket = createSocket({ type: host !== undefined && isIPv6(host) ? 'udp6' : 'udp4', reuseAddr: false });
+    this.ids = new ConnectionIds(cfg.private_key, cfg.connection_id_lifetime, cfg.max_clock_skew);
+    this.matchRoute = compileRoutes(announceRoutes);
+    this.maxSize = maxPacketSize(cfg);
+    this.socket.on('message', (msg, rinfo) => this.onMessage(msg, rinfo));
+    this.socket.on('error', (err) => this.deps.logger.error({ err }, 'udp socket error'));
+  }
+
+  listen(): Promise<void> {
+    const { host, port } = splitHostPort(this.cfg.addr);
+    return new Promise((resolve, reject) => {
+      this.socket.once('error', reject);
+      this.socket.bind(port, host, () => {
+        this.socket.off('error', reject);
+        resolve();
+      });
+    });
+  }
+
+  port(): number {
+    try {
+      return this.socket.address().port;
+    } catch {
+      return 0;
+    }
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve) => {
+      try {
+        this.socket.close(() => resolve());
+      } catch {
+        resolve();
+      }
+    });
+  }
+
+  private send(buf: Buffer, rinfo: RemoteInfo): void {
+    this.socket.send(buf, rinfo.port, rinfo.address, (err) => {
+      if (err) this.deps.logger.debug({ err }, 'udp send failed');
+    });
+  }
+
+  private onMessage(msg: Buffer, rinfo: RemoteInfo): void {
+    const start = process.hrtime.bigint();
+    let action: Action = 'other';
+    let tid: number | undefined;
+    try {
+      if (msg.length > this.maxSize) {
+        tid = msg.length >= 16 ? msg.readUInt32BE(12) : undefined;
+        throw new UdpDecodeError('REQUEST_TOO_LARGE', 'packet too large', tid);
+      }
+      const req = decodeRequest(msg);
+      tid = req.transactionId;
+      const ip = normalizeIp(rinfo.address);
+      if (req.action === ACTION_CONNECT) {
+        action = 'connect';
+        this.send(encodeConnectResponse(tid, this.ids.issue(ip, Date.now())), rinfo);
+        this.deps.metrics.observe('udp', 'connect', 'ok', start);
+        return;
+      }
+      action = req.action === ACTION_ANNOUNCE ? 'announce' : 'scrape';
+      if (!this.ids.valid(req.connectionId, ip, Date.now())) throw new ClientError('BAD_CONNECTION_ID', 'bad connection id');
+      const pending = req.action === ACTION_ANNOUNCE ? this.announce(req, ip, rinfo, start) : this.scrape(req, ip, rinfo, start);
+      if (pending !== undefined) {
+        const t = tid;
+        const a = action;
+        pending.catch((err: unknown) => this.fail(err, t, a, rinfo, start));
+      }
+    } catch (err) {
+      if (err instanceof UdpDecodeError && err.code === 'UNKNOWN_ACTION') action = 'other';
+      this.fail(err, tid ?? (err instanceof UdpDecodeError ? err.transactionId : undefined), action, rinfo, start);
+    }
+  }
+
+  private fail(err: unknown, tid: number | undefined, action: Action, rinfo: RemoteInfo, start: bigint): void {
+    const client = isClientError(err);
+    if (!client) this.deps.logger.error({ err, action }, 'internal error handling udp request');
+    // Without a transaction ID the client could not match a reply: drop silently.
+    if (tid !== undefined) this.send(encodeErrorResponse(tid, publicReason(err)), rinfo);
+    this.deps.metrics.observe('udp', action, client ? 'client_error' : 'internal_error', start);
+  }
+
+  /** Maps BEP 41 URL data ("/<passkey>/announce?x=y") to route params and query values. */
+  private contextFor(urlData: string): RequestContext {
+    if (urlData === '') return createContext(NO_PARAMS, {});
+    const q = urlData.indexOf('?');
+    const path = q < 0 ? urlData : urlData.slice(0, q);
+    const query: Record<string, string> = {};
+    if (q >= 0) decodeQuery(urlData.slice(q + 1), (k, v) => { query[k] = v; });
+    return createContext(this.matchRoute(path) ?? NO_PARAMS, query);
+  }
+
+  private announce(u: UdpAnnounceRequest, ip: string, rinfo: RemoteInfo, start: bigint): Promise<void> | undefined {
+    let address = ip;
+    if (this.cfg.allow_ip_spoofing && u.ip !== 0 && !isIPv6(ip)) {
+      address = `${u.ip >>> 24}.${(u.ip >>> 16) & 0xff}.${(u.ip >>> 8) & 0xff}.${u.ip & 0xff}`;
+    }
+    const req: AnnounceRequest = {
+      infoHash: u.infoHash,
+      peer: makePeer(u.peerId, address, validatePort(u.port)),
+      event: u.event,
+      uploaded: u.uploaded,
+      downloaded: u.downloaded,
+      left: u.left,
+      numWant: sanitizeNumWant(u.numWant < 0 ? undefined : u.numWant, { defaultNumWant: this.cfg.default_numwant, maxNumWant: this.cfg.max_numwant }),
+      compact: true,
+      noPeerId: true,
+      transport: 'udp',
+    };
+    const ctx = this.contextFor(u.urlData);
+    const result = this.deps.chain.announce(ctx, req);
+    const finish = (resp: AnnounceResponse): void => {
+      const peers = req.peer.family === 4 ? resp.ipv4Peers : resp.ipv6Peers;
+      this.send(encodeAnnounceResponse(u.transactionId, resp.interval, resp.incomplete, resp.complete, peers), rinfo);
+      this.deps.metrics.observe('udp', 'announce', 'ok', start);
+      this.runPostHooks(() => this.deps.chain.afterAnnounce(ctx, req, resp));
+    };
+    if (!isPromise(result)) {
+      finish(result);
+      return undefined;
+    }
+    return result.then(finish);
+  }
+
+  private scrape(u: UdpScrapeRequest, ip: string, rinfo: RemoteInfo, start: bigint): Promise<void> | undefined {
+    if (u.infoHashes.length > this.cfg.max_scrape_infohashes) {
+      throw new ClientError('TOO_MANY_INFO_HASHES', `too many info_hashes: at most ${this.cfg.max_scrape_infohashes} per scrape`);
+    }
+    const req: ScrapeRequest = { infoHashes: u.infoHashes, family: isIPv6(ip) ? 6 : 4, transport: 'udp' };
+    const ctx = createContext(NO_PARAMS, {});
+    const result = this.deps.chain.scrape(ctx, req);
+    const finish = (resp: ScrapeResponse): void => {
+      this.send(encodeScrapeResponse(u.transactionId, resp.files), rinfo);
+      this.deps.metrics.observe('udp', 'scrape', 'ok', start);
+      this.runPostHooks(() => this.deps.chain.afterScrape(ctx, req, resp));
+    };
+    if (!isPromise(result)) {
+      finish(result);
+      return undefined;
+    }
+    return result.then(finish);
+  }
+
+  private runPostHooks(run: () => void | Promise<void>): void {
+    try {
+      const r = run();
+      if (r !== undefined) r.catch((err: unknown) => this.deps.logger.error({ err }, 'post-hook failed'));
+    } catch (err) {
+      this.deps.logger.error({ err }, 'post-hook failed');
+    }
+  }
+}
+
+export function createUdpFrontend(cfg: UdpConfig, announceRoutes: string[], deps: FrontendDeps): Frontend {
+  return new UdpFrontend(cfg, announceRoutes, deps);
+}

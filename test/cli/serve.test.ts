@@ -1,0 +1,112 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createSocket } from 'node:dgram';
+import { get, escapeBytes } from '../support/http-client.js';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+const MAIN = join(ROOT, 'dist', 'src', 'cli', 'main.js');
+
+function withConfig(yaml: string): { path: string; cleanup: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), 'privtrak-cli-'));
+  const path = join(dir, 'config.yaml');
+  writeFileSync(path, yaml);
+  return { path, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+describe('privtrak CLI', () => {
+  it('serves HTTP and UDP from a config file and exits 0 on SIGTERM within seconds', async () => {
+    const cfg = withConfig([
+      'log_level: info',
+      'metrics_addr: "127.0.0.1:0"',
+      'http: {addr: "127.0.0.1:0"}',
+      'udp: {addr: "127.0.0.1:0"}',
+    ].join('\n'));
+    const child = spawn(process.execPath, [MAIN, 'serve', '--config', cfg.path], { stdio: ['ignore', 'pipe', 'pipe'] });
+    try {
+      const ports: Record<string, number> = {};
+      await new Promise<void>((resolve, reject) => {
+        let buf = '';
+        const timer = setTimeout(() => reject(new Error(`no start-up within 10 s: ${buf}`)), 10_000);
+        child.stdout.on('data', (c: Buffer) => {
+          buf += c.toString();
+          for (const line of buf.split('\n')) {
+            if (!line.startsWith('{')) continue;
+            try {
+              const rec = JSON.parse(line) as { msg: string; frontend?: string; port?: number };
+              if (rec.msg === 'listening' && rec.frontend) ports[rec.frontend] = rec.port!;
+              if (rec.msg === 'privtrak started') {
+                clearTimeout(timer);
+                resolve();
+              }
+            } catch { /* a partial line */ }
+          }
+        });
+        child.on('exit', (code) => reject(new Error(`exited early with ${code}: ${buf}`)));
+      });
+      assert.ok(ports['http']! > 0 && ports['udp']! > 0, JSON.stringify(ports));
+      const q = `info_hash=${escapeBytes(Buffer.alloc(20, 9))}&peer_id=${escapeBytes(Buffer.alloc(20, 8))}&port=1234&uploaded=0&downloaded=0&left=0`;
+      const reply = await get(ports['http']!, `/announce?${q}`);
+      assert.equal(reply.status, 200);
+      assert.match(reply.body.toString('latin1'), /8:intervali1800e/);
+      // UDP connect answers with action 0 and our transaction id.
+      const udpReply = await new Promise<Buffer>((resolve, reject) => {
+        const sock = createSocket('udp4');
+        const pkt = Buffer.from('0000041727101980000000000badf00d', 'hex');
+        sock.on('message', (m) => { sock.close(); resolve(m); });
+        sock.send(pkt, ports['udp']!, '127.0.0.1', (err) => err && reject(err));
+        setTimeout(() => { sock.close(); reject(new Error('udp timeout')); }, 3000).unref();
+      });
+      assert.equal(udpReply.length, 16);
+      assert.equal(udpReply.readUInt32BE(4), 0x0badf00d);
+      const began = Date.now();
+      const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+      child.kill('SIGTERM');
+      assert.equal(await exit, 0);
+      assert.ok(Date.now() - began < 5000, `took ${Date.now() - began} ms to stop`);
+    } finally {
+      child.kill('SIGKILL');
+      cfg.cleanup();
+    }
+  });
+
+  it('refuses a config with an unknown key, naming it, with exit status 2', () => {
+    const cfg = withConfig('http:\n  adr: "127.0.0.1:0"\n');
+    try {
+      const r = spawnSync(process.execPath, [MAIN, 'serve', '--config', cfg.path], { encoding: 'utf8', timeout: 10_000 });
+      assert.equal(r.status, 2);
+      assert.match(r.stderr, /config: http\.adr: unknown key/);
+    } finally {
+      cfg.cleanup();
+    }
+  });
+
+  it('refuses a bad duration, naming the key', () => {
+    const cfg = withConfig('announce_interval: soon\n');
+    try {
+      const r = spawnSync(process.execPath, [MAIN, 'check-config', '--config', cfg.path], { encoding: 'utf8', timeout: 10_000 });
+      assert.equal(r.status, 2);
+      assert.match(r.stderr, /config: announce_interval: "soon" is not a duration/);
+    } finally {
+      cfg.cleanup();
+    }
+  });
+
+  it('accepts config.example.yaml and it matches the embedded defaults', () => {
+    const example = spawnSync(process.execPath, [MAIN, 'check-config', '--config', join(ROOT, 'config.example.yaml')], { encoding: 'utf8' });
+    assert.equal(example.status, 0, example.stderr);
+    const defaults = spawnSync(process.execPath, [MAIN, 'check-config'], { encoding: 'utf8' });
+    assert.equal(defaults.status, 0, defaults.stderr);
+    assert.deepEqual(JSON.parse(example.stdout), JSON.parse(defaults.stdout));
+  });
+
+  it('prints usage for an unknown command with exit status 2', () => {
+    const r = spawnSync(process.execPath, [MAIN, 'frobnicate'], { encoding: 'utf8' });
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /unknown command "frobnicate"/);
+  });
+});
