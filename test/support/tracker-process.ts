@@ -1,0 +1,53 @@
+/** Runs `privtrak serve` as a child process, for tests that kill and restart it. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+export const MAIN = join(ROOT, 'dist', 'src', 'cli', 'main.js');
+
+/** A TCP port that was free a moment ago (bind 0, read, close). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.listen(0, '127.0.0.1', () => {
+      const a = srv.address();
+      const port = typeof a === 'object' && a !== null ? a.port : 0;
+      srv.close(() => resolve(port));
+    });
+    srv.on('error', reject);
+  });
+}
+
+/** Starts the tracker and resolves once it logged "privtrak started" (bounded by timeoutMs). */
+export function startTracker(configPath: string, timeoutMs = 15_000): Promise<ChildProcess> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [MAIN, 'serve', '--config', configPath], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`tracker did not start within ${timeoutMs} ms:\n${out}`));
+    }, timeoutMs);
+    const onData = (c: Buffer) => {
+      out += c.toString();
+      if (out.includes('"msg":"privtrak started"')) {
+        clearTimeout(timer);
+        child.stdout!.off('data', onData);
+        child.stdout!.resume();
+        resolve(child);
+      }
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', (c: Buffer) => { out += c.toString(); });
+    child.on('exit', (code, signal) => {
+      clearTimeout(timer);
+      reject(new Error(`tracker exited (${code ?? signal}) before starting:\n${out}`));
+    });
+  });
+}
+
+export function waitExit(child: ChildProcess): Promise<number | null> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(child.exitCode);
+  return new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+}
