@@ -54,6 +54,7 @@ export const udpSchema = z.object({
   private_key: z.string().default('').describe('key for connection IDs; "" = random at start (IDs then do not survive a restart)'),
   max_clock_skew: duration('10s'),
   connection_id_lifetime: duration('2m'),
+  socket_buffer_size: z.number().int().min(65536).max(1 << 30).default(4 << 20).describe('SO_RCVBUF/SO_SNDBUF bytes (capped by the kernel: net.core.rmem_max)'),
   ...numwant,
 }).strict();
 

@@ -179,7 +179,9 @@ export class HttpFrontend implements Frontend {
       socket.write(framed);
       socket.setTimeout(this.cfg.idle_timeout);
     } else {
-      socket.end(framed);
+      // Close as soon as the reply is flushed, without waiting for the client's FIN: one event-loop
+      // round less per connection (what node:http's destroySoon does), measurable with close-per-request.
+      socket.end(framed, () => socket.destroy());
     }
   }
 

@@ -28,6 +28,13 @@ function maxPacketSize(cfg: UdpConfig): number {
   return Math.max(16 + 20 * cfg.max_scrape_infohashes, 98 + 2 * 260);
 }
 
+type LookupCallback = (err: Error | null, address: string, family: number) => void;
+
+/** dgram's address lookup for literal IPs: answers synchronously instead of via dns.lookup. */
+function literalLookup(address: string, _opts: unknown, callback: LookupCallback): void {
+  callback(null, address, isIPv6(address) ? 6 : 4);
+}
+
 const NO_PARAMS: Record<string, string> = Object.freeze({}) as Record<string, string>;
 
 function isPromise<T>(v: T | Promise<T>): v is Promise<T> {
@@ -43,7 +50,15 @@ export class UdpFrontend implements Frontend {
 
   constructor(private readonly cfg: UdpConfig, announceRoutes: string[], private readonly deps: FrontendDeps) {
     const { host } = splitHostPort(cfg.addr);
-    this.socket = createSocket({ type: host !== undefined && isIPv6(host) ? 'udp6' : 'udp4', reuseAddr: false });
+    this.socket = createSocket({
+      type: host !== undefined && isIPv6(host) ? 'udp6' : 'udp4',
+      // Room for bursts: the kernel charges ~1-2 KB per queued datagram, so the default buffer
+      // (≈208 KB) overflows at a couple of hundred packets in flight. Capped by net.core.rmem_max.
+      recvBufferSize: cfg.socket_buffer_size,
+      sendBufferSize: cfg.socket_buffer_size,
+      // Replies go to the literal address a packet came from: skip dns.lookup and its extra tick.
+      lookup: literalLookup,
+    });
     this.ids = new ConnectionIds(cfg.private_key, cfg.connection_id_lifetime, cfg.max_clock_skew);
     this.matchRoute = compileRoutes(announceRoutes);
     this.maxSize = maxPacketSize(cfg);
@@ -80,10 +95,9 @@ export class UdpFrontend implements Frontend {
     });
   }
 
+  /** Without a callback, send errors surface as the socket's 'error' event (logged above). */
   private send(buf: Buffer, rinfo: RemoteInfo): void {
-    this.socket.send(buf, rinfo.port, rinfo.address, (err) => {
-      if (err) this.deps.logger.debug({ err }, 'udp send failed');
-    });
+    this.socket.send(buf, rinfo.port, rinfo.address);
   }
 
   private onMessage(msg: Buffer, rinfo: RemoteInfo): void {

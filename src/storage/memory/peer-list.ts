@@ -79,9 +79,9 @@ export class PeerList {
     if (n === 0 || out.length >= max) return;
     const skipAt = this.index.get(skipKey) ?? -1;
     const start = n > max - out.length ? Math.floor(Math.random() * n) : 0;
-    for (let k = 0; k < n && out.length < max; k++) {
-      const at = (start + k) % n;
-      if (at !== skipAt) out.push(this.items[at]!.peer);
-    }
+    const items = this.items;
+    // Two plain runs (start..end, then 0..start) instead of a modulo per step.
+    for (let at = start; at < n && out.length < max; at++) if (at !== skipAt) out.push(items[at]!.peer);
+    for (let at = 0; at < start && out.length < max; at++) if (at !== skipAt) out.push(items[at]!.peer);
   }
 }
