@@ -1,38 +1,70 @@
 #!/usr/bin/env bash
-# Runs privtrak, opentracker (Debian package) and the npm bittorrent-tracker side by side, in one run:
-# each tracker pinned to core 0 (taskset -c 0), the load generator to core 1. Modes: HTTP with
-# "Connection: close", HTTP keep-alive, UDP. Also: the generators against trivial fixed-reply servers
-# (to show they are not the bottleneck), privtrak with the privtrak middleware on (SQLite sink), and
-# RSS after loading 100k distinct peers.
+# Benchmarks privtrak against opentracker (Debian package) and the npm bittorrent-tracker server, in
+# one run. Every tracker is pinned to core 0 (taskset -c 0) and the load generator to core 1
+# (taskset -c 1). For each tracker and each mode (HTTP with "Connection: close", HTTP keep-alive,
+# UDP): a fresh tracker process, a warm-up, then a measured run of fixed duration. Also measured:
+#   - the generators against trivial fixed-reply servers (node:http, dgram) — together with the
+#     fastest tracker (opentracker) this shows the generator is not the bottleneck;
+#   - each tracker's RSS after loading FILL_PEERS distinct peers (over IH_POOL info_hashes);
+#   - optionally (BENCH_MIDDLEWARE=1) privtrak with the privtrak hook and its SQLite sink.
 #
-# usage: bench/run.sh [DURATION_S=10]   (needs: wrk, opentracker, cc; run `npm install` at the root
-#        and `npm install --ignore-scripts` in bench/ first). Writes bench/results/latest.md.
+# usage: bench/run.sh [DURATION_S]            (default 10; or DURATION=...)
+# environment (defaults): WARMUP=2 PORT=7101 IH_POOL=1000 PEER_POOL=100000 NUMWANT=50 CONNS=64
+#                         UDP_WINDOW=64 FILL_PEERS=100000 BENCH_MIDDLEWARE=0
+# needs: wrk, opentracker, cc, taskset, ss, 2+ cores; privtrak built (npm run build at the root);
+#        bench/node_modules (cd bench && npm install --ignore-scripts; done here if missing).
+# writes: bench/results/latest.md and bench/results/run-<UTC time>.md, and prints the tables.
+# Traffic: 127.0.0.1 only. Every load is bounded in time (and the fill in count).
 set -euo pipefail
 cd "$(dirname "$0")"
-DURATION="${1:-10}"
-WARMUP=2
-PORT=7101
-IH_POOL=1000
-PEER_POOL=100000
-CONNS=64
-UDP_WINDOW=64   # announces in flight: more only queues (latency) without more throughput
-export IH_POOL PEER_POOL NUMWANT=50
-PASSKEY=0123456789abcdef0123456789abcdef
-mkdir -p bin results
-cc -O2 -o bin/udp-load udp-load.c
-[ -d node_modules/bittorrent-tracker ] || npm install --ignore-scripts --no-audit --no-fund >/dev/null
-node hashes.mjs "$IH_POOL" > results/whitelist.txt
-# opentracker chroots into results/ and drops to "nobody" (it refuses to keep root), so both must be readable.
-chmod 755 results; chmod 644 results/whitelist.txt
-RUN_DIR=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$RUN_DIR"' EXIT
 
-pt_config() { # $1 keep_alive, $2 with privtrak hook
+DURATION="${1:-${DURATION:-10}}"
+WARMUP="${WARMUP:-2}"
+PORT="${PORT:-7101}"
+IH_POOL="${IH_POOL:-1000}"
+PEER_POOL="${PEER_POOL:-100000}"
+NUMWANT="${NUMWANT:-50}"
+CONNS="${CONNS:-64}"
+UDP_WINDOW="${UDP_WINDOW:-64}"   # announces in flight; more only adds queueing latency
+FILL_PEERS="${FILL_PEERS:-100000}"
+BENCH_MIDDLEWARE="${BENCH_MIDDLEWARE:-0}"
+PASSKEY_MW=0123456789abcdef0123456789abcdef
+
+die() { echo "run.sh: $*" >&2; exit 1; }
+for v in DURATION WARMUP PORT IH_POOL PEER_POOL NUMWANT CONNS UDP_WINDOW FILL_PEERS; do
+  [[ "${!v}" =~ ^[0-9]+$ ]] || die "$v must be a whole number (got '${!v}')"
+done
+(( DURATION >= 1 && DURATION <= 600 )) || die "DURATION must be 1..600 s"
+(( WARMUP <= 60 )) || die "WARMUP must be at most 60 s"
+(( UDP_WINDOW >= 1 && UDP_WINDOW < 4096 )) || die "UDP_WINDOW must be 1..4095"
+(( $(nproc) >= 2 )) || die "needs 2 cores (tracker on core 0, load on core 1)"
+for cmd in wrk opentracker cc taskset ss node; do command -v "$cmd" >/dev/null || die "missing: $cmd"; done
+[ -f ../dist/src/cli/main.js ] || die "privtrak is not built: run 'npm run build' at the repository root"
+export IH_POOL PEER_POOL NUMWANT
+
+mkdir -p bin results
+cc -O2 -Wall -o bin/udp-load udp-load.c
+[ -d node_modules/bittorrent-tracker ] || npm install --ignore-scripts --no-audit --no-fund >/dev/null
+# opentracker (Debian) only serves whitelisted info_hashes: the whitelist is the same deterministic pool.
+node hashes.mjs "$IH_POOL" > results/whitelist.txt
+# opentracker chroots into results/ and drops to "nobody", so both must be readable by it.
+chmod 755 results; chmod 644 results/whitelist.txt
+
+RUN_DIR=$(mktemp -d)
+PID=""
+cleanup() { [ -n "$PID" ] && kill "$PID" 2>/dev/null; rm -rf "$RUN_DIR"; }
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+port_busy() { ss -Htlnu "( sport = :$PORT )" 2>/dev/null | grep -q .; }
+port_busy && die "port $PORT is already in use (set PORT=...)"
+
+pt_config() { # $1 keep_alive (true|false), $2 with the privtrak hook (yes|no)
   cat <<YAML
 log_level: warn
 metrics_addr: ""
-http: {addr: "127.0.0.1:$PORT", keep_alive: $1}
-udp: {addr: "127.0.0.1:$PORT"}
+http: {addr: "127.0.0.1:$PORT", keep_alive: $1, max_numwant: 1000}
+udp: {addr: "127.0.0.1:$PORT", max_numwant: 1000}
 YAML
   if [ "$2" = yes ]; then cat <<YAML
 prehooks:
@@ -42,103 +74,187 @@ YAML
   fi
 }
 
-start_tracker() { # $1 name, $2 keep_alive -> sets PID
+start_tracker() { # $1 name, $2 keep_alive (true|false) -> sets PID; returns 1 if it did not come up
   rm -rf "$RUN_DIR/journal" "$RUN_DIR"/privtrak.sqlite*
   case "$1" in
-    privtrak) pt_config "$2" no > "$RUN_DIR/pt.yaml"; taskset -c 0 node ../dist/src/cli/main.js serve --config "$RUN_DIR/pt.yaml" >"$RUN_DIR/log" 2>&1 & ;;
-    privtrak+mw) pt_config "$2" yes > "$RUN_DIR/pt.yaml"; taskset -c 0 node ../dist/src/cli/main.js serve --config "$RUN_DIR/pt.yaml" >"$RUN_DIR/log" 2>&1 & ;;
-    opentracker) taskset -c 0 opentracker -i 127.0.0.1 -p "$PORT" -P "$PORT" -w whitelist.txt -d "$PWD/results" -u nobody >"$RUN_DIR/log" 2>&1 & ;;
+    privtrak) pt_config "$2" no > "$RUN_DIR/pt.yaml"
+      taskset -c 0 node ../dist/src/cli/main.js serve --config "$RUN_DIR/pt.yaml" >"$RUN_DIR/log" 2>&1 & ;;
+    privtrak+mw) pt_config "$2" yes > "$RUN_DIR/pt.yaml"
+      taskset -c 0 node ../dist/src/cli/main.js serve --config "$RUN_DIR/pt.yaml" >"$RUN_DIR/log" 2>&1 & ;;
+    opentracker)
+      taskset -c 0 opentracker -i 127.0.0.1 -p "$PORT" -P "$PORT" -w whitelist.txt -d "$PWD/results" -u nobody >"$RUN_DIR/log" 2>&1 & ;;
     bittorrent-tracker) taskset -c 0 node bt-tracker.mjs "$PORT" >"$RUN_DIR/log" 2>&1 & ;;
     trivial-http) taskset -c 0 node trivial-http.mjs "$PORT" >"$RUN_DIR/log" 2>&1 & ;;
     trivial-udp) taskset -c 0 node trivial-udp.mjs "$PORT" >"$RUN_DIR/log" 2>&1 & ;;
+    *) die "unknown tracker $1" ;;
   esac
   PID=$!
-  for _ in $(seq 50); do
-    if ss -ltnu 2>/dev/null | grep -q ":$PORT "; then sleep 0.3; return 0; fi
+  for _ in $(seq 100); do
+    kill -0 "$PID" 2>/dev/null || break
+    if port_busy; then sleep 0.3; return 0; fi
     sleep 0.1
   done
-  echo "$1 did not start:"; cat "$RUN_DIR/log"; exit 1
+  echo "$1 did not start:" >&2; cat "$RUN_DIR/log" >&2
+  stop_tracker; return 1
 }
 
-stop_tracker() { kill "$PID" 2>/dev/null || true; wait "$PID" 2>/dev/null || true; sleep 0.3; }
-
-rss_mb() { awk '/VmRSS/ {printf "%.0f", $2/1024}' "/proc/$1/status"; }
-
-http_load() { # $1 close|keepalive, $2 seconds -> "rate p99_ms"
-  local extra=()
-  [ "$1" = close ] && extra=(-H "Connection: close")
-  local path=/announce
-  taskset -c 1 wrk -t1 -c"$CONNS" -d"$2"s --latency "${extra[@]}" -s http-announce.lua "http://127.0.0.1:$PORT" >"$RUN_DIR/wrk" 2>&1 || true
-  local rate p99
-  rate=$(awk '/Requests\/sec/ {printf "%.0f", $2}' "$RUN_DIR/wrk")
-  p99=$(awk '$1=="99%" {v=$2; if (v ~ /us$/) {sub(/us/,"",v); v=v/1000} else if (v ~ /ms$/) {sub(/ms/,"",v)} else if (v ~ /s$/) {sub(/s/,"",v); v=v*1000}; printf "%.2f", v}' "$RUN_DIR/wrk")
-  echo "${rate:-0} ${p99:-nan}"
+stop_tracker() {
+  [ -n "$PID" ] || return 0
+  kill "$PID" 2>/dev/null || true
+  for _ in $(seq 50); do kill -0 "$PID" 2>/dev/null || break; sleep 0.1; done
+  kill -9 "$PID" 2>/dev/null || true
+  wait "$PID" 2>/dev/null || true
+  PID=""
+  for _ in $(seq 50); do port_busy || break; sleep 0.1; done
 }
 
-udp_load() { # $1 seconds -> "rate p99_ms"
-  taskset -c 1 bin/udp-load 127.0.0.1 "$PORT" "$1" "$UDP_WINDOW" "$IH_POOL" "$PEER_POOL" 50 ${UDP_PASSKEY:+passkey $UDP_PASSKEY} >"$RUN_DIR/udp" 2>&1 || true
-  awk '{for (i=1;i<=NF;i++) {split($i,kv,"="); m[kv[1]]=kv[2]}} END {printf "%s %.2f\n", m["rate"], m["p99_us"]/1000}' "$RUN_DIR/udp"
+rss_mb() { awk '/^VmRSS/ {printf "%.0f", $2/1024}' "/proc/$1/status"; }
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; } # utime + stime, all threads
+CLK_TCK=$(getconf CLK_TCK)
+
+# A load run: $1 close|keepalive|udp, $2 seconds. Prints "rate p99_ms errors generator_cpu%".
+load() {
+  local mode=$1 secs=$2 gen_cpu
+  local TIMEFORMAT=%P
+  if [ "$mode" = udp ]; then
+    gen_cpu=$( { time taskset -c 1 bin/udp-load 127.0.0.1 "$PORT" "$secs" "$UDP_WINDOW" "$IH_POOL" "$PEER_POOL" "$NUMWANT" \
+      ${UDP_PASSKEY:+passkey "$UDP_PASSKEY"} >"$RUN_DIR/out" 2>&1 || true; } 2>&1 )
+    awk -v cpu="$gen_cpu" '{for (i=1;i<=NF;i++) {split($i,kv,"="); m[kv[1]]=kv[2]}}
+      END {printf "%s %.2f %d %.0f\n", (m["rate"]==""?0:m["rate"]), m["p99_us"]/1000, m["errors"]+m["lost"], cpu}' "$RUN_DIR/out"
+  else
+    local args=()
+    [ "$mode" = close ] && args=(CLOSE=1)
+    gen_cpu=$( { time taskset -c 1 wrk -t1 -c"$CONNS" -d"$secs"s --timeout 5s --latency -s http-announce.lua \
+      "http://127.0.0.1:$PORT" -- "${args[@]}" >"$RUN_DIR/out" 2>&1 || true; } 2>&1 )
+    awk -v cpu="$gen_cpu" '
+      /Requests\/sec/ {rate=$2}
+      $1=="99%" {v=$2; if (v ~ /us$/) {sub(/us/,"",v); v=v/1000} else if (v ~ /ms$/) {sub(/ms/,"",v)} else if (v ~ /s$/) {sub(/s/,"",v); v=v*1000}; p99=v}
+      /Socket errors/ {gsub(/,/,""); err+=$4+$6+$8+$10}
+      /Non-2xx/ {err+=$NF}
+      END {printf "%.0f %.2f %d %.0f\n", rate, p99, err, cpu}' "$RUN_DIR/out"
+  fi
 }
 
-declare -A RATE P99 RSS
-measure() { # $1 tracker name
-  local t=$1
-  for mode in close keepalive udp; do
-    [[ "$t" == trivial-udp && "$mode" != udp ]] && continue
-    [[ "$t" == trivial-http && "$mode" == udp ]] && continue
-    start_tracker "$t" $([ "$mode" = keepalive ] && echo true || echo false)
-    if [ "$mode" = udp ]; then udp_load "$WARMUP" >/dev/null; read -r r p < <(udp_load "$DURATION")
-    else http_load "$mode" "$WARMUP" >/dev/null; read -r r p < <(http_load "$mode" "$DURATION"); fi
-    RATE[$t,$mode]=$r; P99[$t,$mode]=$p
-    echo "  $t $mode: ${r}/s p99 ${p} ms" >&2
+declare -A RATE P99 ERR TCPU GCPU RSS
+LOG_LINES=()
+measure() { # $1 tracker, $2.. modes
+  local t=$1; shift
+  local mode r p e g c0 c1 t0 t1
+  for mode in "$@"; do
+    if ! start_tracker "$t" "$([ "$mode" = keepalive ] && echo true || echo false)"; then
+      RATE[$t,$mode]=0; P99[$t,$mode]=nan; ERR[$t,$mode]="did not start"; continue
+    fi
+    load "$mode" "$WARMUP" >/dev/null
+    c0=$(cpu_ticks "$PID"); t0=$(date +%s.%N)
+    read -r r p e g < <(load "$mode" "$DURATION")
+    c1=$(cpu_ticks "$PID" 2>/dev/null || echo "$c0"); t1=$(date +%s.%N)
+    RATE[$t,$mode]=$r; P99[$t,$mode]=$p; ERR[$t,$mode]=$e; GCPU[$t,$mode]=$g
+    TCPU[$t,$mode]=$(awk -v a="$c0" -v b="$c1" -v s="$t0" -v e="$t1" -v hz="$CLK_TCK" 'BEGIN {printf "%.0f", (b-a)/hz/(e-s)*100}')
+    kill -0 "$PID" 2>/dev/null || ERR[$t,$mode]="${ERR[$t,$mode]} (tracker died)"
+    echo "  $t $mode: ${r}/s p99 ${p} ms, errors ${ERR[$t,$mode]}, tracker CPU ${TCPU[$t,$mode]}%, generator CPU ${g}%" >&2
     stop_tracker
   done
 }
 
+echo "settings: ${DURATION}s measured after ${WARMUP}s warm-up; ${CONNS} HTTP connections (wrk -t1), ${UDP_WINDOW} UDP announces in flight; pools: ${IH_POOL} info_hashes, ${PEER_POOL} peer_ids; numwant ${NUMWANT}" >&2
 export UDP_PASSKEY=""
-for t in trivial-http trivial-udp privtrak opentracker bittorrent-tracker; do
-  echo "measuring $t" >&2
-  measure "$t"
-done
-# The middleware needs a passkey: announce to /<passkey>/announce (HTTP) and with BEP 41 URL data (UDP).
-pt_config false yes > "$RUN_DIR/check.yaml"
-if node ../dist/src/cli/main.js check-config --config "$RUN_DIR/check.yaml" >/dev/null 2>&1; then
-  echo "measuring privtrak with the privtrak middleware (SQLite sink)" >&2
-  export PASSKEY UDP_PASSKEY=$PASSKEY
-  measure privtrak+mw
-  unset PASSKEY; export UDP_PASSKEY=""
-else
-  echo "privtrak hook not available in this build: skipping the middleware comparison" >&2
-fi
-
-# Memory: RSS after 100k distinct peers (over 1000 info_hashes), announced over UDP.
+echo "generators against trivial fixed-reply servers" >&2
+measure trivial-http close keepalive
+measure trivial-udp udp
 for t in privtrak opentracker bittorrent-tracker; do
-  start_tracker "$t" false
+  echo "measuring $t" >&2
+  measure "$t" close keepalive udp
+done
+
+# Memory: RSS before and after announcing FILL_PEERS distinct peers (over IH_POOL info_hashes), over UDP.
+echo "memory: RSS after $FILL_PEERS distinct peers" >&2
+for t in privtrak opentracker bittorrent-tracker; do
+  if ! start_tracker "$t" false; then RSS[$t]="did not start"; continue; fi
   before=$(rss_mb "$PID")
-  taskset -c 1 bin/udp-load 127.0.0.1 "$PORT" 120 64 "$IH_POOL" 100000 0 fill 100000 >"$RUN_DIR/fill" 2>&1
+  taskset -c 1 bin/udp-load 127.0.0.1 "$PORT" 120 "$UDP_WINDOW" "$IH_POOL" "$FILL_PEERS" 0 fill "$FILL_PEERS" >"$RUN_DIR/fill" 2>&1 || true
   sleep 1
-  RSS[$t]="$before → $(rss_mb "$PID")"
-  echo "  $t RSS: ${RSS[$t]} MB ($(cat "$RUN_DIR/fill"))" >&2
+  ok=$(awk '{for (i=1;i<=NF;i++) {split($i,kv,"="); if (kv[1]=="ok") print kv[2]}}' "$RUN_DIR/fill")
+  RSS[$t]="${before} | $(rss_mb "$PID") | ${ok:-0}"
+  echo "  $t RSS: ${RSS[$t]} ($(cat "$RUN_DIR/fill"))" >&2
   stop_tracker
 done
 
+# Optional: the cost of the privtrak hook (needs a passkey: /<passkey>/announce, BEP 41 URL data on UDP).
+if [ "$BENCH_MIDDLEWARE" = 1 ]; then
+  pt_config false yes > "$RUN_DIR/check.yaml"
+  if node ../dist/src/cli/main.js check-config --config "$RUN_DIR/check.yaml" >/dev/null 2>&1; then
+    echo "measuring privtrak with the privtrak hook (SQLite sink)" >&2
+    export PASSKEY=$PASSKEY_MW UDP_PASSKEY=$PASSKEY_MW
+    measure privtrak+mw close keepalive udp
+    unset PASSKEY; export UDP_PASSKEY=""
+  else
+    echo "the privtrak hook is not available in this build: skipping it" >&2
+    BENCH_MIDDLEWARE=skipped
+  fi
+fi
+
+label() { case "$1" in close) echo "HTTP, connection close";; keepalive) echo "HTTP keep-alive";; udp) echo "UDP";; esac; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f×", a / b; else print "n/a" }'; }
+cell() { printf "%s/s, p99 %s ms" "${RATE[$1,$2]}" "${P99[$1,$2]}"; }
+verdict() { awk -v r="$1" -v t="$2" 'BEGIN { if (r !~ /^[0-9.]+$/) print "n/a"; else printf "%s", (r + 0 >= t + 0 ? "met" : "missed") }'; }
+target_bt=3
+declare -A target_ot=([close]=0.7 [keepalive]=- [udp]=0.6)
+STAMP=$(date -u +%Y%m%d-%H%M%S)
+OUT="results/run-$STAMP.md"
 {
-  echo "| mode | privtrak | opentracker | bittorrent-tracker | privtrak / opentracker | privtrak / bittorrent-tracker | trivial server (generator ceiling) |"
-  echo "|---|---|---|---|---|---|---|"
+  echo "Run $(date -u '+%Y-%m-%d %H:%M UTC'): $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), $(uname -r), Node $(node -v)," \
+       "wrk $(wrk -v 2>&1 | awk 'NR==1 {print $2}'), opentracker $(dpkg-query -W -f '${Version}' opentracker 2>/dev/null || echo '?')," \
+       "bittorrent-tracker $(node -p "require('./node_modules/bittorrent-tracker/package.json').version"), privtrak $(git rev-parse --short HEAD 2>/dev/null || echo '?')."
+  echo "Settings: \`bench/run.sh $DURATION\` — ${WARMUP} s warm-up + ${DURATION} s measured per cell, fresh tracker per cell; tracker on core 0, load on core 1;" \
+       "HTTP: wrk -t1 -c${CONNS}; UDP: ${UDP_WINDOW} in flight; ${IH_POOL} info_hashes × ${PEER_POOL} peer_ids; numwant ${NUMWANT}."
+  echo
+  echo "| mode | privtrak | opentracker | bittorrent-tracker | privtrak / opentracker | privtrak / bittorrent-tracker |"
+  echo "|---|---|---|---|---|---|"
   for mode in close keepalive udp; do
-    triv=${RATE[trivial-http,$mode]:-${RATE[trivial-udp,$mode]:-}}
-    label=$([ "$mode" = close ] && echo "HTTP, connection close" || ([ "$mode" = keepalive ] && echo "HTTP keep-alive" || echo "UDP"))
-    echo "| $label | ${RATE[privtrak,$mode]}/s (p99 ${P99[privtrak,$mode]} ms) | ${RATE[opentracker,$mode]}/s (p99 ${P99[opentracker,$mode]} ms) | ${RATE[bittorrent-tracker,$mode]}/s (p99 ${P99[bittorrent-tracker,$mode]} ms) | $(ratio "${RATE[privtrak,$mode]}" "${RATE[opentracker,$mode]}") | $(ratio "${RATE[privtrak,$mode]}" "${RATE[bittorrent-tracker,$mode]}") | ${triv}/s |"
+    r_ot=$(ratio "${RATE[privtrak,$mode]}" "${RATE[opentracker,$mode]}")
+    r_bt=$(ratio "${RATE[privtrak,$mode]}" "${RATE[bittorrent-tracker,$mode]}")
+    [ "${target_ot[$mode]}" != - ] && r_ot="$r_ot (aim ≥ ${target_ot[$mode]}×: $(verdict "${r_ot%×}" "${target_ot[$mode]}"))"
+    r_bt="$r_bt (target ≥ ${target_bt}×: $(verdict "${r_bt%×}" "$target_bt"))"
+    echo "| $(label $mode) | $(cell privtrak $mode) | $(cell opentracker $mode) | $(cell bittorrent-tracker $mode) | $r_ot | $r_bt |"
   done
   echo
-  echo "| mode | privtrak | privtrak + privtrak middleware (SQLite) | cost |"
+  echo "Generator check — the same generator against a trivial fixed-reply server and against the fastest tracker:"
+  echo
+  echo "| mode | trivial server | opentracker | generator CPU at the higher rate |"
   echo "|---|---|---|---|"
   for mode in close keepalive udp; do
-    echo "| $mode | ${RATE[privtrak,$mode]}/s | ${RATE[privtrak+mw,$mode]}/s | $(awk -v a="${RATE[privtrak,$mode]}" -v b="${RATE[privtrak+mw,$mode]}" 'BEGIN { printf "%.1f%%", (1 - b / a) * 100 }') |"
+    triv=$([ "$mode" = udp ] && echo trivial-udp || echo trivial-http)
+    what=$([ "$mode" = udp ] && echo "dgram, fixed reply" || echo "node:http, fixed body")
+    hi=$(awk -v a="${RATE[$triv,$mode]}" -v b="${RATE[opentracker,$mode]}" 'BEGIN {print (a >= b ? "t" : "o")}')
+    gcpu=$([ "$hi" = t ] && echo "${GCPU[$triv,$mode]}" || echo "${GCPU[opentracker,$mode]}")
+    echo "| $(label $mode) | $(cell "$triv" $mode) ($what) | $(cell opentracker $mode) | ${gcpu}% |"
   done
   echo
-  echo "| tracker | RSS before → after 100k peers (MB) |"
-  echo "|---|---|"
+  echo "Every measured cell (CPU: share of one core over the measured run; errors: wrk socket errors + non-2xx, or UDP errors + lost):"
+  echo
+  echo "| server | mode | announces/s | p99 ms | errors | tracker CPU | generator CPU |"
+  echo "|---|---|---|---|---|---|---|"
+  for t in trivial-http trivial-udp privtrak opentracker bittorrent-tracker privtrak+mw; do
+    for mode in close keepalive udp; do
+      [ -n "${RATE[$t,$mode]+x}" ] || continue
+      echo "| $t | $mode | ${RATE[$t,$mode]} | ${P99[$t,$mode]} | ${ERR[$t,$mode]} | ${TCPU[$t,$mode]:-?}% | ${GCPU[$t,$mode]:-?}% |"
+    done
+  done
+  echo
+  echo "Memory ($FILL_PEERS distinct peers over $IH_POOL info_hashes, announced over UDP with numwant 0):"
+  echo
+  echo "| tracker | RSS at start (MB) | RSS after (MB) | announces answered |"
+  echo "|---|---|---|---|"
   for t in privtrak opentracker bittorrent-tracker; do echo "| $t | ${RSS[$t]} |"; done
-} | tee results/latest.md
+  if [ "$BENCH_MIDDLEWARE" = 1 ]; then
+    echo
+    echo "| mode | privtrak | privtrak + privtrak hook (SQLite sink) | cost |"
+    echo "|---|---|---|---|"
+    for mode in close keepalive udp; do
+      echo "| $(label $mode) | ${RATE[privtrak,$mode]}/s | ${RATE[privtrak+mw,$mode]}/s | $(awk -v a="${RATE[privtrak,$mode]}" -v b="${RATE[privtrak+mw,$mode]}" 'BEGIN { if (a > 0) printf "%.1f%%", (1 - b / a) * 100; else print "n/a" }') |"
+    done
+  fi
+} > "$OUT"
+cp "$OUT" results/latest.md
+cat "$OUT"
+echo >&2; echo "written: bench/$OUT and bench/results/latest.md" >&2

@@ -23,7 +23,7 @@ export function makePeer(id: Buffer, rawIp: string, port: number): Peer {
   const family = familyOf(ip);
   if (family === 0) throw new ClientError('INVALID_IP', `invalid ip address`);
   const compact = family === 4 ? packIPv4(ip, port) : packIPv6(ip, port);
-  return { id, ip, port, family, compact };
+  return { id, ip, port, family, compact, ipv4: family === 4 ? compact.readUInt32BE(0) : 0 };
 }
 
 export function packIPv4(ip: string, port: number): Buffer {
@@ -73,4 +73,31 @@ export function unpackPeer(buf: Buffer, offset: number, family: AddressFamily): 
   const groups: string[] = [];
   for (let i = 0; i < 8; i++) groups.push(buf.readUInt16BE(offset + i * 2).toString(16));
   return { ip: groups.join(':'), port: buf.readUInt16BE(offset + 16) };
+}
+
+/**
+ * Writes packed peers into `out` at `pos`; returns the new position. IPv4 peers are written
+ * from their numeric address with plain stores: per-peer Buffer#copy (or a byte loop over
+ * 6-byte Buffers) was the top item of the announce profile (BENCHMARKS.md).
+ */
+export function writePeers(peers: readonly Peer[], out: Buffer, pos: number): number {
+  for (let i = 0; i < peers.length; i++) {
+    const p = peers[i]!;
+    if (p.family === 4) {
+      const a = p.ipv4;
+      const port = p.port;
+      out[pos] = a >>> 24;
+      out[pos + 1] = (a >>> 16) & 0xff;
+      out[pos + 2] = (a >>> 8) & 0xff;
+      out[pos + 3] = a & 0xff;
+      out[pos + 4] = port >>> 8;
+      out[pos + 5] = port & 0xff;
+      pos += 6;
+    } else {
+      const c = p.compact;
+      for (let j = 0; j < 18; j++) out[pos + j] = c[j]!;
+      pos += 18;
+    }
+  }
+  return pos;
 }

@@ -18,6 +18,8 @@ export interface Peer {
   readonly family: AddressFamily;
   /** Packed address and port, precomputed once so responses are concatenations. */
   readonly compact: Buffer;
+  /** IPv4 address as an unsigned 32-bit number (0 for IPv6): lets writers pack 6-byte peers with plain stores. */
+  readonly ipv4: number;
 }
 
 export interface AnnounceRequest {

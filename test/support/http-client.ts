@@ -21,16 +21,31 @@ export function parseReply(raw: Buffer): RawReply {
   return { status, headers, body: raw.subarray(end + 4, end + 4 + len) };
 }
 
-/** Writes `request` (bytes as given) and resolves with everything received until the server closes. */
-export function rawRequest(port: number, request: string | Buffer, timeoutMs = 3000): Promise<Buffer> {
+/** Length of the first complete response in `raw` (headers + Content-Length body), or -1. */
+function completeLength(raw: Buffer): number {
+  const end = raw.indexOf('\r\n\r\n');
+  if (end < 0) return -1;
+  const m = /content-length:\s*(\d+)/i.exec(raw.toString('latin1', 0, end));
+  const total = end + 4 + (m ? Number(m[1]) : 0);
+  return raw.length >= total ? total : -1;
+}
+
+/**
+ * Writes `request` (bytes as given) and resolves with what the server sent: like a real client,
+ * it closes once a complete response has arrived; it also resolves when the server closes first.
+ */
+export function rawRequest(port: number, request: string | Buffer, timeoutMs = 3000, host = '127.0.0.1'): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
-    const socket = connect({ port, host: '127.0.0.1' }, () => socket.write(request));
+    const socket = connect({ port, host }, () => socket.write(request));
     const timer = setTimeout(() => {
       socket.destroy();
       reject(new Error('timeout waiting for reply'));
     }, timeoutMs);
-    socket.on('data', (c) => chunks.push(c));
+    socket.on('data', (c) => {
+      chunks.push(c);
+      if (completeLength(Buffer.concat(chunks)) > 0) socket.end();
+    });
     socket.on('error', (err) => {
       clearTimeout(timer);
       reject(err);

@@ -40,6 +40,7 @@ export class HttpFrontend implements Frontend {
   private readonly matchScrape: RouteMatcher;
   private readonly realIpHeader: string;
   private closing = false;
+  private sweeper: NodeJS.Timeout | undefined;
 
   constructor(private readonly cfg: HttpConfig, private readonly deps: FrontendDeps) {
     this.matchAnnounce = compileRoutes(cfg.announce_routes);
@@ -56,6 +57,7 @@ export class HttpFrontend implements Frontend {
       this.server.listen({ port, host, backlog: 4096 }, () => {
         this.server.off('error', reject);
         this.server.on('error', (err) => this.deps.logger.error({ err }, 'http server error'));
+        this.sweeper = setInterval(() => this.sweep(Date.now()), Math.min(1000, this.cfg.read_timeout)).unref();
         resolve();
       });
     });
@@ -66,8 +68,18 @@ export class HttpFrontend implements Frontend {
     return typeof a === 'object' && a !== null ? a.port : 0;
   }
 
+  /**
+   * Time limits without a timer per socket: one sweep a second closes connections past their
+   * deadline (read_timeout for a request, idle_timeout between keep-alive requests). A timer per
+   * connection cost more than the rest of accepting it (BENCHMARKS.md, connection close).
+   */
+  private sweep(nowMs: number): void {
+    for (const s of this.sockets) if ((s as unknown as SocketState).deadline < nowMs) s.destroy();
+  }
+
   async close(): Promise<void> {
     this.closing = true;
+    if (this.sweeper) clearInterval(this.sweeper);
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     // Idle keep-alive connections would hold close() open: end them; busy ones finish their reply.
     for (const s of this.sockets) if (!(s as unknown as SocketState).inFlight) s.end();
@@ -81,12 +93,13 @@ export class HttpFrontend implements Frontend {
     const state = socket as unknown as SocketState;
     state.rx = '';
     state.inFlight = false;
+    state.done = false;
+    state.deadline = Date.now() + this.cfg.read_timeout;
     this.sockets.add(socket);
-    socket.setTimeout(this.cfg.read_timeout);
-    socket.on('timeout', () => socket.destroy());
     socket.on('error', () => socket.destroy());
     socket.on('close', () => this.sockets.delete(socket));
     socket.on('data', (chunk: Buffer) => {
+      if (state.done) return; // answered with "Connection: close": anything after is ignored
       state.rx += chunk.toString('latin1');
       if (!state.inFlight) this.drain(state);
     });
@@ -167,7 +180,6 @@ export class HttpFrontend implements Frontend {
   }
 
   private refuse(socket: SocketState, status: number, reason: string): void {
-    socket.setTimeout(0);
     socket.end(frameResponse(status, writeFailureBody(reason), false));
     socket.rx = '';
   }
@@ -177,11 +189,16 @@ export class HttpFrontend implements Frontend {
     const framed = frameResponse(status, body, keepAlive && !this.closing);
     if (keepAlive && !this.closing) {
       socket.write(framed);
-      socket.setTimeout(this.cfg.idle_timeout);
+      socket.deadline = Date.now() + this.cfg.idle_timeout;
     } else {
-      // Close as soon as the reply is flushed, without waiting for the client's FIN: one event-loop
-      // round less per connection (what node:http's destroySoon does), measurable with close-per-request.
-      socket.end(framed, () => socket.destroy());
+      // "Connection: close" tells the client to close; we only half-close after it does. The side
+      // that closes first keeps the TIME_WAIT entry, so this leaves it with the client instead of
+      // piling tens of thousands on the tracker (which, under load, made new connections collide
+      // with old TIME_WAIT entries and stall). A client that has not closed within read_timeout is cut off by the sweep.
+      socket.write(framed);
+      socket.done = true;
+      socket.rx = '';
+      socket.deadline = Date.now() + this.cfg.read_timeout;
     }
   }
 
@@ -295,6 +312,10 @@ export class HttpFrontend implements Frontend {
 interface SocketState extends Socket {
   rx: string;
   inFlight: boolean;
+  /** Epoch ms after which the sweep closes the connection. */
+  deadline: number;
+  /** The last reply said "Connection: close": waiting for the client to close. */
+  done: boolean;
 }
 
 export function createHttpFrontend(cfg: HttpConfig, deps: FrontendDeps): Frontend {

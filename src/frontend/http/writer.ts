@@ -4,6 +4,7 @@
  */
 import type { AnnounceRequest, AnnounceResponse, Peer, ScrapeResponse } from '../../bittorrent/types.js';
 import { encode, type BValue } from '../../bittorrent/bencode.js';
+import { writePeers } from '../../bittorrent/ip.js';
 
 /** BEP 3/23/7 announce body. Keys are written in bencode's sorted order. */
 export function writeAnnounceBody(req: AnnounceRequest, resp: AnnounceResponse): Buffer {
@@ -18,26 +19,14 @@ export function writeAnnounceBody(req: AnnounceRequest, resp: AnnounceResponse):
   const warnLen = Buffer.byteLength(warning);
   const out = Buffer.allocUnsafe(headLen + v4.length * 6 + midLen + v6.length * 18 + warnLen + 1);
   let pos = out.write(head, 0, 'latin1');
-  pos = copyPeers(v4, out, pos);
+  pos = writePeers(v4, out, pos);
   if (midLen > 0) {
     pos += out.write(mid, pos, 'latin1');
-    pos = copyPeers(v6, out, pos);
+    pos = writePeers(v6, out, pos);
   }
   if (warnLen > 0) pos += out.write(warning, pos, 'utf8');
   out[pos] = 0x65; // 'e'
   return out;
-}
-
-/**
- * Copies packed peers byte by byte: for 6- and 18-byte sources a plain loop beats
- * Buffer#copy, whose per-call overhead showed as the top item of the announce profile.
- */
-export function copyPeers(peers: ReadonlyArray<{ compact: Buffer }>, out: Buffer, pos: number): number {
-  for (let i = 0; i < peers.length; i++) {
-    const c = peers[i]!.compact;
-    for (let j = 0; j < c.length; j++) out[pos++] = c[j]!;
-  }
-  return pos;
 }
 
 function writeDictionaryModel(req: AnnounceRequest, resp: AnnounceResponse): Buffer {

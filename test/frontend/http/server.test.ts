@@ -204,6 +204,27 @@ describe('http frontend', () => {
     assert.equal((await get(fe.port(), announce())).status, 200);
   });
 
+  it('leaves the close to the client after "Connection: close", and cuts off one that never closes', async () => {
+    const p2 = pipeline();
+    const fe2 = await start(p2, { read_timeout: '300ms' });
+    try {
+      const began = Date.now();
+      const { received, closedAt } = await new Promise<{ received: Buffer; closedAt: number }>((resolve, reject) => {
+        const chunks: Buffer[] = [];
+        const s = connect({ port: fe2.port(), host: '127.0.0.1' }, () => s.write(`GET ${announce()} HTTP/1.1\r\n\r\n`));
+        s.on('data', (c) => chunks.push(c));
+        s.on('close', () => resolve({ received: Buffer.concat(chunks), closedAt: Date.now() }));
+        s.on('error', reject);
+      });
+      assert.equal(parseReply(received).status, 200);
+      assert.equal(parseReply(received).headers['connection'], 'close');
+      assert.ok(closedAt - began >= 250, `closed after ${closedAt - began} ms: the server waited for the client first`);
+      assert.ok(closedAt - began < 2500);
+    } finally {
+      await fe2.close();
+    }
+  });
+
   it('closes a connection that sends nothing within read_timeout', async () => {
     const p2 = pipeline();
     const fe2 = await start(p2, { read_timeout: '200ms' });
@@ -289,13 +310,7 @@ describe('http frontend options', () => {
     try {
       const ih = Buffer.alloc(20, 0x60);
       const target = (n: number, left: number) => announce({ ih, id: peerId(n), port: 9000 + n, left });
-      const ask = (t: string) => new Promise<Buffer>((resolve, reject) => {
-        const chunks: Buffer[] = [];
-        const s = connect({ port: fe.port(), host: '::1' }, () => s.write(`GET ${t} HTTP/1.1\r\n\r\n`));
-        s.on('data', (c) => chunks.push(c));
-        s.on('close', () => resolve(Buffer.concat(chunks)));
-        s.on('error', reject);
-      });
+      const ask = (t: string) => rawRequest(fe.port(), `GET ${t} HTTP/1.1\r\n\r\n`, 3000, '::1');
       await ask(target(1, 0));
       const d = dict(parseReply(await ask(target(2, 5))).body);
       const expected = Buffer.alloc(18);
