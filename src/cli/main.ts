@@ -10,12 +10,17 @@ import { ConfigError } from '../config/errors.js';
 import { createLogger } from '../log.js';
 import { Tracker } from '../tracker.js';
 import type { Config } from '../config/schema.js';
+import { sinkFromConfig } from './commands/sink-from-config.js';
+import { runStats } from './commands/stats.js';
 
 const USAGE = `usage: privtrak <command> [options]
 
 commands:
   serve [--config FILE]          run the tracker (embedded defaults without --config)
-  check-config [--config FILE]   validate a config file and print it with defaults applied (JSON)
+  check-config [--config FILE]   validate a config file (and its hooks' options), print it with defaults (JSON)
+  migrate [--config FILE]        create or upgrade the sink's schema (PostgreSQL needs this once)
+  stats [--config FILE] [--user PASSKEY] [--by-torrent] [--json]
+                                 totals per user (or per user and torrent) from the configured sink
   version                        print the version
 
 Configuration: see config.example.yaml. Signals: SIGINT/SIGTERM stop gracefully.`;
@@ -69,12 +74,37 @@ export async function main(argv: string[]): Promise<number> {
     console.log(version());
     return 0;
   }
-  const { values } = parseArgs({ args: rest, options: { config: { type: 'string', short: 'c' } }, strict: true });
+  const { values } = parseArgs({
+    args: rest,
+    options: {
+      config: { type: 'string', short: 'c' },
+      user: { type: 'string' },
+      'by-torrent': { type: 'boolean', default: false },
+      json: { type: 'boolean', default: false },
+    },
+    strict: true,
+  });
   switch (command) {
     case 'serve':
       return serve(loadConfig(values.config));
-    case 'check-config':
-      console.log(JSON.stringify(loadConfig(values.config), null, 2));
+    case 'check-config': {
+      const config = loadConfig(values.config);
+      // Building the hooks validates their options too; nothing is started or opened.
+      new Tracker(config, createLogger('silent'), { defaultMetrics: false });
+      console.log(JSON.stringify(config, null, 2));
+      return 0;
+    }
+    case 'migrate': {
+      const sink = sinkFromConfig(loadConfig(values.config));
+      await sink.migrate();
+      await sink.close();
+      console.log(`privtrak: ${sink.name} schema is up to date`);
+      return 0;
+    }
+    case 'stats':
+      await runStats(sinkFromConfig(loadConfig(values.config)), {
+        user: values.user, byTorrent: values['by-torrent'] ?? false, json: values.json ?? false,
+      }, (line) => console.log(line));
       return 0;
     default:
       console.error(`privtrak: unknown command "${command}"\n\n${USAGE}`);

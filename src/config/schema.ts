@@ -38,8 +38,9 @@ const numwant = {
 
 export const httpSchema = z.object({
   addr: addr('0.0.0.0:6969').describe('listen address; "" disables HTTP'),
-  announce_routes: z.array(route).min(1).default(['/announce', '/:passkey/announce']),
-  scrape_routes: z.array(route).default(['/scrape', '/:passkey/scrape']),
+  // A private tracker's routes: every announce carries the passkey (UDP: as BEP 41 URL data).
+  announce_routes: z.array(route).min(1).default(['/:passkey/announce']),
+  scrape_routes: z.array(route).default(['/:passkey/scrape']),
   real_ip_header: z.string().default('').describe('header carrying the client address behind a reverse proxy (e.g. x-forwarded-for); "" = use the socket address'),
   keep_alive: z.boolean().default(false).describe('serve several requests per connection'),
   read_timeout: duration('5s').describe('time allowed to receive a request'),
@@ -76,7 +77,8 @@ export const configSchema = z.object({
   http: httpSchema.default({}),
   udp: udpSchema.default({}),
   storage: storageSchema.default({}),
-  prehooks: z.array(hookEntry).default([]),
+  // The embedded default is the private chain: the privtrak hook with its SQLite sink.
+  prehooks: z.array(hookEntry).default([{ name: 'privtrak', options: {} }]),
   posthooks: z.array(hookEntry).default([]),
 }).strict().superRefine((c, ctx) => {
   if (c.min_announce_interval > c.announce_interval) {

@@ -9,6 +9,7 @@ import type { PeerStore } from '../storage/peer-store.js';
 import type { Hook } from './hook.js';
 import { ConfigError } from '../config/errors.js';
 import { createVarIntervalHook } from './varinterval/varinterval-hook.js';
+import { createPrivtrakHook } from './privtrak/privtrak-hook.js';
 
 export interface HookDeps {
   readonly store: PeerStore;
@@ -21,6 +22,7 @@ export type HookFactory = (options: Record<string, unknown>, deps: HookDeps, pat
 
 export const hookRegistry: Readonly<Record<string, HookFactory>> = {
   varinterval: createVarIntervalHook,
+  privtrak: createPrivtrakHook,
 };
 
 export function buildHook(name: string, options: Record<string, unknown>, deps: HookDeps, path: string): Hook {

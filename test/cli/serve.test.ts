@@ -7,6 +7,7 @@ import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createSocket } from 'node:dgram';
 import { get, escapeBytes } from '../support/http-client.js';
+import { privtrakOptionsSchema } from '../../src/middleware/privtrak/options.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const MAIN = join(ROOT, 'dist', 'src', 'cli', 'main.js');
@@ -19,14 +20,15 @@ function withConfig(yaml: string): { path: string; cleanup: () => void } {
 }
 
 describe('privtrak CLI', () => {
-  it('serves HTTP and UDP from a config file and exits 0 on SIGTERM within seconds', async () => {
+  it('serves HTTP and UDP from a config file, with the default private chain, and exits 0 on SIGTERM within seconds', async () => {
     const cfg = withConfig([
       'log_level: info',
       'metrics_addr: "127.0.0.1:0"',
       'http: {addr: "127.0.0.1:0"}',
       'udp: {addr: "127.0.0.1:0"}',
     ].join('\n'));
-    const child = spawn(process.execPath, [MAIN, 'serve', '--config', cfg.path], { stdio: ['ignore', 'pipe', 'pipe'] });
+    // The default privtrak hook keeps its journal and SQLite file under ./data: run in a temp dir.
+    const child = spawn(process.execPath, [MAIN, 'serve', '--config', cfg.path], { stdio: ['ignore', 'pipe', 'pipe'], cwd: dirname(cfg.path) });
     try {
       const ports: Record<string, number> = {};
       await new Promise<void>((resolve, reject) => {
@@ -50,9 +52,13 @@ describe('privtrak CLI', () => {
       });
       assert.ok(ports['http']! > 0 && ports['udp']! > 0, JSON.stringify(ports));
       const q = `info_hash=${escapeBytes(Buffer.alloc(20, 9))}&peer_id=${escapeBytes(Buffer.alloc(20, 8))}&port=1234&uploaded=0&downloaded=0&left=0`;
-      const reply = await get(ports['http']!, `/announce?${q}`);
+      const reply = await get(ports['http']!, `/0123456789abcdef0123456789abcdef/announce?${q}&event=started`);
       assert.equal(reply.status, 200);
       assert.match(reply.body.toString('latin1'), /8:intervali1800e/);
+      const anonymous = await get(ports['http']!, `/announce?${q}`);
+      assert.equal(anonymous.status, 404, 'the private default has no passkey-less route');
+      const badKey = await get(ports['http']!, `/not-a-passkey/announce?${q}`);
+      assert.match(badKey.body.toString('latin1'), /malformed passkey/);
       // UDP connect answers with action 0 and our transaction id.
       const udpReply = await new Promise<Buffer>((resolve, reject) => {
         const sock = createSocket('udp4');
@@ -68,6 +74,10 @@ describe('privtrak CLI', () => {
       child.kill('SIGTERM');
       assert.equal(await exit, 0);
       assert.ok(Date.now() - began < 5000, `took ${Date.now() - began} ms to stop`);
+      // The announce was flushed to the default SQLite sink at shutdown.
+      const stats = spawnSync(process.execPath, [MAIN, 'stats', '--config', cfg.path, '--json'], { encoding: 'utf8', cwd: dirname(cfg.path) });
+      assert.equal(stats.status, 0, stats.stderr);
+      assert.equal(stats.stdout.trim(), '{"user":"0123456789abcdef0123456789abcdef","uploaded":0,"downloaded":0,"seed_time":0,"leech_time":0,"snatched":0}');
     } finally {
       child.kill('SIGKILL');
       cfg.cleanup();
@@ -96,12 +106,27 @@ describe('privtrak CLI', () => {
     }
   });
 
-  it('accepts config.example.yaml and it matches the embedded defaults', () => {
+  it('accepts config.example.yaml and it documents exactly the embedded defaults', () => {
     const example = spawnSync(process.execPath, [MAIN, 'check-config', '--config', join(ROOT, 'config.example.yaml')], { encoding: 'utf8' });
     assert.equal(example.status, 0, example.stderr);
     const defaults = spawnSync(process.execPath, [MAIN, 'check-config'], { encoding: 'utf8' });
     assert.equal(defaults.status, 0, defaults.stderr);
-    assert.deepEqual(JSON.parse(example.stdout), JSON.parse(defaults.stdout));
+    const ex = JSON.parse(example.stdout) as { prehooks: Array<{ name: string; options: unknown }> };
+    const df = JSON.parse(defaults.stdout) as { prehooks: Array<{ name: string; options: unknown }> };
+    assert.deepEqual({ ...ex, prehooks: ex.prehooks.map((h) => h.name) }, { ...df, prehooks: df.prehooks.map((h) => h.name) });
+    // Every privtrak option the example spells out is the default value.
+    assert.deepEqual(privtrakOptionsSchema.parse(ex.prehooks[0]!.options), privtrakOptionsSchema.parse(df.prehooks[0]!.options));
+  });
+
+  it('refuses a bad hook option at check-config, naming the key', () => {
+    const cfg = withConfig('prehooks:\n  - name: privtrak\n    options: {batch_size: 0}\n');
+    try {
+      const r = spawnSync(process.execPath, [MAIN, 'check-config', '--config', cfg.path], { encoding: 'utf8' });
+      assert.equal(r.status, 2);
+      assert.match(r.stderr, /config: prehooks\.0\.options\.batch_size: /);
+    } finally {
+      cfg.cleanup();
+    }
   });
 
   it('prints usage for an unknown command with exit status 2', () => {

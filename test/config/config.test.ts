@@ -30,7 +30,9 @@ describe('config', () => {
     assert.equal(c.http.real_ip_header, '');
     assert.equal(c.http.default_numwant, 50);
     assert.equal(c.http.max_scrape_infohashes, 50);
-    assert.deepEqual(c.http.announce_routes, ['/announce', '/:passkey/announce']);
+    assert.deepEqual(c.http.announce_routes, ['/:passkey/announce']);
+    assert.deepEqual(c.http.scrape_routes, ['/:passkey/scrape']);
+    assert.deepEqual(c.prehooks, [{ name: 'privtrak', options: {} }], 'the private chain');
     assert.equal(c.storage.config.peer_lifetime, 31 * 60_000);
   });
 

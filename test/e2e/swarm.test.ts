@@ -32,6 +32,7 @@ async function startTracker(): Promise<{ tracker: Tracker; seen: Seen[] }> {
   const config = validateConfig({
     announce_interval: '5s', min_announce_interval: '1s', metrics_addr: '', log_level: 'silent',
     http: { addr: '127.0.0.1:0' }, udp: { addr: '127.0.0.1:0' },
+    prehooks: [], // the bare tracker: the privtrak hook has end-to-end tests of its own
   });
   const tracker = new Tracker(config, pino({ level: 'silent' }), { defaultMetrics: false });
   // Test-only: put the recorder in front of the built-in response hook.

@@ -49,7 +49,10 @@ function spyHook(seen: Array<Record<string, string>>): Hook {
 }
 
 async function start(p: Pipeline, overrides: Record<string, unknown> = {}): Promise<Frontend> {
-  const cfg = httpSchema.parse({ addr: '127.0.0.1:0', ...overrides });
+  // Public and passkey routes, so both shapes are exercised (the shipped default is passkey-only).
+  const cfg = httpSchema.parse({
+    addr: '127.0.0.1:0', announce_routes: ['/announce', '/:passkey/announce'], scrape_routes: ['/scrape', '/:passkey/scrape'], ...overrides,
+  });
   const fe = createHttpFrontend(cfg, p.deps);
   await fe.listen();
   return fe;

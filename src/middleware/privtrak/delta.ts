@@ -1,0 +1,40 @@
+/**
+ * A StatDelta is what one counted announce contributes to a user's totals. It carries the
+ * raw facts (peer, counters, event, time) as well as the credited deltas, so a sink can
+ * keep an audit log and nothing is lost if accounting rules change later.
+ */
+import type { AnnounceEvent } from '../../bittorrent/types.js';
+import type { Baseline } from './rules.js';
+
+export interface StatDelta {
+  /** Monotonic sequence number, unique per tracker instance; batches are contiguous ranges of it. */
+  readonly seq: number;
+  /** 16-byte user ID. */
+  readonly user: Buffer;
+  readonly infoHash: Buffer;
+  readonly peerId: Buffer;
+  readonly ip: string;
+  readonly port: number;
+  readonly event: AnnounceEvent;
+  readonly uploaded: number;
+  readonly downloaded: number;
+  readonly left: number;
+  readonly deltaUp: number;
+  readonly deltaDown: number;
+  readonly seedTime: number;
+  readonly leechTime: number;
+  readonly snatch: boolean;
+  /** Bit set of FLAG_* from rules.ts. */
+  readonly flags: number;
+  /** Epoch ms when the tracker received the announce. */
+  readonly timeMs: number;
+  /** The peer's baseline after this announce (null: removed). Sinks persist it for restarts. */
+  readonly baseline: Baseline | null;
+}
+
+export interface DeltaBatch {
+  /** The batch's ID: the sequence number of its last delta. */
+  readonly id: number;
+  readonly instance: string;
+  readonly deltas: readonly StatDelta[];
+}

@@ -1,0 +1,130 @@
+/**
+ * Batches pending deltas to the sink, off the announce path. A flush starts when a batch
+ * is full or `flush_interval` has passed; only one flush runs at a time, so the same deltas
+ * are never in two flushes at once. A failed flush keeps its deltas and is retried with
+ * exponential backoff (the sink's seq check makes a retry of an applied batch harmless).
+ */
+import type { Logger } from 'pino';
+import type { DeltaSink } from '../../sinks/sink.js';
+import type { StatDelta } from './delta.js';
+import type { Journal } from './journal.js';
+import type { PrivtrakMetrics } from './metrics.js';
+
+export interface FlusherOptions {
+  readonly instance: string;
+  readonly batchSize: number;
+  readonly flushIntervalMs: number;
+  readonly maxBackoffMs: number;
+}
+
+export class Flusher {
+  /** Pending deltas in seq order; `head` marks the first not yet applied (avoids O(n) shift). */
+  private queue: StatDelta[] = [];
+  private head = 0;
+  private flushing: Promise<void> | undefined;
+  private failures = 0;
+  private retryAtMs = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private kicked = false;
+  appliedThrough = 0;
+
+  constructor(
+    private readonly sink: DeltaSink,
+    private readonly journal: Journal,
+    private readonly opts: FlusherOptions,
+    private readonly metrics: PrivtrakMetrics,
+    private readonly logger: Logger,
+  ) {}
+
+  get pending(): number {
+    return this.queue.length - this.head;
+  }
+
+  /** Receive time of the oldest pending delta, or undefined. */
+  oldestPendingMs(): number | undefined {
+    return this.pending > 0 ? this.queue[this.head]!.timeMs : undefined;
+  }
+
+  start(): void {
+    this.timer = setInterval(() => this.maybeFlush(), this.opts.flushIntervalMs);
+    this.timer.unref();
+  }
+
+  enqueue(delta: StatDelta): void {
+    this.queue.push(delta);
+    if (this.pending >= this.opts.batchSize && !this.kicked && this.flushing === undefined) {
+      this.kicked = true;
+      setImmediate(() => {
+        this.kicked = false;
+        this.maybeFlush();
+      });
+    }
+  }
+
+  private maybeFlush(): void {
+    if (this.flushing !== undefined || this.pending === 0 || Date.now() < this.retryAtMs) return;
+    void this.flush();
+  }
+
+  /** Flushes one batch. Resolves when it is applied or has failed (never rejects). */
+  flush(): Promise<void> {
+    if (this.flushing !== undefined) return this.flushing;
+    if (this.pending === 0) return Promise.resolve();
+    const end = Math.min(this.queue.length, this.head + this.opts.batchSize);
+    const deltas = this.queue.slice(this.head, end);
+    const id = deltas[deltas.length - 1]!.seq;
+    try {
+      // New announces go to a fresh segment, so the ones this batch covers can be deleted once applied.
+      if (end === this.queue.length) this.journal.roll(id + 1);
+      this.journal.sync();
+    } catch (err) {
+      // The batch can still be applied; its segment just stays until a later roll succeeds.
+      this.logger.error({ err }, 'journal roll failed');
+    }
+    const stopTimer = this.metrics.flushDuration.startTimer();
+    if (this.failures > 0) this.metrics.batchesRetried.inc();
+    this.flushing = this.sink.apply({ id, instance: this.opts.instance, deltas }).then(
+      () => {
+        stopTimer();
+        this.head += deltas.length;
+        if (this.head > 4096 && this.head * 2 > this.queue.length) {
+          this.queue = this.queue.slice(this.head);
+          this.head = 0;
+        }
+        this.appliedThrough = id;
+        this.failures = 0;
+        this.retryAtMs = 0;
+        try {
+          this.journal.prune(id);
+        } catch (err) {
+          this.logger.warn({ err }, 'journal prune failed');
+        }
+        this.flushing = undefined;
+        if (this.pending >= this.opts.batchSize) this.maybeFlush();
+      },
+      (err: unknown) => {
+        stopTimer();
+        this.failures++;
+        this.metrics.flushFailures.inc();
+        const backoff = Math.min(this.opts.maxBackoffMs, 100 * 2 ** Math.min(this.failures, 20));
+        this.retryAtMs = Date.now() + backoff;
+        this.logger.error({ err, pending: this.pending, retryInMs: backoff }, 'flush to sink failed; deltas kept');
+        this.flushing = undefined;
+      },
+    );
+    return this.flushing;
+  }
+
+  /** Flushes everything pending, retrying until `deadlineMs`. Returns how many deltas remain. */
+  async drain(deadlineMs: number): Promise<number> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    if (this.flushing) await this.flushing;
+    while (this.pending > 0 && Date.now() < deadlineMs) {
+      const wait = this.retryAtMs - Date.now();
+      if (wait > 0) await new Promise((r) => setTimeout(r, Math.min(wait, deadlineMs - Date.now())));
+      await this.flush();
+    }
+    return this.pending;
+  }
+}

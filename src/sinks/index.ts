@@ -1,0 +1,39 @@
+/** The sink factory and the `sink:` options block of the privtrak hook. */
+import { z } from 'zod';
+import type { DeltaSink } from './sink.js';
+import { SqliteSink } from './sqlite-sink.js';
+import { PostgresSink } from './postgres-sink.js';
+import { LogSink } from './log-sink.js';
+
+export const sinkOptionsSchema = z.discriminatedUnion('name', [
+  z.object({
+    name: z.literal('sqlite'),
+    path: z.string().min(1).default('./data/privtrak.sqlite'),
+    delta_log: z.boolean().default(false),
+    /** synchronous=FULL: survive power loss, not only process crashes. */
+    durable: z.boolean().default(false),
+  }).strict(),
+  z.object({
+    name: z.literal('postgres'),
+    url: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL'),
+    schema: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be a plain SQL identifier').default('public'),
+    delta_log: z.boolean().default(false),
+  }).strict(),
+  z.object({
+    name: z.literal('log'),
+    path: z.string().min(1).default('-'),
+  }).strict(),
+]);
+
+export type SinkOptions = z.output<typeof sinkOptionsSchema>;
+
+export function createSink(opts: SinkOptions): DeltaSink {
+  switch (opts.name) {
+    case 'sqlite':
+      return new SqliteSink({ path: opts.path, deltaLog: opts.delta_log, durable: opts.durable });
+    case 'postgres':
+      return new PostgresSink({ url: opts.url, schema: opts.schema, deltaLog: opts.delta_log });
+    case 'log':
+      return new LogSink(opts.path);
+  }
+}

@@ -1,0 +1,87 @@
+/**
+ * `log`: newline-delimited JSON, one line per applied delta, to a file or stdout, for piping
+ * into other systems. A file cannot be transactional with its own bookkeeping: the mark is kept
+ * in `<path>.state`, written after each append, so across a crash between the two the last
+ * batch may be written twice (at-least-once). It keeps no baselines: after a restart, peers
+ * announce as unknown (credited 0, flagged) until their next announce. Use sqlite or postgres
+ * where exactness matters; use this to feed a queue or an audit store.
+ */
+import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { DeltaBatch, StatDelta } from '../middleware/privtrak/delta.js';
+import type { DeltaSink, SinkState, TotalsQuery, TotalsRow } from './sink.js';
+
+export function formatDeltaLine(d: StatDelta): string {
+  return `{"seq":${d.seq},"user":"${d.user.toString('hex')}","info_hash":"${d.infoHash.toString('hex')}","peer_id":"${d.peerId.toString('hex')}",`
+    + `"ip":${JSON.stringify(d.ip)},"port":${d.port},"event":"${d.event}","uploaded":${d.uploaded},"downloaded":${d.downloaded},"left":${d.left},`
+    + `"delta_up":${d.deltaUp},"delta_down":${d.deltaDown},"seed_time":${d.seedTime},"leech_time":${d.leechTime},`
+    + `"snatch":${d.snatch},"flags":${d.flags},"time_ms":${d.timeMs}}\n`;
+}
+
+export class LogSink implements DeltaSink {
+  readonly name = 'log';
+  private marks: Record<string, number> = {};
+
+  constructor(private readonly path: string, private readonly write: (text: string) => void = (t) => process.stdout.write(t)) {}
+
+  private get toStdout(): boolean {
+    return this.path === '-';
+  }
+
+  async open(): Promise<void> {
+    if (this.toStdout) return;
+    mkdirSync(dirname(this.path), { recursive: true });
+    if (existsSync(`${this.path}.state`)) this.marks = JSON.parse(readFileSync(`${this.path}.state`, 'utf8')) as Record<string, number>;
+  }
+
+  async migrate(): Promise<void> {}
+
+  async load(instance: string): Promise<SinkState> {
+    return { appliedThrough: this.marks[instance] ?? 0, baselines: [] };
+  }
+
+  async apply(batch: DeltaBatch): Promise<void> {
+    const mark = this.marks[batch.instance] ?? 0;
+    const fresh = batch.deltas.filter((d) => d.seq > mark);
+    if (fresh.length === 0) return;
+    const text = fresh.map(formatDeltaLine).join('');
+    if (this.toStdout) this.write(text);
+    else appendFileSync(this.path, text);
+    this.marks[batch.instance] = fresh[fresh.length - 1]!.seq;
+    if (!this.toStdout) {
+      writeFileSync(`${this.path}.state.tmp`, JSON.stringify(this.marks));
+      renameSync(`${this.path}.state.tmp`, `${this.path}.state`);
+    }
+  }
+
+  async expireBaselines(): Promise<number> {
+    return 0;
+  }
+
+  /** Sums the file (for `privtrak stats`); stdout keeps nothing to read back. */
+  async totals(query: TotalsQuery): Promise<TotalsRow[]> {
+    if (this.toStdout || !existsSync(this.path)) return [];
+    const rows = new Map<string, { user: Buffer; infoHash?: Buffer; up: bigint; down: bigint; seed: bigint; leech: bigint; snatched: Set<string> }>();
+    for (const line of readFileSync(this.path, 'utf8').split('\n')) {
+      if (line === '') continue;
+      const d = JSON.parse(line) as { user: string; info_hash: string; delta_up: number; delta_down: number; seed_time: number; leech_time: number; snatch: boolean };
+      if (query.user && d.user !== query.user.toString('hex')) continue;
+      const key = query.byTorrent ? `${d.user}:${d.info_hash}` : d.user;
+      let r = rows.get(key);
+      if (!r) {
+        r = { user: Buffer.from(d.user, 'hex'), infoHash: query.byTorrent ? Buffer.from(d.info_hash, 'hex') : undefined, up: 0n, down: 0n, seed: 0n, leech: 0n, snatched: new Set() };
+        rows.set(key, r);
+      }
+      r.up += BigInt(d.delta_up);
+      r.down += BigInt(d.delta_down);
+      r.seed += BigInt(d.seed_time);
+      r.leech += BigInt(d.leech_time);
+      if (d.snatch) r.snatched.add(d.info_hash);
+    }
+    return [...rows.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([, r]) => ({
+      user: r.user, infoHash: r.infoHash, uploaded: r.up, downloaded: r.down, seedTime: r.seed, leechTime: r.leech, snatched: BigInt(r.snatched.size),
+    }));
+  }
+
+  async close(): Promise<void> {}
+}

@@ -1,0 +1,64 @@
+/**
+ * The delta sink interface: where the privtrak hook hands its batches. One file per sink,
+ * all behind this interface and all passing the shared conformance suite
+ * (test/sinks/sink-suite.ts).
+ *
+ * The contract that makes "every byte counted exactly once" hold:
+ * - `apply` is atomic: it resolves only once the whole batch is durably stored, and
+ *   rejects with nothing stored. A rejected batch is retried later, possibly regrouped.
+ * - `apply` is idempotent by sequence number: in the same transaction as the totals it
+ *   records `appliedThrough` (the batch ID, the highest seq applied for this instance), and
+ *   skips every delta whose seq is not above the recorded value.
+ * - The peers' baselines travel with the deltas and are stored in the same transaction, so
+ *   `load` returns exactly the baselines that match `appliedThrough`.
+ */
+import type { DeltaBatch } from '../middleware/privtrak/delta.js';
+import type { Baseline } from '../middleware/privtrak/rules.js';
+
+export interface StoredBaseline {
+  readonly user: Buffer;
+  readonly infoHash: Buffer;
+  readonly peerId: Buffer;
+  readonly baseline: Baseline;
+}
+
+export interface SinkState {
+  /** Highest delta seq applied for the instance (0 if none). */
+  readonly appliedThrough: number;
+  /** Baselines last seen at or after the `sinceMs` given to load. */
+  readonly baselines: StoredBaseline[];
+}
+
+export interface TotalsQuery {
+  /** Only this user (16 bytes). */
+  readonly user?: Buffer;
+  /** One row per (user, info_hash) instead of per user. */
+  readonly byTorrent: boolean;
+}
+
+/** Totals as integers: bigint, because byte counts may pass 2^53 over a user's lifetime. */
+export interface TotalsRow {
+  readonly user: Buffer;
+  readonly infoHash?: Buffer;
+  readonly uploaded: bigint;
+  readonly downloaded: bigint;
+  readonly seedTime: bigint;
+  readonly leechTime: bigint;
+  readonly snatched: bigint;
+}
+
+export interface DeltaSink {
+  readonly name: string;
+  /** Connects and checks the schema is there (SQLite creates it; PostgreSQL needs `privtrak migrate`). */
+  open(): Promise<void>;
+  /** Creates or upgrades the schema. Idempotent. */
+  migrate(): Promise<void>;
+  /** What the tracker needs to resume after a restart. */
+  load(instance: string, sinceMs: number): Promise<SinkState>;
+  /** Applies a batch atomically and idempotently (see above). */
+  apply(batch: DeltaBatch): Promise<void>;
+  /** Drops stored baselines last seen before `cutoffMs`. */
+  expireBaselines(instance: string, cutoffMs: number): Promise<number>;
+  totals(query: TotalsQuery): Promise<TotalsRow[]>;
+  close(): Promise<void>;
+}

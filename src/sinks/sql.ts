@@ -1,0 +1,67 @@
+/**
+ * The sinks' SQL schema, shared by SQLite and PostgreSQL (binary ids are BLOB / BYTEA).
+ * Version 1. Byte counts are 64-bit integers; totals are read back as bigint.
+ */
+export const SCHEMA_VERSION = 1;
+
+export function schemaStatements(dialect: 'sqlite' | 'postgres'): string[] {
+  const bin = dialect === 'sqlite' ? 'BLOB' : 'BYTEA';
+  const int = dialect === 'sqlite' ? 'INTEGER' : 'BIGINT';
+  const len = (col: string, n: number) => (dialect === 'sqlite' ? `CHECK (length(${col}) = ${n})` : `CHECK (octet_length(${col}) = ${n})`);
+  return [
+    `CREATE TABLE IF NOT EXISTS privtrak_schema_version (version INTEGER NOT NULL)`,
+    `CREATE TABLE IF NOT EXISTS privtrak_torrent_stats (
+      user_id ${bin} NOT NULL ${len('user_id', 16)},
+      info_hash ${bin} NOT NULL ${len('info_hash', 20)},
+      uploaded ${int} NOT NULL DEFAULT 0,
+      downloaded ${int} NOT NULL DEFAULT 0,
+      seed_time ${int} NOT NULL DEFAULT 0,
+      leech_time ${int} NOT NULL DEFAULT 0,
+      snatched INTEGER NOT NULL DEFAULT 0,
+      first_seen_ms ${int} NOT NULL,
+      last_seen_ms ${int} NOT NULL,
+      PRIMARY KEY (user_id, info_hash))`,
+    `CREATE TABLE IF NOT EXISTS privtrak_user_stats (
+      user_id ${bin} PRIMARY KEY ${len('user_id', 16)},
+      uploaded ${int} NOT NULL DEFAULT 0,
+      downloaded ${int} NOT NULL DEFAULT 0,
+      seed_time ${int} NOT NULL DEFAULT 0,
+      leech_time ${int} NOT NULL DEFAULT 0,
+      first_seen_ms ${int} NOT NULL,
+      last_seen_ms ${int} NOT NULL)`,
+    `CREATE TABLE IF NOT EXISTS privtrak_peers (
+      instance TEXT NOT NULL,
+      user_id ${bin} NOT NULL ${len('user_id', 16)},
+      info_hash ${bin} NOT NULL ${len('info_hash', 20)},
+      peer_id ${bin} NOT NULL ${len('peer_id', 20)},
+      uploaded ${int} NOT NULL,
+      downloaded ${int} NOT NULL,
+      left_bytes ${int} NOT NULL,
+      last_ms ${int} NOT NULL,
+      PRIMARY KEY (instance, user_id, info_hash, peer_id))`,
+    `CREATE TABLE IF NOT EXISTS privtrak_batches (
+      instance TEXT PRIMARY KEY,
+      applied_through ${int} NOT NULL,
+      applied_at_ms ${int} NOT NULL)`,
+    `CREATE TABLE IF NOT EXISTS privtrak_delta_log (
+      instance TEXT NOT NULL,
+      seq ${int} NOT NULL,
+      user_id ${bin} NOT NULL,
+      info_hash ${bin} NOT NULL,
+      peer_id ${bin} NOT NULL,
+      ip TEXT NOT NULL,
+      port INTEGER NOT NULL,
+      event TEXT NOT NULL,
+      uploaded ${int} NOT NULL,
+      downloaded ${int} NOT NULL,
+      left_bytes ${int} NOT NULL,
+      delta_up ${int} NOT NULL,
+      delta_down ${int} NOT NULL,
+      seed_time ${int} NOT NULL,
+      leech_time ${int} NOT NULL,
+      snatch INTEGER NOT NULL,
+      flags INTEGER NOT NULL,
+      time_ms ${int} NOT NULL,
+      PRIMARY KEY (instance, seq))`,
+  ];
+}

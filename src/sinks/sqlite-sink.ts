@@ -1,0 +1,156 @@
+/**
+ * The embedded default sink: SQLite through better-sqlite3 (synchronous, in-process).
+ * A batch is one transaction: read the instance's applied_through, fold the new deltas
+ * (aggregate.ts), upsert per-torrent and per-user totals, write or delete baselines, log raw
+ * deltas if asked, and move applied_through — all or nothing.
+ *
+ * Durability: WAL with synchronous=NORMAL survives the process being killed (a committed
+ * transaction is in the WAL file, written through the OS page cache); synchronous=FULL is
+ * used when `durable: true`, to survive power loss as well.
+ */
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import type { DeltaBatch } from '../middleware/privtrak/delta.js';
+import type { DeltaSink, SinkState, StoredBaseline, TotalsQuery, TotalsRow } from './sink.js';
+import { aggregate } from './aggregate.js';
+import { SCHEMA_VERSION, schemaStatements } from './sql.js';
+
+export interface SqliteSinkOptions {
+  readonly path: string;
+  readonly deltaLog: boolean;
+  readonly durable?: boolean;
+}
+
+type Row = Record<string, unknown>;
+
+export class SqliteSink implements DeltaSink {
+  readonly name = 'sqlite';
+  private db: Database.Database | undefined;
+  private applyTx: ((batch: DeltaBatch) => void) | undefined;
+
+  constructor(private readonly opts: SqliteSinkOptions) {}
+
+  async open(): Promise<void> {
+    if (this.db) return;
+    if (this.opts.path !== ':memory:') mkdirSync(dirname(this.opts.path), { recursive: true });
+    const db = new Database(this.opts.path);
+    db.pragma('journal_mode = WAL');
+    db.pragma(`synchronous = ${this.opts.durable ? 'FULL' : 'NORMAL'}`);
+    db.pragma('busy_timeout = 5000');
+    this.db = db;
+    // The embedded default must just work: SQLite creates its schema itself.
+    await this.migrate();
+    this.applyTx = this.prepareApply(db);
+  }
+
+  async migrate(): Promise<void> {
+    const db = this.requireDb(true);
+    db.transaction(() => {
+      for (const sql of schemaStatements('sqlite')) db.exec(sql);
+      const v = db.prepare('SELECT max(version) AS v FROM privtrak_schema_version').get() as { v: number | null };
+      if (v.v === null) db.prepare('INSERT INTO privtrak_schema_version (version) VALUES (?)').run(SCHEMA_VERSION);
+    })();
+  }
+
+  private requireDb(allowUnprepared = false): Database.Database {
+    if (!this.db || (!allowUnprepared && !this.applyTx)) throw new Error('sqlite sink is not open');
+    return this.db;
+  }
+
+  private prepareApply(db: Database.Database): (batch: DeltaBatch) => void {
+    const getMark = db.prepare('SELECT applied_through FROM privtrak_batches WHERE instance = ?').pluck().safeIntegers(true);
+    const setMark = db.prepare(`INSERT INTO privtrak_batches (instance, applied_through, applied_at_ms) VALUES (?, ?, ?)
+      ON CONFLICT (instance) DO UPDATE SET applied_through = excluded.applied_through, applied_at_ms = excluded.applied_at_ms`);
+    const upTorrent = db.prepare(`INSERT INTO privtrak_torrent_stats
+      (user_id, info_hash, uploaded, downloaded, seed_time, leech_time, snatched, first_seen_ms, last_seen_ms)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+      ON CONFLICT (user_id, info_hash) DO UPDATE SET
+        uploaded = uploaded + excluded.uploaded, downloaded = downloaded + excluded.downloaded,
+        seed_time = seed_time + excluded.seed_time, leech_time = leech_time + excluded.leech_time,
+        snatched = max(snatched, excluded.snatched),
+        first_seen_ms = min(first_seen_ms, excluded.first_seen_ms), last_seen_ms = max(last_seen_ms, excluded.last_seen_ms)`);
+    const upUser = db.prepare(`INSERT INTO privtrak_user_stats
+      (user_id, uploaded, downloaded, seed_time, leech_time, first_seen_ms, last_seen_ms) VALUES (?, ?, ?, ?, ?, ?, ?)
+      ON CONFLICT (user_id) DO UPDATE SET
+        uploaded = uploaded + excluded.uploaded, downloaded = downloaded + excluded.downloaded,
+        seed_time = seed_time + excluded.seed_time, leech_time = leech_time + excluded.leech_time,
+        first_seen_ms = min(first_seen_ms, excluded.first_seen_ms), last_seen_ms = max(last_seen_ms, excluded.last_seen_ms)`);
+    const putPeer = db.prepare(`INSERT INTO privtrak_peers (instance, user_id, info_hash, peer_id, uploaded, downloaded, left_bytes, last_ms)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+      ON CONFLICT (instance, user_id, info_hash, peer_id) DO UPDATE SET
+        uploaded = excluded.uploaded, downloaded = excluded.downloaded, left_bytes = excluded.left_bytes, last_ms = excluded.last_ms`);
+    const delPeer = db.prepare('DELETE FROM privtrak_peers WHERE instance = ? AND user_id = ? AND info_hash = ? AND peer_id = ?');
+    const logDelta = db.prepare(`INSERT INTO privtrak_delta_log (instance, seq, user_id, info_hash, peer_id, ip, port, event,
+      uploaded, downloaded, left_bytes, delta_up, delta_down, seed_time, leech_time, snatch, flags, time_ms)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+    return db.transaction((batch: DeltaBatch) => {
+      const mark = getMark.get(batch.instance) as bigint | undefined;
+      const agg = aggregate(batch.deltas, mark === undefined ? 0 : Number(mark));
+      if (agg.applied.length === 0) return;
+      for (const t of agg.torrents) {
+        upTorrent.run(t.user, t.infoHash, t.uploaded, t.downloaded, t.seedTime, t.leechTime, t.snatched, t.firstMs, t.lastMs);
+      }
+      for (const u of agg.users) upUser.run(u.user, u.uploaded, u.downloaded, u.seedTime, u.leechTime, u.firstMs, u.lastMs);
+      for (const p of agg.peers) {
+        if (p.baseline === null) delPeer.run(batch.instance, p.user, p.infoHash, p.peerId);
+        else putPeer.run(batch.instance, p.user, p.infoHash, p.peerId, p.baseline.uploaded, p.baseline.downloaded, p.baseline.left, p.baseline.lastMs);
+      }
+      if (this.opts.deltaLog) {
+        for (const d of agg.applied) {
+          logDelta.run(batch.instance, d.seq, d.user, d.infoHash, d.peerId, d.ip, d.port, d.event, d.uploaded, d.downloaded, d.left,
+            d.deltaUp, d.deltaDown, d.seedTime, d.leechTime, d.snatch ? 1 : 0, d.flags, d.timeMs);
+        }
+      }
+      setMark.run(batch.instance, agg.through, Date.now());
+    });
+  }
+
+  async apply(batch: DeltaBatch): Promise<void> {
+    this.requireDb();
+    this.applyTx!(batch);
+  }
+
+  async load(instance: string, sinceMs: number): Promise<SinkState> {
+    const db = this.requireDb();
+    const mark = db.prepare('SELECT applied_through FROM privtrak_batches WHERE instance = ?').pluck().get(instance) as number | undefined;
+    const rows = db.prepare(`SELECT user_id, info_hash, peer_id, uploaded, downloaded, left_bytes, last_ms
+      FROM privtrak_peers WHERE instance = ? AND last_ms >= ?`).all(instance, sinceMs) as Row[];
+    const baselines: StoredBaseline[] = rows.map((r) => ({
+      user: r['user_id'] as Buffer, infoHash: r['info_hash'] as Buffer, peerId: r['peer_id'] as Buffer,
+      baseline: { uploaded: r['uploaded'] as number, downloaded: r['downloaded'] as number, left: r['left_bytes'] as number, lastMs: r['last_ms'] as number },
+    }));
+    return { appliedThrough: mark ?? 0, baselines };
+  }
+
+  async expireBaselines(instance: string, cutoffMs: number): Promise<number> {
+    return this.requireDb().prepare('DELETE FROM privtrak_peers WHERE instance = ? AND last_ms < ?').run(instance, cutoffMs).changes;
+  }
+
+  async totals(query: TotalsQuery): Promise<TotalsRow[]> {
+    const db = this.requireDb();
+    const where = query.user ? 'WHERE t.user_id = ?' : '';
+    const args = query.user ? [query.user] : [];
+    const sql = query.byTorrent
+      ? `SELECT user_id, info_hash, uploaded, downloaded, seed_time, leech_time, snatched FROM privtrak_torrent_stats t ${where} ORDER BY user_id, info_hash`
+      : `SELECT u.user_id, u.uploaded, u.downloaded, u.seed_time, u.leech_time,
+           (SELECT count(*) FROM privtrak_torrent_stats s WHERE s.user_id = u.user_id AND s.snatched > 0) AS snatched
+         FROM privtrak_user_stats u ${where.replace('t.', 'u.')} ORDER BY u.user_id`;
+    const rows = db.prepare(sql).safeIntegers(true).all(...args) as Row[];
+    return rows.map((r) => ({
+      user: r['user_id'] as Buffer,
+      infoHash: query.byTorrent ? (r['info_hash'] as Buffer) : undefined,
+      uploaded: r['uploaded'] as bigint,
+      downloaded: r['downloaded'] as bigint,
+      seedTime: r['seed_time'] as bigint,
+      leechTime: r['leech_time'] as bigint,
+      snatched: BigInt(r['snatched'] as bigint),
+    }));
+  }
+
+  async close(): Promise<void> {
+    this.db?.close();
+    this.db = undefined;
+    this.applyTx = undefined;
+  }
+}

@@ -1,0 +1,81 @@
+/**
+ * An in-process DeltaSink for hook tests that need to make the sink fail or stall on demand.
+ * It follows the same contract as the real sinks (atomic, idempotent by seq, baselines stored
+ * with the batch); the real sinks are checked against that contract by test/sinks/sink-suite.ts.
+ */
+import type { DeltaSink, SinkState, TotalsQuery, TotalsRow, StoredBaseline } from '../../src/sinks/sink.js';
+import type { DeltaBatch } from '../../src/middleware/privtrak/delta.js';
+import { aggregate } from '../../src/sinks/aggregate.js';
+
+export class MemorySink implements DeltaSink {
+  readonly name = 'memory-test';
+  appliedThrough = new Map<string, number>();
+  torrents = new Map<string, TotalsRow>();
+  peers = new Map<string, StoredBaseline>();
+  batches: DeltaBatch[] = [];
+  /** When set, apply() rejects with this error (nothing stored). */
+  failWith: Error | undefined;
+  /** When set, apply() waits for this promise first. */
+  gate: Promise<void> | undefined;
+  closed = false;
+
+  async open(): Promise<void> {}
+  async migrate(): Promise<void> {}
+
+  async load(instance: string, sinceMs: number): Promise<SinkState> {
+    return {
+      appliedThrough: this.appliedThrough.get(instance) ?? 0,
+      baselines: [...this.peers.values()].filter((p) => p.baseline.lastMs >= sinceMs),
+    };
+  }
+
+  async apply(batch: DeltaBatch): Promise<void> {
+    if (this.gate) await this.gate;
+    if (this.failWith) throw this.failWith;
+    this.batches.push(batch);
+    const agg = aggregate(batch.deltas, this.appliedThrough.get(batch.instance) ?? 0);
+    for (const t of agg.torrents) {
+      const key = t.user.toString('hex') + t.infoHash.toString('hex');
+      const old = this.torrents.get(key);
+      this.torrents.set(key, {
+        user: t.user, infoHash: t.infoHash,
+        uploaded: (old?.uploaded ?? 0n) + BigInt(t.uploaded),
+        downloaded: (old?.downloaded ?? 0n) + BigInt(t.downloaded),
+        seedTime: (old?.seedTime ?? 0n) + BigInt(t.seedTime),
+        leechTime: (old?.leechTime ?? 0n) + BigInt(t.leechTime),
+        snatched: (old?.snatched ?? 0n) > 0n || t.snatched > 0 ? 1n : 0n,
+      });
+    }
+    for (const p of agg.peers) {
+      const key = p.user.toString('hex') + p.infoHash.toString('hex') + p.peerId.toString('hex');
+      if (p.baseline === null) this.peers.delete(key);
+      else this.peers.set(key, { user: p.user, infoHash: p.infoHash, peerId: p.peerId, baseline: p.baseline });
+    }
+    this.appliedThrough.set(batch.instance, agg.through);
+  }
+
+  async expireBaselines(_instance: string, cutoffMs: number): Promise<number> {
+    let n = 0;
+    for (const [k, p] of this.peers) if (p.baseline.lastMs < cutoffMs) { this.peers.delete(k); n++; }
+    return n;
+  }
+
+  async totals(query: TotalsQuery): Promise<TotalsRow[]> {
+    const rows = [...this.torrents.values()].filter((r) => !query.user || r.user.equals(query.user));
+    if (query.byTorrent) return rows;
+    const users = new Map<string, TotalsRow>();
+    for (const r of rows) {
+      const k = r.user.toString('hex');
+      const u = users.get(k);
+      users.set(k, u === undefined ? { ...r, infoHash: undefined } : {
+        user: r.user, uploaded: u.uploaded + r.uploaded, downloaded: u.downloaded + r.downloaded,
+        seedTime: u.seedTime + r.seedTime, leechTime: u.leechTime + r.leechTime, snatched: u.snatched + r.snatched,
+      });
+    }
+    return [...users.values()];
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+  }
+}
