@@ -1,17 +1,28 @@
--- wrk script: announces with info_hashes and peer_ids drawn at random from fixed pools.
--- Environment: IH_POOL (default 1000 info_hashes), PEER_POOL (default 100000 peer_ids), NUMWANT (50),
--- PASSKEY (optional: announces to /<passkey>/announce). Pools are seeded, so every run and every
--- tracker sees the same hashes (opentracker's whitelist is written from the same seed).
--- "Connection: close" is added with wrk -H to measure one connection per request.
+-- wrk script: HTTP announces with info_hashes and peer_ids drawn at random from fixed pools.
+--
+-- Settings, as environment variables or as wrk script arguments after "--" (arguments win):
+--   IH_POOL    info_hashes in the pool (default 1000)
+--   PEER_POOL  peer_ids in the pool (default 100000)
+--   NUMWANT    numwant= in every announce (default 50)
+--   CLOSE      1 = send "Connection: close" (one TCP connection per announce), 0 = keep-alive (default 0;
+--              wrk -H "Connection: close" does the same)
+--   PASSKEY    optional: announce to /<PASSKEY>/announce instead of /announce
+-- e.g. IH_POOL=1000 wrk -t1 -c64 -d10s --latency -s bench/http-announce.lua http://127.0.0.1:6969 -- CLOSE=1
+--
+-- The pools are deterministic, so every run and every tracker sees the same info_hashes (opentracker's
+-- whitelist is written by bench/hashes.mjs from the same formula); the random draws are seeded per thread.
+-- Half of the peers are seeders (left=0), half leechers.
 
-local ih_pool = tonumber(os.getenv("IH_POOL") or "1000")
-local peer_pool = tonumber(os.getenv("PEER_POOL") or "100000")
-local numwant = os.getenv("NUMWANT") or "50"
-local passkey = os.getenv("PASSKEY")
-local path = passkey and ("/" .. passkey .. "/announce") or "/announce"
+local settings = {}
+
+local function setting(name, default)
+  local v = settings[name] or os.getenv(name)
+  if v == nil or v == "" then return default end
+  return v
+end
 
 local function hex_ih(i)
-  -- 20 bytes: deterministic function of i, same as bench/hashes.mjs.
+  -- 20 bytes: deterministic function of i, same as bench/hashes.mjs and ih_of() in bench/udp-load.c.
   local s = string.format("%08x", i)
   return string.rep("0", 40 - #s - 8) .. "beefbeef" .. s
 end
@@ -20,16 +31,29 @@ local function pct(hex)
   return (hex:gsub("..", function(b) return "%" .. b end))
 end
 
-local hashes = {}
-for i = 1, ih_pool do hashes[i] = pct(hex_ih(i)) end
-
 local counter = 0
 function setup(thread)
   counter = counter + 1
   thread:set("tid", counter)
 end
 
+local ih_pool, peer_pool, numwant, path, headers
+local hashes = {}
+
 function init(args)
+  for _, a in ipairs(args) do
+    local k, v = a:match("^([%w_]+)=(.*)$")
+    if k then settings[k:upper()] = v end
+  end
+  ih_pool = tonumber(setting("IH_POOL", "1000"))
+  peer_pool = tonumber(setting("PEER_POOL", "100000"))
+  numwant = setting("NUMWANT", "50")
+  local passkey = setting("PASSKEY", nil)
+  path = passkey and ("/" .. passkey .. "/announce") or "/announce"
+  headers = {}
+  for k, v in pairs(wrk.headers) do headers[k] = v end
+  if setting("CLOSE", "0") == "1" then headers["Connection"] = "close" end
+  for i = 1, ih_pool do hashes[i] = pct(hex_ih(i)) end
   math.randomseed(42 + (tid or 0))
 end
 
@@ -40,5 +64,5 @@ request = function()
   local left = (peer % 2 == 0) and "0" or "1000"
   local p = path .. "?info_hash=" .. ih .. "&peer_id=" .. pid .. "&port=" .. (1024 + peer % 60000)
     .. "&uploaded=0&downloaded=0&left=" .. left .. "&numwant=" .. numwant .. "&compact=1"
-  return wrk.format("GET", p)
+  return wrk.format("GET", p, headers)
 end

@@ -10,7 +10,9 @@
 #
 # usage: bench/run.sh [DURATION_S]            (default 10; or DURATION=...)
 # environment (defaults): WARMUP=2 PORT=7101 IH_POOL=1000 PEER_POOL=100000 NUMWANT=50 CONNS=64
-#                         UDP_WINDOW=64 FILL_PEERS=100000 BENCH_MIDDLEWARE=0
+#                         UDP_WINDOW=64 FILL_PEERS=100000 BENCH_MIDDLEWARE=0 QUIET_WAIT=120
+# Other work on the machine skews everything: each cell first waits (up to QUIET_WAIT s) for both
+# cores to be idle, and the tables report the CPU used by anything else during the measured run.
 # needs: wrk, opentracker, cc, taskset, ss, 2+ cores; privtrak built (npm run build at the root);
 #        bench/node_modules (cd bench && npm install --ignore-scripts; done here if missing).
 # writes: bench/results/latest.md and bench/results/run-<UTC time>.md, and prints the tables.
@@ -28,13 +30,15 @@ CONNS="${CONNS:-64}"
 UDP_WINDOW="${UDP_WINDOW:-64}"   # announces in flight; more only adds queueing latency
 FILL_PEERS="${FILL_PEERS:-100000}"
 BENCH_MIDDLEWARE="${BENCH_MIDDLEWARE:-0}"
+QUIET_WAIT="${QUIET_WAIT:-120}"  # before each cell, wait up to this many seconds for the machine to be idle
 PASSKEY_MW=0123456789abcdef0123456789abcdef
 
 die() { echo "run.sh: $*" >&2; exit 1; }
-for v in DURATION WARMUP PORT IH_POOL PEER_POOL NUMWANT CONNS UDP_WINDOW FILL_PEERS; do
+for v in DURATION WARMUP PORT IH_POOL PEER_POOL NUMWANT CONNS UDP_WINDOW FILL_PEERS QUIET_WAIT; do
   [[ "${!v}" =~ ^[0-9]+$ ]] || die "$v must be a whole number (got '${!v}')"
 done
 (( DURATION >= 1 && DURATION <= 600 )) || die "DURATION must be 1..600 s"
+(( FILL_PEERS <= 5000000 )) || die "FILL_PEERS must be at most 5,000,000"
 (( WARMUP <= 60 )) || die "WARMUP must be at most 60 s"
 (( UDP_WINDOW >= 1 && UDP_WINDOW < 4096 )) || die "UDP_WINDOW must be 1..4095"
 (( $(nproc) >= 2 )) || die "needs 2 cores (tracker on core 0, load on core 1)"
@@ -59,11 +63,13 @@ trap 'exit 130' INT TERM
 port_busy() { ss -Htlnu "( sport = :$PORT )" 2>/dev/null | grep -q .; }
 port_busy && die "port $PORT is already in use (set PORT=...)"
 
+# privtrak as a bare engine, like the other two: no hooks (the embedded default chain has the privtrak
+# hook, which requires a passkey), announces accepted on /announce.
 pt_config() { # $1 keep_alive (true|false), $2 with the privtrak hook (yes|no)
   cat <<YAML
 log_level: warn
 metrics_addr: ""
-http: {addr: "127.0.0.1:$PORT", keep_alive: $1, max_numwant: 1000}
+http: {addr: "127.0.0.1:$PORT", keep_alive: $1, max_numwant: 1000, announce_routes: ["/announce", "/:passkey/announce"]}
 udp: {addr: "127.0.0.1:$PORT", max_numwant: 1000}
 YAML
   if [ "$2" = yes ]; then cat <<YAML
@@ -71,7 +77,19 @@ prehooks:
   - name: privtrak
     options: {journal_dir: "$RUN_DIR/journal", sink: {name: sqlite, path: "$RUN_DIR/privtrak.sqlite"}}
 YAML
+  else
+    echo "prehooks: []"
   fi
+}
+
+# One HTTP announce: the tracker must answer with a peer list, not a failure (wrk counts any 200).
+check_http() {
+  local ih path body
+  ih=$(node hashes.mjs 1 | sed 's/../%&/g')
+  path=${PASSKEY:+/$PASSKEY}/announce
+  body=$(curl -s -m 3 "http://127.0.0.1:$PORT$path?info_hash=$ih&peer_id=-BE0001-000000000001&port=6881&uploaded=0&downloaded=0&left=0&numwant=5&compact=1" | tr -c '[:print:]' '.' || true)
+  [[ "$body" == *5:peers* && "$body" != *failure* ]] && return 0
+  echo "  not a valid announce reply: ${body:0:200}" >&2; return 1
 }
 
 start_tracker() { # $1 name, $2 keep_alive (true|false) -> sets PID; returns 1 if it did not come up
@@ -108,19 +126,33 @@ stop_tracker() {
   for _ in $(seq 50); do port_busy || break; sleep 0.1; done
 }
 
+# /proc/stat, all cores: "busy_user_system total" in ticks (softirq/irq are left out of busy: loopback
+# traffic is processed there on behalf of the tracker and the generator).
+stat_all() { awk '/^cpu / {print $2+$3+$4, $2+$3+$4+$5+$6+$7+$8+$9}' /proc/stat; }
+wait_quiet() {
+  local i a at b bt busy
+  for i in $(seq "$QUIET_WAIT"); do
+    read -r a at < <(stat_all); sleep 1; read -r b bt < <(stat_all)
+    busy=$(awk -v d="$((b - a))" -v t="$((bt - at))" 'BEGIN {printf "%.0f", (t > 0 ? d / t * 100 : 0)}')
+    (( busy <= 5 )) && return 0
+    (( i == 1 )) && echo "  waiting for the machine to be idle (busy ${busy}% of $(nproc) cores)" >&2
+  done
+  echo "  WARNING: the machine is still busy (${busy}%): numbers will be skewed" >&2
+}
+
 rss_mb() { awk '/^VmRSS/ {printf "%.0f", $2/1024}' "/proc/$1/status"; }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; } # utime + stime, all threads
 CLK_TCK=$(getconf CLK_TCK)
 
-# A load run: $1 close|keepalive|udp, $2 seconds. Prints "rate p99_ms errors generator_cpu%".
+# A load run: $1 close|keepalive|udp, $2 seconds. Prints "rate p99_ms errors generator_cpu_seconds".
 load() {
   local mode=$1 secs=$2 gen_cpu
-  local TIMEFORMAT=%P
+  local TIMEFORMAT="%U %S"
   if [ "$mode" = udp ]; then
     gen_cpu=$( { time taskset -c 1 bin/udp-load 127.0.0.1 "$PORT" "$secs" "$UDP_WINDOW" "$IH_POOL" "$PEER_POOL" "$NUMWANT" \
       ${UDP_PASSKEY:+passkey "$UDP_PASSKEY"} >"$RUN_DIR/out" 2>&1 || true; } 2>&1 )
     awk -v cpu="$gen_cpu" '{for (i=1;i<=NF;i++) {split($i,kv,"="); m[kv[1]]=kv[2]}}
-      END {printf "%s %.2f %d %.0f\n", (m["rate"]==""?0:m["rate"]), m["p99_us"]/1000, m["errors"]+m["lost"], cpu}' "$RUN_DIR/out"
+      END {split(cpu, c, " "); printf "%s %.2f %d %.2f\n", (m["rate"]==""?0:m["rate"]), m["p99_us"]/1000, m["errors"]+m["lost"], c[1]+c[2]}' "$RUN_DIR/out"
   else
     local args=()
     [ "$mode" = close ] && args=(CLOSE=1)
@@ -129,31 +161,49 @@ load() {
     awk -v cpu="$gen_cpu" '
       /Requests\/sec/ {rate=$2}
       $1=="99%" {v=$2; if (v ~ /us$/) {sub(/us/,"",v); v=v/1000} else if (v ~ /ms$/) {sub(/ms/,"",v)} else if (v ~ /s$/) {sub(/s/,"",v); v=v*1000}; p99=v}
-      /Socket errors/ {gsub(/,/,""); err+=$4+$6+$8+$10}
-      /Non-2xx/ {err+=$NF}
-      END {printf "%.0f %.2f %d %.0f\n", rate, p99, err, cpu}' "$RUN_DIR/out"
+      /Socket errors/ {gsub(/,/,""); for (i=3;i<NF;i+=2) if ($(i+1)>0) err=err (err==""?"":",") $i ":" $(i+1)}
+      /Non-2xx/ {err=err (err==""?"":",") "non-2xx:" $NF}
+      END {split(cpu, c, " "); printf "%.0f %.2f %s %.2f\n", rate, p99, (err==""?"0":err), c[1]+c[2]}' "$RUN_DIR/out"
   fi
 }
 
-declare -A RATE P99 ERR TCPU GCPU RSS
+declare -A RATE P99 ERR TCPU GCPU OCPU RSS
 LOG_LINES=()
+MAX_OTHER=10 # % of a core: a cell during which other processes used more is measured again (up to 3 times)
 measure() { # $1 tracker, $2.. modes
-  local t=$1; shift
-  local mode r p e g c0 c1 t0 t1
+  local t=$1 mode attempt; shift
   for mode in "$@"; do
+    for attempt in 1 2 3; do
+      measure_cell "$t" "$mode" || break
+      (( ${OCPU[$t,$mode]:-0} <= MAX_OTHER )) && break
+      (( attempt < 3 )) && echo "  other processes used ${OCPU[$t,$mode]}% of a core: measuring $t $mode again" >&2
+    done
+  done
+}
+
+measure_cell() { # $1 tracker, $2 mode; returns 1 if the cell cannot be measured
+  local t=$1 mode=$2 r p e g c0 c1 t0 t1 s0 s1 x
+  {
+    wait_quiet
     if ! start_tracker "$t" "$([ "$mode" = keepalive ] && echo true || echo false)"; then
-      RATE[$t,$mode]=0; P99[$t,$mode]=nan; ERR[$t,$mode]="did not start"; continue
+      RATE[$t,$mode]=0; P99[$t,$mode]=nan; ERR[$t,$mode]="did not start"; return 1
+    fi
+    if [[ "$mode" != udp && "$t" != trivial-* ]] && ! check_http; then
+      RATE[$t,$mode]=0; P99[$t,$mode]=nan; ERR[$t,$mode]="invalid reply"; stop_tracker; return 1
     fi
     load "$mode" "$WARMUP" >/dev/null
-    c0=$(cpu_ticks "$PID"); t0=$(date +%s.%N)
+    c0=$(cpu_ticks "$PID"); read -r s0 x < <(stat_all); t0=$(date +%s.%N)
     read -r r p e g < <(load "$mode" "$DURATION")
-    c1=$(cpu_ticks "$PID" 2>/dev/null || echo "$c0"); t1=$(date +%s.%N)
-    RATE[$t,$mode]=$r; P99[$t,$mode]=$p; ERR[$t,$mode]=$e; GCPU[$t,$mode]=$g
-    TCPU[$t,$mode]=$(awk -v a="$c0" -v b="$c1" -v s="$t0" -v e="$t1" -v hz="$CLK_TCK" 'BEGIN {printf "%.0f", (b-a)/hz/(e-s)*100}')
+    c1=$(cpu_ticks "$PID" 2>/dev/null || echo "$c0"); read -r s1 x < <(stat_all); t1=$(date +%s.%N)
+    RATE[$t,$mode]=$r; P99[$t,$mode]=$p; ERR[$t,$mode]=$e
+    read -r "TCPU[$t,$mode]" "GCPU[$t,$mode]" "OCPU[$t,$mode]" < <(awk -v a="$c0" -v b="$c1" -v s0="$s0" -v s1="$s1" -v g="$g" \
+      -v s="$t0" -v e="$t1" -v hz="$CLK_TCK" 'BEGIN {
+        el = e - s; tr = (b - a) / hz; all = (s1 - s0) / hz; o = all - tr - g; if (o < 0) o = 0;
+        printf "%.0f %.0f %.0f\n", tr / el * 100, g / el * 100, o / el * 100 }')
     kill -0 "$PID" 2>/dev/null || ERR[$t,$mode]="${ERR[$t,$mode]} (tracker died)"
-    echo "  $t $mode: ${r}/s p99 ${p} ms, errors ${ERR[$t,$mode]}, tracker CPU ${TCPU[$t,$mode]}%, generator CPU ${g}%" >&2
+    echo "  $t $mode: ${r}/s p99 ${p} ms, errors ${ERR[$t,$mode]}, CPU: tracker ${TCPU[$t,$mode]}%, generator ${GCPU[$t,$mode]}%, other ${OCPU[$t,$mode]}%" >&2
     stop_tracker
-  done
+  }
 }
 
 echo "settings: ${DURATION}s measured after ${WARMUP}s warm-up; ${CONNS} HTTP connections (wrk -t1), ${UDP_WINDOW} UDP announces in flight; pools: ${IH_POOL} info_hashes, ${PEER_POOL} peer_ids; numwant ${NUMWANT}" >&2
@@ -169,13 +219,20 @@ done
 # Memory: RSS before and after announcing FILL_PEERS distinct peers (over IH_POOL info_hashes), over UDP.
 echo "memory: RSS after $FILL_PEERS distinct peers" >&2
 for t in privtrak opentracker bittorrent-tracker; do
+  wait_quiet
   if ! start_tracker "$t" false; then RSS[$t]="did not start"; continue; fi
   before=$(rss_mb "$PID")
-  taskset -c 1 bin/udp-load 127.0.0.1 "$PORT" 120 "$UDP_WINDOW" "$IH_POOL" "$FILL_PEERS" 0 fill "$FILL_PEERS" >"$RUN_DIR/fill" 2>&1 || true
+  # Peers 1..FILL_PEERS in chunks of 50,000, each chunk from its own 127.0.1.x address with distinct
+  # ports: distinct by peer_id (privtrak, bittorrent-tracker) and by IP:port (opentracker).
+  : > "$RUN_DIR/fill"
+  for ((first = 1, chunk = 1; first <= FILL_PEERS; first += 50000, chunk++)); do
+    n=$(( FILL_PEERS - first + 1 < 50000 ? FILL_PEERS - first + 1 : 50000 ))
+    taskset -c 1 bin/udp-load 127.0.0.1 "$PORT" 120 "$UDP_WINDOW" "$IH_POOL" "$FILL_PEERS" 0 fill "$n" from "$first" srcip "127.0.1.$chunk" >>"$RUN_DIR/fill" 2>&1 || true
+  done
   sleep 1
-  ok=$(awk '{for (i=1;i<=NF;i++) {split($i,kv,"="); if (kv[1]=="ok") print kv[2]}}' "$RUN_DIR/fill")
+  ok=$(awk '{for (i=1;i<=NF;i++) {split($i,kv,"="); if (kv[1]=="ok") s+=kv[2]}} END {print s+0}' "$RUN_DIR/fill")
   RSS[$t]="${before} | $(rss_mb "$PID") | ${ok:-0}"
-  echo "  $t RSS: ${RSS[$t]} ($(cat "$RUN_DIR/fill"))" >&2
+  echo "  $t RSS: ${RSS[$t]} ($(tr '\n' ' ' < "$RUN_DIR/fill"))" >&2
   stop_tracker
 done
 
@@ -230,14 +287,14 @@ OUT="results/run-$STAMP.md"
     echo "| $(label $mode) | $(cell "$triv" $mode) ($what) | $(cell opentracker $mode) | ${gcpu}% |"
   done
   echo
-  echo "Every measured cell (CPU: share of one core over the measured run; errors: wrk socket errors + non-2xx, or UDP errors + lost):"
+  echo "Every measured cell. CPU: share of one core over the measured run (user+system; the kernel's softirq work for loopback traffic is not included); \"other\" is everything else on the machine (should be ≈0). Errors: wrk socket errors by kind and non-2xx replies, or UDP error replies + lost packets."
   echo
-  echo "| server | mode | announces/s | p99 ms | errors | tracker CPU | generator CPU |"
-  echo "|---|---|---|---|---|---|---|"
+  echo "| server | mode | announces/s | p99 ms | errors | tracker CPU | generator CPU | other CPU |"
+  echo "|---|---|---|---|---|---|---|---|"
   for t in trivial-http trivial-udp privtrak opentracker bittorrent-tracker privtrak+mw; do
     for mode in close keepalive udp; do
       [ -n "${RATE[$t,$mode]+x}" ] || continue
-      echo "| $t | $mode | ${RATE[$t,$mode]} | ${P99[$t,$mode]} | ${ERR[$t,$mode]} | ${TCPU[$t,$mode]:-?}% | ${GCPU[$t,$mode]:-?}% |"
+      echo "| $t | $mode | ${RATE[$t,$mode]} | ${P99[$t,$mode]} | ${ERR[$t,$mode]} | ${TCPU[$t,$mode]:-?}% | ${GCPU[$t,$mode]:-?}% | ${OCPU[$t,$mode]:-?}% |"
     done
   done
   echo

@@ -5,9 +5,14 @@
  * percentiles. A small C program because a Node dgram client tops out below what the
  * trackers under test can serve (see BENCHMARKS.md).
  *
- * usage: udp-load HOST PORT DURATION_S WINDOW IH_POOL PEER_POOL NUMWANT [fill N] [passkey KEY]
- *   fill N: announce peers 1..N once each (to load N distinct peers), then exit.
- * Bounded: stops after DURATION_S seconds or N announces, whichever comes first.
+ * usage: udp-load HOST PORT DURATION_S WINDOW IH_POOL PEER_POOL NUMWANT [fill N] [from K] [srcip ADDR] [passkey KEY]
+ *   fill N: announce peers K..K+N-1 (from K, default 1) once each (to load N distinct peers), then exit.
+ *   srcip ADDR: send from this local address (e.g. 127.0.1.1): trackers that key peers by
+ *   IP:port (opentracker) see more than 64k distinct peers only from several addresses.
+ * Bounded: stops after DURATION_S seconds (at most 600) or N announces, whichever comes first;
+ * replies still outstanding get one more second. The connection ID is refreshed every 50 s
+ * (BEP 15: a client may use one for a minute), without pausing the announces.
+ * Output (one line): announces= ok= errors= lost= seconds= rate= p50_us= p99_us=
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -21,6 +26,8 @@
 #include <unistd.h>
 
 #define MAX_WINDOW 4096
+#define CONNECT_TID 0xc0ffefffu /* slot bits 0xfff: never an announce tid (window <= 4095) */
+#define CID_REFRESH_US 50000000ull
 #define HIST_US 1000000
 
 static uint64_t now_us(void) {
@@ -50,7 +57,7 @@ static uint32_t hist[HIST_US + 1];
 
 int main(int argc, char **argv) {
   if (argc < 8) {
-    fprintf(stderr, "usage: %s HOST PORT DURATION_S WINDOW IH_POOL PEER_POOL NUMWANT [fill N] [passkey KEY]\n", argv[0]);
+    fprintf(stderr, "usage: %s HOST PORT DURATION_S WINDOW IH_POOL PEER_POOL NUMWANT [fill N] [from K] [srcip ADDR] [passkey KEY]\n", argv[0]);
     return 2;
   }
   const char *host = argv[1];
@@ -60,19 +67,27 @@ int main(int argc, char **argv) {
   uint32_t ih_pool = (uint32_t)atol(argv[5]);
   uint32_t peer_pool = (uint32_t)atol(argv[6]);
   int32_t numwant = atoi(argv[7]);
-  long fill = 0;
-  const char *passkey = NULL;
+  long fill = 0, from = 1;
+  const char *passkey = NULL, *srcip = NULL;
   for (int i = 8; i + 1 < argc; i += 2) {
     if (strcmp(argv[i], "fill") == 0) fill = atol(argv[i + 1]);
+    else if (strcmp(argv[i], "from") == 0) from = atol(argv[i + 1]);
+    else if (strcmp(argv[i], "srcip") == 0) srcip = argv[i + 1];
     else if (strcmp(argv[i], "passkey") == 0) passkey = argv[i + 1];
   }
-  if (window < 1 || window > MAX_WINDOW) window = 64;
+  if (window < 1 || window >= MAX_WINDOW) window = 64;
+  if (!(duration > 0) || duration > 600) duration = 600;
 
   int fd = socket(AF_INET, SOCK_DGRAM, 0);
   struct sockaddr_in sa = {0};
   sa.sin_family = AF_INET;
   sa.sin_port = htons(port);
   inet_pton(AF_INET, host, &sa.sin_addr);
+  if (srcip) {
+    struct sockaddr_in la = {0};
+    la.sin_family = AF_INET;
+    if (inet_pton(AF_INET, srcip, &la.sin_addr) != 1 || bind(fd, (struct sockaddr *)&la, sizeof la) != 0) { perror("bind srcip"); return 1; }
+  }
   if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) { perror("connect"); return 1; }
   int buf = 4 << 20;
   setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &buf, sizeof buf);
@@ -104,17 +119,24 @@ int main(int argc, char **argv) {
   uint32_t slot_tid[MAX_WINDOW];
   memset(sent_at, 0, sizeof sent_at);
   uint64_t start = now_us(), deadline = start + (uint64_t)(duration * 1e6);
-  long sent = 0, received = 0, lost = 0, errors = 0, next_fill = 1;
+  long sent = 0, received = 0, lost = 0, errors = 0, next_fill = from, fill_end = from + fill - 1;
   uint32_t generation = 0;
+  uint64_t cid_at = start;
 
   for (;;) {
     uint64_t t = now_us();
-    int stop_sending = t >= deadline || (fill > 0 && next_fill > fill);
+    if (t - cid_at >= CID_REFRESH_US) { /* refresh the connection ID; the reply is handled below */
+      uint8_t c[16];
+      put64(c, 0x41727101980ull); put32(c + 8, 0); put32(c + 12, CONNECT_TID);
+      send(fd, c, 16, 0);
+      cid_at = t - CID_REFRESH_US + 1000000; /* retry in 1 s unless the reply arrives */
+    }
+    int stop_sending = t >= deadline || (fill > 0 && next_fill > fill_end);
     /* Fill every free slot; resend slots that waited over a second (lost). */
     for (int s = 0; s < window && !stop_sending; s++) {
       if (sent_at[s] != 0 && t - sent_at[s] < 1000000) continue;
       if (sent_at[s] != 0) lost++;
-      if (fill > 0 && next_fill > fill) break;
+      if (fill > 0 && next_fill > fill_end) break;
       uint32_t peer = fill > 0 ? (uint32_t)next_fill++ : 1 + rnd() % peer_pool;
       uint32_t ih = fill > 0 ? 1 + peer % ih_pool : 1 + rnd() % ih_pool;
       generation++;
@@ -140,6 +162,10 @@ int main(int argc, char **argv) {
       if (n < 0) break;
       if (n < 8) continue;
       uint32_t tid = get32(reply + 4);
+      if (tid == CONNECT_TID) {
+        if (n >= 16 && get32(reply) == 0) { memcpy(cid, reply + 8, 8); cid_at = now_us(); }
+        continue;
+      }
       int s = (int)(tid & 0xfff);
       if (s >= window || slot_tid[s] != tid || sent_at[s] == 0) continue;
       uint64_t lat = now_us() - sent_at[s];
