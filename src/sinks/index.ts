@@ -1,4 +1,9 @@
-/** The sink factory and the `sink:` options block of the privtrak hook. */
+/**
+ * The sink factory and the `sink:` options block of the privtrak hook:
+ *   {name: sqlite, path: ./data/privtrak.sqlite, delta_log: false, durable: false}  (the default)
+ *   {name: postgres, url: postgres://..., schema: public, delta_log: false}          (needs `privtrak migrate`)
+ *   {name: log, path: '-'}                                                            ('-' = stdout)
+ */
 import { z } from 'zod';
 import type { DeltaSink } from './sink.js';
 import { SqliteSink } from './sqlite-sink.js';
@@ -16,11 +21,13 @@ export const sinkOptionsSchema = z.discriminatedUnion('name', [
   z.object({
     name: z.literal('postgres'),
     url: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL'),
+    /** Schema holding the tables (search_path); lets several trackers or tests share a database. */
     schema: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be a plain SQL identifier').default('public'),
     delta_log: z.boolean().default(false),
   }).strict(),
   z.object({
     name: z.literal('log'),
+    /** File to append to ('-': stdout); its mark is kept in `<path>.state`. */
     path: z.string().min(1).default('-'),
   }).strict(),
 ]);

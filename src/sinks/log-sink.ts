@@ -1,16 +1,25 @@
 /**
- * `log`: newline-delimited JSON, one line per applied delta, to a file or stdout, for piping
- * into other systems. A file cannot be transactional with its own bookkeeping: the mark is kept
- * in `<path>.state`, written after each append, so across a crash between the two the last
- * batch may be written twice (at-least-once). It keeps no baselines: after a restart, peers
- * announce as unknown (credited 0, flagged) until their next announce. Use sqlite or postgres
- * where exactness matters; use this to feed a queue or an audit store.
+ * `log`: newline-delimited JSON, one line per applied delta, to a file or stdout ('-'), for
+ * piping into other systems (a queue, an audit store). Ids are lowercase hex.
+ *
+ * Not transactional — a file cannot be atomic with its own bookkeeping. The mark
+ * (appliedThrough per instance) is kept in memory and in `<path>.state` (JSON
+ * {instance: appliedThrough}, replaced atomically by rename), written AFTER each append. A
+ * crash between the append and the state write makes the last batch appear twice after the
+ * restart: this sink is at-least-once, not exactly-once. On stdout there is no state file: the
+ * mark lives in memory only, so after a restart the replayed journal is written again.
+ *
+ * It keeps no baselines (`load` returns none): after a restart, peers announce as unknown
+ * (credited 0, flagged) until their next announce. Use sqlite or postgres where exactness
+ * matters. `migrate` and `expireBaselines` are no-ops; `totals` reads the file back and sums.
  */
 import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { DeltaBatch, StatDelta } from '../middleware/privtrak/delta.js';
 import type { DeltaSink, SinkState, TotalsQuery, TotalsRow } from './sink.js';
+import { aggregate } from './aggregate.js';
 
+/** One delta as one JSON line (with its newline). Numbers stay numbers: every field is ≤ 2^53. */
 export function formatDeltaLine(d: StatDelta): string {
   return `{"seq":${d.seq},"user":"${d.user.toString('hex')}","info_hash":"${d.infoHash.toString('hex')}","peer_id":"${d.peerId.toString('hex')}",`
     + `"ip":${JSON.stringify(d.ip)},"port":${d.port},"event":"${d.event}","uploaded":${d.uploaded},"downloaded":${d.downloaded},"left":${d.left},`
@@ -22,6 +31,7 @@ export class LogSink implements DeltaSink {
   readonly name = 'log';
   private marks: Record<string, number> = {};
 
+  /** `write` receives the text when `path` is '-' (stdout by default; tests capture it). */
   constructor(private readonly path: string, private readonly write: (text: string) => void = (t) => process.stdout.write(t)) {}
 
   private get toStdout(): boolean {
@@ -36,18 +46,18 @@ export class LogSink implements DeltaSink {
 
   async migrate(): Promise<void> {}
 
-  async load(instance: string): Promise<SinkState> {
+  async load(instance: string, _sinceMs = 0): Promise<SinkState> {
     return { appliedThrough: this.marks[instance] ?? 0, baselines: [] };
   }
 
   async apply(batch: DeltaBatch): Promise<void> {
-    const mark = this.marks[batch.instance] ?? 0;
-    const fresh = batch.deltas.filter((d) => d.seq > mark);
-    if (fresh.length === 0) return;
-    const text = fresh.map(formatDeltaLine).join('');
+    const agg = aggregate(batch.deltas, this.marks[batch.instance] ?? 0);
+    if (agg.applied.length === 0) return;
+    const text = agg.applied.map(formatDeltaLine).join('');
     if (this.toStdout) this.write(text);
     else appendFileSync(this.path, text);
-    this.marks[batch.instance] = fresh[fresh.length - 1]!.seq;
+    // <- a crash here writes this batch again after the restart (at-least-once).
+    this.marks[batch.instance] = agg.through;
     if (!this.toStdout) {
       writeFileSync(`${this.path}.state.tmp`, JSON.stringify(this.marks));
       renameSync(`${this.path}.state.tmp`, `${this.path}.state`);

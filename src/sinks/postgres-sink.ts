@@ -1,8 +1,15 @@
 /**
- * The production sink: PostgreSQL through `pg`. One batch is one round trip whatever its size:
- * a single statement fed with arrays (`unnest`) whose CTEs upsert torrent and user totals,
- * write and delete baselines, log raw deltas and move the mark, atomically. Rows are
- * aggregated per (user, info_hash) before writing (aggregate.ts).
+ * The production sink: PostgreSQL through `pg` (a Pool of at most 2 connections).
+ *
+ * Round trips per batch: ONE in the normal case. The whole batch is a single statement (so a
+ * single implicit transaction) fed with arrays through `unnest`: its first CTE moves the
+ * instance's mark (applied_through), and only if that succeeded do the other CTEs upsert the
+ * torrent and user totals, write and delete baselines and log raw deltas. pg sends
+ * Parse/Bind/Execute/Sync in one write, so that is one network round trip whatever the batch
+ * size (measured: one query for a 1000-delta batch). A retry entirely at or below the stored
+ * mark also costs one (the statement writes nothing); a retry that partly overlaps it costs two
+ * (the first statement reports the mark, the batch is re-aggregated above it and sent again).
+ * An empty batch costs none.
  *
  * The schema is created by `privtrak migrate`, not on start: production databases change
  * under an operator's control.
@@ -11,17 +18,33 @@ import pg from 'pg';
 import type { DeltaBatch } from '../middleware/privtrak/delta.js';
 import type { DeltaSink, SinkState, TotalsQuery, TotalsRow } from './sink.js';
 import { aggregate, type Aggregate } from './aggregate.js';
-import { SCHEMA_VERSION, schemaStatements } from './sql.js';
+import { SCHEMA_VERSION, schemaStatements } from './sql-schema.js';
 
 export interface PostgresSinkOptions {
   readonly url: string;
-  readonly schema: string;
-  readonly deltaLog: boolean;
+  /** The schema holding the tables (search_path). Default `public`. */
+  readonly schema?: string;
+  /** Also write every applied delta to privtrak_delta_log. Default false. */
+  readonly deltaLog?: boolean;
 }
 
+/**
+ * The mark first: `go` inserts or moves the instance's row in privtrak_batches, but only if
+ * the recorded mark is below the batch's first new seq ($2). INSERT ... ON CONFLICT DO UPDATE
+ * locks the row (the `SELECT ... FOR UPDATE` of a multi-statement transaction) and evaluates
+ * its WHERE against the latest committed version, so even two trackers misconfigured with the
+ * same instance name cannot both apply a batch. Every other write runs only if `go` returned a
+ * row; a CHECK violation anywhere aborts the whole statement, mark included.
+ *
+ * The outer SELECT reads the table through the statement's snapshot, i.e. the mark as it was
+ * before this statement: when nothing was applied it tells the caller where to resume.
+ */
 const APPLY_SQL = `
-WITH m AS (SELECT applied_through FROM privtrak_batches WHERE instance = $1 FOR UPDATE),
-go AS (SELECT 1 AS ok WHERE COALESCE((SELECT applied_through FROM m), 0) < $2),
+WITH go AS (
+  INSERT INTO privtrak_batches AS b (instance, applied_through, applied_at_ms) VALUES ($1, $3, $4)
+  ON CONFLICT (instance) DO UPDATE SET applied_through = EXCLUDED.applied_through, applied_at_ms = EXCLUDED.applied_at_ms
+  WHERE b.applied_through < $2
+  RETURNING 1 AS ok),
 t AS (
   INSERT INTO privtrak_torrent_stats AS s
     (user_id, info_hash, uploaded, downloaded, seed_time, leech_time, snatched, first_seen_ms, last_seen_ms)
@@ -55,18 +78,20 @@ l AS (
   SELECT $1, * FROM unnest($31::bigint[], $32::bytea[], $33::bytea[], $34::bytea[], $35::text[], $36::int[], $37::text[], $38::bigint[],
     $39::bigint[], $40::bigint[], $41::bigint[], $42::bigint[], $43::bigint[], $44::bigint[], $45::int[], $46::int[], $47::bigint[])
   WHERE EXISTS (SELECT 1 FROM go))
-INSERT INTO privtrak_batches (instance, applied_through, applied_at_ms)
-SELECT $1, $3, $4 WHERE EXISTS (SELECT 1 FROM go)
-ON CONFLICT (instance) DO UPDATE SET applied_through = EXCLUDED.applied_through, applied_at_ms = EXCLUDED.applied_at_ms
-RETURNING applied_through`;
+SELECT (SELECT count(*) FROM go) AS applied,
+       (SELECT applied_through FROM privtrak_batches WHERE instance = $1) AS mark_before`;
 
-function applyParams(instance: string, agg: Aggregate, first: number, deltaLog: boolean): unknown[] {
+/** Bigints travel as decimal strings: exact, and what `::bigint[]` parses. */
+const str = (n: number) => String(n);
+
+function applyParams(instance: string, agg: Aggregate, deltaLog: boolean): unknown[] {
   const t = agg.torrents;
   const u = agg.users;
+  // aggregate() keeps one entry per peer (its last state), so the two sets are disjoint.
   const keep = agg.peers.filter((p) => p.baseline !== null);
   const drop = agg.peers.filter((p) => p.baseline === null);
   const d = deltaLog ? agg.applied : [];
-  const str = (n: number) => String(n);
+  const first = agg.applied[0]!.seq;
   return [
     instance, str(first), str(agg.through), str(Date.now()),
     t.map((r) => r.user), t.map((r) => r.infoHash), t.map((r) => str(r.uploaded)), t.map((r) => str(r.downloaded)),
@@ -83,23 +108,39 @@ function applyParams(instance: string, agg: Aggregate, first: number, deltaLog: 
   ];
 }
 
-// BIGINT comes back as a string by default; totals want exact bigints.
-const BIGINT_OID = 20;
+/** The URL without its password, for error messages. */
+function redact(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return 'the configured URL';
+  }
+}
+
+const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 export class PostgresSink implements DeltaSink {
   readonly name = 'postgres';
   private pool: pg.Pool | undefined;
+  private readonly schema: string;
+  private readonly deltaLog: boolean;
 
-  constructor(private readonly opts: PostgresSinkOptions) {}
+  constructor(private readonly opts: PostgresSinkOptions) {
+    this.schema = opts.schema ?? 'public';
+    this.deltaLog = opts.deltaLog ?? false;
+    if (!IDENTIFIER.test(this.schema)) throw new Error(`postgres sink: schema "${this.schema}" must be a plain SQL identifier`);
+  }
 
   private getPool(): pg.Pool {
     if (!this.pool) {
       this.pool = new pg.Pool({
         connectionString: this.opts.url,
         max: 2,
-        connectionTimeoutMillis: 5000,
-        options: `-c search_path=${this.opts.schema}`,
-        types: { getTypeParser: ((oid: number, format?: string) => (oid === BIGINT_OID ? (v: string) => v : pg.types.getTypeParser(oid, format as 'text'))) as typeof pg.types.getTypeParser },
+        connectionTimeoutMillis: 10_000,
+        // BIGINT comes back as a decimal string (pg's default): totals turn it into an exact bigint.
+        options: `-c search_path=${this.schema}`,
       });
       // An idle client losing its connection must not crash the tracker; the next query reconnects.
       this.pool.on('error', () => undefined);
@@ -108,19 +149,36 @@ export class PostgresSink implements DeltaSink {
   }
 
   async open(): Promise<void> {
-    const r = await this.getPool().query(`SELECT to_regclass('privtrak_batches') IS NOT NULL AS ok`);
-    if (!r.rows[0].ok) {
-      throw new Error(`postgres sink: schema "${this.opts.schema}" has no privtrak tables: run \`privtrak migrate --config FILE\` first`);
+    let r: pg.QueryResult;
+    try {
+      r = await this.getPool().query(`SELECT to_regclass('privtrak_batches') IS NOT NULL AS tables,
+        to_regclass('privtrak_schema_version') IS NOT NULL AS versioned`);
+    } catch (err) {
+      throw new Error(`postgres sink: cannot reach ${redact(this.opts.url)}: ${(err as Error).message}`, { cause: err });
+    }
+    if (!r.rows[0].tables || !r.rows[0].versioned) {
+      throw new Error(`postgres sink: schema "${this.schema}" has no privtrak tables: run \`privtrak migrate\` (with the same config) first`);
+    }
+    const v = await this.getPool().query('SELECT max(version) AS v FROM privtrak_schema_version');
+    const version = Number(v.rows[0].v ?? 0);
+    if (version < SCHEMA_VERSION) {
+      throw new Error(`postgres sink: schema "${this.schema}" is at version ${version}, this privtrak needs ${SCHEMA_VERSION}: run \`privtrak migrate\``);
+    }
+    if (version > SCHEMA_VERSION) {
+      throw new Error(`postgres sink: schema "${this.schema}" is at version ${version}, newer than this privtrak (${SCHEMA_VERSION}): upgrade privtrak`);
     }
   }
 
+  /** Creates the schema and tables (CREATE ... IF NOT EXISTS) and records version 1. Idempotent. */
   async migrate(): Promise<void> {
     const client = await this.getPool().connect();
     try {
       await client.query('BEGIN');
-      await client.query(`CREATE SCHEMA IF NOT EXISTS ${pg.Client.prototype.escapeIdentifier(this.opts.schema)}`);
+      // Serializes concurrent migrations (two `privtrak migrate` at once).
+      await client.query(`SELECT pg_advisory_xact_lock(hashtext('privtrak_migrate'))`);
+      await client.query(`CREATE SCHEMA IF NOT EXISTS ${client.escapeIdentifier(this.schema)}`);
       for (const sql of schemaStatements('postgres')) await client.query(sql);
-      await client.query(`INSERT INTO privtrak_schema_version (version) SELECT $1 WHERE NOT EXISTS (SELECT 1 FROM privtrak_schema_version)`, [SCHEMA_VERSION]);
+      await client.query('INSERT INTO privtrak_schema_version (version) SELECT $1 WHERE NOT EXISTS (SELECT 1 FROM privtrak_schema_version WHERE version >= $1)', [SCHEMA_VERSION]);
       await client.query('COMMIT');
     } catch (err) {
       await client.query('ROLLBACK').catch(() => undefined);
@@ -130,42 +188,47 @@ export class PostgresSink implements DeltaSink {
     }
   }
 
-  /**
-   * One round trip: a single statement (its own transaction) whose data-modifying CTEs write
-   * every table, guarded by the instance's mark. If the mark is already at or past the batch's
-   * first seq (a retry after an apply whose reply was lost), nothing is written; the rare partial
-   * overlap is re-aggregated above the mark and sent again.
-   */
   async apply(batch: DeltaBatch): Promise<void> {
     let mark = 0;
+    // Attempt 1 assumes nothing of the batch is applied yet (the common case); if the stored mark
+    // says otherwise, re-aggregate above it. A third attempt only happens if the mark moved in
+    // between, i.e. another writer uses the same instance name.
     for (let attempt = 0; attempt < 3; attempt++) {
       const agg = aggregate(batch.deltas, mark);
       if (agg.applied.length === 0) return;
-      const first = agg.applied[0]!.seq;
-      const r = await this.getPool().query(APPLY_SQL, applyParams(batch.instance, agg, first, this.opts.deltaLog));
-      if (r.rowCount === 1) return;
-      const m = await this.getPool().query('SELECT applied_through FROM privtrak_batches WHERE instance = $1', [batch.instance]);
-      mark = Number(m.rows[0]?.applied_through ?? 0);
+      const r = await this.getPool().query(APPLY_SQL, applyParams(batch.instance, agg, this.deltaLog));
+      const row = r.rows[0] as { applied: string; mark_before: string | null };
+      if (Number(row.applied) === 1) return;
+      const seen = Number(row.mark_before ?? 0);
+      mark = seen > mark ? seen : Number((await this.readMark(batch.instance)) ?? 0);
     }
-    throw new Error('postgres sink: batch kept overlapping a concurrently moving mark');
+    throw new Error(`postgres sink: the mark of instance "${batch.instance}" keeps moving: is another tracker using the same instance name?`);
   }
 
+  private async readMark(instance: string): Promise<string | undefined> {
+    const m = await this.getPool().query('SELECT applied_through FROM privtrak_batches WHERE instance = $1', [instance]);
+    return m.rows[0]?.applied_through;
+  }
+
+  /** One statement, so the mark and the baselines come from the same snapshot. */
   async load(instance: string, sinceMs: number): Promise<SinkState> {
-    const pool = this.getPool();
-    const m = await pool.query('SELECT applied_through FROM privtrak_batches WHERE instance = $1', [instance]);
-    const rows = await pool.query(`SELECT user_id, info_hash, peer_id, uploaded, downloaded, left_bytes, last_ms
-      FROM privtrak_peers WHERE instance = $1 AND last_ms >= $2`, [instance, String(sinceMs)]);
+    const r = await this.getPool().query(`
+      SELECT m.applied_through, p.user_id, p.info_hash, p.peer_id, p.uploaded, p.downloaded, p.left_bytes, p.last_ms
+      FROM (SELECT 1) one
+      LEFT JOIN privtrak_batches m ON m.instance = $1
+      LEFT JOIN privtrak_peers p ON p.instance = $1 AND p.last_ms >= $2`, [instance, str(sinceMs)]);
+    const rows = r.rows;
     return {
-      appliedThrough: m.rows.length ? Number(m.rows[0].applied_through) : 0,
-      baselines: rows.rows.map((r) => ({
-        user: r.user_id, infoHash: r.info_hash, peerId: r.peer_id,
-        baseline: { uploaded: Number(r.uploaded), downloaded: Number(r.downloaded), left: Number(r.left_bytes), lastMs: Number(r.last_ms) },
+      appliedThrough: Number(rows[0]?.applied_through ?? 0),
+      baselines: rows.filter((row) => row.user_id !== null).map((row) => ({
+        user: row.user_id, infoHash: row.info_hash, peerId: row.peer_id,
+        baseline: { uploaded: Number(row.uploaded), downloaded: Number(row.downloaded), left: Number(row.left_bytes), lastMs: Number(row.last_ms) },
       })),
     };
   }
 
   async expireBaselines(instance: string, cutoffMs: number): Promise<number> {
-    const r = await this.getPool().query('DELETE FROM privtrak_peers WHERE instance = $1 AND last_ms < $2', [instance, String(cutoffMs)]);
+    const r = await this.getPool().query('DELETE FROM privtrak_peers WHERE instance = $1 AND last_ms < $2', [instance, str(cutoffMs)]);
     return r.rowCount ?? 0;
   }
 

@@ -1,12 +1,17 @@
 /**
  * The embedded default sink: SQLite through better-sqlite3 (synchronous, in-process).
- * A batch is one transaction: read the instance's applied_through, fold the new deltas
- * (aggregate.ts), upsert per-torrent and per-user totals, write or delete baselines, log raw
- * deltas if asked, and move applied_through — all or nothing.
+ * A batch is one transaction (`db.transaction`, prepared statements): read the instance's
+ * applied_through, fold the new deltas (aggregate.ts), upsert per-torrent and per-user totals,
+ * write or delete baselines, log raw deltas if asked, and move applied_through — all or nothing.
+ * `open()` creates the directory and the schema: the default configuration must just work.
  *
- * Durability: WAL with synchronous=NORMAL survives the process being killed (a committed
- * transaction is in the WAL file, written through the OS page cache); synchronous=FULL is
- * used when `durable: true`, to survive power loss as well.
+ * Durability: WAL with synchronous=NORMAL is durable against the *process* dying (kill -9, a
+ * crash): a committed transaction is in the WAL file, written through the OS page cache, which
+ * the kernel keeps. It is NOT enough if the OS or the machine dies (power loss, kernel panic):
+ * the last transactions may be lost (never half-applied: the database stays consistent).
+ * `durable: true` uses synchronous=FULL (fsync of the WAL at every commit) to survive that too.
+ *
+ * Totals are read with safeIntegers, so sums beyond 2^53 come back as exact bigints.
  */
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -14,11 +19,14 @@ import Database from 'better-sqlite3';
 import type { DeltaBatch } from '../middleware/privtrak/delta.js';
 import type { DeltaSink, SinkState, StoredBaseline, TotalsQuery, TotalsRow } from './sink.js';
 import { aggregate } from './aggregate.js';
-import { SCHEMA_VERSION, schemaStatements } from './sql.js';
+import { SCHEMA_VERSION, schemaStatements } from './sql-schema.js';
 
 export interface SqliteSinkOptions {
+  /** Database file (its directory is created), or ':memory:'. */
   readonly path: string;
-  readonly deltaLog: boolean;
+  /** Also write every applied delta to privtrak_delta_log. Default false. */
+  readonly deltaLog?: boolean;
+  /** synchronous=FULL instead of NORMAL: survive power loss, not only process crashes. */
   readonly durable?: boolean;
 }
 
@@ -35,6 +43,7 @@ export class SqliteSink implements DeltaSink {
     if (this.db) return;
     if (this.opts.path !== ':memory:') mkdirSync(dirname(this.opts.path), { recursive: true });
     const db = new Database(this.opts.path);
+    db.defaultSafeIntegers(false);
     db.pragma('journal_mode = WAL');
     db.pragma(`synchronous = ${this.opts.durable ? 'FULL' : 'NORMAL'}`);
     db.pragma('busy_timeout = 5000');
@@ -96,7 +105,7 @@ export class SqliteSink implements DeltaSink {
         if (p.baseline === null) delPeer.run(batch.instance, p.user, p.infoHash, p.peerId);
         else putPeer.run(batch.instance, p.user, p.infoHash, p.peerId, p.baseline.uploaded, p.baseline.downloaded, p.baseline.left, p.baseline.lastMs);
       }
-      if (this.opts.deltaLog) {
+      if (this.opts.deltaLog === true) {
         for (const d of agg.applied) {
           logDelta.run(batch.instance, d.seq, d.user, d.infoHash, d.peerId, d.ip, d.port, d.event, d.uploaded, d.downloaded, d.left,
             d.deltaUp, d.deltaDown, d.seedTime, d.leechTime, d.snatch ? 1 : 0, d.flags, d.timeMs);
@@ -113,9 +122,12 @@ export class SqliteSink implements DeltaSink {
 
   async load(instance: string, sinceMs: number): Promise<SinkState> {
     const db = this.requireDb();
-    const mark = db.prepare('SELECT applied_through FROM privtrak_batches WHERE instance = ?').pluck().get(instance) as number | undefined;
-    const rows = db.prepare(`SELECT user_id, info_hash, peer_id, uploaded, downloaded, left_bytes, last_ms
-      FROM privtrak_peers WHERE instance = ? AND last_ms >= ?`).all(instance, sinceMs) as Row[];
+    // One read transaction: the mark and the baselines match even if another process writes.
+    const { mark, rows } = db.transaction(() => ({
+      mark: db.prepare('SELECT applied_through FROM privtrak_batches WHERE instance = ?').pluck().get(instance) as number | undefined,
+      rows: db.prepare(`SELECT user_id, info_hash, peer_id, uploaded, downloaded, left_bytes, last_ms
+        FROM privtrak_peers WHERE instance = ? AND last_ms >= ?`).all(instance, sinceMs) as Row[],
+    }))();
     const baselines: StoredBaseline[] = rows.map((r) => ({
       user: r['user_id'] as Buffer, infoHash: r['info_hash'] as Buffer, peerId: r['peer_id'] as Buffer,
       baseline: { uploaded: r['uploaded'] as number, downloaded: r['downloaded'] as number, left: r['left_bytes'] as number, lastMs: r['last_ms'] as number },
@@ -129,13 +141,14 @@ export class SqliteSink implements DeltaSink {
 
   async totals(query: TotalsQuery): Promise<TotalsRow[]> {
     const db = this.requireDb();
-    const where = query.user ? 'WHERE t.user_id = ?' : '';
     const args = query.user ? [query.user] : [];
+    // BLOBs compare with memcmp: ORDER BY user_id is byte order, as in PostgreSQL.
     const sql = query.byTorrent
-      ? `SELECT user_id, info_hash, uploaded, downloaded, seed_time, leech_time, snatched FROM privtrak_torrent_stats t ${where} ORDER BY user_id, info_hash`
+      ? `SELECT user_id, info_hash, uploaded, downloaded, seed_time, leech_time, snatched
+         FROM privtrak_torrent_stats ${query.user ? 'WHERE user_id = ?' : ''} ORDER BY user_id, info_hash`
       : `SELECT u.user_id, u.uploaded, u.downloaded, u.seed_time, u.leech_time,
            (SELECT count(*) FROM privtrak_torrent_stats s WHERE s.user_id = u.user_id AND s.snatched > 0) AS snatched
-         FROM privtrak_user_stats u ${where.replace('t.', 'u.')} ORDER BY u.user_id`;
+         FROM privtrak_user_stats u ${query.user ? 'WHERE u.user_id = ?' : ''} ORDER BY u.user_id`;
     const rows = db.prepare(sql).safeIntegers(true).all(...args) as Row[];
     return rows.map((r) => ({
       user: r['user_id'] as Buffer,
@@ -144,7 +157,7 @@ export class SqliteSink implements DeltaSink {
       downloaded: r['downloaded'] as bigint,
       seedTime: r['seed_time'] as bigint,
       leechTime: r['leech_time'] as bigint,
-      snatched: BigInt(r['snatched'] as bigint),
+      snatched: r['snatched'] as bigint,
     }));
   }
 

@@ -1,42 +1,82 @@
 import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LogSink } from '../../src/sinks/log-sink.js';
-import { runSinkSuite, delta } from './sink-suite.js';
+import { createSink, sinkOptionsSchema } from '../../src/sinks/index.js';
+import { runSinkSuite, delta, USER_A, USER_B, IH2, PEER_2 } from './sink-suite.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'privtrak-log-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 let n = 0;
 
-// The log sink keeps no baselines and cannot make a failure atomic (see log-sink.ts).
+// Conformance where it applies: totals (read back from the file), idempotent and regrouped
+// retries, snatches, 64-bit sums. Not applicable, so not run: baselines and their expiry (the
+// log sink keeps none) and the atomic failure (a file append is not transactional).
+const suiteDir = join(dir, 'suite');
 runSinkSuite('log', async () => {
-  const sink = new LogSink(join(dir, `deltas-${n++}.ndjson`));
+  const sink = new LogSink(join(suiteDir, `deltas-${n++}.ndjson`));
   await sink.open();
   return sink;
-}, { baselines: false });
+}, () => rmSync(suiteDir, { recursive: true, force: true }), { baselines: false });
 
-describe('log sink format', () => {
-  it('writes one JSON line per applied delta, ids in lowercase hex, and resumes its mark from the state file', async () => {
-    const path = join(dir, 'format.ndjson');
+describe('log sink', () => {
+  it('writes one JSON line per applied delta, ids in lowercase hex, in exactly this format', async () => {
+    const path = join(dir, 'format', 'deltas.ndjson');
     const sink = new LogSink(path);
     await sink.open();
-    await sink.apply({ id: 1, instance: 'a', deltas: [delta(1, { deltaUp: 5, event: 'started', snatch: true, flags: 1 })] });
+    await sink.apply({ id: 2, instance: 'a', deltas: [
+      delta(1, { deltaUp: 5, event: 'started', snatch: false, flags: 1, uploaded: 5, downloaded: 7, left: 1024 }),
+      delta(2, { user: USER_B, infoHash: IH2, peerId: PEER_2, ip: '2001:db8::1', port: 51413, event: 'completed', deltaDown: 3, seedTime: 4, leechTime: 6, snatch: true, flags: 2 }),
+    ] });
     assert.equal(readFileSync(path, 'utf8'),
       '{"seq":1,"user":"0123456789abcdef0123456789abcdef","info_hash":"0101010101010101010101010101010101010101",'
-      + '"peer_id":"2d7142343532302d616161616161616161616161","ip":"10.0.0.1","port":6881,"event":"started","uploaded":0,'
-      + '"downloaded":0,"left":0,"delta_up":5,"delta_down":0,"seed_time":0,"leech_time":0,"snatch":true,"flags":1,"time_ms":1700000000001}\n');
-    const again = new LogSink(path);
-    await again.open();
-    assert.equal((await again.load('a')).appliedThrough, 1);
+      + '"peer_id":"2d7142343532302d616161616161616161616161","ip":"10.0.0.1","port":6881,"event":"started","uploaded":5,'
+      + '"downloaded":7,"left":1024,"delta_up":5,"delta_down":0,"seed_time":0,"leech_time":0,"snatch":false,"flags":1,"time_ms":1700000000001}\n'
+      + '{"seq":2,"user":"fedcba9876543210fedcba9876543210","info_hash":"f2f2f2f2f2f2f2f2f2f2f2f2f2f2f2f2f2f2f2f2",'
+      + '"peer_id":"2d5452333030302d626262626262626262626262","ip":"2001:db8::1","port":51413,"event":"completed","uploaded":0,'
+      + '"downloaded":0,"left":0,"delta_up":0,"delta_down":3,"seed_time":4,"leech_time":6,"snatch":true,"flags":2,"time_ms":1700000000002}\n');
+    // Every line is valid JSON with exactly these keys, in this order.
+    for (const line of readFileSync(path, 'utf8').trimEnd().split('\n')) {
+      assert.deepEqual(Object.keys(JSON.parse(line)), ['seq', 'user', 'info_hash', 'peer_id', 'ip', 'port', 'event', 'uploaded', 'downloaded',
+        'left', 'delta_up', 'delta_down', 'seed_time', 'leech_time', 'snatch', 'flags', 'time_ms']);
+    }
   });
 
-  it('writes to stdout with "-"', async () => {
+  it('keeps its mark in <path>.state and resumes from it; keeps no baselines', async () => {
+    const path = join(dir, 'state', 'deltas.ndjson');
+    const sink = new LogSink(path);
+    await sink.open();
+    await sink.apply({ id: 3, instance: 'a', deltas: [delta(1), delta(2), delta(3)] });
+    await sink.apply({ id: 1, instance: 'b', deltas: [delta(1)] });
+    await sink.close();
+    assert.deepEqual(JSON.parse(readFileSync(`${path}.state`, 'utf8')), { a: 3, b: 1 });
+    const again = new LogSink(path);
+    await again.open();
+    assert.deepEqual(await again.load('a', 0), { appliedThrough: 3, baselines: [] });
+    await again.apply({ id: 4, instance: 'a', deltas: [delta(2), delta(3), delta(4)] });
+    assert.deepEqual(readFileSync(path, 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l).seq), [1, 2, 3, 1, 4]);
+    assert.equal(await again.expireBaselines(), 0);
+    await again.migrate();
+  });
+
+  it('writes to stdout with "-", with no state file, and reads back no totals', async () => {
     const out: string[] = [];
     const sink = new LogSink('-', (t) => out.push(t));
     await sink.open();
-    await sink.apply({ id: 2, instance: 'a', deltas: [delta(1), delta(2)] });
-    assert.equal(out.join('').split('\n').filter(Boolean).length, 2);
+    await sink.apply({ id: 2, instance: 'a', deltas: [delta(1, { deltaUp: 1 }), delta(2, { deltaUp: 2 })] });
+    await sink.apply({ id: 2, instance: 'a', deltas: [delta(1, { deltaUp: 1 }), delta(2, { deltaUp: 2 })] });
+    assert.deepEqual(out.join('').trimEnd().split('\n').map((l) => JSON.parse(l).delta_up), [1, 2]);
+    assert.equal(existsSync('-.state'), false);
+    assert.equal((await sink.load('a', 0)).appliedThrough, 2);
+    assert.deepEqual(await sink.totals({ byTorrent: false }), []);
+    assert.deepEqual(await sink.totals({ user: USER_A, byTorrent: true }), []);
+  });
+
+  it('is built by createSink, stdout by default', () => {
+    assert.deepEqual(sinkOptionsSchema.parse({ name: 'log' }), { name: 'log', path: '-' });
+    assert.equal(createSink(sinkOptionsSchema.parse({ name: 'log', path: join(dir, 'x.ndjson') })).name, 'log');
+    assert.throws(() => sinkOptionsSchema.parse({ name: 'nosuch' }));
   });
 });

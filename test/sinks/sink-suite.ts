@@ -1,22 +1,33 @@
 /**
  * The conformance suite every DeltaSink passes, called in one line per sink: exact totals,
  * idempotent retries (also regrouped), baselines stored with the batch, snatches counted once,
- * 64-bit totals, and an atomic failed batch.
+ * 64-bit totals, per-user queries, baseline expiry, and an atomic failed batch.
+ *
+ *   runSinkSuite('sqlite', makeSink, cleanup, { baselines: true, atomicFailure })
+ *
+ * `makeSink` returns a fresh, opened, empty sink for each test (the suite closes it);
+ * `cleanup` runs once after the suite (drop schemas, remove temp dirs).
  */
-import { describe, it } from 'node:test';
+import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
-import type { DeltaSink } from '../../src/sinks/sink.js';
+import type { DeltaSink, TotalsRow } from '../../src/sinks/sink.js';
 import type { StatDelta } from '../../src/middleware/privtrak/delta.js';
 import type { AnnounceEvent } from '../../src/bittorrent/types.js';
+import type { Baseline } from '../../src/middleware/privtrak/rules.js';
 
+// 16-byte users, 20-byte info hashes and peer ids; A < B and IH1 < IH2 in byte order.
 export const USER_A = Buffer.from('0123456789abcdef0123456789abcdef', 'hex');
 export const USER_B = Buffer.from('fedcba9876543210fedcba9876543210', 'hex');
-const IH1 = Buffer.alloc(20, 0x01);
-const IH2 = Buffer.alloc(20, 0xf2);
+export const USER_C = Buffer.from('80000000000000000000000000000001', 'hex');
+export const IH1 = Buffer.alloc(20, 0x01);
+export const IH2 = Buffer.alloc(20, 0xf2);
+export const PEER_1 = Buffer.from('-qB4520-aaaaaaaaaaaa');
+export const PEER_2 = Buffer.from('-TR3000-bbbbbbbbbbbb');
 
+/** A delta of USER_A on IH1 from PEER_1 at time 1_700_000_000_000 + seq, crediting nothing unless overridden. */
 export function delta(seq: number, over: Partial<StatDelta> = {}): StatDelta {
   return {
-    seq, user: USER_A, infoHash: IH1, peerId: Buffer.from('-qB4520-aaaaaaaaaaaa'), ip: '10.0.0.1', port: 6881,
+    seq, user: USER_A, infoHash: IH1, peerId: PEER_1, ip: '10.0.0.1', port: 6881,
     event: 'none' as AnnounceEvent, uploaded: 0, downloaded: 0, left: 0, deltaUp: 0, deltaDown: 0, seedTime: 0, leechTime: 0,
     snatch: false, flags: 0, timeMs: 1_700_000_000_000 + seq, baseline: { uploaded: 0, downloaded: 0, left: 0, lastMs: 1_700_000_000_000 + seq },
     ...over,
@@ -24,22 +35,42 @@ export function delta(seq: number, over: Partial<StatDelta> = {}): StatDelta {
 }
 
 export interface SinkCapabilities {
-  /** Whether load() returns baselines (the log sink keeps none). */
-  baselines: boolean;
-  /** Whether a failed apply can be provoked and must leave nothing behind. */
+  /** Whether load() returns baselines (the log sink keeps none). Default true. */
+  baselines?: boolean;
+  /** Provokes an apply that fails halfway (and asserts it rejects); the suite checks nothing was stored. */
   atomicFailure?: (sink: DeltaSink) => Promise<void>;
 }
 
-const totalsOf = async (sink: DeltaSink, user: Buffer) => {
-  const rows = await sink.totals({ user, byTorrent: false });
-  assert.ok(rows.length <= 1);
-  const r = rows[0];
-  return r && { up: r.uploaded, down: r.downloaded, seed: r.seedTime, leech: r.leechTime, snatched: r.snatched };
-};
+type Sums = { up: bigint; down: bigint; seed: bigint; leech: bigint; snatched: bigint };
+const sums = (r: TotalsRow): Sums => ({ up: r.uploaded, down: r.downloaded, seed: r.seedTime, leech: r.leechTime, snatched: r.snatched });
+const hex = (b: Buffer | undefined) => b?.toString('hex');
 
-export function runSinkSuite(name: string, makeSink: () => Promise<DeltaSink>, caps: SinkCapabilities): void {
+async function totalsOf(sink: DeltaSink, user: Buffer): Promise<Sums | undefined> {
+  const rows = await sink.totals({ user, byTorrent: false });
+  assert.ok(rows.length <= 1, 'at most one row per user');
+  return rows[0] && sums(rows[0]);
+}
+
+async function everything(sink: DeltaSink) {
+  const users = await sink.totals({ byTorrent: false });
+  const torrents = await sink.totals({ byTorrent: true });
+  return {
+    users: users.map((r) => [hex(r.user), sums(r)]),
+    torrents: torrents.map((r) => [hex(r.user), hex(r.infoHash), sums(r)]),
+  };
+}
+
+const sortedBaselines = (state: { baselines: { user: Buffer; infoHash: Buffer; peerId: Buffer; baseline: Baseline }[] }) =>
+  state.baselines
+    .map((b) => [hex(b.user), hex(b.infoHash), b.peerId.toString('latin1'), b.baseline] as const)
+    .sort((a, b) => (a.join() < b.join() ? -1 : 1));
+
+export function runSinkSuite(name: string, makeSink: () => Promise<DeltaSink>, cleanup: () => Promise<void> | void, caps: SinkCapabilities = {}): void {
   describe(`sink conformance: ${name}`, () => {
-    const withSink = async (fn: (s: DeltaSink) => Promise<void>) => {
+    after(async () => {
+      await cleanup();
+    });
+    const withSink = (fn: (s: DeltaSink) => Promise<void>) => async () => {
       const sink = await makeSink();
       try {
         await fn(sink);
@@ -48,74 +79,164 @@ export function runSinkSuite(name: string, makeSink: () => Promise<DeltaSink>, c
       }
     };
 
-    it('applies a batch into exact per-user and per-torrent totals', () => withSink(async (sink) => {
-      await sink.apply({ id: 4, instance: 'a', deltas: [
-        delta(1, { deltaUp: 100, deltaDown: 10, seedTime: 30 }),
-        delta(2, { deltaUp: 50, infoHash: IH2, leechTime: 7 }),
-        delta(3, { deltaUp: 1, deltaDown: 2, user: USER_B }),
-        delta(4, { deltaUp: 5, peerId: Buffer.from('-TR3000-bbbbbbbbbbbb') }),
+    it('applies a batch into exact per-user and per-torrent totals, ordered by user then info_hash', withSink(async (sink) => {
+      assert.deepEqual(await sink.totals({ byTorrent: false }), [], 'a fresh sink is empty');
+      assert.equal((await sink.load('a', 0)).appliedThrough, 0);
+      await sink.apply({ id: 5, instance: 'a', deltas: [
+        delta(1, { user: USER_B, deltaUp: 1, deltaDown: 2, seedTime: 3, leechTime: 4 }),
+        delta(2, { deltaUp: 100, deltaDown: 10, seedTime: 30 }),
+        delta(3, { deltaUp: 50, infoHash: IH2, leechTime: 7 }),
+        delta(4, { deltaUp: 5, deltaDown: 6, peerId: PEER_2 }),
+        delta(5, { user: USER_C, infoHash: IH2, deltaDown: 9 }),
       ] });
-      assert.deepEqual(await totalsOf(sink, USER_A), { up: 155n, down: 10n, seed: 30n, leech: 7n, snatched: 0n });
-      assert.deepEqual(await totalsOf(sink, USER_B), { up: 1n, down: 2n, seed: 0n, leech: 0n, snatched: 0n });
-      const byTorrent = await sink.totals({ user: USER_A, byTorrent: true });
-      assert.deepEqual(byTorrent.map((r) => [r.infoHash!.toString('hex'), r.uploaded]), [[IH1.toString('hex'), 105n], [IH2.toString('hex'), 50n]]);
-      const all = await sink.totals({ byTorrent: false });
-      assert.deepEqual(all.map((r) => r.user.toString('hex')), [USER_A.toString('hex'), USER_B.toString('hex')]);
-      assert.equal((await sink.load('a', 0)).appliedThrough, 4);
+      assert.deepEqual(await everything(sink), {
+        users: [
+          [hex(USER_A), { up: 155n, down: 16n, seed: 30n, leech: 7n, snatched: 0n }],
+          [hex(USER_C), { up: 0n, down: 9n, seed: 0n, leech: 0n, snatched: 0n }],
+          [hex(USER_B), { up: 1n, down: 2n, seed: 3n, leech: 4n, snatched: 0n }],
+        ],
+        torrents: [
+          [hex(USER_A), hex(IH1), { up: 105n, down: 16n, seed: 30n, leech: 0n, snatched: 0n }],
+          [hex(USER_A), hex(IH2), { up: 50n, down: 0n, seed: 0n, leech: 7n, snatched: 0n }],
+          [hex(USER_C), hex(IH2), { up: 0n, down: 9n, seed: 0n, leech: 0n, snatched: 0n }],
+          [hex(USER_B), hex(IH1), { up: 1n, down: 2n, seed: 3n, leech: 4n, snatched: 0n }],
+        ],
+      });
+      assert.equal((await sink.load('a', 0)).appliedThrough, 5);
+      // Totals keep adding up across batches.
+      await sink.apply({ id: 6, instance: 'a', deltas: [delta(6, { deltaUp: 1000, infoHash: IH2 })] });
+      assert.deepEqual(await totalsOf(sink, USER_A), { up: 1155n, down: 16n, seed: 30n, leech: 7n, snatched: 0n });
     }));
 
-    it('ignores a batch applied before, and applies only the new part of a regrouped one', () => withSink(async (sink) => {
-      const first = { id: 5, instance: 'a', deltas: [1, 2, 3, 4, 5].map((s) => delta(s, { deltaUp: 10 })) };
-      await sink.apply(first);
-      await sink.apply(first);
-      await sink.apply({ id: 8, instance: 'a', deltas: [3, 4, 5, 6, 7, 8].map((s) => delta(s, { deltaUp: 10 })) });
-      assert.deepEqual((await totalsOf(sink, USER_A))!.up, 80n);
+    it('answers per-user queries: one user, per user or per torrent, and nothing for an unknown user', withSink(async (sink) => {
+      await sink.apply({ id: 3, instance: 'a', deltas: [
+        delta(1, { deltaUp: 10 }), delta(2, { user: USER_B, deltaUp: 20 }), delta(3, { user: USER_B, infoHash: IH2, deltaUp: 30 }),
+      ] });
+      const b = await sink.totals({ user: USER_B, byTorrent: false });
+      assert.deepEqual(b.map((r) => [hex(r.user), r.infoHash, r.uploaded]), [[hex(USER_B), undefined, 50n]]);
+      const bt = await sink.totals({ user: USER_B, byTorrent: true });
+      assert.deepEqual(bt.map((r) => [hex(r.user), hex(r.infoHash), r.uploaded]), [[hex(USER_B), hex(IH1), 20n], [hex(USER_B), hex(IH2), 30n]]);
+      assert.deepEqual(await sink.totals({ user: USER_C, byTorrent: false }), []);
+      assert.deepEqual(await sink.totals({ user: USER_C, byTorrent: true }), []);
+      for (const r of [...b, ...bt]) {
+        for (const v of [r.uploaded, r.downloaded, r.seedTime, r.leechTime, r.snatched]) assert.equal(typeof v, 'bigint');
+      }
+    }));
+
+    it('changes nothing when the same batch is applied twice', withSink(async (sink) => {
+      const batch = { id: 3, instance: 'a', deltas: [
+        delta(1, { deltaUp: 10, deltaDown: 1, seedTime: 5 }), delta(2, { user: USER_B, deltaUp: 20, snatch: true }), delta(3, { infoHash: IH2, leechTime: 9 }),
+      ] };
+      await sink.apply(batch);
+      const once = await everything(sink);
+      await sink.apply(batch);
+      assert.deepEqual(await everything(sink), once);
+      assert.equal((await sink.load('a', 0)).appliedThrough, 3);
+    }));
+
+    it('applies only the new part of a regrouped batch (1..5, then 3..8: only 6..8)', withSink(async (sink) => {
+      // Each seq credits a distinct power of two: the sum tells exactly which seqs were applied.
+      const d = (s: number) => delta(s, { deltaUp: 2 ** s });
+      await sink.apply({ id: 5, instance: 'a', deltas: [1, 2, 3, 4, 5].map(d) });
+      await sink.apply({ id: 8, instance: 'a', deltas: [3, 4, 5, 6, 7, 8].map(d) });
+      assert.equal((await totalsOf(sink, USER_A))!.up, BigInt(2 ** 9 - 2));
       assert.equal((await sink.load('a', 0)).appliedThrough, 8);
-      // Another instance has its own mark.
+      // A stale retry entirely below the mark, and an empty batch, change nothing.
+      await sink.apply({ id: 4, instance: 'a', deltas: [2, 3, 4].map(d) });
+      await sink.apply({ id: 8, instance: 'a', deltas: [] });
+      assert.equal((await totalsOf(sink, USER_A))!.up, BigInt(2 ** 9 - 2));
+      assert.equal((await sink.load('a', 0)).appliedThrough, 8);
+      // Another instance has its own mark: its seqs 1..2 are new.
       await sink.apply({ id: 2, instance: 'b', deltas: [1, 2].map((s) => delta(s, { deltaUp: 1 })) });
-      assert.deepEqual((await totalsOf(sink, USER_A))!.up, 82n);
+      assert.equal((await totalsOf(sink, USER_A))!.up, BigInt(2 ** 9));
       assert.equal((await sink.load('b', 0)).appliedThrough, 2);
+      assert.equal((await sink.load('a', 0)).appliedThrough, 8);
     }));
 
-    it('counts a snatch once per user and torrent', () => withSink(async (sink) => {
-      await sink.apply({ id: 2, instance: 'a', deltas: [delta(1, { snatch: true }), delta(2, { snatch: true })] });
-      await sink.apply({ id: 3, instance: 'a', deltas: [delta(3, { snatch: true, peerId: Buffer.from('-TR3000-bbbbbbbbbbbb') })] });
-      await sink.apply({ id: 4, instance: 'a', deltas: [delta(4, { snatch: true, infoHash: IH2 })] });
+    it('counts a snatch once per user and torrent, even with two completed deltas', withSink(async (sink) => {
+      await sink.apply({ id: 2, instance: 'a', deltas: [delta(1, { snatch: true, event: 'completed' }), delta(2, { snatch: true, event: 'completed' })] });
+      await sink.apply({ id: 3, instance: 'a', deltas: [delta(3, { snatch: true, event: 'completed', peerId: PEER_2 })] });
+      await sink.apply({ id: 5, instance: 'a', deltas: [delta(4, { snatch: true, event: 'completed', infoHash: IH2 }), delta(5, { user: USER_B })] });
       assert.equal((await totalsOf(sink, USER_A))!.snatched, 2n);
+      assert.equal((await totalsOf(sink, USER_B))!.snatched, 0n);
+      const rows = await sink.totals({ user: USER_A, byTorrent: true });
+      assert.deepEqual(rows.map((r) => [hex(r.infoHash), r.snatched]), [[hex(IH1), 1n], [hex(IH2), 1n]]);
     }));
 
-    it('keeps totals exact beyond 2^53', () => withSink(async (sink) => {
-      const big = 2 ** 53 - 1;
-      await sink.apply({ id: 2, instance: 'a', deltas: [delta(1, { deltaUp: big }), delta(2, { deltaUp: big })] });
-      await sink.apply({ id: 3, instance: 'a', deltas: [delta(3, { deltaUp: 3 })] });
-      assert.equal((await totalsOf(sink, USER_A))!.up, 2n * BigInt(big) + 3n);
+    it('keeps totals exact beyond 2^53', withSink(async (sink) => {
+      const half = 2 ** 52 + 1;
+      const max = Number.MAX_SAFE_INTEGER;
+      // Summed in the store, across batches: 2^52+1 + 2^52+1 = 2^53+2 (odd sums like +1 below are not doubles).
+      await sink.apply({ id: 1, instance: 'a', deltas: [delta(1, { deltaUp: half, deltaDown: max, seedTime: half })] });
+      await sink.apply({ id: 2, instance: 'a', deltas: [delta(2, { deltaUp: half, deltaDown: max, seedTime: half })] });
+      await sink.apply({ id: 3, instance: 'a', deltas: [delta(3, { deltaUp: 1, deltaDown: 1, infoHash: IH2 })] });
+      const expected = { up: 2n * BigInt(half) + 1n, down: 2n * BigInt(max) + 1n, seed: 2n * BigInt(half), leech: 0n, snatched: 0n };
+      assert.deepEqual(await totalsOf(sink, USER_A), expected);
+      assert.equal((await sink.totals({ user: USER_A, byTorrent: true }))[0]!.downloaded, 2n * BigInt(max));
+      // Two large deltas in one batch, plus an odd one in the store.
+      await sink.apply({ id: 5, instance: 'a', deltas: [delta(4, { user: USER_B, deltaUp: half }), delta(5, { user: USER_B, deltaUp: half })] });
+      await sink.apply({ id: 6, instance: 'a', deltas: [delta(6, { user: USER_B, deltaUp: 3 })] });
+      assert.equal((await totalsOf(sink, USER_B))!.up, 2n * BigInt(half) + 3n);
     }));
 
-    if (caps.baselines) {
-      it('stores baselines with the batch: the last per peer, removed ones gone, filtered by age', () => withSink(async (sink) => {
-        const p2 = Buffer.from('-TR3000-bbbbbbbbbbbb');
-        await sink.apply({ id: 4, instance: 'a', deltas: [
-          delta(1, { baseline: { uploaded: 1, downloaded: 1, left: 9, lastMs: 1000 } }),
-          delta(2, { baseline: { uploaded: 5, downloaded: 6, left: 7, lastMs: 2000 } }),
-          delta(3, { peerId: p2, baseline: { uploaded: 1, downloaded: 0, left: 0, lastMs: 3000 } }),
-          delta(4, { peerId: p2, baseline: null }),
+    if (caps.baselines !== false) {
+      it('stores baselines with the batch: the last per peer, removed ones gone, filtered by sinceMs', withSink(async (sink) => {
+        const b = (uploaded: number, lastMs: number): Baseline => ({ uploaded, downloaded: uploaded * 2, left: 1000 - uploaded, lastMs });
+        await sink.apply({ id: 5, instance: 'a', deltas: [
+          delta(1, { baseline: b(1, 1000) }),
+          delta(2, { baseline: b(5, 2000) }), // replaces seq 1: same peer
+          delta(3, { peerId: PEER_2, baseline: b(1, 3000) }),
+          delta(4, { peerId: PEER_2, baseline: null }), // removed in the same batch
+          delta(5, { user: USER_B, infoHash: IH2, baseline: b(7, 5000) }),
         ] });
+        // Another instance's baselines are its own.
+        await sink.apply({ id: 1, instance: 'other', deltas: [delta(1, { peerId: PEER_2, baseline: b(9, 9000) })] });
+        assert.deepEqual(sortedBaselines(await sink.load('a', 0)), [
+          [hex(USER_A), hex(IH1), PEER_1.toString('latin1'), b(5, 2000)],
+          [hex(USER_B), hex(IH2), PEER_1.toString('latin1'), b(7, 5000)],
+        ]);
+        assert.deepEqual(sortedBaselines(await sink.load('a', 2001)), [[hex(USER_B), hex(IH2), PEER_1.toString('latin1'), b(7, 5000)]]);
+        assert.deepEqual(sortedBaselines(await sink.load('a', 2000)).length, 2, 'sinceMs is inclusive');
+        assert.deepEqual(sortedBaselines(await sink.load('other', 0)), [[hex(USER_A), hex(IH1), PEER_2.toString('latin1'), b(9, 9000)]]);
+        assert.deepEqual((await sink.load('nobody', 0)), { appliedThrough: 0, baselines: [] });
+
+        // A later batch removes one and updates the other; replaying an older batch does not bring the old state back.
+        await sink.apply({ id: 7, instance: 'a', deltas: [delta(6, { baseline: null }), delta(7, { user: USER_B, infoHash: IH2, baseline: b(8, 6000) })] });
+        await sink.apply({ id: 5, instance: 'a', deltas: [delta(5, { user: USER_B, infoHash: IH2, baseline: b(7, 5000) })] });
         const state = await sink.load('a', 0);
-        assert.deepEqual(state.baselines.map((b) => [b.user.toString('hex'), b.infoHash.toString('hex'), b.peerId.toString('latin1'), b.baseline]),
-          [[USER_A.toString('hex'), IH1.toString('hex'), '-qB4520-aaaaaaaaaaaa', { uploaded: 5, downloaded: 6, left: 7, lastMs: 2000 }]]);
-        assert.equal((await sink.load('a', 2001)).baselines.length, 0);
-        assert.equal((await sink.load('other', 0)).baselines.length, 0);
-        assert.equal(await sink.expireBaselines('a', 2001), 1);
-        assert.equal((await sink.load('a', 0)).baselines.length, 0);
+        assert.equal(state.appliedThrough, 7);
+        assert.deepEqual(sortedBaselines(state), [[hex(USER_B), hex(IH2), PEER_1.toString('latin1'), b(8, 6000)]]);
+      }));
+
+      it('expires baselines last seen before the cutoff, per instance', withSink(async (sink) => {
+        const b = (lastMs: number): Baseline => ({ uploaded: 1, downloaded: 2, left: 3, lastMs });
+        await sink.apply({ id: 3, instance: 'a', deltas: [
+          delta(1, { baseline: b(1000) }), delta(2, { peerId: PEER_2, baseline: b(2000) }), delta(3, { infoHash: IH2, baseline: b(3000) }),
+        ] });
+        await sink.apply({ id: 1, instance: 'other', deltas: [delta(1, { baseline: b(1000) })] });
+        assert.equal(await sink.expireBaselines('a', 2000), 1, 'strictly before the cutoff');
+        assert.deepEqual(sortedBaselines(await sink.load('a', 0)).map((x) => x[3].lastMs).sort(), [2000, 3000]);
+        assert.equal(await sink.expireBaselines('a', 2000), 0);
+        assert.equal(await sink.expireBaselines('a', 10_000), 2);
+        assert.deepEqual((await sink.load('a', 0)).baselines, []);
+        assert.equal((await sink.load('a', 0)).appliedThrough, 3, 'expiry leaves the mark alone');
+        assert.equal((await sink.load('other', 0)).baselines.length, 1, 'other instances untouched');
+        // Totals are not baselines: untouched.
+        assert.equal((await totalsOf(sink, USER_A))!.up, 0n);
       }));
     }
 
     if (caps.atomicFailure) {
-      it('stores nothing of a batch that fails', () => withSink(async (sink) => {
-        await sink.apply({ id: 1, instance: 'a', deltas: [delta(1, { deltaUp: 7 })] });
+      it('stores nothing of a batch that fails', withSink(async (sink) => {
+        await sink.apply({ id: 1, instance: 'a', deltas: [delta(1, { deltaUp: 7, baseline: { uploaded: 7, downloaded: 0, left: 0, lastMs: 1000 } })] });
+        const before = await everything(sink);
+        const loaded = await sink.load('a', 0);
         await caps.atomicFailure!(sink);
-        assert.deepEqual((await totalsOf(sink, USER_A))!.up, 7n);
-        assert.equal((await sink.load('a', 0)).appliedThrough, 1);
+        assert.deepEqual(await everything(sink), before);
+        assert.deepEqual(await sink.load('a', 0), loaded);
+        // The same seqs, retried without the bad delta, are then applied in full.
+        await sink.apply({ id: 2, instance: 'a', deltas: [delta(2, { deltaUp: 100 })] });
+        assert.equal((await totalsOf(sink, USER_A))!.up, 107n);
       }));
     }
   });

@@ -1,6 +1,8 @@
 /**
  * The sinks' SQL schema, shared by SQLite and PostgreSQL (binary ids are BLOB / BYTEA).
- * Version 1. Byte counts are 64-bit integers; totals are read back as bigint.
+ * Version 1. Byte counts are 64-bit integers (SQLite's INTEGER is 64-bit, PostgreSQL's
+ * BIGINT); totals are read back as bigint. The CHECKs on id lengths make a malformed delta
+ * fail its whole batch instead of storing a row no one can look up.
  */
 export const SCHEMA_VERSION = 1;
 
@@ -17,7 +19,7 @@ export function schemaStatements(dialect: 'sqlite' | 'postgres'): string[] {
       downloaded ${int} NOT NULL DEFAULT 0,
       seed_time ${int} NOT NULL DEFAULT 0,
       leech_time ${int} NOT NULL DEFAULT 0,
-      snatched INTEGER NOT NULL DEFAULT 0,
+      snatched INTEGER NOT NULL DEFAULT 0 CHECK (snatched IN (0, 1)),
       first_seen_ms ${int} NOT NULL,
       last_seen_ms ${int} NOT NULL,
       PRIMARY KEY (user_id, info_hash))`,
