@@ -14,11 +14,11 @@
  */
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import type { AnnounceEvent } from '../../bittorrent/types.js';
 import type { StatDelta } from './delta.js';
+import { RECORD_SIZE, decodeRecord, encodeRecordInto } from './journal-record.js';
 
 const PREFIX = 'journal-';
-const SUFFIX = '.ndjson';
+const SUFFIX = '.bin';
 
 interface Segment {
   firstSeq: number;
@@ -29,6 +29,8 @@ export class Journal {
   private segments: Segment[] = [];
   private fd: number | undefined;
   private currentHasRecords = false;
+  /** One record buffer, reused: appends allocate nothing. */
+  private readonly record = Buffer.alloc(RECORD_SIZE);
 
   constructor(private readonly dir: string, private readonly fsync = false) {}
 
@@ -42,13 +44,13 @@ export class Journal {
       .sort((a, b) => a.firstSeq - b.firstSeq);
     const out: StatDelta[] = [];
     for (const seg of this.segments) {
-      const text = readFileSync(seg.path, 'utf8');
-      for (const line of text.split('\n')) {
-        if (line === '') continue;
+      const data = readFileSync(seg.path);
+      // A torn write (power loss mid-append) can only be the last, partial record of a segment.
+      for (let off = 0; off + RECORD_SIZE <= data.length; off += RECORD_SIZE) {
         try {
-          out.push(decodeRecord(line));
+          out.push(decodeRecord(data, off));
         } catch {
-          // A torn write at the very end of a segment (power loss): nothing after it exists.
+          break;
         }
       }
     }
@@ -68,7 +70,7 @@ export class Journal {
 
   append(delta: StatDelta): void {
     if (this.fd === undefined) throw new Error('journal is not open');
-    writeSync(this.fd, encodeRecord(delta));
+    writeSync(this.fd, encodeRecordInto(delta, this.record), 0, RECORD_SIZE);
     this.currentHasRecords = true;
   }
 
@@ -103,43 +105,4 @@ export class Journal {
       this.fd = undefined;
     }
   }
-}
-
-export function encodeRecord(d: StatDelta): string {
-  const b = d.baseline;
-  return `{"s":${d.seq},"u":"${d.user.toString('hex')}","h":"${d.infoHash.toString('hex')}","p":"${d.peerId.toString('hex')}",`
-    + `"ip":${JSON.stringify(d.ip)},"po":${d.port},"e":"${d.event}","up":${d.uploaded},"dn":${d.downloaded},"l":${d.left},`
-    + `"du":${d.deltaUp},"dd":${d.deltaDown},"st":${d.seedTime},"lt":${d.leechTime},"sn":${d.snatch ? 1 : 0},"f":${d.flags},`
-    + `"t":${d.timeMs},"b":${b === null ? 'null' : `[${b.uploaded},${b.downloaded},${b.left},${b.lastMs}]`}}\n`;
-}
-
-interface RawRecord {
-  s: number; u: string; h: string; p: string; ip: string; po: number; e: AnnounceEvent;
-  up: number; dn: number; l: number; du: number; dd: number; st: number; lt: number; sn: number; f: number; t: number;
-  b: [number, number, number, number] | null;
-}
-
-export function decodeRecord(line: string): StatDelta {
-  const r = JSON.parse(line) as RawRecord;
-  if (typeof r.s !== 'number' || r.u.length !== 32 || r.h.length !== 40 || r.p.length !== 40) throw new Error('bad journal record');
-  return {
-    seq: r.s,
-    user: Buffer.from(r.u, 'hex'),
-    infoHash: Buffer.from(r.h, 'hex'),
-    peerId: Buffer.from(r.p, 'hex'),
-    ip: r.ip,
-    port: r.po,
-    event: r.e,
-    uploaded: r.up,
-    downloaded: r.dn,
-    left: r.l,
-    deltaUp: r.du,
-    deltaDown: r.dd,
-    seedTime: r.st,
-    leechTime: r.lt,
-    snatch: r.sn === 1,
-    flags: r.f,
-    timeMs: r.t,
-    baseline: r.b === null ? null : { uploaded: r.b[0], downloaded: r.b[1], left: r.b[2], lastMs: r.b[3] },
-  };
 }

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, appendFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Journal, decodeRecord, encodeRecord } from '../../../src/middleware/privtrak/journal.js';
+import { Journal } from '../../../src/middleware/privtrak/journal.js';
+import { RECORD_SIZE, decodeRecord, encodeRecord } from '../../../src/middleware/privtrak/journal-record.js';
 import type { StatDelta } from '../../../src/middleware/privtrak/delta.js';
 
 function delta(seq: number, over: Partial<StatDelta> = {}): StatDelta {
@@ -17,11 +18,20 @@ function delta(seq: number, over: Partial<StatDelta> = {}): StatDelta {
 
 describe('journal', () => {
   it('encodes and decodes every field exactly, binary ids included', () => {
-    for (const d of [delta(1), delta(2, { baseline: null, event: 'stopped', snatch: false, ip: '203.0.113.7' })]) {
-      const line = encodeRecord(d);
-      assert.ok(line.endsWith('\n'));
-      assert.deepEqual(decodeRecord(line.trimEnd()), d);
+    for (const d of [
+      delta(1),
+      delta(2, { baseline: null, event: 'stopped', snatch: false, ip: '203.0.113.7' }),
+      delta(2 ** 53 - 1, { ip: '2001:db8::1', event: 'completed', uploaded: 2 ** 40 + 3, seedTime: 4_000_000_000 }),
+    ]) {
+      const rec = encodeRecord(d);
+      assert.equal(rec.length, RECORD_SIZE);
+      assert.deepEqual(decodeRecord(rec), d);
     }
+    assert.equal(decodeRecord(encodeRecord(delta(5, { ip: '1:0:0:2:0:0:0:3' }))).ip, '1:0:0:2::3');
+    const bad = encodeRecord(delta(3));
+    bad[180] ^= 0xff;
+    assert.throws(() => decodeRecord(bad), /bad journal record/);
+    assert.throws(() => decodeRecord(encodeRecord(delta(3)).subarray(0, RECORD_SIZE - 1)), /bad journal record/);
   });
 
   it('replays records across segments in seq order, ignores a torn last line, prunes applied segments', () => {
@@ -37,7 +47,7 @@ describe('journal', () => {
       j.append(delta(3));
       j.close();
       assert.equal(readdirSync(dir).length, 2);
-      appendFileSync(join(dir, readdirSync(dir).sort()[1]!), '{"s":4,"u":"ab');
+      appendFileSync(join(dir, readdirSync(dir).sort()[1]!), encodeRecord(delta(4)).subarray(0, 100));
       const again = new Journal(dir);
       assert.deepEqual(again.replay().map((d) => d.seq), [1, 2, 3]);
       again.roll(4);

@@ -1,0 +1,137 @@
+/**
+ * The journal's binary record: fixed 184 bytes, big-endian, written into one reused Buffer.
+ * Binary because the announce path pays for every record: JSON with hex ids cost about as much
+ * as the write syscall itself (BENCHMARKS.md). A torn write (power loss mid-append) leaves a
+ * partial last record, recognised by the file length or the trailing magic.
+ *
+ *   0 u8 magic 0xA1 | 1 u8 event (0 none, 1 completed, 2 started, 3 stopped) | 2 u8 flags
+ *   3 u8 bits: 1 snatch, 2 has baseline, 4 IPv6 | 4 u16 port | 6 u16 reserved
+ *   8 u64 seq | 16 u64 time ms | 24 u64 uploaded | 32 u64 downloaded | 40 u64 left
+ *   48 u64 delta up | 56 u64 delta down | 64 u32 seed time | 68 u32 leech time
+ *   72 user[16] | 88 info_hash[20] | 108 peer_id[20] | 128 ip[16] (IPv4 in the first 4)
+ *   144 baseline: u64 uploaded, u64 downloaded, u64 left, u64 last ms | 176 u32 reserved | 180 u32 magic
+ * u64 fields hold integers up to 2^53 - 1, written as two u32 halves.
+ */
+import type { AnnounceEvent } from '../../bittorrent/types.js';
+import { packIPv6 } from '../../bittorrent/ip.js';
+import type { StatDelta } from './delta.js';
+
+export const RECORD_SIZE = 184;
+const MAGIC = 0xa1;
+const TRAILER = 0x7072_6b31; // "prk1"
+const EVENTS: AnnounceEvent[] = ['none', 'completed', 'started', 'stopped'];
+const EVENT_CODE: Record<AnnounceEvent, number> = { none: 0, completed: 1, started: 2, stopped: 3 };
+
+function put64(b: Buffer, off: number, n: number): void {
+  b.writeUInt32BE(Math.floor(n / 0x1_0000_0000), off);
+  b.writeUInt32BE(n >>> 0, off + 4);
+}
+
+function get64(b: Buffer, off: number): number {
+  return b.readUInt32BE(off) * 0x1_0000_0000 + b.readUInt32BE(off + 4);
+}
+
+/** Writes IPv4 text into 4 bytes without allocating; IPv6 goes through packIPv6 (rare). */
+function putIp(b: Buffer, off: number, ip: string): boolean {
+  if (ip.includes(':')) {
+    packIPv6(ip, 0).copy(b, off, 0, 16);
+    return true;
+  }
+  b.fill(0, off, off + 16);
+  let part = 0;
+  let idx = off;
+  for (let i = 0; i < ip.length; i++) {
+    const c = ip.charCodeAt(i);
+    if (c === 0x2e) {
+      b[idx++] = part;
+      part = 0;
+    } else {
+      part = part * 10 + (c - 0x30);
+    }
+  }
+  b[idx] = part;
+  return false;
+}
+
+/** Encodes into `out` (RECORD_SIZE bytes, reused by the caller). */
+export function encodeRecordInto(d: StatDelta, out: Buffer): Buffer {
+  out[0] = MAGIC;
+  out[1] = EVENT_CODE[d.event];
+  out[2] = d.flags;
+  const v6 = putIp(out, 128, d.ip);
+  out[3] = (d.snatch ? 1 : 0) | (d.baseline !== null ? 2 : 0) | (v6 ? 4 : 0);
+  out.writeUInt16BE(d.port, 4);
+  out.writeUInt16BE(0, 6);
+  put64(out, 8, d.seq);
+  put64(out, 16, d.timeMs);
+  put64(out, 24, d.uploaded);
+  put64(out, 32, d.downloaded);
+  put64(out, 40, d.left);
+  put64(out, 48, d.deltaUp);
+  put64(out, 56, d.deltaDown);
+  out.writeUInt32BE(d.seedTime, 64);
+  out.writeUInt32BE(d.leechTime, 68);
+  d.user.copy(out, 72, 0, 16);
+  d.infoHash.copy(out, 88, 0, 20);
+  d.peerId.copy(out, 108, 0, 20);
+  const b = d.baseline;
+  put64(out, 144, b === null ? 0 : b.uploaded);
+  put64(out, 152, b === null ? 0 : b.downloaded);
+  put64(out, 160, b === null ? 0 : b.left);
+  put64(out, 168, b === null ? 0 : b.lastMs);
+  out.writeUInt32BE(0, 176);
+  out.writeUInt32BE(TRAILER, 180);
+  return out;
+}
+
+export function encodeRecord(d: StatDelta): Buffer {
+  return encodeRecordInto(d, Buffer.alloc(RECORD_SIZE));
+}
+
+function ipText(b: Buffer, off: number, v6: boolean): string {
+  if (!v6) return `${b[off]}.${b[off + 1]}.${b[off + 2]}.${b[off + 3]}`;
+  const groups: string[] = [];
+  for (let i = 0; i < 8; i++) groups.push(b.readUInt16BE(off + i * 2).toString(16));
+  // RFC 5952 text: the longest run of two or more zero groups becomes "::".
+  let best = -1;
+  let bestLen = 1;
+  for (let i = 0; i < 8; i++) {
+    let j = i;
+    while (j < 8 && groups[j] === '0') j++;
+    if (j - i > bestLen) {
+      best = i;
+      bestLen = j - i;
+    }
+  }
+  if (best < 0) return groups.join(':');
+  return `${groups.slice(0, best).join(':')}::${groups.slice(best + bestLen).join(':')}`;
+}
+
+/** Decodes the record at `off`; throws if it is not a whole, valid record. */
+export function decodeRecord(buf: Buffer, off = 0): StatDelta {
+  if (off + RECORD_SIZE > buf.length || buf[off] !== MAGIC || buf.readUInt32BE(off + 180) !== TRAILER || buf[off + 1]! > 3) {
+    throw new Error('bad journal record');
+  }
+  const bits = buf[off + 3]!;
+  const r = (o: number) => get64(buf, off + o);
+  return {
+    seq: r(8),
+    user: Buffer.from(buf.subarray(off + 72, off + 88)),
+    infoHash: Buffer.from(buf.subarray(off + 88, off + 108)),
+    peerId: Buffer.from(buf.subarray(off + 108, off + 128)),
+    ip: ipText(buf, off + 128, (bits & 4) !== 0),
+    port: buf.readUInt16BE(off + 4),
+    event: EVENTS[buf[off + 1]!]!,
+    uploaded: r(24),
+    downloaded: r(32),
+    left: r(40),
+    deltaUp: r(48),
+    deltaDown: r(56),
+    seedTime: buf.readUInt32BE(off + 64),
+    leechTime: buf.readUInt32BE(off + 68),
+    snatch: (bits & 1) !== 0,
+    flags: buf[off + 2]!,
+    timeMs: r(16),
+    baseline: (bits & 2) !== 0 ? { uploaded: r(144), downloaded: r(152), left: r(160), lastMs: r(168) } : null,
+  };
+}
