@@ -1,10 +1,9 @@
 /**
- * Folds a batch into the rows a sink writes: one per (user, info_hash), one per user, and
- * the last baseline per peer. A user with 40 deltas in a batch becomes one row update.
+ * Folds a batch into the rows a sink writes: one per (user, info_hash) and one per user.
+ * A user with 40 deltas in a batch becomes one row update.
  * Deltas at or below `appliedThrough` are skipped (already applied by an earlier attempt).
  */
 import type { StatDelta } from '../middleware/privtrak/delta.js';
-import type { Baseline } from '../middleware/privtrak/rules.js';
 
 export interface TorrentRow {
   user: Buffer;
@@ -29,18 +28,9 @@ export interface UserRow {
   lastMs: number;
 }
 
-export interface PeerRow {
-  user: Buffer;
-  infoHash: Buffer;
-  peerId: Buffer;
-  /** null: the baseline is removed. */
-  baseline: Baseline | null;
-}
-
 export interface Aggregate {
   torrents: TorrentRow[];
   users: UserRow[];
-  peers: PeerRow[];
   /** The deltas actually applied (seq above appliedThrough), for raw logs. */
   applied: StatDelta[];
   /** Highest seq in the batch. */
@@ -50,7 +40,6 @@ export interface Aggregate {
 export function aggregate(deltas: readonly StatDelta[], appliedThrough: number): Aggregate {
   const torrents = new Map<string, TorrentRow>();
   const users = new Map<string, UserRow>();
-  const peers = new Map<string, PeerRow>();
   const applied: StatDelta[] = [];
   let through = appliedThrough;
   for (const d of deltas) {
@@ -82,8 +71,6 @@ export function aggregate(deltas: readonly StatDelta[], appliedThrough: number):
     u.leechTime += d.leechTime;
     if (d.timeMs < u.firstMs) u.firstMs = d.timeMs;
     if (d.timeMs > u.lastMs) u.lastMs = d.timeMs;
-    // Later deltas of the same peer replace earlier baselines: the batch is in seq order.
-    peers.set(torrentKey + d.peerId.toString('latin1'), { user: d.user, infoHash: d.infoHash, peerId: d.peerId, baseline: d.baseline });
   }
-  return { torrents: [...torrents.values()], users: [...users.values()], peers: [...peers.values()], applied, through };
+  return { torrents: [...torrents.values()], users: [...users.values()], applied, through };
 }

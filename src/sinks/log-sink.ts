@@ -8,10 +8,8 @@
  * crash between the append and the state write makes the last batch appear twice after the
  * restart: this sink is at-least-once, not exactly-once. On stdout there is no state file: the
  * mark lives in memory only, so after a restart the replayed journal is written again.
- *
- * It keeps no baselines (`load` returns none): after a restart, peers announce as unknown
- * (credited 0, flagged) until their next announce. Use sqlite or postgres where exactness
- * matters. `migrate` and `expireBaselines` are no-ops; `totals` reads the file back and sums.
+ * Use sqlite or postgres where exactness matters. `migrate` is a no-op; `totals` reads the
+ * file back and sums.
  */
 import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -46,8 +44,8 @@ export class LogSink implements DeltaSink {
 
   async migrate(): Promise<void> {}
 
-  async load(instance: string, _sinceMs = 0): Promise<SinkState> {
-    return { appliedThrough: this.marks[instance] ?? 0, baselines: [] };
+  async load(instance: string): Promise<SinkState> {
+    return { appliedThrough: this.marks[instance] ?? 0 };
   }
 
   async apply(batch: DeltaBatch): Promise<void> {
@@ -62,10 +60,6 @@ export class LogSink implements DeltaSink {
       writeFileSync(`${this.path}.state.tmp`, JSON.stringify(this.marks));
       renameSync(`${this.path}.state.tmp`, `${this.path}.state`);
     }
-  }
-
-  async expireBaselines(): Promise<number> {
-    return 0;
   }
 
   /** Sums the file (for `privtrak stats`); stdout keeps nothing to read back. */

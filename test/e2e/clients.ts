@@ -76,7 +76,8 @@ export class Workspace {
       `--dir=${dir}`, `--listen-port=${port}`, '--enable-dht=false', '--enable-dht6=false', '--bt-enable-lpd=false',
       '--enable-peer-exchange=false', '--check-integrity=true', '--bt-seed-unverified=true', '--summary-interval=0',
       '--console-log-level=notice', '--file-allocation=none', '--bt-require-crypto=false', '--bt-max-peers=10',
-      opts.seed ? '--seed-time=60' : '--seed-time=0',
+      // aria2 stops seeding at share ratio 1.0 by default: a leecher that lost a piece to an end-game duplicate never finishes.
+      opts.seed ? '--seed-time=60' : '--seed-time=0', '--seed-ratio=0.0',
     ];
     if (opts.udp) args.push('--enable-dht=true', `--dht-listen-port=${await freePort()}`);
     args.push(torrent);

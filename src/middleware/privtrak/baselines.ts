@@ -4,8 +4,9 @@
  * collection can walk one shard per event-loop turn instead of blocking on millions of entries.
  */
 import type { Baseline } from './rules.js';
+import type { ShardedBaselines } from './checkpoint.js';
 
-export class BaselineStore {
+export class BaselineStore implements ShardedBaselines {
   private readonly shards: Array<Map<string, Baseline>>;
   /** Baselines per user, for the "users tracked" gauge. */
   private readonly perUser = new Map<string, number>();
@@ -67,6 +68,11 @@ export class BaselineStore {
 
   *entries(): IterableIterator<[string, Baseline]> {
     for (const shard of this.shards) yield* shard;
+  }
+
+  /** One shard's entries (checkpoints write one shard per event-loop turn). */
+  shardEntries(index: number): Iterable<[string, Baseline]> {
+    return this.shards[index]!;
   }
 
   private added(key: string): void {

@@ -7,7 +7,6 @@
 import type { Logger } from 'pino';
 import type { DeltaSink } from '../../sinks/sink.js';
 import type { StatDelta } from './delta.js';
-import type { Journal } from './journal.js';
 import type { PrivtrakMetrics } from './metrics.js';
 
 export interface FlusherOptions {
@@ -15,6 +14,14 @@ export interface FlusherOptions {
   readonly batchSize: number;
   readonly flushIntervalMs: number;
   readonly maxBackoffMs: number;
+}
+
+/** What the owner does around a flush (the privtrak hook: journal fsync and pruning). */
+export interface FlushListener {
+  /** Before a batch goes to the sink. May throw: logged, the flush goes on. */
+  beforeApply(): void;
+  /** After the sink applied everything through `id`. May throw: logged. */
+  afterApply(id: number): void;
 }
 
 export class Flusher {
@@ -30,7 +37,7 @@ export class Flusher {
 
   constructor(
     private readonly sink: DeltaSink,
-    private readonly journal: Journal,
+    private readonly listener: FlushListener,
     private readonly opts: FlusherOptions,
     private readonly metrics: PrivtrakMetrics,
     private readonly logger: Logger,
@@ -74,12 +81,9 @@ export class Flusher {
     const deltas = this.queue.slice(this.head, end);
     const id = deltas[deltas.length - 1]!.seq;
     try {
-      // New announces go to a fresh segment, so the ones this batch covers can be deleted once applied.
-      if (end === this.queue.length) this.journal.roll(id + 1);
-      this.journal.sync();
+      this.listener.beforeApply();
     } catch (err) {
-      // The batch can still be applied; its segment just stays until a later roll succeeds.
-      this.logger.error({ err }, 'journal roll failed');
+      this.logger.error({ err }, 'before-flush step failed');
     }
     const stopTimer = this.metrics.flushDuration.startTimer();
     if (this.failures > 0) this.metrics.batchesRetried.inc();
@@ -95,9 +99,9 @@ export class Flusher {
         this.failures = 0;
         this.retryAtMs = 0;
         try {
-          this.journal.prune(id);
+          this.listener.afterApply(id);
         } catch (err) {
-          this.logger.warn({ err }, 'journal prune failed');
+          this.logger.warn({ err }, 'after-flush step failed');
         }
         this.flushing = undefined;
         if (this.pending >= this.opts.batchSize) this.maybeFlush();

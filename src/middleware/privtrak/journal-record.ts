@@ -107,11 +107,24 @@ function ipText(b: Buffer, off: number, v6: boolean): string {
   return `${groups.slice(0, best).join(':')}::${groups.slice(best + bestLen).join(':')}`;
 }
 
+/** Whether a whole, valid-looking record starts at `off`. */
+export function isRecordAt(buf: Buffer, off: number): boolean {
+  return off + RECORD_SIZE <= buf.length && buf[off] === MAGIC && buf.readUInt32BE(off + 180) === TRAILER && buf[off + 1]! <= 3;
+}
+
+/** The offset of the next whole record at or after `from`, or buf.length if there is none. */
+export function nextRecordAt(buf: Buffer, from: number): number {
+  let at = buf.indexOf(MAGIC, from);
+  while (at >= 0 && at + RECORD_SIZE <= buf.length) {
+    if (isRecordAt(buf, at)) return at;
+    at = buf.indexOf(MAGIC, at + 1);
+  }
+  return buf.length;
+}
+
 /** Decodes the record at `off`; throws if it is not a whole, valid record. */
 export function decodeRecord(buf: Buffer, off = 0): StatDelta {
-  if (off + RECORD_SIZE > buf.length || buf[off] !== MAGIC || buf.readUInt32BE(off + 180) !== TRAILER || buf[off + 1]! > 3) {
-    throw new Error('bad journal record');
-  }
+  if (!isRecordAt(buf, off)) throw new Error('bad journal record');
   const bits = buf[off + 3]!;
   const r = (o: number) => get64(buf, off + o);
   return {
