@@ -7,6 +7,7 @@
 import type { Logger } from 'pino';
 import type { DeltaSink } from '../../sinks/sink.js';
 import type { StatDelta } from './delta.js';
+import { PendingQueue } from './pending-queue.js';
 import type { PrivtrakMetrics } from './metrics.js';
 
 export interface FlusherOptions {
@@ -25,9 +26,8 @@ export interface FlushListener {
 }
 
 export class Flusher {
-  /** Pending deltas in seq order; `head` marks the first not yet applied (avoids O(n) shift). */
-  private queue: StatDelta[] = [];
-  private head = 0;
+  /** Pending deltas in seq order, as journal records (pending-queue.ts). */
+  private readonly queue = new PendingQueue();
   private flushing: Promise<void> | undefined;
   private failures = 0;
   private retryAtMs = 0;
@@ -44,12 +44,12 @@ export class Flusher {
   ) {}
 
   get pending(): number {
-    return this.queue.length - this.head;
+    return this.queue.size;
   }
 
   /** Receive time of the oldest pending delta, or undefined. */
   oldestPendingMs(): number | undefined {
-    return this.pending > 0 ? this.queue[this.head]!.timeMs : undefined;
+    return this.queue.oldestTimeMs();
   }
 
   start(): void {
@@ -59,6 +59,16 @@ export class Flusher {
 
   enqueue(delta: StatDelta): void {
     this.queue.push(delta);
+    this.kickIfFull();
+  }
+
+  /** Enqueues deltas already encoded as journal records (the commit path: the journal's own bytes). */
+  enqueueRecords(records: Buffer): void {
+    this.queue.pushRecords(records);
+    this.kickIfFull();
+  }
+
+  private kickIfFull(): void {
     if (this.pending >= this.opts.batchSize && !this.kicked && this.flushing === undefined) {
       this.kicked = true;
       setImmediate(() => {
@@ -77,8 +87,7 @@ export class Flusher {
   flush(): Promise<void> {
     if (this.flushing !== undefined) return this.flushing;
     if (this.pending === 0) return Promise.resolve();
-    const end = Math.min(this.queue.length, this.head + this.opts.batchSize);
-    const deltas = this.queue.slice(this.head, end);
+    const deltas = this.queue.peek(this.opts.batchSize);
     const id = deltas[deltas.length - 1]!.seq;
     try {
       this.listener.beforeApply();
@@ -90,11 +99,7 @@ export class Flusher {
     this.flushing = this.sink.apply({ id, instance: this.opts.instance, deltas }).then(
       () => {
         stopTimer();
-        this.head += deltas.length;
-        if (this.head > 4096 && this.head * 2 > this.queue.length) {
-          this.queue = this.queue.slice(this.head);
-          this.head = 0;
-        }
+        this.queue.drop(deltas.length);
         this.appliedThrough = id;
         this.failures = 0;
         this.retryAtMs = 0;

@@ -53,34 +53,35 @@ function putIp(b: Buffer, off: number, ip: string): boolean {
   return false;
 }
 
-/** Encodes into `out` (RECORD_SIZE bytes, reused by the caller). */
-export function encodeRecordInto(d: StatDelta, out: Buffer): Buffer {
-  out[0] = MAGIC;
-  out[1] = EVENT_CODE[d.event];
-  out[2] = d.flags;
-  const v6 = putIp(out, 128, d.ip);
-  out[3] = (d.snatch ? 1 : 0) | (d.baseline !== null ? 2 : 0) | (v6 ? 4 : 0);
-  out.writeUInt16BE(d.port, 4);
-  out.writeUInt16BE(0, 6);
-  put64(out, 8, d.seq);
-  put64(out, 16, d.timeMs);
-  put64(out, 24, d.uploaded);
-  put64(out, 32, d.downloaded);
-  put64(out, 40, d.left);
-  put64(out, 48, d.deltaUp);
-  put64(out, 56, d.deltaDown);
-  out.writeUInt32BE(d.seedTime, 64);
-  out.writeUInt32BE(d.leechTime, 68);
-  d.user.copy(out, 72, 0, 16);
-  d.infoHash.copy(out, 88, 0, 20);
-  d.peerId.copy(out, 108, 0, 20);
+/** Encodes into `out` at `at` (RECORD_SIZE bytes; the caller's reused buffer: no allocation). */
+export function encodeRecordInto(d: StatDelta, out: Buffer, at = 0): Buffer {
+  out[at + 0] = MAGIC;
+  out[at + 1] = EVENT_CODE[d.event];
+  out[at + 2] = d.flags;
+  const v6 = putIp(out, at + 128, d.ip);
+  out[at + 3] = (d.snatch ? 1 : 0) | (d.baseline !== null ? 2 : 0) | (v6 ? 4 : 0);
+  out.writeUInt16BE(d.port, at + 4);
+  out.writeUInt16BE(0, at + 6);
+  put64(out, at + 8, d.seq);
+  put64(out, at + 16, d.timeMs);
+  put64(out, at + 24, d.uploaded);
+  put64(out, at + 32, d.downloaded);
+  put64(out, at + 40, d.left);
+  put64(out, at + 48, d.deltaUp);
+  put64(out, at + 56, d.deltaDown);
+  out.writeUInt32BE(d.seedTime, at + 64);
+  out.writeUInt32BE(d.leechTime, at + 68);
+  // TypedArray#set, not Buffer#copy: copy with a source range makes a subarray per call. Ids are exactly 16/20 bytes.
+  out.set(d.user, at + 72);
+  out.set(d.infoHash, at + 88);
+  out.set(d.peerId, at + 108);
   const b = d.baseline;
-  put64(out, 144, b === null ? 0 : b.uploaded);
-  put64(out, 152, b === null ? 0 : b.downloaded);
-  put64(out, 160, b === null ? 0 : b.left);
-  put64(out, 168, b === null ? 0 : b.lastMs);
-  out.writeUInt32BE(0, 176);
-  out.writeUInt32BE(TRAILER, 180);
+  put64(out, at + 144, b === null ? 0 : b.uploaded);
+  put64(out, at + 152, b === null ? 0 : b.downloaded);
+  put64(out, at + 160, b === null ? 0 : b.left);
+  put64(out, at + 168, b === null ? 0 : b.lastMs);
+  out.writeUInt32BE(0, at + 176);
+  out.writeUInt32BE(TRAILER, at + 180);
   return out;
 }
 

@@ -22,6 +22,7 @@ import type { StatDelta } from './delta.js';
 import { RECORD_SIZE, decodeRecord, encodeRecordInto, isRecordAt, nextRecordAt } from './journal-record.js';
 
 const PREFIX = 'journal-';
+const EMPTY = Buffer.alloc(0);
 const SUFFIX = '.bin';
 
 interface Segment {
@@ -100,7 +101,7 @@ export class Journal {
       this.pending.copy(bigger, 0, 0, this.pendingBytes);
       this.pending = bigger;
     }
-    encodeRecordInto(delta, this.pending.subarray(this.pendingBytes, this.pendingBytes + RECORD_SIZE));
+    encodeRecordInto(delta, this.pending, this.pendingBytes);
     this.pendingBytes += RECORD_SIZE;
   }
 
@@ -113,9 +114,10 @@ export class Journal {
    * Writes the appended records. On failure (disk full, I/O error) they are dropped, the
    * segment is cut back to its last whole record (or, if that fails too, a new segment from
    * `firstSeq` is started), and the error is thrown: the caller undoes what they recorded.
+   * Returns the records written (a view, valid until the next append).
    */
-  commit(firstSeq: number): void {
-    if (this.pendingBytes === 0) return;
+  commit(firstSeq: number): Buffer {
+    if (this.pendingBytes === 0) return EMPTY;
     if (this.fd === undefined) throw new Error('journal is not open');
     const bytes = this.pendingBytes;
     this.pendingBytes = 0;
@@ -128,7 +130,9 @@ export class Journal {
     }
     this.size += bytes;
     this.currentHasRecords = true;
+    const written = this.pending.subarray(0, bytes);
     if (this.pending.length > 1 << 20) this.pending = Buffer.allocUnsafe(64 * RECORD_SIZE);
+    return written;
   }
 
   /** After a failed write: no partial record may stay, or every later record would be misread. */

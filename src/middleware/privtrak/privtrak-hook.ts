@@ -35,9 +35,6 @@ import { PrivtrakMetrics } from './metrics.js';
 import { createPasskeyIdentifier, type UserIdentifier } from './identifier.js';
 import { privtrakOptionsSchema, type PrivtrakOptions } from './options.js';
 
-/** Key under which the user ID is also stored in ctx.values, for hooks that want it by name. */
-export const USER_ID = 'privtrak.userId';
-
 /** The announces of one event-loop turn: written to the journal together, undone together. */
 interface CommitGroup {
   readonly promise: Promise<void>;
@@ -45,8 +42,9 @@ interface CommitGroup {
   readonly reject: (err: unknown) => void;
   readonly firstSeq: number;
   readonly deltas: StatDelta[];
-  /** Baseline keys and what they held before, in order, to undo a failed write. */
-  readonly undo: Array<{ key: string; prev: Baseline | undefined }>;
+  /** Baseline keys and what they held before, in order, to undo a failed write (two arrays: no object per announce). */
+  readonly undoKeys: string[];
+  readonly undoPrev: Array<Baseline | undefined>;
 }
 
 export class PrivtrakHook implements Hook {
@@ -157,8 +155,8 @@ export class PrivtrakHook implements Hook {
       this.metrics.refused.labels('identity').inc();
       throw err;
     }
+    // Later hooks read the user from the typed ctx.userId.
     ctx.userId = user;
-    ctx.values.set(USER_ID, user);
     const group = this.group ?? this.openGroup();
     if (this.flusher.pending + group.deltas.length >= this.options.max_pending) {
       this.metrics.refused.labels('busy').inc();
@@ -193,7 +191,8 @@ export class PrivtrakHook implements Hook {
     this.journal.append(delta);
     this.seq = delta.seq;
     group.deltas.push(delta);
-    group.undo.push({ key, prev });
+    group.undoKeys.push(key);
+    group.undoPrev.push(prev);
     if (out.next === null) this.baselines.delete(key);
     else this.baselines.set(key, out.next);
     this.metrics.countDelta(out.flags);
@@ -209,7 +208,7 @@ export class PrivtrakHook implements Hook {
     });
     // Every announce of the group handles the rejection; this keeps an empty group from being "unhandled".
     promise.catch(() => undefined);
-    const group: CommitGroup = { promise, resolve, reject, firstSeq: this.seq + 1, deltas: [], undo: [] };
+    const group: CommitGroup = { promise, resolve, reject, firstSeq: this.seq + 1, deltas: [], undoKeys: [], undoPrev: [] };
     this.group = group;
     setImmediate(this.commitNow);
     return group;
@@ -220,12 +219,14 @@ export class PrivtrakHook implements Hook {
     const group = this.group;
     if (group === undefined) return;
     this.group = undefined;
+    let records: Buffer;
     try {
-      this.journal.commit(group.firstSeq);
+      records = this.journal.commit(group.firstSeq);
     } catch (err) {
       this.journal.discard();
-      for (let i = group.undo.length - 1; i >= 0; i--) {
-        const { key, prev } = group.undo[i]!;
+      for (let i = group.undoKeys.length - 1; i >= 0; i--) {
+        const key = group.undoKeys[i]!;
+        const prev = group.undoPrev[i];
         if (prev === undefined) this.baselines.delete(key);
         else this.baselines.set(key, prev);
       }
@@ -236,7 +237,8 @@ export class PrivtrakHook implements Hook {
       group.reject(new ClientError('TRACKER_BUSY', 'tracker busy, retry later'));
       return;
     }
-    for (const d of group.deltas) this.flusher.enqueue(d);
+    // The flusher keeps the journal's bytes, not the objects (pending-queue.ts).
+    this.flusher.enqueueRecords(records);
     this.sinceCheckpoint += group.deltas.length;
     if (this.sinceCheckpoint >= this.options.checkpoint_records && this.checkpointing === undefined) void this.checkpoint();
     group.resolve();
@@ -282,7 +284,7 @@ export class PrivtrakHook implements Hook {
   }
 
   handleScrape(ctx: RequestContext): void {
-    // Scrapes are not counted, but they are only for known users.
+    // Scrapes are not counted, but they are only for users with a well-formed passkey.
     ctx.userId = this.identifier.identify(ctx);
   }
 
