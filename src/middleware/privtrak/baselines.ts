@@ -78,6 +78,14 @@ export class BaselineStore implements ShardedBaselines {
     return this.perUser.size;
   }
 
+  /** Baselines whose peer announced at or after `sinceMs` (one pass over a packed column: ~1 ms per million). */
+  countSeenSince(sinceMs: number): number {
+    const last = this.lastMs;
+    let n = 0;
+    for (let slot = 0; slot < this.highWater; slot++) if (last[slot]! >= sinceMs) n++;
+    return n;
+  }
+
   /** Removes baselines last seen before `cutoffMs` from one shard; returns how many. */
   collectShard(index: number, cutoffMs: number): number {
     let removed = 0;
@@ -118,6 +126,7 @@ export class BaselineStore implements ShardedBaselines {
   private release(key: string, slot: number): void {
     this.index.delete(key);
     this.keys[slot] = undefined;
+    this.lastMs[slot] = -1; // a free slot never counts as recently seen (countSeenSince)
     this.free.push(slot);
     this.countUser(key, -1);
   }

@@ -19,6 +19,7 @@ export class PrivtrakMetrics {
   readonly oldestPendingAge: Gauge;
   readonly users: Gauge;
   readonly peers: Gauge;
+  readonly peersActive: Gauge;
 
   /** Deltas by flag, indexed like FLAG_LABELS. */
   private readonly deltaCounts = [0, 0, 0];
@@ -64,6 +65,7 @@ export class PrivtrakMetrics {
     this.oldestPendingAge = new Gauge({ name: 'privtrak_deltas_oldest_pending_seconds', help: 'Age of the oldest pending delta.', registers });
     this.users = new Gauge({ name: 'privtrak_users_tracked', help: 'Users with at least one peer baseline.', registers });
     this.peers = new Gauge({ name: 'privtrak_peers_tracked', help: 'Peer baselines kept (user, info_hash, peer_id).', registers });
+    this.peersActive = new Gauge({ name: 'privtrak_peers_active', help: 'Peer baselines that announced within peer_lifetime.', registers });
   }
 
   /** Counts one delta by its flags (a delta may carry both flags). */

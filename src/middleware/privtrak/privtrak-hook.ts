@@ -320,6 +320,7 @@ export class PrivtrakHook implements Hook {
     this.metrics.oldestPendingAge.set(oldest === undefined ? 0 : (Date.now() - oldest) / 1000);
     this.metrics.users.set(this.baselines.users);
     this.metrics.peers.set(this.baselines.size);
+    this.metrics.peersActive.set(this.baselines.countSeenSince(Date.now() - this.options.peer_lifetime));
   }
 
   /** Refuses new announces, flushes what is pending, checkpoints, closes the journal and the sink. */

@@ -38,6 +38,8 @@ describe('baseline store', () => {
     assert.equal(removed + live.length, 1000);
     assert.ok(live.every(([, b]) => b.lastMs === 5000));
     assert.equal(live.length, Array.from({ length: 1000 }, (_, i) => i).filter((i) => !expired(i)).length);
+    assert.equal(s.countSeenSince(1000), live.length, 'freed slots never count as seen');
+    assert.equal(s.countSeenSince(5001), 0);
     // Freed slots are reused and nothing old shows through.
     for (let i = 0; i < 600; i++) s.set(key(7, 10_000 + i), { uploaded: 1, downloaded: 2, left: 3, lastMs: 6000 });
     assert.equal(s.size, live.length + 600);

@@ -289,6 +289,46 @@ describe('privtrak hook', () => {
     }
   });
 
+  it('reports itself to Prometheus: deltas by flag, refusals, users and peers tracked and active, pending, flushes', async () => {
+    const sink = new MemorySink();
+    const registry = new Registry();
+    const dir = mkdtempSync(join(tmpdir(), 'privtrak-metrics-'));
+    dirs.push(dir);
+    const opts = privtrakOptionsSchema.parse({ journal_dir: dir, flush_interval: '1h', prometheus_reporting_interval: '50ms', peer_lifetime: '1h' });
+    const hook = new PrivtrakHook(opts, sink, { logger: pino({ level: 'silent' }), metrics: registry, announceIntervalMs: 1_800_000 });
+    await hook.start();
+    try {
+      announce(hook, PASSKEY_A, req('-qB4520-aaa', 10, 0, 0, 'started'));
+      announce(hook, PASSKEY_A, req('-qB4520-bbb', 10, 0, 0, 'none')); // unknown peer
+      announce(hook, PASSKEY_B, req('-qB4520-ccc', 10, 0, 0, 'started'));
+      await settle();
+      announce(hook, PASSKEY_A, req('-qB4520-aaa', 5, 0, 0, 'none')); // counter regression
+      await settle();
+      assert.throws(() => announce(hook, 'nope', req('-qB4520-ddd', 0, 0, 0, 'started')));
+      // An old baseline that no longer counts as active.
+      hook.baselines.set('x'.repeat(56), { uploaded: 0, downloaded: 0, left: 0, lastMs: Date.now() - 7_200_000 });
+      await new Promise((r) => setTimeout(r, 120));
+      const text = await registry.metrics();
+      const value = (line: string) => Number(new RegExp(`^${line.replace(/[{}"]/g, (c) => `\\${c}`)} (\\S+)$`, 'm').exec(text)?.[1]);
+      assert.equal(value('privtrak_deltas_total{flag="none"}'), 2);
+      assert.equal(value('privtrak_deltas_total{flag="unknown_peer"}'), 1);
+      assert.equal(value('privtrak_deltas_total{flag="counter_regression"}'), 1);
+      assert.equal(value('privtrak_announces_refused_total{reason="identity"}'), 1);
+      assert.equal(value('privtrak_users_tracked'), 3, 'two passkeys plus the test baseline');
+      assert.equal(value('privtrak_peers_tracked'), 4);
+      assert.equal(value('privtrak_peers_active'), 3);
+      assert.equal(value('privtrak_deltas_pending'), 4);
+      assert.ok(value('privtrak_deltas_oldest_pending_seconds') >= 0.1);
+      await hook.flusher.flush();
+      assert.equal(value('privtrak_flush_duration_seconds_count'), 0, 'read before the flush');
+      const after = await registry.metrics();
+      assert.match(after, /^privtrak_flush_duration_seconds_count 1$/m);
+      assert.match(after, /^privtrak_journal_records 4$/m);
+    } finally {
+      await hook.stop();
+    }
+  });
+
   it('purges baselines older than baseline_lifetime with many expired and live entries in every position', async () => {
     const hook = makeHook(new MemorySink(), { shard_count: 4, baseline_lifetime: '1h' });
     await hook.start();
