@@ -9,56 +9,13 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { pino } from 'pino';
-import { Tracker } from '../../src/tracker.js';
-import { validateConfig } from '../../src/config/load.js';
-import { decode } from '../../src/bittorrent/bencode.js';
-import type { Hook } from '../../src/middleware/hook.js';
 import { Workspace, requireCommands, waitUntil } from './clients.js';
+import { infoHashOf, seeders, startRecordingTracker, type Seen } from './recording-tracker.js';
+import type { Tracker } from '../../src/tracker.js';
 import { createNetnsLink, requireNetns, type NetnsLink } from './netns.js';
 
 const PASSKEY = '0123456789abcdef0123456789abcdef';
-
-interface Seen { passkey: string | undefined; transport: string; client: string; event: string; ip: string }
-
-async function startTracker(hostIp: string): Promise<{ tracker: Tracker; seen: Seen[] }> {
-  const seen: Seen[] = [];
-  const recorder: Hook = {
-    name: 'recorder',
-    handleAnnounce(ctx, req) {
-      seen.push({
-        passkey: ctx.params['passkey'], transport: req.transport, client: req.peer.id.toString('latin1', 0, 3),
-        event: req.event, ip: req.peer.ip,
-      });
-    },
-    handleScrape() {},
-  };
-  const config = validateConfig({
-    announce_interval: '5s', min_announce_interval: '1s', metrics_addr: '', log_level: 'silent',
-    http: { addr: `${hostIp}:0` }, udp: { addr: '' },
-    prehooks: [], // the bare tracker: the privtrak hook has end-to-end tests of its own
-  });
-  const tracker = new Tracker(config, pino({ level: 'silent' }), { defaultMetrics: false });
-  // Test-only: put the recorder in front of the built-in response hook.
-  (tracker.chain.preHooks as Hook[]).unshift(recorder);
-  await tracker.start();
-  return { tracker, seen };
-}
-
-/** SHA-1 of the bencoded info dict. mktorrent writes keys sorted, so `info` is the last key. */
-function infoHashOf(torrentPath: string): Buffer {
-  const raw = readFileSync(torrentPath);
-  assert.ok((decode(raw) as Record<string, unknown>)['info'], 'torrent has an info dict');
-  const info = raw.subarray(raw.lastIndexOf('4:infod') + 6, raw.length - 1);
-  return createHash('sha1').update(info).digest();
-}
-
-function seeders(tracker: Tracker, ih: Buffer): number {
-  return (tracker.store.scrapeSwarm(ih) as { complete: number }).complete;
-}
 
 /** Runs `body` with a namespace, a tracker on the root end and a workspace; tears all three down, processes first. */
 async function inSwarm(body: (env: { link: NetnsLink; tracker: Tracker; seen: Seen[]; ws: Workspace; url: string }) => Promise<void>): Promise<void> {
@@ -66,7 +23,7 @@ async function inSwarm(body: (env: { link: NetnsLink; tracker: Tracker; seen: Se
   let ws: Workspace | undefined;
   let tracker: Tracker | undefined;
   try {
-    const started = await startTracker(link.hostIp);
+    const started = await startRecordingTracker(link.hostIp, { udp: false });
     tracker = started.tracker;
     ws = new Workspace();
     const url = `http://${link.hostIp}:${tracker.port('http')}/${PASSKEY}/announce`;

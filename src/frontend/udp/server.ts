@@ -146,7 +146,6 @@ export class UdpFrontend implements Frontend {
     return createContext(this.matchRoute(path) ?? NO_PARAMS, query);
   }
 
-  /** Answers now if every hook was synchronous, else when they are done (a refusal then becomes an error packet). */
   private announce(u: UdpAnnounceRequest, ip: string, rinfo: RemoteInfo, start: bigint): void {
     let address = ip;
     if (this.cfg.allow_ip_spoofing && u.ip !== 0 && !isIPv6(ip)) {
@@ -172,19 +171,7 @@ export class UdpFrontend implements Frontend {
       this.deps.metrics.observe('udp', 'announce', 'ok', start);
       this.runPostHooks(() => this.deps.chain.afterAnnounce(ctx, req, resp));
     };
-    if (!isPromise(result)) {
-      finish(result);
-      return;
-    }
-    // One promise per request: the reply, or the refusal, and a throw in finish() caught too.
-    const fail = (err: unknown): void => this.fail(err, u.transactionId, 'announce', rinfo, start);
-    result.then((resp) => {
-      try {
-        finish(resp);
-      } catch (err) {
-        fail(err);
-      }
-    }, fail);
+    this.reply(result, finish, (err) => this.fail(err, u.transactionId, 'announce', rinfo, start));
   }
 
   private scrape(u: UdpScrapeRequest, ip: string, rinfo: RemoteInfo, start: bigint): void {
@@ -199,11 +186,19 @@ export class UdpFrontend implements Frontend {
       this.deps.metrics.observe('udp', 'scrape', 'ok', start);
       this.runPostHooks(() => this.deps.chain.afterScrape(ctx, req, resp));
     };
+    this.reply(result, finish, (err) => this.fail(err, u.transactionId, 'scrape', rinfo, start));
+  }
+
+  /**
+   * Answers now if every hook was synchronous (a throw then reaches onMessage's catch), else
+   * when they are done: one promise per request, and a refusal or a throw in finish() becomes
+   * an error packet.
+   */
+  private reply<R>(result: R | Promise<R>, finish: (resp: R) => void, fail: (err: unknown) => void): void {
     if (!isPromise(result)) {
       finish(result);
       return;
     }
-    const fail = (err: unknown): void => this.fail(err, u.transactionId, 'scrape', rinfo, start);
     result.then((resp) => {
       try {
         finish(resp);
