@@ -40,7 +40,14 @@ export class SqliteSink implements DeltaSink {
   constructor(private readonly opts: SqliteSinkOptions) {}
 
   async open(): Promise<void> {
-    if (this.db) return;
+    if (this.applyTx) return;
+    // The embedded default must just work: SQLite creates its schema itself.
+    await this.migrate();
+    this.applyTx = this.prepareApply(this.requireDb(true));
+  }
+
+  private connect(): Database.Database {
+    if (this.db) return this.db;
     if (this.opts.path !== ':memory:') mkdirSync(dirname(this.opts.path), { recursive: true });
     const db = new Database(this.opts.path);
     db.defaultSafeIntegers(false);
@@ -48,13 +55,12 @@ export class SqliteSink implements DeltaSink {
     db.pragma(`synchronous = ${this.opts.durable ? 'FULL' : 'NORMAL'}`);
     db.pragma('busy_timeout = 5000');
     this.db = db;
-    // The embedded default must just work: SQLite creates its schema itself.
-    await this.migrate();
-    this.applyTx = this.prepareApply(db);
+    return db;
   }
 
+  /** Creates the file and schema if missing (also without open(): `privtrak migrate`). Idempotent. */
   async migrate(): Promise<void> {
-    const db = this.requireDb(true);
+    const db = this.connect();
     db.transaction(() => {
       for (const sql of schemaStatements('sqlite')) db.exec(sql);
       const v = db.prepare('SELECT max(version) AS v FROM privtrak_schema_version').get() as { v: number | null };
