@@ -15,7 +15,7 @@ import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, writeF
 import { dirname } from 'node:path';
 import type { DeltaBatch, StatDelta } from '../middleware/privtrak/delta.js';
 import type { DeltaSink, SinkState, TotalsQuery, TotalsRow } from './sink.js';
-import { aggregate } from './aggregate.js';
+import { aggregateBatch } from './aggregate.js';
 
 /** One delta as one JSON line (with its newline). Numbers stay numbers: every field is ≤ 2^53. */
 export function formatDeltaLine(d: StatDelta): string {
@@ -49,9 +49,9 @@ export class LogSink implements DeltaSink {
   }
 
   async apply(batch: DeltaBatch): Promise<void> {
-    const agg = aggregate(batch.deltas, this.marks[batch.instance] ?? 0);
-    if (agg.applied.length === 0) return;
-    const text = agg.applied.map(formatDeltaLine).join('');
+    const agg = aggregateBatch(batch, this.marks[batch.instance] ?? 0);
+    if (agg.count === 0) return;
+    const text = agg.applied().map(formatDeltaLine).join('');
     if (this.toStdout) this.write(text);
     else appendFileSync(this.path, text);
     // <- a crash here writes this batch again after the restart (at-least-once).

@@ -17,7 +17,7 @@
 import pg from 'pg';
 import type { DeltaBatch } from '../middleware/privtrak/delta.js';
 import type { DeltaSink, SinkState, TotalsQuery, TotalsRow } from './sink.js';
-import { aggregate, type Aggregate } from './aggregate.js';
+import { aggregateBatch, type Aggregate } from './aggregate.js';
 import { SCHEMA_VERSION, schemaStatements } from './sql-schema.js';
 
 export interface PostgresSinkOptions {
@@ -78,8 +78,8 @@ const str = (n: number) => String(n);
 function applyParams(instance: string, agg: Aggregate, deltaLog: boolean): unknown[] {
   const t = agg.torrents;
   const u = agg.users;
-  const d = deltaLog ? agg.applied : [];
-  const first = agg.applied[0]!.seq;
+  const d = deltaLog ? agg.applied() : [];
+  const first = agg.firstSeq;
   return [
     instance, str(first), str(agg.through), str(Date.now()),
     t.map((r) => r.user), t.map((r) => r.infoHash), t.map((r) => str(r.uploaded)), t.map((r) => str(r.downloaded)),
@@ -179,8 +179,8 @@ export class PostgresSink implements DeltaSink {
     // says otherwise, re-aggregate above it. A third attempt only happens if the mark moved in
     // between, i.e. another writer uses the same instance name.
     for (let attempt = 0; attempt < 3; attempt++) {
-      const agg = aggregate(batch.deltas, mark);
-      if (agg.applied.length === 0) return;
+      const agg = aggregateBatch(batch, mark);
+      if (agg.count === 0) return;
       const r = await this.getPool().query(APPLY_SQL, applyParams(batch.instance, agg, this.deltaLog));
       const row = r.rows[0] as { applied: string; mark_before: string | null };
       if (Number(row.applied) === 1) return;

@@ -18,7 +18,7 @@ import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import type { DeltaBatch } from '../middleware/privtrak/delta.js';
 import type { DeltaSink, SinkState, TotalsQuery, TotalsRow } from './sink.js';
-import { aggregate } from './aggregate.js';
+import { aggregateBatch } from './aggregate.js';
 import { SCHEMA_VERSION, schemaStatements } from './sql-schema.js';
 
 export interface SqliteSinkOptions {
@@ -96,14 +96,14 @@ export class SqliteSink implements DeltaSink {
       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
     return db.transaction((batch: DeltaBatch) => {
       const mark = getMark.get(batch.instance) as bigint | undefined;
-      const agg = aggregate(batch.deltas, mark === undefined ? 0 : Number(mark));
-      if (agg.applied.length === 0) return;
+      const agg = aggregateBatch(batch, mark === undefined ? 0 : Number(mark));
+      if (agg.count === 0) return;
       for (const t of agg.torrents) {
         upTorrent.run(t.user, t.infoHash, t.uploaded, t.downloaded, t.seedTime, t.leechTime, t.snatched, t.firstMs, t.lastMs);
       }
       for (const u of agg.users) upUser.run(u.user, u.uploaded, u.downloaded, u.seedTime, u.leechTime, u.firstMs, u.lastMs);
       if (this.opts.deltaLog === true) {
-        for (const d of agg.applied) {
+        for (const d of agg.applied()) {
           logDelta.run(batch.instance, d.seq, d.user, d.infoHash, d.peerId, d.ip, d.port, d.event, d.uploaded, d.downloaded, d.left,
             d.deltaUp, d.deltaDown, d.seedTime, d.leechTime, d.snatch ? 1 : 0, d.flags, d.timeMs);
         }

@@ -13,6 +13,8 @@ import assert from 'node:assert/strict';
 import type { DeltaSink, TotalsRow } from '../../src/sinks/sink.js';
 import type { StatDelta } from '../../src/middleware/privtrak/delta.js';
 import type { AnnounceEvent } from '../../src/bittorrent/types.js';
+import { RecordBatch } from '../../src/middleware/privtrak/pending-queue.js';
+import { encodeRecord } from '../../src/middleware/privtrak/journal-record.js';
 
 // 16-byte users, 20-byte info hashes and peer ids; A < B and IH1 < IH2 in byte order.
 export const USER_A = Buffer.from('0123456789abcdef0123456789abcdef', 'hex');
@@ -113,6 +115,33 @@ export function runSinkSuite(name: string, makeSink: () => Promise<DeltaSink>, c
       for (const r of [...b, ...bt]) {
         for (const v of [r.uploaded, r.downloaded, r.seedTime, r.leechTime, r.snatched]) assert.equal(typeof v, 'bigint');
       }
+    }));
+
+    it('applies a batch of journal records (the tracker\'s form) exactly as the same deltas, retries included', withSink(async (sink) => {
+      const deltas = [
+        delta(1, { user: USER_B, deltaUp: 1, deltaDown: 2, seedTime: 3, leechTime: 4 }),
+        delta(2, { deltaUp: 2 ** 52 + 1, deltaDown: 10, seedTime: 30, snatch: true, event: 'completed' }),
+        delta(3, { deltaUp: 50, infoHash: IH2, leechTime: 7 }),
+        delta(4, { deltaUp: 2 ** 52 + 1, peerId: PEER_2 }),
+        delta(5, { user: USER_C, infoHash: IH2, deltaDown: 9 }),
+      ];
+      const asRecords = (ds: StatDelta[]) => new RecordBatch('a', Buffer.concat(ds.map((d) => encodeRecord(d))));
+      await sink.apply(asRecords(deltas.slice(0, 3)));
+      await sink.apply(asRecords(deltas.slice(1))); // regrouped retry: only 4..5 are new
+      assert.equal((await sink.load('a')).appliedThrough, 5);
+      assert.deepEqual(await everything(sink), {
+        users: [
+          [hex(USER_A), { up: 2n * BigInt(2 ** 52 + 1) + 50n, down: 10n, seed: 30n, leech: 7n, snatched: 1n }],
+          [hex(USER_C), { up: 0n, down: 9n, seed: 0n, leech: 0n, snatched: 0n }],
+          [hex(USER_B), { up: 1n, down: 2n, seed: 3n, leech: 4n, snatched: 0n }],
+        ],
+        torrents: [
+          [hex(USER_A), hex(IH1), { up: 2n * BigInt(2 ** 52 + 1), down: 10n, seed: 30n, leech: 0n, snatched: 1n }],
+          [hex(USER_A), hex(IH2), { up: 50n, down: 0n, seed: 0n, leech: 7n, snatched: 0n }],
+          [hex(USER_C), hex(IH2), { up: 0n, down: 9n, seed: 0n, leech: 0n, snatched: 0n }],
+          [hex(USER_B), hex(IH1), { up: 1n, down: 2n, seed: 3n, leech: 4n, snatched: 0n }],
+        ],
+      });
     }));
 
     it('changes nothing when the same batch is applied twice', withSink(async (sink) => {

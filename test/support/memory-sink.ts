@@ -4,7 +4,7 @@
  */
 import type { DeltaSink, SinkState, TotalsQuery, TotalsRow } from '../../src/sinks/sink.js';
 import type { DeltaBatch } from '../../src/middleware/privtrak/delta.js';
-import { aggregate } from '../../src/sinks/aggregate.js';
+import { aggregateBatch } from '../../src/sinks/aggregate.js';
 
 export class MemorySink implements DeltaSink {
   readonly name = 'memory-test';
@@ -28,7 +28,7 @@ export class MemorySink implements DeltaSink {
     if (this.gate) await this.gate;
     if (this.failWith) throw this.failWith;
     this.batches.push(batch);
-    const agg = aggregate(batch.deltas, this.appliedThrough.get(batch.instance) ?? 0);
+    const agg = aggregateBatch(batch, this.appliedThrough.get(batch.instance) ?? 0);
     for (const t of agg.torrents) {
       const key = t.user.toString('hex') + t.infoHash.toString('hex');
       const old = this.torrents.get(key);

@@ -132,16 +132,7 @@ export class HttpFrontend implements Frontend, ConnectionHandlers {
         this.refuse(conn, 400, 'malformed request');
         return;
       }
-      const result = this.handle(conn, head);
-      if (result !== undefined) {
-        conn.inFlight = true;
-        result.then(() => {
-          conn.inFlight = false;
-          if (!head.keepAlive || this.closing) return;
-          this.drain(conn);
-        });
-        return;
-      }
+      if (this.handle(conn, head)) return; // answered later: reply() resumes the connection
       if (!head.keepAlive) return;
     }
   }
@@ -224,31 +215,31 @@ export class HttpFrontend implements Frontend, ConnectionHandlers {
     return ip === undefined ? undefined : normalizeIp(ip);
   }
 
-  /** Returns a Promise only when a hook was asynchronous. */
-  private handle(conn: Connection, head: RequestHead): Promise<void> | undefined {
+  /** Returns true while the request is still being answered (a hook was asynchronous). */
+  private handle(conn: Connection, head: RequestHead): boolean {
     const start = process.hrtime.bigint();
     if (head.method !== 'GET') {
       this.send(conn, 405, writeFailureBody('method not allowed'), false);
       this.deps.metrics.observe('http', 'other', 'client_error', start);
-      return undefined;
+      return false;
     }
     if (head.hasBody) {
       this.send(conn, 400, writeFailureBody('request body not allowed'), false);
       this.deps.metrics.observe('http', 'other', 'client_error', start);
-      return undefined;
+      return false;
     }
     const ip = this.clientIp(conn, head);
-    if (ip === undefined) return undefined;
+    if (ip === undefined) return false;
     let params = this.matchAnnounce(head.path);
     if (params !== null) return this.announce(conn, head, ip, params, start);
     params = this.matchScrape(head.path);
     if (params !== null) return this.scrape(conn, head, ip, params, start);
     this.send(conn, 404, writeFailureBody('not found'), head.keepAlive);
     this.deps.metrics.observe('http', 'other', 'client_error', start);
-    return undefined;
+    return false;
   }
 
-  private announce(conn: Connection, head: RequestHead, ip: string, params: Record<string, string>, start: bigint): Promise<void> | undefined {
+  private announce(conn: Connection, head: RequestHead, ip: string, params: Record<string, string>, start: bigint): boolean {
     let ctx: RequestContext;
     let req: AnnounceRequest;
     let result: AnnounceResponse | Promise<AnnounceResponse>;
@@ -259,16 +250,40 @@ export class HttpFrontend implements Frontend, ConnectionHandlers {
       result = this.deps.chain.announce(ctx, req);
     } catch (err) {
       this.fail(conn, head, 'announce', err, start);
-      return undefined;
+      return false;
     }
+    return this.reply(conn, head, result, (resp) => this.finishAnnounce(conn, head, ctx, req, resp, start),
+      (err) => this.fail(conn, head, 'announce', err, start));
+  }
+
+  /**
+   * Answers now if every hook was synchronous (returns false), else when they are done
+   * (returns true): one promise per request, a refusal or a throw in finish() becomes the
+   * failure reason, and the connection then goes on to its next pipelined request.
+   */
+  private reply<R>(conn: Connection, head: RequestHead, result: R | Promise<R>, finish: (resp: R) => void, fail: (err: unknown) => void): boolean {
     if (!isPromise(result)) {
-      this.finishAnnounce(conn, head, ctx, req, result, start);
-      return undefined;
+      finish(result);
+      return false;
     }
-    return result.then(
-      (resp) => this.finishAnnounce(conn, head, ctx, req, resp, start),
-      (err: unknown) => this.fail(conn, head, 'announce', err, start),
-    );
+    conn.inFlight = true;
+    result.then((resp) => {
+      try {
+        finish(resp);
+      } catch (err) {
+        fail(err);
+      }
+      this.resume(conn, head);
+    }, (err: unknown) => {
+      fail(err);
+      this.resume(conn, head);
+    });
+    return true;
+  }
+
+  private resume(conn: Connection, head: RequestHead): void {
+    conn.inFlight = false;
+    if (head.keepAlive && !this.closing) this.drain(conn);
   }
 
   private finishAnnounce(conn: Connection, head: RequestHead, ctx: RequestContext, req: AnnounceRequest, resp: AnnounceResponse, start: bigint): void {
@@ -277,7 +292,7 @@ export class HttpFrontend implements Frontend, ConnectionHandlers {
     this.runPostHooks(() => this.deps.chain.afterAnnounce(ctx, req, resp));
   }
 
-  private scrape(conn: Connection, head: RequestHead, ip: string, params: Record<string, string>, start: bigint): Promise<void> | undefined {
+  private scrape(conn: Connection, head: RequestHead, ip: string, params: Record<string, string>, start: bigint): boolean {
     let ctx: RequestContext;
     let req: ScrapeRequest;
     let result: ScrapeResponse | Promise<ScrapeResponse>;
@@ -288,18 +303,14 @@ export class HttpFrontend implements Frontend, ConnectionHandlers {
       result = this.deps.chain.scrape(ctx, req);
     } catch (err) {
       this.fail(conn, head, 'scrape', err, start);
-      return undefined;
+      return false;
     }
     const finish = (resp: ScrapeResponse): void => {
       this.send(conn, 200, writeScrapeBody(resp), head.keepAlive);
       this.deps.metrics.observe('http', 'scrape', 'ok', start);
       this.runPostHooks(() => this.deps.chain.afterScrape(ctx, req, resp));
     };
-    if (!isPromise(result)) {
-      finish(result);
-      return undefined;
-    }
-    return result.then(finish, (err: unknown) => this.fail(conn, head, 'scrape', err, start));
+    return this.reply(conn, head, result, finish, (err) => this.fail(conn, head, 'scrape', err, start));
   }
 
   private fail(conn: Connection, head: RequestHead, action: Action, err: unknown, start: bigint): void {

@@ -52,17 +52,43 @@ export class BaselineStore implements ShardedBaselines {
   }
 
   set(key: string, b: Baseline): void {
-    let slot = this.index.get(key);
-    if (slot === undefined) {
-      slot = this.allocate();
-      this.index.set(key, slot);
-      this.keys[slot] = key;
-      this.countUser(key, 1);
-    }
+    const slot = this.index.get(key);
+    if (slot === undefined) this.insert(key, b);
+    else this.write(slot, b);
+  }
+
+  // The slot API: the announce path looks a key up once and then reads and writes its slot.
+
+  /** The key's slot, or -1. */
+  slotOf(key: string): number {
+    return this.index.get(key) ?? -1;
+  }
+
+  /** The baseline in a slot (from slotOf). */
+  read(slot: number): Baseline {
+    return this.at(slot);
+  }
+
+  /** Overwrites the baseline in a slot (from slotOf). */
+  write(slot: number, b: Baseline): void {
     this.uploaded[slot] = b.uploaded;
     this.downloaded[slot] = b.downloaded;
     this.left[slot] = b.left;
     this.lastMs[slot] = b.lastMs;
+  }
+
+  /** Adds a key that is not in the store (slotOf was -1). */
+  insert(key: string, b: Baseline): void {
+    const slot = this.allocate();
+    this.index.set(key, slot);
+    this.keys[slot] = key;
+    this.countUser(key, 1);
+    this.write(slot, b);
+  }
+
+  /** Removes the key in a slot (from slotOf). */
+  removeAt(slot: number): void {
+    this.release(this.keys[slot]!, slot);
   }
 
   delete(key: string): void {

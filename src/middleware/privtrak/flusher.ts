@@ -7,7 +7,7 @@
 import type { Logger } from 'pino';
 import type { DeltaSink } from '../../sinks/sink.js';
 import type { StatDelta } from './delta.js';
-import { PendingQueue } from './pending-queue.js';
+import { PendingQueue, RecordBatch } from './pending-queue.js';
 import type { PrivtrakMetrics } from './metrics.js';
 
 export interface FlusherOptions {
@@ -87,8 +87,8 @@ export class Flusher {
   flush(): Promise<void> {
     if (this.flushing !== undefined) return this.flushing;
     if (this.pending === 0) return Promise.resolve();
-    const deltas = this.queue.peek(this.opts.batchSize);
-    const id = deltas[deltas.length - 1]!.seq;
+    const batch = new RecordBatch(this.opts.instance, this.queue.peekRecords(this.opts.batchSize));
+    const id = batch.id;
     try {
       this.listener.beforeApply();
     } catch (err) {
@@ -96,10 +96,10 @@ export class Flusher {
     }
     const stopTimer = this.metrics.flushDuration.startTimer();
     if (this.failures > 0) this.metrics.batchesRetried.inc();
-    this.flushing = this.sink.apply({ id, instance: this.opts.instance, deltas }).then(
+    this.flushing = this.sink.apply(batch).then(
       () => {
         stopTimer();
-        this.queue.drop(deltas.length);
+        this.queue.drop(batch.size);
         this.appliedThrough = id;
         this.failures = 0;
         this.retryAtMs = 0;

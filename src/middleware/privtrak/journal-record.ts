@@ -22,12 +22,19 @@ const TRAILER = 0x7072_6b31; // "prk1"
 const EVENTS: AnnounceEvent[] = ['none', 'completed', 'started', 'stopped'];
 const EVENT_CODE: Record<AnnounceEvent, number> = { none: 0, completed: 1, started: 2, stopped: 3 };
 
+/** Field offsets within a record, for readers that fold records without decoding them (sinks/aggregate.ts). */
+export const RECORD = {
+  bits: 3, seq: 8, timeMs: 16, deltaUp: 48, deltaDown: 56, seedTime: 64, leechTime: 68, user: 72, infoHash: 88,
+  /** Bit in `bits`: the delta counted a snatch. */
+  snatchBit: 1,
+} as const;
+
 function put64(b: Buffer, off: number, n: number): void {
   b.writeUInt32BE(Math.floor(n / 0x1_0000_0000), off);
   b.writeUInt32BE(n >>> 0, off + 4);
 }
 
-function get64(b: Buffer, off: number): number {
+export function get64(b: Buffer, off: number): number {
   return b.readUInt32BE(off) * 0x1_0000_0000 + b.readUInt32BE(off + 4);
 }
 

@@ -6,10 +6,33 @@
  * the memory, and bound what max_pending really costs. Objects are decoded only for the batch
  * being flushed.
  */
-import type { StatDelta } from './delta.js';
-import { RECORD_SIZE, decodeRecord, encodeRecordInto } from './journal-record.js';
+import type { DeltaBatch, StatDelta } from './delta.js';
+import { RECORD_SIZE, decodeRecord, encodeRecordInto, get64 } from './journal-record.js';
 
 const TIME_OFFSET = 16; // u64 receive time in a record (journal-record.ts)
+
+export function decodeRecords(records: Buffer): StatDelta[] {
+  const out: StatDelta[] = new Array(records.length / RECORD_SIZE);
+  for (let i = 0; i < out.length; i++) out[i] = decodeRecord(records, i * RECORD_SIZE);
+  return out;
+}
+
+/** A batch for the sink straight from the queue: records, with objects only if a sink asks. */
+export class RecordBatch implements DeltaBatch {
+  private decoded: StatDelta[] | undefined;
+  readonly id: number;
+  readonly size: number;
+
+  constructor(readonly instance: string, readonly records: Buffer) {
+    this.size = records.length / RECORD_SIZE;
+    this.id = get64(records, records.length - RECORD_SIZE + 8);
+  }
+
+  get deltas(): readonly StatDelta[] {
+    this.decoded ??= decodeRecords(this.records);
+    return this.decoded;
+  }
+}
 
 export class PendingQueue {
   private buf = Buffer.allocUnsafe(1024 * RECORD_SIZE);
@@ -42,10 +65,13 @@ export class PendingQueue {
 
   /** Decodes (without removing) up to `max` deltas from the front. */
   peek(max: number): StatDelta[] {
+    return decodeRecords(this.peekRecords(max));
+  }
+
+  /** A copy of up to `max` records from the front (without removing them). */
+  peekRecords(max: number): Buffer {
     const n = Math.min(max, this.size);
-    const out: StatDelta[] = new Array(n);
-    for (let i = 0; i < n; i++) out[i] = decodeRecord(this.buf, this.head + i * RECORD_SIZE);
-    return out;
+    return Buffer.from(this.buf.subarray(this.head, this.head + n * RECORD_SIZE));
   }
 
   /** Removes `count` deltas from the front. */

@@ -164,7 +164,8 @@ export class PrivtrakHook implements Hook {
     }
     const now = Date.now();
     const key = BaselineStore.key(user, req.infoHash, req.peer.id);
-    const prev = this.baselines.get(key);
+    const slot = this.baselines.slotOf(key);
+    const prev = slot < 0 ? undefined : this.baselines.read(slot);
     const out = computeDelta(prev, {
       uploaded: req.uploaded, downloaded: req.downloaded, left: req.left, event: req.event, nowMs: now,
     }, this.maxGapMs);
@@ -193,8 +194,13 @@ export class PrivtrakHook implements Hook {
     group.deltas.push(delta);
     group.undoKeys.push(key);
     group.undoPrev.push(prev);
-    if (out.next === null) this.baselines.delete(key);
-    else this.baselines.set(key, out.next);
+    if (out.next === null) {
+      if (slot >= 0) this.baselines.removeAt(slot);
+    } else if (slot >= 0) {
+      this.baselines.write(slot, out.next);
+    } else {
+      this.baselines.insert(key, out.next);
+    }
     this.metrics.countDelta(out.flags);
     return group.promise;
   }
