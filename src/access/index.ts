@@ -16,8 +16,15 @@ export { AccessRegistry } from './registry.js';
 export type { RegistryConfig } from './config.js';
 
 export function createSqlDriver(cfg: SqlRegistryConfig): SqlDriver {
-  const opts = { url: cfg.url, connectTimeoutMs: cfg.connect_timeout, queryTimeoutMs: cfg.query_timeout };
-  return cfg.source === 'postgres' ? new PostgresDriver(opts) : new MysqlDriver(opts);
+  return sqlDriverForUrl(cfg.url, cfg.connect_timeout, cfg.query_timeout);
+}
+
+/** A driver for a postgres:// or mysql:// (mariadb://) URL; throws for any other scheme. */
+export function sqlDriverForUrl(url: string, connectTimeoutMs = 5000, queryTimeoutMs = 300_000): SqlDriver {
+  const opts = { url: url.replace(/^mariadb:/, 'mysql:'), connectTimeoutMs, queryTimeoutMs };
+  if (/^postgres(ql)?:\/\//.test(url)) return new PostgresDriver(opts);
+  if (/^(mysql|mariadb):\/\//.test(url)) return new MysqlDriver(opts);
+  throw new Error(`unsupported database URL (postgres:// or mysql://): ${url.replace(/\/\/[^@/]*@/, '//…@')}`);
 }
 
 export function createRegistrySource(cfg: RegistryConfig): RegistrySource {
