@@ -59,13 +59,43 @@ function csvRows(text: string, path: string, columns: readonly string[], require
   return out;
 }
 
+/** One flow mapping per line, as formatUsersFile/formatTorrentsFile write it: `- {key: value, key: "value"}`. */
+const FLOW_LINE = /^- \{([^{}]*)\}\s*$/;
+const FLOW_PAIR = /^\s*([a-z_]+): ("?)([^",]*)\2\s*$/;
+
+/**
+ * The lines of a file privtrak wrote, read without the YAML library (which takes seconds for
+ * 100k entries, blocking announces meanwhile). Undefined if any line is in another shape:
+ * the caller then parses the file as full YAML.
+ */
+function flowLines(text: string): Array<Record<string, string>> | undefined {
+  const out: Array<Record<string, string>> = [];
+  for (const raw of text.split('\n')) {
+    const line = raw.trimEnd();
+    if (line === '' || line.startsWith('#')) continue;
+    const m = FLOW_LINE.exec(line);
+    if (m === null) return undefined;
+    const entry: Record<string, string> = {};
+    for (const pair of m[1]!.split(',')) {
+      if (pair.trim() === '') continue;
+      const p = FLOW_PAIR.exec(pair);
+      if (p === null || p[1]! in entry) return undefined;
+      entry[p[1]!] = p[3]!;
+    }
+    out.push(entry);
+  }
+  return out;
+}
+
 function yamlRows(text: string, path: string, columns: readonly string[], required: string): Array<{ where: string; row: Record<string, unknown> }> {
-  let doc: unknown;
-  try {
-    // failsafe: every scalar is a string. A passkey of 32 digits must not become a float.
-    doc = parse(text, { schema: 'failsafe' });
-  } catch (err) {
-    throw new RegistryFileError(path, 'YAML', (err as Error).message);
+  let doc: unknown = text.trim() === '[]' ? [] : flowLines(text);
+  if (doc === undefined) {
+    try {
+      // failsafe: every scalar is a string. A passkey of 32 digits must not become a float.
+      doc = parse(text, { schema: 'failsafe' });
+    } catch (err) {
+      throw new RegistryFileError(path, 'YAML', (err as Error).message);
+    }
   }
   if (doc === null || doc === undefined) return [];
   if (!Array.isArray(doc)) throw new RegistryFileError(path, 'document', 'expected a list of mappings');
