@@ -51,26 +51,41 @@ const postgresRegistrySchema = sqlRegistrySchema('postgres', /^postgres(ql)?:\/\
 const mysqlRegistrySchema = sqlRegistrySchema('mysql', /^(mysql|mariadb):\/\//, 'mysql://');
 type RawSqlConfig = z.output<typeof postgresRegistrySchema> | z.output<typeof mysqlRegistrySchema>;
 
-/** Fills in the default queries (over privtrak's own tables) for those the config leaves out. */
+/**
+ * Fills in the default queries (over privtrak's own tables). They come in pairs: a site that
+ * writes its own full query without a changed query gets a full reload at every refresh, never
+ * a mix of its table and privtrak's.
+ */
 function withDefaultQueries(c: RawSqlConfig) {
   const d = defaultQueries(c.users_table, c.torrents_table);
   return {
     ...c,
     users_query: c.users_query ?? d.users,
-    users_changed_query: c.users_changed_query ?? d.users_changed,
+    users_changed_query: c.users_changed_query ?? (c.users_query === undefined ? d.users_changed : ''),
     torrents_query: c.torrents_query ?? d.torrents,
-    torrents_changed_query: c.torrents_changed_query ?? d.torrents_changed,
+    torrents_changed_query: c.torrents_changed_query ?? (c.torrents_query === undefined ? d.torrents_changed : ''),
     /** True when no query was configured: the registry reads privtrak's own tables, which the CLI writes. */
     default_queries: c.users_query === undefined && c.users_changed_query === undefined
       && c.torrents_query === undefined && c.torrents_changed_query === undefined,
   };
 }
 
+/** A changed query without its full query would read one table incrementally and another in full. */
+function pairsComplete(c: RawSqlConfig, ctx: z.RefinementCtx): void {
+  for (const part of ['users', 'torrents'] as const) {
+    if (c[`${part}_changed_query`] !== undefined && c[`${part}_changed_query`] !== '' && c[`${part}_query`] === undefined) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path: [`${part}_query`], message: `required when ${part}_changed_query is set` });
+    }
+  }
+}
+
 export const registrySchema = z.discriminatedUnion('source', [
   fileRegistrySchema,
   postgresRegistrySchema,
   mysqlRegistrySchema,
-]).transform((c) => (c.source === 'file' ? c : withDefaultQueries(c)));
+]).superRefine((c, ctx) => {
+  if (c.source !== 'file') pairsComplete(c, ctx);
+}).transform((c) => (c.source === 'file' ? c : withDefaultQueries(c)));
 
 export type RegistryConfig = z.output<typeof registrySchema>;
 export type FileRegistryConfig = Extract<RegistryConfig, { source: 'file' }>;

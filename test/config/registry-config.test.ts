@@ -38,7 +38,10 @@ describe('registry config', () => {
     if (m.source === 'file') return;
     assert.equal(m.default_queries, false);
     assert.equal(m.users_changed_query, '', 'full reload at every refresh');
-    assert.match(m.torrents_changed_query, /:since/);
+    assert.match(m.torrents_changed_query, /FROM privtrak_torrents WHERE updated_at >= :since/);
+    const own = validateConfig({ registry: { source: 'mysql', url: 'mysql://x', torrents_query: 'SELECT info_hash FROM torrents' } }).registry!;
+    if (own.source === 'file') return;
+    assert.equal(own.torrents_changed_query, '', 'a custom full query without a changed query: full reloads, never privtrak\'s table');
   });
 
   it('refuses bad blocks, naming the key', () => {
@@ -52,6 +55,7 @@ describe('registry config', () => {
     refuses({ registry: { source: 'mysql', url: 'mysql://x', users_changed_query: 'SELECT * FROM u' } }, 'registry.users_changed_query', /must use :since/);
     refuses({ registry: { source: 'mysql', url: 'mysql://x', torrents_query: 'SELECT * FROM t WHERE x > :since' } }, 'registry.torrents_query', /no :since/);
     refuses({ registry: { source: 'postgres', url: 'postgres://x', refresh: '1m' } }, 'registry.refresh', /unknown key/);
+    refuses({ registry: { source: 'postgres', url: 'postgres://x', users_changed_query: 'SELECT passkey FROM u WHERE t >= :since' } }, 'registry.users_query', /required when users_changed_query is set/);
   });
 
   it('hooks that need the registry refuse to build without it, naming the hook entry', () => {
