@@ -120,6 +120,14 @@ describe('privtrak users / torrents: file registry', () => {
     assert.equal(readFileSync(join(dir, 'users.yaml'), 'utf8'), text);
   });
 
+  it('check-config never prints the admin token', () => {
+    const { config } = workspace({ source: 'file', users: 'u.csv', admin_token: 'secret-secret-secret' });
+    const r = spawnSync(process.execPath, [MAIN, 'check-config', '--config', config], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    assert.doesNotMatch(r.stdout, /secret-secret/);
+    assert.match(r.stdout, /"admin_token": "\(set\)"/);
+  });
+
   it('exits 2 when no registry is configured', () => {
     const dir = mkdtempSync(join(tmpdir(), 'privtrak-cli-noreg-'));
     dirs.push(dir);

@@ -24,7 +24,7 @@ import type { HookDeps } from '../registry.js';
 import { parseHookOptions } from '../options.js';
 import { requireAccessRegistry } from '../access-deps.js';
 import { refusalCounters, type RefusalCounters } from '../refusals.js';
-import { identifierSchema, passkeyToUserId, type IdentifierOptions } from '../privtrak/identifier.js';
+import { identifierSchema, type IdentifierOptions } from '../privtrak/identifier.js';
 import type { AccessRegistry } from '../../access/registry.js';
 import type { UserRecord } from '../../access/records.js';
 
@@ -74,7 +74,8 @@ export class UserApprovalHook implements Hook {
       this.refused.disabled.inc();
       throw this.disabled;
     }
-    if (ctx.userId === undefined) ctx.userId = passkeyToUserId(user.passkey);
+    // Registry passkeys are validated lower-case hex: decode without re-checking.
+    if (ctx.userId === undefined) ctx.userId = Buffer.from(user.passkey, 'hex');
     if (user.siteId !== null) ctx.siteUserId = user.siteId;
     return user;
   }
