@@ -30,6 +30,7 @@ CONNS="${CONNS:-64}"
 UDP_WINDOW="${UDP_WINDOW:-64}"   # announces in flight; more only adds queueing latency
 FILL_PEERS="${FILL_PEERS:-100000}"
 BENCH_MIDDLEWARE="${BENCH_MIDDLEWARE:-0}"
+MW_FILL="${MW_FILL:-100000 1000000}"  # peer counts for the privtrak hook's memory per peer
 QUIET_WAIT="${QUIET_WAIT:-120}"  # before each cell, wait up to this many seconds for the machine to be idle
 PASSKEY_MW=0123456789abcdef0123456789abcdef
 
@@ -96,6 +97,8 @@ start_tracker() { # $1 name, $2 keep_alive (true|false) -> sets PID; returns 1 i
   rm -rf "$RUN_DIR/journal" "$RUN_DIR"/privtrak.sqlite*
   case "$1" in
     privtrak) pt_config "$2" no > "$RUN_DIR/pt.yaml"
+      taskset -c 0 node ../dist/src/cli/main.js serve --config "$RUN_DIR/pt.yaml" >"$RUN_DIR/log" 2>&1 & ;;
+    privtrak-pk) pt_config "$2" no > "$RUN_DIR/pt.yaml"
       taskset -c 0 node ../dist/src/cli/main.js serve --config "$RUN_DIR/pt.yaml" >"$RUN_DIR/log" 2>&1 & ;;
     privtrak+mw) pt_config "$2" yes > "$RUN_DIR/pt.yaml"
       taskset -c 0 node ../dist/src/cli/main.js serve --config "$RUN_DIR/pt.yaml" >"$RUN_DIR/log" 2>&1 & ;;
@@ -167,7 +170,7 @@ load() {
   fi
 }
 
-declare -A RATE P99 ERR TCPU GCPU OCPU RSS
+declare -A RATE P99 ERR TCPU GCPU OCPU RSS MWRSS
 LOG_LINES=()
 MAX_OTHER=10 # % of a core: a cell during which other processes used more is measured again (up to 3 times)
 measure() { # $1 tracker, $2.. modes
@@ -222,19 +225,26 @@ for t in privtrak opentracker bittorrent-tracker; do
   wait_quiet
   if ! start_tracker "$t" false; then RSS[$t]="did not start"; continue; fi
   before=$(rss_mb "$PID")
-  # Peers 1..FILL_PEERS in chunks of 50,000, each chunk from its own 127.0.1.x address with distinct
-  # ports: distinct by peer_id (privtrak, bittorrent-tracker) and by IP:port (opentracker).
   : > "$RUN_DIR/fill"
-  for ((first = 1, chunk = 1; first <= FILL_PEERS; first += 50000, chunk++)); do
-    n=$(( FILL_PEERS - first + 1 < 50000 ? FILL_PEERS - first + 1 : 50000 ))
-    taskset -c 1 bin/udp-load 127.0.0.1 "$PORT" 120 "$UDP_WINDOW" "$IH_POOL" "$FILL_PEERS" 0 fill "$n" from "$first" srcip "127.0.1.$chunk" >>"$RUN_DIR/fill" 2>&1 || true
-  done
+  fill_peers "$FILL_PEERS" "$IH_POOL"
   sleep 1
-  ok=$(awk '{for (i=1;i<=NF;i++) {split($i,kv,"="); if (kv[1]=="ok") s+=kv[2]}} END {print s+0}' "$RUN_DIR/fill")
+  ok=$(fill_ok)
   RSS[$t]="${before} | $(rss_mb "$PID") | ${ok:-0}"
   echo "  $t RSS: ${RSS[$t]} ($(tr '\n' ' ' < "$RUN_DIR/fill"))" >&2
   stop_tracker
 done
+
+# Fills the running tracker with peers first..first+n-1 over UDP (chunks of 50,000, each from its own
+# 127.0.1.x source address with distinct ports). Appends the generator's lines to $RUN_DIR/fill.
+fill_peers() { # $1 total, $2 info_hash pool
+  local total=$1 pool=$2 first chunk n
+  for ((first = 1, chunk = 1; first <= total; first += 50000, chunk++)); do
+    n=$(( total - first + 1 < 50000 ? total - first + 1 : 50000 ))
+    taskset -c 1 bin/udp-load 127.0.0.1 "$PORT" 120 "$UDP_WINDOW" "$pool" "$total" 0 fill "$n" from "$first" \
+      srcip "127.0.$(( 1 + (chunk - 1) / 250 )).$(( 1 + (chunk - 1) % 250 ))" ${UDP_PASSKEY:+passkey "$UDP_PASSKEY"} >>"$RUN_DIR/fill" 2>&1 || true
+  done
+}
+fill_ok() { awk '{for (i=1;i<=NF;i++) {split($i,kv,"="); if (kv[1]=="ok") s+=kv[2]}} END {print s+0}' "$RUN_DIR/fill"; }
 
 # Optional: the cost of the privtrak hook (needs a passkey: /<passkey>/announce, BEP 41 URL data on UDP).
 if [ "$BENCH_MIDDLEWARE" = 1 ]; then
@@ -242,7 +252,25 @@ if [ "$BENCH_MIDDLEWARE" = 1 ]; then
   if node ../dist/src/cli/main.js check-config --config "$RUN_DIR/check.yaml" >/dev/null 2>&1; then
     echo "measuring privtrak with the privtrak hook (SQLite sink)" >&2
     export PASSKEY=$PASSKEY_MW UDP_PASSKEY=$PASSKEY_MW
-    measure privtrak+mw close keepalive udp
+    # The bare tracker again, with the same passkey load (route /<passkey>/announce, BEP 41 URL
+    # data), each pair back to back so both see the same machine: cost = 1 - with / without.
+    for mode in close keepalive udp; do
+      measure privtrak-pk "$mode"
+      measure privtrak+mw "$mode"
+    done
+    # Memory per tracked peer: RSS after MW_FILL distinct peers (one user, 10,000 info_hashes), without and with the hook.
+    for n in $MW_FILL; do
+      for t in privtrak-pk privtrak+mw; do
+        wait_quiet
+        if ! start_tracker "$t" false; then MWRSS[$t,$n]="did not start"; continue; fi
+        before=$(rss_mb "$PID"); : > "$RUN_DIR/fill"
+        fill_peers "$n" 10000
+        sleep 2
+        MWRSS[$t,$n]="$before | $(rss_mb "$PID") | $(fill_ok)"
+        echo "  $t RSS with $n peers: ${MWRSS[$t,$n]}" >&2
+        stop_tracker
+      done
+    done
     unset PASSKEY; export UDP_PASSKEY=""
   else
     echo "the privtrak hook is not available in this build: skipping it" >&2
@@ -291,7 +319,7 @@ OUT="results/run-$STAMP.md"
   echo
   echo "| server | mode | announces/s | p99 ms | errors | tracker CPU | generator CPU | other CPU |"
   echo "|---|---|---|---|---|---|---|---|"
-  for t in trivial-http trivial-udp privtrak opentracker bittorrent-tracker privtrak+mw; do
+  for t in trivial-http trivial-udp privtrak opentracker bittorrent-tracker privtrak-pk privtrak+mw; do
     for mode in close keepalive udp; do
       [ -n "${RATE[$t,$mode]+x}" ] || continue
       echo "| $t | $mode | ${RATE[$t,$mode]} | ${P99[$t,$mode]} | ${ERR[$t,$mode]} | ${TCPU[$t,$mode]:-?}% | ${GCPU[$t,$mode]:-?}% | ${OCPU[$t,$mode]:-?}% |"
@@ -305,10 +333,22 @@ OUT="results/run-$STAMP.md"
   for t in privtrak opentracker bittorrent-tracker; do echo "| $t | ${RSS[$t]} |"; done
   if [ "$BENCH_MIDDLEWARE" = 1 ]; then
     echo
-    echo "| mode | privtrak | privtrak + privtrak hook (SQLite sink) | cost |"
+    echo "The privtrak hook (SQLite sink), same passkey load, measured back to back with the bare tracker:"
+    echo
+    echo "| mode | privtrak (no hooks) | privtrak + privtrak hook | cost (target < 15%) |"
     echo "|---|---|---|---|"
     for mode in close keepalive udp; do
-      echo "| $(label $mode) | ${RATE[privtrak,$mode]}/s | ${RATE[privtrak+mw,$mode]}/s | $(awk -v a="${RATE[privtrak,$mode]}" -v b="${RATE[privtrak+mw,$mode]}" 'BEGIN { if (a > 0) printf "%.1f%%", (1 - b / a) * 100; else print "n/a" }') |"
+      echo "| $(label $mode) | ${RATE[privtrak-pk,$mode]}/s | ${RATE[privtrak+mw,$mode]}/s | $(awk -v a="${RATE[privtrak-pk,$mode]}" -v b="${RATE[privtrak+mw,$mode]}" 'BEGIN { if (a > 0) printf "%.1f%%", (1 - b / a) * 100; else print "n/a" }') |"
+    done
+    echo
+    echo "Memory per tracked peer (RSS in MB: at start | after the fill | announces answered; one user, 10,000 info_hashes):"
+    echo
+    echo "| peers | privtrak (no hooks) | privtrak + privtrak hook | hook's extra per peer |"
+    echo "|---|---|---|---|"
+    for n in $MW_FILL; do
+      extra=$(awk -v a="${MWRSS[privtrak-pk,$n]}" -v b="${MWRSS[privtrak+mw,$n]}" -v n="$n" 'BEGIN {
+        split(a, x, "|"); split(b, y, "|"); d = (y[2] - y[1]) - (x[2] - x[1]); printf "%.0f bytes", d * 1048576 / n }')
+      echo "| $n | ${MWRSS[privtrak-pk,$n]} | ${MWRSS[privtrak+mw,$n]} | $extra |"
     done
   fi
 } > "$OUT"

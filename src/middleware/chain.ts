@@ -18,17 +18,27 @@ type Step<Req, Resp> = (hook: Hook, ctx: RequestContext, req: Req, resp: Resp) =
 const announceStep: Step<AnnounceRequest, AnnounceResponse> = (h, c, q, r) => h.handleAnnounce(c, q, r);
 const scrapeStep: Step<ScrapeRequest, ScrapeResponse> = (h, c, q, r) => h.handleScrape(c, q, r);
 
+/**
+ * Runs hooks from `start`; returns `resp` itself when every hook was synchronous, else a Promise
+ * of it (so callers need no second `.then` to get the response: one promise per async hook).
+ */
 function runFrom<Req, Resp>(
   hooks: readonly Hook[], start: number, step: Step<Req, Resp>, ctx: RequestContext, req: Req, resp: Resp,
-): void | Promise<void> {
+): Resp | Promise<Resp> {
   for (let i = start; i < hooks.length; i++) {
     const result = step(hooks[i]!, ctx, req, resp);
     if (result !== undefined && typeof (result as Promise<void>).then === 'function') {
       return (result as Promise<void>).then(() => runFrom(hooks, i + 1, step, ctx, req, resp));
     }
   }
-  return undefined;
+  return resp;
 }
+
+function settled<Resp>(r: Resp | Promise<Resp>): void | Promise<void> {
+  return r instanceof Promise ? (r as Promise<unknown>).then(noop) : undefined;
+}
+
+function noop(): void {}
 
 export class HookChain {
   readonly preHooks: readonly Hook[];
@@ -51,23 +61,21 @@ export class HookChain {
       ipv4Peers: EMPTY,
       ipv6Peers: EMPTY,
     };
-    const pending = runFrom(this.preHooks, 0, announceStep, ctx, req, resp);
-    return pending === undefined ? resp : pending.then(() => resp);
+    return runFrom(this.preHooks, 0, announceStep, ctx, req, resp);
   }
 
   /** Runs the post-hooks after the response was written. */
   afterAnnounce(ctx: RequestContext, req: AnnounceRequest, resp: AnnounceResponse): void | Promise<void> {
-    return runFrom(this.postHooks, 0, announceStep, ctx, req, resp);
+    return settled(runFrom(this.postHooks, 0, announceStep, ctx, req, resp));
   }
 
   scrape(ctx: RequestContext, req: ScrapeRequest): ScrapeResponse | Promise<ScrapeResponse> {
     const resp: ScrapeResponse = { files: [] };
-    const pending = runFrom(this.preHooks, 0, scrapeStep, ctx, req, resp);
-    return pending === undefined ? resp : pending.then(() => resp);
+    return runFrom(this.preHooks, 0, scrapeStep, ctx, req, resp);
   }
 
   afterScrape(ctx: RequestContext, req: ScrapeRequest, resp: ScrapeResponse): void | Promise<void> {
-    return runFrom(this.postHooks, 0, scrapeStep, ctx, req, resp);
+    return settled(runFrom(this.postHooks, 0, scrapeStep, ctx, req, resp));
   }
 
   /** Starts every hook in order; if one fails, stops those already started. */

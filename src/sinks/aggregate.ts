@@ -1,10 +1,10 @@
 /**
- * Folds a batch into the rows a sink writes: one per (user, info_hash), one per user, and
- * the last baseline per peer. A user with 40 deltas in a batch becomes one row update.
+ * Folds a batch into the rows a sink writes: one per (user, info_hash) and one per user.
+ * A user with 40 deltas in a batch becomes one row update.
  * Deltas at or below `appliedThrough` are skipped (already applied by an earlier attempt).
  */
-import type { StatDelta } from '../middleware/privtrak/delta.js';
-import type { Baseline } from '../middleware/privtrak/rules.js';
+import type { DeltaBatch, StatDelta } from '../middleware/privtrak/delta.js';
+import { RECORD, RECORD_SIZE, get64 } from '../middleware/privtrak/journal-record.js';
 
 export interface TorrentRow {
   user: Buffer;
@@ -29,61 +29,106 @@ export interface UserRow {
   lastMs: number;
 }
 
-export interface PeerRow {
-  user: Buffer;
-  infoHash: Buffer;
-  peerId: Buffer;
-  /** null: the baseline is removed. */
-  baseline: Baseline | null;
-}
-
 export interface Aggregate {
   torrents: TorrentRow[];
   users: UserRow[];
-  peers: PeerRow[];
-  /** The deltas actually applied (seq above appliedThrough), for raw logs. */
-  applied: StatDelta[];
+  /** How many deltas are applied (seq above appliedThrough); 0: nothing to do. */
+  count: number;
+  /** Seq of the first applied delta. */
+  firstSeq: number;
   /** Highest seq in the batch. */
   through: number;
+  /** The applied deltas themselves, for raw logs (decoded on demand). */
+  applied(): StatDelta[];
+}
+
+/** Accumulates rows, whatever form the deltas come in. */
+class Folder {
+  private readonly torrents = new Map<string, TorrentRow>();
+  private readonly users = new Map<string, UserRow>();
+  count = 0;
+  firstSeq = 0;
+  through: number;
+
+  constructor(private readonly appliedThrough: number) {
+    this.through = appliedThrough;
+  }
+
+  /** Whether a delta of this seq is applied; counts it. */
+  take(seq: number): boolean {
+    if (seq <= this.appliedThrough) return false;
+    if (this.count++ === 0) this.firstSeq = seq;
+    if (seq > this.through) this.through = seq;
+    return true;
+  }
+
+  /** The row of (user, info_hash) `torrentKey` (user 16 + info_hash 20 bytes, latin1), if the batch has one yet. */
+  row(torrentKey: string): TorrentRow | undefined {
+    return this.torrents.get(torrentKey);
+  }
+
+  /** Starts the row of a (user, info_hash), and the user's row if it is the user's first. */
+  open(torrentKey: string, user: Buffer, infoHash: Buffer, timeMs: number): TorrentRow {
+    const t: TorrentRow = { user, infoHash, uploaded: 0, downloaded: 0, seedTime: 0, leechTime: 0, snatched: 0, firstMs: timeMs, lastMs: timeMs };
+    this.torrents.set(torrentKey, t);
+    const userKey = torrentKey.slice(0, 16);
+    if (!this.users.has(userKey)) this.users.set(userKey, { user, uploaded: 0, downloaded: 0, seedTime: 0, leechTime: 0, firstMs: timeMs, lastMs: timeMs });
+    return t;
+  }
+
+  add(t: TorrentRow, torrentKey: string, up: number, down: number, seed: number, leech: number, snatch: boolean, timeMs: number): void {
+    t.uploaded += up;
+    t.downloaded += down;
+    t.seedTime += seed;
+    t.leechTime += leech;
+    if (snatch) t.snatched = 1;
+    if (timeMs < t.firstMs) t.firstMs = timeMs;
+    if (timeMs > t.lastMs) t.lastMs = timeMs;
+    const u = this.users.get(torrentKey.slice(0, 16))!;
+    u.uploaded += up;
+    u.downloaded += down;
+    u.seedTime += seed;
+    u.leechTime += leech;
+    if (timeMs < u.firstMs) u.firstMs = timeMs;
+    if (timeMs > u.lastMs) u.lastMs = timeMs;
+  }
+
+  result(applied: () => StatDelta[]): Aggregate {
+    return {
+      torrents: [...this.torrents.values()], users: [...this.users.values()],
+      count: this.count, firstSeq: this.firstSeq, through: this.through, applied,
+    };
+  }
 }
 
 export function aggregate(deltas: readonly StatDelta[], appliedThrough: number): Aggregate {
-  const torrents = new Map<string, TorrentRow>();
-  const users = new Map<string, UserRow>();
-  const peers = new Map<string, PeerRow>();
-  const applied: StatDelta[] = [];
-  let through = appliedThrough;
+  const f = new Folder(appliedThrough);
   for (const d of deltas) {
-    if (d.seq <= appliedThrough) continue;
-    if (d.seq > through) through = d.seq;
-    applied.push(d);
-    const userKey = d.user.toString('latin1');
-    const torrentKey = userKey + d.infoHash.toString('latin1');
-    let t = torrents.get(torrentKey);
-    if (t === undefined) {
-      t = { user: d.user, infoHash: d.infoHash, uploaded: 0, downloaded: 0, seedTime: 0, leechTime: 0, snatched: 0, firstMs: d.timeMs, lastMs: d.timeMs };
-      torrents.set(torrentKey, t);
-    }
-    t.uploaded += d.deltaUp;
-    t.downloaded += d.deltaDown;
-    t.seedTime += d.seedTime;
-    t.leechTime += d.leechTime;
-    if (d.snatch) t.snatched = 1;
-    if (d.timeMs < t.firstMs) t.firstMs = d.timeMs;
-    if (d.timeMs > t.lastMs) t.lastMs = d.timeMs;
-    let u = users.get(userKey);
-    if (u === undefined) {
-      u = { user: d.user, uploaded: 0, downloaded: 0, seedTime: 0, leechTime: 0, firstMs: d.timeMs, lastMs: d.timeMs };
-      users.set(userKey, u);
-    }
-    u.uploaded += d.deltaUp;
-    u.downloaded += d.deltaDown;
-    u.seedTime += d.seedTime;
-    u.leechTime += d.leechTime;
-    if (d.timeMs < u.firstMs) u.firstMs = d.timeMs;
-    if (d.timeMs > u.lastMs) u.lastMs = d.timeMs;
-    // Later deltas of the same peer replace earlier baselines: the batch is in seq order.
-    peers.set(torrentKey + d.peerId.toString('latin1'), { user: d.user, infoHash: d.infoHash, peerId: d.peerId, baseline: d.baseline });
+    if (!f.take(d.seq)) continue;
+    const key = d.user.toString('latin1') + d.infoHash.toString('latin1');
+    const t = f.row(key) ?? f.open(key, d.user, d.infoHash, d.timeMs);
+    f.add(t, key, d.deltaUp, d.deltaDown, d.seedTime, d.leechTime, d.snatch, d.timeMs);
   }
-  return { torrents: [...torrents.values()], users: [...users.values()], peers: [...peers.values()], applied, through };
+  return f.result(() => deltas.filter((d) => d.seq > appliedThrough));
+}
+
+/**
+ * Like aggregate(), from the batch's journal records when it has them: one string and a few
+ * number reads per delta, no objects (the flush path of a busy tracker).
+ */
+export function aggregateBatch(batch: DeltaBatch, appliedThrough: number): Aggregate {
+  const buf = batch.records;
+  if (buf === undefined) return aggregate(batch.deltas, appliedThrough);
+  const f = new Folder(appliedThrough);
+  for (let off = 0; off + RECORD_SIZE <= buf.length; off += RECORD_SIZE) {
+    if (!f.take(get64(buf, off + RECORD.seq))) continue;
+    const key = buf.toString('latin1', off + RECORD.user, off + RECORD.infoHash + 20);
+    const timeMs = get64(buf, off + RECORD.timeMs);
+    const t = f.row(key) ?? f.open(key, Buffer.from(buf.subarray(off + RECORD.user, off + RECORD.infoHash)),
+      Buffer.from(buf.subarray(off + RECORD.infoHash, off + RECORD.infoHash + 20)), timeMs);
+    f.add(t, key, get64(buf, off + RECORD.deltaUp), get64(buf, off + RECORD.deltaDown),
+      buf.readUInt32BE(off + RECORD.seedTime), buf.readUInt32BE(off + RECORD.leechTime),
+      (buf[off + RECORD.bits]! & RECORD.snatchBit) !== 0, timeMs);
+  }
+  return f.result(() => batch.deltas.filter((d) => d.seq > appliedThrough));
 }

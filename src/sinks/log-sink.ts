@@ -8,16 +8,14 @@
  * crash between the append and the state write makes the last batch appear twice after the
  * restart: this sink is at-least-once, not exactly-once. On stdout there is no state file: the
  * mark lives in memory only, so after a restart the replayed journal is written again.
- *
- * It keeps no baselines (`load` returns none): after a restart, peers announce as unknown
- * (credited 0, flagged) until their next announce. Use sqlite or postgres where exactness
- * matters. `migrate` and `expireBaselines` are no-ops; `totals` reads the file back and sums.
+ * Use sqlite or postgres where exactness matters. `migrate` is a no-op; `totals` reads the
+ * file back and sums.
  */
 import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { DeltaBatch, StatDelta } from '../middleware/privtrak/delta.js';
 import type { DeltaSink, SinkState, TotalsQuery, TotalsRow } from './sink.js';
-import { aggregate } from './aggregate.js';
+import { aggregateBatch } from './aggregate.js';
 
 /** One delta as one JSON line (with its newline). Numbers stay numbers: every field is ≤ 2^53. */
 export function formatDeltaLine(d: StatDelta): string {
@@ -46,14 +44,14 @@ export class LogSink implements DeltaSink {
 
   async migrate(): Promise<void> {}
 
-  async load(instance: string, _sinceMs = 0): Promise<SinkState> {
-    return { appliedThrough: this.marks[instance] ?? 0, baselines: [] };
+  async load(instance: string): Promise<SinkState> {
+    return { appliedThrough: this.marks[instance] ?? 0 };
   }
 
   async apply(batch: DeltaBatch): Promise<void> {
-    const agg = aggregate(batch.deltas, this.marks[batch.instance] ?? 0);
-    if (agg.applied.length === 0) return;
-    const text = agg.applied.map(formatDeltaLine).join('');
+    const agg = aggregateBatch(batch, this.marks[batch.instance] ?? 0);
+    if (agg.count === 0) return;
+    const text = agg.applied().map(formatDeltaLine).join('');
     if (this.toStdout) this.write(text);
     else appendFileSync(this.path, text);
     // <- a crash here writes this batch again after the restart (at-least-once).
@@ -62,10 +60,6 @@ export class LogSink implements DeltaSink {
       writeFileSync(`${this.path}.state.tmp`, JSON.stringify(this.marks));
       renameSync(`${this.path}.state.tmp`, `${this.path}.state`);
     }
-  }
-
-  async expireBaselines(): Promise<number> {
-    return 0;
   }
 
   /** Sums the file (for `privtrak stats`); stdout keeps nothing to read back. */

@@ -4,7 +4,7 @@
  * Round trips per batch: ONE in the normal case. The whole batch is a single statement (so a
  * single implicit transaction) fed with arrays through `unnest`: its first CTE moves the
  * instance's mark (applied_through), and only if that succeeded do the other CTEs upsert the
- * torrent and user totals, write and delete baselines and log raw deltas. pg sends
+ * torrent and user totals and log raw deltas. pg sends
  * Parse/Bind/Execute/Sync in one write, so that is one network round trip whatever the batch
  * size (measured: one query for a 1000-delta batch). A retry entirely at or below the stored
  * mark also costs one (the statement writes nothing); a retry that partly overlaps it costs two
@@ -17,7 +17,7 @@
 import pg from 'pg';
 import type { DeltaBatch } from '../middleware/privtrak/delta.js';
 import type { DeltaSink, SinkState, TotalsQuery, TotalsRow } from './sink.js';
-import { aggregate, type Aggregate } from './aggregate.js';
+import { aggregateBatch, type Aggregate } from './aggregate.js';
 import { SCHEMA_VERSION, schemaStatements } from './sql-schema.js';
 
 export interface PostgresSinkOptions {
@@ -63,20 +63,11 @@ u AS (
     uploaded = s.uploaded + EXCLUDED.uploaded, downloaded = s.downloaded + EXCLUDED.downloaded,
     seed_time = s.seed_time + EXCLUDED.seed_time, leech_time = s.leech_time + EXCLUDED.leech_time,
     first_seen_ms = LEAST(s.first_seen_ms, EXCLUDED.first_seen_ms), last_seen_ms = GREATEST(s.last_seen_ms, EXCLUDED.last_seen_ms)),
-k AS (
-  INSERT INTO privtrak_peers AS p (instance, user_id, info_hash, peer_id, uploaded, downloaded, left_bytes, last_ms)
-  SELECT $1, * FROM unnest($21::bytea[], $22::bytea[], $23::bytea[], $24::bigint[], $25::bigint[], $26::bigint[], $27::bigint[])
-  WHERE EXISTS (SELECT 1 FROM go)
-  ON CONFLICT (instance, user_id, info_hash, peer_id) DO UPDATE SET
-    uploaded = EXCLUDED.uploaded, downloaded = EXCLUDED.downloaded, left_bytes = EXCLUDED.left_bytes, last_ms = EXCLUDED.last_ms),
-d AS (
-  DELETE FROM privtrak_peers p USING unnest($28::bytea[], $29::bytea[], $30::bytea[]) AS x(user_id, info_hash, peer_id)
-  WHERE EXISTS (SELECT 1 FROM go) AND p.instance = $1 AND p.user_id = x.user_id AND p.info_hash = x.info_hash AND p.peer_id = x.peer_id),
 l AS (
   INSERT INTO privtrak_delta_log (instance, seq, user_id, info_hash, peer_id, ip, port, event, uploaded, downloaded,
     left_bytes, delta_up, delta_down, seed_time, leech_time, snatch, flags, time_ms)
-  SELECT $1, * FROM unnest($31::bigint[], $32::bytea[], $33::bytea[], $34::bytea[], $35::text[], $36::int[], $37::text[], $38::bigint[],
-    $39::bigint[], $40::bigint[], $41::bigint[], $42::bigint[], $43::bigint[], $44::bigint[], $45::int[], $46::int[], $47::bigint[])
+  SELECT $1, * FROM unnest($21::bigint[], $22::bytea[], $23::bytea[], $24::bytea[], $25::text[], $26::int[], $27::text[], $28::bigint[],
+    $29::bigint[], $30::bigint[], $31::bigint[], $32::bigint[], $33::bigint[], $34::bigint[], $35::int[], $36::int[], $37::bigint[])
   WHERE EXISTS (SELECT 1 FROM go))
 SELECT (SELECT count(*) FROM go) AS applied,
        (SELECT applied_through FROM privtrak_batches WHERE instance = $1) AS mark_before`;
@@ -87,20 +78,14 @@ const str = (n: number) => String(n);
 function applyParams(instance: string, agg: Aggregate, deltaLog: boolean): unknown[] {
   const t = agg.torrents;
   const u = agg.users;
-  // aggregate() keeps one entry per peer (its last state), so the two sets are disjoint.
-  const keep = agg.peers.filter((p) => p.baseline !== null);
-  const drop = agg.peers.filter((p) => p.baseline === null);
-  const d = deltaLog ? agg.applied : [];
-  const first = agg.applied[0]!.seq;
+  const d = deltaLog ? agg.applied() : [];
+  const first = agg.firstSeq;
   return [
     instance, str(first), str(agg.through), str(Date.now()),
     t.map((r) => r.user), t.map((r) => r.infoHash), t.map((r) => str(r.uploaded)), t.map((r) => str(r.downloaded)),
     t.map((r) => str(r.seedTime)), t.map((r) => str(r.leechTime)), t.map((r) => r.snatched), t.map((r) => str(r.firstMs)), t.map((r) => str(r.lastMs)),
     u.map((r) => r.user), u.map((r) => str(r.uploaded)), u.map((r) => str(r.downloaded)), u.map((r) => str(r.seedTime)),
     u.map((r) => str(r.leechTime)), u.map((r) => str(r.firstMs)), u.map((r) => str(r.lastMs)),
-    keep.map((p) => p.user), keep.map((p) => p.infoHash), keep.map((p) => p.peerId), keep.map((p) => str(p.baseline!.uploaded)),
-    keep.map((p) => str(p.baseline!.downloaded)), keep.map((p) => str(p.baseline!.left)), keep.map((p) => str(p.baseline!.lastMs)),
-    drop.map((p) => p.user), drop.map((p) => p.infoHash), drop.map((p) => p.peerId),
     d.map((x) => str(x.seq)), d.map((x) => x.user), d.map((x) => x.infoHash), d.map((x) => x.peerId), d.map((x) => x.ip),
     d.map((x) => x.port), d.map((x) => x.event), d.map((x) => str(x.uploaded)), d.map((x) => str(x.downloaded)), d.map((x) => str(x.left)),
     d.map((x) => str(x.deltaUp)), d.map((x) => str(x.deltaDown)), d.map((x) => str(x.seedTime)), d.map((x) => str(x.leechTime)),
@@ -194,8 +179,8 @@ export class PostgresSink implements DeltaSink {
     // says otherwise, re-aggregate above it. A third attempt only happens if the mark moved in
     // between, i.e. another writer uses the same instance name.
     for (let attempt = 0; attempt < 3; attempt++) {
-      const agg = aggregate(batch.deltas, mark);
-      if (agg.applied.length === 0) return;
+      const agg = aggregateBatch(batch, mark);
+      if (agg.count === 0) return;
       const r = await this.getPool().query(APPLY_SQL, applyParams(batch.instance, agg, this.deltaLog));
       const row = r.rows[0] as { applied: string; mark_before: string | null };
       if (Number(row.applied) === 1) return;
@@ -210,26 +195,8 @@ export class PostgresSink implements DeltaSink {
     return m.rows[0]?.applied_through;
   }
 
-  /** One statement, so the mark and the baselines come from the same snapshot. */
-  async load(instance: string, sinceMs: number): Promise<SinkState> {
-    const r = await this.getPool().query(`
-      SELECT m.applied_through, p.user_id, p.info_hash, p.peer_id, p.uploaded, p.downloaded, p.left_bytes, p.last_ms
-      FROM (SELECT 1) one
-      LEFT JOIN privtrak_batches m ON m.instance = $1
-      LEFT JOIN privtrak_peers p ON p.instance = $1 AND p.last_ms >= $2`, [instance, str(sinceMs)]);
-    const rows = r.rows;
-    return {
-      appliedThrough: Number(rows[0]?.applied_through ?? 0),
-      baselines: rows.filter((row) => row.user_id !== null).map((row) => ({
-        user: row.user_id, infoHash: row.info_hash, peerId: row.peer_id,
-        baseline: { uploaded: Number(row.uploaded), downloaded: Number(row.downloaded), left: Number(row.left_bytes), lastMs: Number(row.last_ms) },
-      })),
-    };
-  }
-
-  async expireBaselines(instance: string, cutoffMs: number): Promise<number> {
-    const r = await this.getPool().query('DELETE FROM privtrak_peers WHERE instance = $1 AND last_ms < $2', [instance, str(cutoffMs)]);
-    return r.rowCount ?? 0;
+  async load(instance: string): Promise<SinkState> {
+    return { appliedThrough: Number((await this.readMark(instance)) ?? 0) };
   }
 
   async totals(query: TotalsQuery): Promise<TotalsRow[]> {

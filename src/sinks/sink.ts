@@ -9,24 +9,14 @@
  * - `apply` is idempotent by sequence number: in the same transaction as the totals it
  *   records `appliedThrough` (the batch ID, the highest seq applied for this instance), and
  *   skips every delta whose seq is not above the recorded value.
- * - The peers' baselines travel with the deltas and are stored in the same transaction, so
- *   `load` returns exactly the baselines that match `appliedThrough`.
+ * Sinks keep totals only. The peers' baselines are the tracker's own state: it keeps them in
+ * its journal and checkpoints (src/middleware/privtrak/checkpoint.ts), not in the sink.
  */
 import type { DeltaBatch } from '../middleware/privtrak/delta.js';
-import type { Baseline } from '../middleware/privtrak/rules.js';
-
-export interface StoredBaseline {
-  readonly user: Buffer;
-  readonly infoHash: Buffer;
-  readonly peerId: Buffer;
-  readonly baseline: Baseline;
-}
 
 export interface SinkState {
   /** Highest delta seq applied for the instance (0 if none). */
   readonly appliedThrough: number;
-  /** Baselines last seen at or after the `sinceMs` given to load. */
-  readonly baselines: StoredBaseline[];
 }
 
 export interface TotalsQuery {
@@ -54,11 +44,9 @@ export interface DeltaSink {
   /** Creates or upgrades the schema. Idempotent. */
   migrate(): Promise<void>;
   /** What the tracker needs to resume after a restart. */
-  load(instance: string, sinceMs: number): Promise<SinkState>;
+  load(instance: string): Promise<SinkState>;
   /** Applies a batch atomically and idempotently (see above). */
   apply(batch: DeltaBatch): Promise<void>;
-  /** Drops stored baselines last seen before `cutoffMs`. */
-  expireBaselines(instance: string, cutoffMs: number): Promise<number>;
   totals(query: TotalsQuery): Promise<TotalsRow[]>;
   close(): Promise<void>;
 }

@@ -31,16 +31,6 @@ export function schemaStatements(dialect: 'sqlite' | 'postgres'): string[] {
       leech_time ${int} NOT NULL DEFAULT 0,
       first_seen_ms ${int} NOT NULL,
       last_seen_ms ${int} NOT NULL)`,
-    `CREATE TABLE IF NOT EXISTS privtrak_peers (
-      instance TEXT NOT NULL,
-      user_id ${bin} NOT NULL ${len('user_id', 16)},
-      info_hash ${bin} NOT NULL ${len('info_hash', 20)},
-      peer_id ${bin} NOT NULL ${len('peer_id', 20)},
-      uploaded ${int} NOT NULL,
-      downloaded ${int} NOT NULL,
-      left_bytes ${int} NOT NULL,
-      last_ms ${int} NOT NULL,
-      PRIMARY KEY (instance, user_id, info_hash, peer_id))`,
     `CREATE TABLE IF NOT EXISTS privtrak_batches (
       instance TEXT PRIMARY KEY,
       applied_through ${int} NOT NULL,

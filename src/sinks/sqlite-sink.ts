@@ -2,7 +2,7 @@
  * The embedded default sink: SQLite through better-sqlite3 (synchronous, in-process).
  * A batch is one transaction (`db.transaction`, prepared statements): read the instance's
  * applied_through, fold the new deltas (aggregate.ts), upsert per-torrent and per-user totals,
- * write or delete baselines, log raw deltas if asked, and move applied_through — all or nothing.
+ * log raw deltas if asked, and move applied_through — all or nothing.
  * `open()` creates the directory and the schema: the default configuration must just work.
  *
  * Durability: WAL with synchronous=NORMAL is durable against the *process* dying (kill -9, a
@@ -17,8 +17,8 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import type { DeltaBatch } from '../middleware/privtrak/delta.js';
-import type { DeltaSink, SinkState, StoredBaseline, TotalsQuery, TotalsRow } from './sink.js';
-import { aggregate } from './aggregate.js';
+import type { DeltaSink, SinkState, TotalsQuery, TotalsRow } from './sink.js';
+import { aggregateBatch } from './aggregate.js';
 import { SCHEMA_VERSION, schemaStatements } from './sql-schema.js';
 
 export interface SqliteSinkOptions {
@@ -40,7 +40,14 @@ export class SqliteSink implements DeltaSink {
   constructor(private readonly opts: SqliteSinkOptions) {}
 
   async open(): Promise<void> {
-    if (this.db) return;
+    if (this.applyTx) return;
+    // The embedded default must just work: SQLite creates its schema itself.
+    await this.migrate();
+    this.applyTx = this.prepareApply(this.requireDb(true));
+  }
+
+  private connect(): Database.Database {
+    if (this.db) return this.db;
     if (this.opts.path !== ':memory:') mkdirSync(dirname(this.opts.path), { recursive: true });
     const db = new Database(this.opts.path);
     db.defaultSafeIntegers(false);
@@ -48,13 +55,12 @@ export class SqliteSink implements DeltaSink {
     db.pragma(`synchronous = ${this.opts.durable ? 'FULL' : 'NORMAL'}`);
     db.pragma('busy_timeout = 5000');
     this.db = db;
-    // The embedded default must just work: SQLite creates its schema itself.
-    await this.migrate();
-    this.applyTx = this.prepareApply(db);
+    return db;
   }
 
+  /** Creates the file and schema if missing (also without open(): `privtrak migrate`). Idempotent. */
   async migrate(): Promise<void> {
-    const db = this.requireDb(true);
+    const db = this.connect();
     db.transaction(() => {
       for (const sql of schemaStatements('sqlite')) db.exec(sql);
       const v = db.prepare('SELECT max(version) AS v FROM privtrak_schema_version').get() as { v: number | null };
@@ -85,28 +91,19 @@ export class SqliteSink implements DeltaSink {
         uploaded = uploaded + excluded.uploaded, downloaded = downloaded + excluded.downloaded,
         seed_time = seed_time + excluded.seed_time, leech_time = leech_time + excluded.leech_time,
         first_seen_ms = min(first_seen_ms, excluded.first_seen_ms), last_seen_ms = max(last_seen_ms, excluded.last_seen_ms)`);
-    const putPeer = db.prepare(`INSERT INTO privtrak_peers (instance, user_id, info_hash, peer_id, uploaded, downloaded, left_bytes, last_ms)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-      ON CONFLICT (instance, user_id, info_hash, peer_id) DO UPDATE SET
-        uploaded = excluded.uploaded, downloaded = excluded.downloaded, left_bytes = excluded.left_bytes, last_ms = excluded.last_ms`);
-    const delPeer = db.prepare('DELETE FROM privtrak_peers WHERE instance = ? AND user_id = ? AND info_hash = ? AND peer_id = ?');
     const logDelta = db.prepare(`INSERT INTO privtrak_delta_log (instance, seq, user_id, info_hash, peer_id, ip, port, event,
       uploaded, downloaded, left_bytes, delta_up, delta_down, seed_time, leech_time, snatch, flags, time_ms)
       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
     return db.transaction((batch: DeltaBatch) => {
       const mark = getMark.get(batch.instance) as bigint | undefined;
-      const agg = aggregate(batch.deltas, mark === undefined ? 0 : Number(mark));
-      if (agg.applied.length === 0) return;
+      const agg = aggregateBatch(batch, mark === undefined ? 0 : Number(mark));
+      if (agg.count === 0) return;
       for (const t of agg.torrents) {
         upTorrent.run(t.user, t.infoHash, t.uploaded, t.downloaded, t.seedTime, t.leechTime, t.snatched, t.firstMs, t.lastMs);
       }
       for (const u of agg.users) upUser.run(u.user, u.uploaded, u.downloaded, u.seedTime, u.leechTime, u.firstMs, u.lastMs);
-      for (const p of agg.peers) {
-        if (p.baseline === null) delPeer.run(batch.instance, p.user, p.infoHash, p.peerId);
-        else putPeer.run(batch.instance, p.user, p.infoHash, p.peerId, p.baseline.uploaded, p.baseline.downloaded, p.baseline.left, p.baseline.lastMs);
-      }
       if (this.opts.deltaLog === true) {
-        for (const d of agg.applied) {
+        for (const d of agg.applied()) {
           logDelta.run(batch.instance, d.seq, d.user, d.infoHash, d.peerId, d.ip, d.port, d.event, d.uploaded, d.downloaded, d.left,
             d.deltaUp, d.deltaDown, d.seedTime, d.leechTime, d.snatch ? 1 : 0, d.flags, d.timeMs);
         }
@@ -120,23 +117,9 @@ export class SqliteSink implements DeltaSink {
     this.applyTx!(batch);
   }
 
-  async load(instance: string, sinceMs: number): Promise<SinkState> {
-    const db = this.requireDb();
-    // One read transaction: the mark and the baselines match even if another process writes.
-    const { mark, rows } = db.transaction(() => ({
-      mark: db.prepare('SELECT applied_through FROM privtrak_batches WHERE instance = ?').pluck().get(instance) as number | undefined,
-      rows: db.prepare(`SELECT user_id, info_hash, peer_id, uploaded, downloaded, left_bytes, last_ms
-        FROM privtrak_peers WHERE instance = ? AND last_ms >= ?`).all(instance, sinceMs) as Row[],
-    }))();
-    const baselines: StoredBaseline[] = rows.map((r) => ({
-      user: r['user_id'] as Buffer, infoHash: r['info_hash'] as Buffer, peerId: r['peer_id'] as Buffer,
-      baseline: { uploaded: r['uploaded'] as number, downloaded: r['downloaded'] as number, left: r['left_bytes'] as number, lastMs: r['last_ms'] as number },
-    }));
-    return { appliedThrough: mark ?? 0, baselines };
-  }
-
-  async expireBaselines(instance: string, cutoffMs: number): Promise<number> {
-    return this.requireDb().prepare('DELETE FROM privtrak_peers WHERE instance = ? AND last_ms < ?').run(instance, cutoffMs).changes;
+  async load(instance: string): Promise<SinkState> {
+    const mark = this.requireDb().prepare('SELECT applied_through FROM privtrak_batches WHERE instance = ?').pluck().get(instance) as number | undefined;
+    return { appliedThrough: mark ?? 0 };
   }
 
   async totals(query: TotalsQuery): Promise<TotalsRow[]> {

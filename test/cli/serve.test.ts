@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -80,6 +80,19 @@ describe('privtrak CLI', () => {
       assert.equal(stats.stdout.trim(), '{"user":"0123456789abcdef0123456789abcdef","uploaded":0,"downloaded":0,"seed_time":0,"leech_time":0,"snatched":0}');
     } finally {
       child.kill('SIGKILL');
+      cfg.cleanup();
+    }
+  });
+
+  it('migrate creates the default SQLite sink\'s file and schema, and is idempotent', () => {
+    const cfg = withConfig('metrics_addr: ""\n');
+    try {
+      for (let i = 0; i < 2; i++) {
+        const r = spawnSync(process.execPath, [MAIN, 'migrate', '--config', cfg.path], { encoding: 'utf8', timeout: 10_000, cwd: dirname(cfg.path) });
+        assert.equal(r.status, 0, r.stderr);
+      }
+      assert.ok(existsSync(join(dirname(cfg.path), 'data', 'privtrak.sqlite')));
+    } finally {
       cfg.cleanup();
     }
   });

@@ -25,6 +25,7 @@ describe('config', () => {
     assert.equal(c.http.addr, '0.0.0.0:6969');
     assert.equal(c.udp.addr, '0.0.0.0:6969');
     assert.equal(c.http.keep_alive, false);
+    assert.equal(c.http.transport, 'auto');
     assert.equal(c.http.allow_ip_spoofing, false);
     assert.equal(c.udp.allow_ip_spoofing, false);
     assert.equal(c.http.real_ip_header, '');
@@ -53,6 +54,7 @@ describe('config', () => {
     refuses({ log_level: 'loud' }, 'log_level', /Invalid enum value/);
     refuses({ http: { announce_routes: ['announce'] } }, 'http.announce_routes.0', /starting with "\/"/);
     refuses({ storage: { name: 'cassandra' } }, 'storage.name', /Invalid enum value/);
+    refuses({ http: { transport: 'uring' } }, 'http.transport', /Invalid enum value/);
   });
 
   it('accepts listen addresses in every documented form', () => {

@@ -1,7 +1,8 @@
 /**
- * Real BitTorrent clients for end-to-end tests: aria2, qBittorrent (qbittorrent-nox) and
- * mktorrent, from Debian's packages. Each client runs in its own temp folder and process
- * group and is killed when the test ends. Options follow ../shared/samples/README.md.
+ * Real BitTorrent clients for end-to-end tests: aria2, qBittorrent (qbittorrent-nox),
+ * Transmission (transmission-cli) and mktorrent, from Debian's packages. Each client runs in
+ * its own temp folder and process group, optionally inside a network namespace (see
+ * netns.ts), and is killed when the test ends. Options follow ../shared/samples/README.md.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
@@ -19,8 +20,18 @@ export function requireCommands(t: { skip(msg: string): void }, cmds: string[]):
   const missing = cmds.filter((c) => !hasCommand(c));
   if (missing.length === 0) return true;
   if (process.env['CI'] === 'true') throw new Error(`required in CI but not installed: ${missing.join(', ')} (.ci/run installs them)`);
-  t.skip(`not installed: ${missing.join(', ')} (apt-get install -y aria2 qbittorrent-nox mktorrent)`);
+  t.skip(`not installed: ${missing.join(', ')} (apt-get install -y aria2 qbittorrent-nox transmission-cli mktorrent iproute2)`);
   return false;
+}
+
+const running = new Set<ChildProcess>();
+// A test process that exits without reaching its finally blocks still kills its clients.
+process.on('exit', () => { for (const p of running) killGroup(p); });
+
+function killGroup(p: ChildProcess): void {
+  if (p.exitCode === null && p.signalCode === null && p.pid !== undefined) {
+    try { process.kill(-p.pid, 'SIGKILL'); } catch { /* already gone */ }
+  }
 }
 
 export class Workspace {
@@ -44,33 +55,37 @@ export class Workspace {
     return { payload, torrent, name, seedDir };
   }
 
-  run(cmd: string, args: string[], logName: string): ChildProcess {
+  /** Starts `cmd` in its own process group; with `netns`, inside that network namespace (`ip netns exec` execs in place, so the pid is the client's). */
+  run(cmd: string, args: string[], logName: string, opts: { netns?: string; env?: NodeJS.ProcessEnv } = {}): ChildProcess {
     const log = this.path(`${logName}.log`);
-    const child = spawn(cmd, args, { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    const [file, argv] = opts.netns ? ['ip', ['netns', 'exec', opts.netns, cmd, ...args]] : [cmd, args];
+    const child = spawn(file, argv, { detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: opts.env ?? process.env });
     let text = '';
     child.stdout!.on('data', (c: Buffer) => { text += c.toString(); });
     child.stderr!.on('data', (c: Buffer) => { text += c.toString(); });
-    child.on('exit', () => writeFileSync(log, text));
+    running.add(child);
+    child.on('exit', () => { running.delete(child); writeFileSync(log, text); });
     (child as ChildProcess & { logText: () => string }).logText = () => text;
     this.procs.push(child);
     return child;
   }
 
-  async aria2(torrent: string, dir: string, opts: { seed: boolean; udp?: boolean; name: string }): Promise<ChildProcess> {
+  async aria2(torrent: string, dir: string, opts: { seed: boolean; udp?: boolean; name: string; netns?: string }): Promise<ChildProcess> {
     const port = await freePort();
     const args = [
       `--dir=${dir}`, `--listen-port=${port}`, '--enable-dht=false', '--enable-dht6=false', '--bt-enable-lpd=false',
       '--enable-peer-exchange=false', '--check-integrity=true', '--bt-seed-unverified=true', '--summary-interval=0',
       '--console-log-level=notice', '--file-allocation=none', '--bt-require-crypto=false', '--bt-max-peers=10',
-      opts.seed ? '--seed-time=60' : '--seed-time=0',
+      // aria2 stops seeding at share ratio 1.0 by default: a leecher that lost a piece to an end-game duplicate never finishes.
+      opts.seed ? '--seed-time=60' : '--seed-time=0', '--seed-ratio=0.0',
     ];
     if (opts.udp) args.push('--enable-dht=true', `--dht-listen-port=${await freePort()}`);
     args.push(torrent);
-    return this.run('aria2c', args, opts.name);
+    return this.run('aria2c', args, opts.name, { netns: opts.netns });
   }
 
   /** qBittorrent with a headless profile: SSRF mitigation off, several connections per IP, no DHT/PeX/LSD. */
-  async qbittorrent(torrent: string, saveDir: string, opts: { seed: boolean; name: string }): Promise<ChildProcess> {
+  async qbittorrent(torrent: string, saveDir: string, opts: { seed: boolean; name: string; netns?: string }): Promise<ChildProcess> {
     const profile = this.path(`${opts.name}-profile`);
     const conf = join(profile, 'qBittorrent', 'config');
     mkdirSync(conf, { recursive: true });
@@ -87,7 +102,36 @@ export class Workspace {
     const args = [`--profile=${profile}`, `--webui-port=${await freePort()}`, `--save-path=${saveDir}`, '--add-paused=false', '--skip-dialog=true'];
     if (opts.seed) args.push('--skip-hash-check');
     args.push(torrent);
-    return this.run('qbittorrent-nox', args, opts.name);
+    return this.run('qbittorrent-nox', args, opts.name, { netns: opts.netns });
+  }
+
+  /**
+   * transmission-cli 3.00 with its own config folder (`-g`, also its HOME) holding a
+   * settings.json that turns off everything that would talk to anyone but the tracker and the
+   * swarm: DHT, LPD, PEX, port mapping, RPC, blocklists. Seeds when `dir` already holds the
+   * data (new torrents are verified on add) and keeps seeding after a download. Transmission
+   * ignores peers in 127.0.0.0/8, so it needs a network namespace (netns.ts) to swarm.
+   */
+  async transmission(torrent: string, dir: string, opts: { name: string; netns?: string }): Promise<ChildProcess> {
+    const config = this.path(`${opts.name}-config`);
+    mkdirSync(config, { recursive: true });
+    mkdirSync(dir, { recursive: true });
+    const port = await freePort();
+    writeFileSync(join(config, 'settings.json'), JSON.stringify({
+      'dht-enabled': false, 'lpd-enabled': false, 'pex-enabled': false, 'utp-enabled': false,
+      'port-forwarding-enabled': false, 'rpc-enabled': false, 'blocklist-enabled': false,
+      'peer-port': port, 'peer-port-random-on-start': false, 'download-dir': dir, 'incomplete-dir-enabled': false,
+      'watch-dir-enabled': false, 'start-added-torrents': true, 'rename-partial-files': true,
+      'speed-limit-up-enabled': false, 'speed-limit-down-enabled': false, 'alt-speed-enabled': false,
+      'ratio-limit-enabled': false, 'idle-seeding-limit-enabled': false, 'queue-stalled-enabled': false,
+      'download-queue-enabled': false, 'seed-queue-enabled': false, 'encryption': 1, 'message-level': 2,
+    }, null, 2));
+    const env: NodeJS.ProcessEnv = { ...process.env, HOME: config, XDG_CONFIG_HOME: config };
+    // libcurl would honour a proxy from the environment; the tracker is on a local address.
+    for (const k of ['http_proxy', 'https_proxy', 'all_proxy', 'HTTP_PROXY', 'HTTPS_PROXY', 'ALL_PROXY']) delete env[k];
+    env['no_proxy'] = '*';
+    const args = ['-g', config, '-w', dir, '-p', String(port), '-M', '-B', '-et', '-D', '-U', torrent];
+    return this.run('transmission-cli', args, opts.name, { netns: opts.netns, env });
   }
 
   /** Resolves once `file` holds exactly `expected`, polling; rejects after `timeoutMs`. */
@@ -106,15 +150,11 @@ export class Workspace {
   }
 
   logs(): string {
-    return this.procs.map((p) => `--- ${p.spawnargs.slice(0, 2).join(' ')}\n${(p as ChildProcess & { logText?: () => string }).logText?.().slice(-1500) ?? ''}`).join('\n');
+    return this.procs.map((p) => `--- ${p.spawnargs.slice(0, p.spawnargs[0] === 'ip' ? 6 : 2).join(' ')}\n${(p as ChildProcess & { logText?: () => string }).logText?.().slice(-1500) ?? ''}`).join('\n');
   }
 
   async close(): Promise<void> {
-    for (const p of this.procs) {
-      if (p.exitCode === null && p.signalCode === null && p.pid !== undefined) {
-        try { process.kill(-p.pid, 'SIGKILL'); } catch { /* already gone */ }
-      }
-    }
+    for (const p of this.procs) killGroup(p);
     await new Promise((r) => setTimeout(r, 100));
     rmSync(this.dir, { recursive: true, force: true });
   }

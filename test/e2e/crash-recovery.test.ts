@@ -2,8 +2,10 @@
  * Nothing lost, nothing counted twice: simulated clients (several users, several clients per
  * user, sessions with stops and restarts, completions, late duplicate announces) announce to
  * a privtrak process that is killed with SIGKILL at random moments and restarted. Every
- * announce that fails is retried until it succeeds, as real clients do. At the end the sink's
- * totals must equal the exact sums of what the clients reported.
+ * announce that fails is retried until it succeeds, as real clients do. Several clients announce
+ * at once, so a kill can land while a commit group of several announces is being written or
+ * answered, and checkpoints run every 300 ms, so kills also land mid-checkpoint. At the end the
+ * sink's totals must equal the exact sums of what the clients reported.
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -91,6 +93,7 @@ async function simulate(sinkYaml: string, seed: number, migrate = false): Promis
     `      journal_dir: ${JSON.stringify(join(dir, 'journal'))}`,
     '      flush_interval: 100ms',
     '      batch_size: 7',
+    '      checkpoint_interval: 300ms', // checkpoints during the run, so kills also land mid-checkpoint
     `      sink: ${sinkYaml.replace('$DIR', dir)}`,
   ].join('\n'));
   if (migrate) {
@@ -131,10 +134,13 @@ async function simulate(sinkYaml: string, seed: number, migrate = false): Promis
   })();
 
   const began = Date.now();
-  try {
-    // Announce until the tracker has been killed 5 times (bounded: 20,000 steps or 60 s).
-    for (let step = 0; step < 20_000 && (kills < 5 || step < 400) && Date.now() - began < 60_000; step++) {
-      const c = clients[Math.floor(random() * clients.length)]!;
+  let steps = 0;
+  // One client's announces are sequential, as in a real client; WORKERS clients announce at once,
+  // so the tracker's commit groups hold several announces when a kill lands.
+  const worker = async (mine: Client[]): Promise<void> => {
+    while (steps < 20_000 && (kills < 5 || steps < 400) && Date.now() - began < 60_000) {
+      steps++;
+      const c = mine[Math.floor(random() * mine.length)]!;
       let event = '';
       const roll = random();
       if (!c.active) {
@@ -169,6 +175,10 @@ async function simulate(sinkYaml: string, seed: number, migrate = false): Promis
       if (event === '') c.last = path;
       await announceUntilAccepted(port, path);
     }
+  };
+  const WORKERS = 6;
+  try {
+    await Promise.all(Array.from({ length: WORKERS }, (_, w) => worker(clients.filter((_, i) => i % WORKERS === w))));
   } catch (err) {
     stopKiller = true;
     await killer.catch(() => undefined);
@@ -200,9 +210,16 @@ async function simulate(sinkYaml: string, seed: number, migrate = false): Promis
   rmSync(dir, { recursive: true, force: true });
 }
 
+/** A new seed each run (more schedules over time); CRASH_SEED=n replays the run a failure names. */
+function seedFor(t: { diagnostic(msg: string): void }): number {
+  const seed = process.env['CRASH_SEED'] !== undefined ? Number(process.env['CRASH_SEED']) : Date.now() % 1_000_000_007;
+  t.diagnostic(`seed ${seed} (CRASH_SEED=${seed} to replay)`);
+  return seed;
+}
+
 describe('crash recovery: SIGKILL at random moments', { timeout: 180_000 }, () => {
-  it('SQLite sink: totals equal the exact expected sums', async () => {
-    await simulate('{name: sqlite, path: "$DIR/privtrak.sqlite"}', 20261124);
+  it('SQLite sink: totals equal the exact expected sums', async (t) => {
+    await simulate('{name: sqlite, path: "$DIR/privtrak.sqlite"}', seedFor(t));
   });
 
   it('PostgreSQL sink: totals equal the exact expected sums', async (t) => {
@@ -210,7 +227,7 @@ describe('crash recovery: SIGKILL at random moments', { timeout: 180_000 }, () =
     if (url === undefined) return;
     const schema = await freshSchema(url);
     try {
-      await simulate(`{name: postgres, url: "${url}", schema: "${schema.name}"}`, 424242, true);
+      await simulate(`{name: postgres, url: "${url}", schema: "${schema.name}"}`, seedFor(t), true);
     } finally {
       await schema.drop();
     }

@@ -12,14 +12,14 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 let n = 0;
 
 // Conformance where it applies: totals (read back from the file), idempotent and regrouped
-// retries, snatches, 64-bit sums. Not applicable, so not run: baselines and their expiry (the
-// log sink keeps none) and the atomic failure (a file append is not transactional).
+// retries, snatches, 64-bit sums. Not applicable, so not run: the atomic failure (a file append
+// is not transactional).
 const suiteDir = join(dir, 'suite');
 runSinkSuite('log', async () => {
   const sink = new LogSink(join(suiteDir, `deltas-${n++}.ndjson`));
   await sink.open();
   return sink;
-}, () => rmSync(suiteDir, { recursive: true, force: true }), { baselines: false });
+}, () => rmSync(suiteDir, { recursive: true, force: true }));
 
 describe('log sink', () => {
   it('writes one JSON line per applied delta, ids in lowercase hex, in exactly this format', async () => {
@@ -44,7 +44,7 @@ describe('log sink', () => {
     }
   });
 
-  it('keeps its mark in <path>.state and resumes from it; keeps no baselines', async () => {
+  it('keeps its mark in <path>.state and resumes from it', async () => {
     const path = join(dir, 'state', 'deltas.ndjson');
     const sink = new LogSink(path);
     await sink.open();
@@ -54,10 +54,9 @@ describe('log sink', () => {
     assert.deepEqual(JSON.parse(readFileSync(`${path}.state`, 'utf8')), { a: 3, b: 1 });
     const again = new LogSink(path);
     await again.open();
-    assert.deepEqual(await again.load('a', 0), { appliedThrough: 3, baselines: [] });
+    assert.deepEqual(await again.load('a'), { appliedThrough: 3 });
     await again.apply({ id: 4, instance: 'a', deltas: [delta(2), delta(3), delta(4)] });
     assert.deepEqual(readFileSync(path, 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l).seq), [1, 2, 3, 1, 4]);
-    assert.equal(await again.expireBaselines(), 0);
     await again.migrate();
   });
 
@@ -69,7 +68,7 @@ describe('log sink', () => {
     await sink.apply({ id: 2, instance: 'a', deltas: [delta(1, { deltaUp: 1 }), delta(2, { deltaUp: 2 })] });
     assert.deepEqual(out.join('').trimEnd().split('\n').map((l) => JSON.parse(l).delta_up), [1, 2]);
     assert.equal(existsSync('-.state'), false);
-    assert.equal((await sink.load('a', 0)).appliedThrough, 2);
+    assert.equal((await sink.load('a')).appliedThrough, 2);
     assert.deepEqual(await sink.totals({ byTorrent: false }), []);
     assert.deepEqual(await sink.totals({ user: USER_A, byTorrent: true }), []);
   });

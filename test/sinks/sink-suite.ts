@@ -1,9 +1,9 @@
 /**
  * The conformance suite every DeltaSink passes, called in one line per sink: exact totals,
- * idempotent retries (also regrouped), baselines stored with the batch, snatches counted once,
- * 64-bit totals, per-user queries, baseline expiry, and an atomic failed batch.
+ * idempotent retries (also regrouped), snatches counted once, 64-bit totals, per-user
+ * queries, and an atomic failed batch.
  *
- *   runSinkSuite('sqlite', makeSink, cleanup, { baselines: true, atomicFailure })
+ *   runSinkSuite('sqlite', makeSink, cleanup, { atomicFailure })
  *
  * `makeSink` returns a fresh, opened, empty sink for each test (the suite closes it);
  * `cleanup` runs once after the suite (drop schemas, remove temp dirs).
@@ -13,7 +13,8 @@ import assert from 'node:assert/strict';
 import type { DeltaSink, TotalsRow } from '../../src/sinks/sink.js';
 import type { StatDelta } from '../../src/middleware/privtrak/delta.js';
 import type { AnnounceEvent } from '../../src/bittorrent/types.js';
-import type { Baseline } from '../../src/middleware/privtrak/rules.js';
+import { RecordBatch } from '../../src/middleware/privtrak/pending-queue.js';
+import { encodeRecord } from '../../src/middleware/privtrak/journal-record.js';
 
 // 16-byte users, 20-byte info hashes and peer ids; A < B and IH1 < IH2 in byte order.
 export const USER_A = Buffer.from('0123456789abcdef0123456789abcdef', 'hex');
@@ -35,8 +36,6 @@ export function delta(seq: number, over: Partial<StatDelta> = {}): StatDelta {
 }
 
 export interface SinkCapabilities {
-  /** Whether load() returns baselines (the log sink keeps none). Default true. */
-  baselines?: boolean;
   /** Provokes an apply that fails halfway (and asserts it rejects); the suite checks nothing was stored. */
   atomicFailure?: (sink: DeltaSink) => Promise<void>;
 }
@@ -60,11 +59,6 @@ async function everything(sink: DeltaSink) {
   };
 }
 
-const sortedBaselines = (state: { baselines: { user: Buffer; infoHash: Buffer; peerId: Buffer; baseline: Baseline }[] }) =>
-  state.baselines
-    .map((b) => [hex(b.user), hex(b.infoHash), b.peerId.toString('latin1'), b.baseline] as const)
-    .sort((a, b) => (a.join() < b.join() ? -1 : 1));
-
 export function runSinkSuite(name: string, makeSink: () => Promise<DeltaSink>, cleanup: () => Promise<void> | void, caps: SinkCapabilities = {}): void {
   describe(`sink conformance: ${name}`, () => {
     after(async () => {
@@ -81,7 +75,7 @@ export function runSinkSuite(name: string, makeSink: () => Promise<DeltaSink>, c
 
     it('applies a batch into exact per-user and per-torrent totals, ordered by user then info_hash', withSink(async (sink) => {
       assert.deepEqual(await sink.totals({ byTorrent: false }), [], 'a fresh sink is empty');
-      assert.equal((await sink.load('a', 0)).appliedThrough, 0);
+      assert.equal((await sink.load('a')).appliedThrough, 0);
       await sink.apply({ id: 5, instance: 'a', deltas: [
         delta(1, { user: USER_B, deltaUp: 1, deltaDown: 2, seedTime: 3, leechTime: 4 }),
         delta(2, { deltaUp: 100, deltaDown: 10, seedTime: 30 }),
@@ -102,7 +96,7 @@ export function runSinkSuite(name: string, makeSink: () => Promise<DeltaSink>, c
           [hex(USER_B), hex(IH1), { up: 1n, down: 2n, seed: 3n, leech: 4n, snatched: 0n }],
         ],
       });
-      assert.equal((await sink.load('a', 0)).appliedThrough, 5);
+      assert.equal((await sink.load('a')).appliedThrough, 5);
       // Totals keep adding up across batches.
       await sink.apply({ id: 6, instance: 'a', deltas: [delta(6, { deltaUp: 1000, infoHash: IH2 })] });
       assert.deepEqual(await totalsOf(sink, USER_A), { up: 1155n, down: 16n, seed: 30n, leech: 7n, snatched: 0n });
@@ -123,6 +117,33 @@ export function runSinkSuite(name: string, makeSink: () => Promise<DeltaSink>, c
       }
     }));
 
+    it('applies a batch of journal records (the tracker\'s form) exactly as the same deltas, retries included', withSink(async (sink) => {
+      const deltas = [
+        delta(1, { user: USER_B, deltaUp: 1, deltaDown: 2, seedTime: 3, leechTime: 4 }),
+        delta(2, { deltaUp: 2 ** 52 + 1, deltaDown: 10, seedTime: 30, snatch: true, event: 'completed' }),
+        delta(3, { deltaUp: 50, infoHash: IH2, leechTime: 7 }),
+        delta(4, { deltaUp: 2 ** 52 + 1, peerId: PEER_2 }),
+        delta(5, { user: USER_C, infoHash: IH2, deltaDown: 9 }),
+      ];
+      const asRecords = (ds: StatDelta[]) => new RecordBatch('a', Buffer.concat(ds.map((d) => encodeRecord(d))));
+      await sink.apply(asRecords(deltas.slice(0, 3)));
+      await sink.apply(asRecords(deltas.slice(1))); // regrouped retry: only 4..5 are new
+      assert.equal((await sink.load('a')).appliedThrough, 5);
+      assert.deepEqual(await everything(sink), {
+        users: [
+          [hex(USER_A), { up: 2n * BigInt(2 ** 52 + 1) + 50n, down: 10n, seed: 30n, leech: 7n, snatched: 1n }],
+          [hex(USER_C), { up: 0n, down: 9n, seed: 0n, leech: 0n, snatched: 0n }],
+          [hex(USER_B), { up: 1n, down: 2n, seed: 3n, leech: 4n, snatched: 0n }],
+        ],
+        torrents: [
+          [hex(USER_A), hex(IH1), { up: 2n * BigInt(2 ** 52 + 1), down: 10n, seed: 30n, leech: 0n, snatched: 1n }],
+          [hex(USER_A), hex(IH2), { up: 50n, down: 0n, seed: 0n, leech: 7n, snatched: 0n }],
+          [hex(USER_C), hex(IH2), { up: 0n, down: 9n, seed: 0n, leech: 0n, snatched: 0n }],
+          [hex(USER_B), hex(IH1), { up: 1n, down: 2n, seed: 3n, leech: 4n, snatched: 0n }],
+        ],
+      });
+    }));
+
     it('changes nothing when the same batch is applied twice', withSink(async (sink) => {
       const batch = { id: 3, instance: 'a', deltas: [
         delta(1, { deltaUp: 10, deltaDown: 1, seedTime: 5 }), delta(2, { user: USER_B, deltaUp: 20, snatch: true }), delta(3, { infoHash: IH2, leechTime: 9 }),
@@ -131,7 +152,7 @@ export function runSinkSuite(name: string, makeSink: () => Promise<DeltaSink>, c
       const once = await everything(sink);
       await sink.apply(batch);
       assert.deepEqual(await everything(sink), once);
-      assert.equal((await sink.load('a', 0)).appliedThrough, 3);
+      assert.equal((await sink.load('a')).appliedThrough, 3);
     }));
 
     it('applies only the new part of a regrouped batch (1..5, then 3..8: only 6..8)', withSink(async (sink) => {
@@ -140,17 +161,17 @@ export function runSinkSuite(name: string, makeSink: () => Promise<DeltaSink>, c
       await sink.apply({ id: 5, instance: 'a', deltas: [1, 2, 3, 4, 5].map(d) });
       await sink.apply({ id: 8, instance: 'a', deltas: [3, 4, 5, 6, 7, 8].map(d) });
       assert.equal((await totalsOf(sink, USER_A))!.up, BigInt(2 ** 9 - 2));
-      assert.equal((await sink.load('a', 0)).appliedThrough, 8);
+      assert.equal((await sink.load('a')).appliedThrough, 8);
       // A stale retry entirely below the mark, and an empty batch, change nothing.
       await sink.apply({ id: 4, instance: 'a', deltas: [2, 3, 4].map(d) });
       await sink.apply({ id: 8, instance: 'a', deltas: [] });
       assert.equal((await totalsOf(sink, USER_A))!.up, BigInt(2 ** 9 - 2));
-      assert.equal((await sink.load('a', 0)).appliedThrough, 8);
+      assert.equal((await sink.load('a')).appliedThrough, 8);
       // Another instance has its own mark: its seqs 1..2 are new.
       await sink.apply({ id: 2, instance: 'b', deltas: [1, 2].map((s) => delta(s, { deltaUp: 1 })) });
       assert.equal((await totalsOf(sink, USER_A))!.up, BigInt(2 ** 9));
-      assert.equal((await sink.load('b', 0)).appliedThrough, 2);
-      assert.equal((await sink.load('a', 0)).appliedThrough, 8);
+      assert.equal((await sink.load('b')).appliedThrough, 2);
+      assert.equal((await sink.load('a')).appliedThrough, 8);
     }));
 
     it('counts a snatch once per user and torrent, even with two completed deltas', withSink(async (sink) => {
@@ -179,61 +200,14 @@ export function runSinkSuite(name: string, makeSink: () => Promise<DeltaSink>, c
       assert.equal((await totalsOf(sink, USER_B))!.up, 2n * BigInt(half) + 3n);
     }));
 
-    if (caps.baselines !== false) {
-      it('stores baselines with the batch: the last per peer, removed ones gone, filtered by sinceMs', withSink(async (sink) => {
-        const b = (uploaded: number, lastMs: number): Baseline => ({ uploaded, downloaded: uploaded * 2, left: 1000 - uploaded, lastMs });
-        await sink.apply({ id: 5, instance: 'a', deltas: [
-          delta(1, { baseline: b(1, 1000) }),
-          delta(2, { baseline: b(5, 2000) }), // replaces seq 1: same peer
-          delta(3, { peerId: PEER_2, baseline: b(1, 3000) }),
-          delta(4, { peerId: PEER_2, baseline: null }), // removed in the same batch
-          delta(5, { user: USER_B, infoHash: IH2, baseline: b(7, 5000) }),
-        ] });
-        // Another instance's baselines are its own.
-        await sink.apply({ id: 1, instance: 'other', deltas: [delta(1, { peerId: PEER_2, baseline: b(9, 9000) })] });
-        assert.deepEqual(sortedBaselines(await sink.load('a', 0)), [
-          [hex(USER_A), hex(IH1), PEER_1.toString('latin1'), b(5, 2000)],
-          [hex(USER_B), hex(IH2), PEER_1.toString('latin1'), b(7, 5000)],
-        ]);
-        assert.deepEqual(sortedBaselines(await sink.load('a', 2001)), [[hex(USER_B), hex(IH2), PEER_1.toString('latin1'), b(7, 5000)]]);
-        assert.deepEqual(sortedBaselines(await sink.load('a', 2000)).length, 2, 'sinceMs is inclusive');
-        assert.deepEqual(sortedBaselines(await sink.load('other', 0)), [[hex(USER_A), hex(IH1), PEER_2.toString('latin1'), b(9, 9000)]]);
-        assert.deepEqual((await sink.load('nobody', 0)), { appliedThrough: 0, baselines: [] });
-
-        // A later batch removes one and updates the other; replaying an older batch does not bring the old state back.
-        await sink.apply({ id: 7, instance: 'a', deltas: [delta(6, { baseline: null }), delta(7, { user: USER_B, infoHash: IH2, baseline: b(8, 6000) })] });
-        await sink.apply({ id: 5, instance: 'a', deltas: [delta(5, { user: USER_B, infoHash: IH2, baseline: b(7, 5000) })] });
-        const state = await sink.load('a', 0);
-        assert.equal(state.appliedThrough, 7);
-        assert.deepEqual(sortedBaselines(state), [[hex(USER_B), hex(IH2), PEER_1.toString('latin1'), b(8, 6000)]]);
-      }));
-
-      it('expires baselines last seen before the cutoff, per instance', withSink(async (sink) => {
-        const b = (lastMs: number): Baseline => ({ uploaded: 1, downloaded: 2, left: 3, lastMs });
-        await sink.apply({ id: 3, instance: 'a', deltas: [
-          delta(1, { baseline: b(1000) }), delta(2, { peerId: PEER_2, baseline: b(2000) }), delta(3, { infoHash: IH2, baseline: b(3000) }),
-        ] });
-        await sink.apply({ id: 1, instance: 'other', deltas: [delta(1, { baseline: b(1000) })] });
-        assert.equal(await sink.expireBaselines('a', 2000), 1, 'strictly before the cutoff');
-        assert.deepEqual(sortedBaselines(await sink.load('a', 0)).map((x) => x[3].lastMs).sort(), [2000, 3000]);
-        assert.equal(await sink.expireBaselines('a', 2000), 0);
-        assert.equal(await sink.expireBaselines('a', 10_000), 2);
-        assert.deepEqual((await sink.load('a', 0)).baselines, []);
-        assert.equal((await sink.load('a', 0)).appliedThrough, 3, 'expiry leaves the mark alone');
-        assert.equal((await sink.load('other', 0)).baselines.length, 1, 'other instances untouched');
-        // Totals are not baselines: untouched.
-        assert.equal((await totalsOf(sink, USER_A))!.up, 0n);
-      }));
-    }
-
     if (caps.atomicFailure) {
       it('stores nothing of a batch that fails', withSink(async (sink) => {
         await sink.apply({ id: 1, instance: 'a', deltas: [delta(1, { deltaUp: 7, baseline: { uploaded: 7, downloaded: 0, left: 0, lastMs: 1000 } })] });
         const before = await everything(sink);
-        const loaded = await sink.load('a', 0);
+        const loaded = await sink.load('a');
         await caps.atomicFailure!(sink);
         assert.deepEqual(await everything(sink), before);
-        assert.deepEqual(await sink.load('a', 0), loaded);
+        assert.deepEqual(await sink.load('a'), loaded);
         // The same seqs, retried without the bad delta, are then applied in full.
         await sink.apply({ id: 2, instance: 'a', deltas: [delta(2, { deltaUp: 100 })] });
         assert.equal((await totalsOf(sink, USER_A))!.up, 107n);

@@ -77,7 +77,7 @@ describe('sqlite sink', () => {
     await assert.rejects(sink.apply({ id: 2, instance: 'a', deltas: [delta(2, { deltaUp: 1 })] }), /not open/);
     await sink.open();
     assert.equal((await sink.totals({ byTorrent: false }))[0]!.uploaded, 1n);
-    assert.equal((await sink.load('a', 0)).appliedThrough, 1);
+    assert.equal((await sink.load('a')).appliedThrough, 1);
     await sink.close();
   });
 

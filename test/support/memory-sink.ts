@@ -1,17 +1,15 @@
 /**
  * An in-process DeltaSink for hook tests that need to make the sink fail or stall on demand.
- * It follows the same contract as the real sinks (atomic, idempotent by seq, baselines stored
- * with the batch); the real sinks are checked against that contract by test/sinks/sink-suite.ts.
+ * It follows the same contract as the real sinks (atomic, idempotent by seq); the real sinks are checked against that contract by test/sinks/sink-suite.ts.
  */
-import type { DeltaSink, SinkState, TotalsQuery, TotalsRow, StoredBaseline } from '../../src/sinks/sink.js';
+import type { DeltaSink, SinkState, TotalsQuery, TotalsRow } from '../../src/sinks/sink.js';
 import type { DeltaBatch } from '../../src/middleware/privtrak/delta.js';
-import { aggregate } from '../../src/sinks/aggregate.js';
+import { aggregateBatch } from '../../src/sinks/aggregate.js';
 
 export class MemorySink implements DeltaSink {
   readonly name = 'memory-test';
   appliedThrough = new Map<string, number>();
   torrents = new Map<string, TotalsRow>();
-  peers = new Map<string, StoredBaseline>();
   batches: DeltaBatch[] = [];
   /** When set, apply() rejects with this error (nothing stored). */
   failWith: Error | undefined;
@@ -22,18 +20,15 @@ export class MemorySink implements DeltaSink {
   async open(): Promise<void> {}
   async migrate(): Promise<void> {}
 
-  async load(instance: string, sinceMs: number): Promise<SinkState> {
-    return {
-      appliedThrough: this.appliedThrough.get(instance) ?? 0,
-      baselines: [...this.peers.values()].filter((p) => p.baseline.lastMs >= sinceMs),
-    };
+  async load(instance: string): Promise<SinkState> {
+    return { appliedThrough: this.appliedThrough.get(instance) ?? 0 };
   }
 
   async apply(batch: DeltaBatch): Promise<void> {
     if (this.gate) await this.gate;
     if (this.failWith) throw this.failWith;
     this.batches.push(batch);
-    const agg = aggregate(batch.deltas, this.appliedThrough.get(batch.instance) ?? 0);
+    const agg = aggregateBatch(batch, this.appliedThrough.get(batch.instance) ?? 0);
     for (const t of agg.torrents) {
       const key = t.user.toString('hex') + t.infoHash.toString('hex');
       const old = this.torrents.get(key);
@@ -46,18 +41,7 @@ export class MemorySink implements DeltaSink {
         snatched: (old?.snatched ?? 0n) > 0n || t.snatched > 0 ? 1n : 0n,
       });
     }
-    for (const p of agg.peers) {
-      const key = p.user.toString('hex') + p.infoHash.toString('hex') + p.peerId.toString('hex');
-      if (p.baseline === null) this.peers.delete(key);
-      else this.peers.set(key, { user: p.user, infoHash: p.infoHash, peerId: p.peerId, baseline: p.baseline });
-    }
     this.appliedThrough.set(batch.instance, agg.through);
-  }
-
-  async expireBaselines(_instance: string, cutoffMs: number): Promise<number> {
-    let n = 0;
-    for (const [k, p] of this.peers) if (p.baseline.lastMs < cutoffMs) { this.peers.delete(k); n++; }
-    return n;
   }
 
   async totals(query: TotalsQuery): Promise<TotalsRow[]> {

@@ -1,11 +1,11 @@
 /**
- * The HTTP frontend on a raw `net` server. A tracker answers one GET line, so instead of
- * node:http (whose per-request objects, header maps and event plumbing cost more than the
- * announce itself) this reads the request line and the few headers it needs, and writes a
- * complete response in one `write`. This is what opentracker does; BENCHMARKS.md shows the
- * difference. Bodies are not supported (trackers take none): a request with one is refused.
+ * The HTTP frontend. A tracker answers one GET line, so instead of node:http (whose
+ * per-request objects, header maps and event plumbing cost more than the announce itself)
+ * this reads the request line and the few headers it needs, and writes a complete response
+ * in one write — what opentracker does. Under it is a TCP listener (connection.ts): libuv
+ * handles directly by default, node:net as the fallback. BENCHMARKS.md shows the difference.
+ * Bodies are not supported (trackers take none): a request with one is refused.
  */
-import { createServer, type Server, type Socket } from 'node:net';
 import type { HttpConfig } from '../../config/schema.js';
 import type { Frontend, FrontendDeps } from '../frontend.js';
 import { ClientError, isClientError, publicReason } from '../../bittorrent/errors.js';
@@ -17,6 +17,9 @@ import { compileRoutes, type RouteMatcher } from './router.js';
 import { parseAnnounce, parseScrape } from './parser.js';
 import { frameResponse, writeAnnounceBody, writeFailureBody, writeScrapeBody } from './writer.js';
 import type { Action } from '../../metrics/metrics.js';
+import type { Connection, ConnectionHandlers, TcpListener } from './connection.js';
+import { createRawTcpListener } from './raw-tcp.js';
+import { createNetTcpListener } from './net-tcp.js';
 
 interface RequestHead {
   readonly method: string;
@@ -32,10 +35,23 @@ function isPromise<T>(v: T | Promise<T>): v is Promise<T> {
   return typeof (v as Promise<T> | undefined)?.then === 'function';
 }
 
-export class HttpFrontend implements Frontend {
+/** Picks the TCP layer (`http.transport`): raw libuv handles when available, else node:net. */
+function createListener(cfg: HttpConfig, handlers: ConnectionHandlers): { listener: TcpListener; transport: 'raw' | 'net' } {
+  const opts = { maxConnections: cfg.max_connections };
+  if (cfg.transport !== 'net') {
+    const raw = createRawTcpListener(handlers, opts);
+    if (raw !== undefined) return { listener: raw, transport: 'raw' };
+    if (cfg.transport === 'raw') throw new Error('http.transport: raw: this Node does not expose the libuv TCP bindings (use auto or net)');
+  }
+  return { listener: createNetTcpListener(handlers, opts), transport: 'net' };
+}
+
+export class HttpFrontend implements Frontend, ConnectionHandlers {
   readonly name = 'http';
-  private readonly server: Server;
-  private readonly sockets = new Set<Socket>();
+  /** The TCP layer in use: 'raw' (libuv handles) or 'net' (node:net). */
+  readonly transport: 'raw' | 'net';
+  private readonly listener: TcpListener;
+  private readonly connections = new Set<Connection>();
   private readonly matchAnnounce: RouteMatcher;
   private readonly matchScrape: RouteMatcher;
   private readonly realIpHeader: string;
@@ -46,132 +62,115 @@ export class HttpFrontend implements Frontend {
     this.matchAnnounce = compileRoutes(cfg.announce_routes);
     this.matchScrape = compileRoutes(cfg.scrape_routes);
     this.realIpHeader = cfg.real_ip_header.toLowerCase();
-    this.server = createServer({ noDelay: true }, (socket) => this.accept(socket));
-    this.server.maxConnections = cfg.max_connections;
+    const { listener, transport } = createListener(cfg, this);
+    this.listener = listener;
+    this.transport = transport;
   }
 
-  listen(): Promise<void> {
+  async listen(): Promise<void> {
     const { host, port } = splitHostPort(this.cfg.addr);
-    return new Promise((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen({ port, host, backlog: 4096 }, () => {
-        this.server.off('error', reject);
-        this.server.on('error', (err) => this.deps.logger.error({ err }, 'http server error'));
-        this.sweeper = setInterval(() => this.sweep(Date.now()), Math.min(1000, this.cfg.read_timeout)).unref();
-        resolve();
-      });
-    });
+    await this.listener.listen(host, port, 4096);
+    this.sweeper = setInterval(() => this.sweep(Date.now()), Math.min(1000, this.cfg.read_timeout)).unref();
   }
 
   port(): number {
-    const a = this.server.address();
-    return typeof a === 'object' && a !== null ? a.port : 0;
+    return this.listener.port();
   }
 
   /**
-   * Time limits without a timer per socket: one sweep a second closes connections past their
-   * deadline (read_timeout for a request, idle_timeout between keep-alive requests). A timer per
-   * connection cost more than the rest of accepting it (BENCHMARKS.md, connection close).
+   * Time limits without a timer per connection: one sweep a second closes connections past
+   * their deadline (read_timeout for a request, idle_timeout between keep-alive requests). A
+   * timer per connection cost more than the rest of accepting it (BENCHMARKS.md).
    */
   private sweep(nowMs: number): void {
-    for (const s of this.sockets) if ((s as unknown as SocketState).deadline < nowMs) s.destroy();
+    for (const c of this.connections) if (c.deadline < nowMs) c.close();
   }
 
   async close(): Promise<void> {
     this.closing = true;
     if (this.sweeper) clearInterval(this.sweeper);
-    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
-    // Idle keep-alive connections would hold close() open: end them; busy ones finish their reply.
-    for (const s of this.sockets) if (!(s as unknown as SocketState).inFlight) s.end();
-    const grace = setTimeout(() => { for (const s of this.sockets) s.destroy(); }, 2000);
-    grace.unref();
-    await closed;
-    clearTimeout(grace);
+    const stopped = this.listener.close();
+    // Idle keep-alive connections are told to go; busy ones finish their reply first.
+    for (const c of this.connections) if (!c.inFlight) c.shutdown();
+    await stopped;
+    const deadline = Date.now() + 2000;
+    while (this.connections.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    for (const c of this.connections) c.close();
   }
 
-  private accept(socket: Socket): void {
-    const state = socket as unknown as SocketState;
-    state.rx = '';
-    state.inFlight = false;
-    state.done = false;
-    state.deadline = Date.now() + this.cfg.read_timeout;
-    this.sockets.add(socket);
-    socket.on('error', () => socket.destroy());
-    socket.on('close', () => this.sockets.delete(socket));
-    socket.on('data', (chunk: Buffer) => {
-      if (state.done) return; // answered with "Connection: close": anything after is ignored
-      state.rx += chunk.toString('latin1');
-      if (!state.inFlight) this.drain(state);
-    });
+  onConnection(conn: Connection): void {
+    conn.deadline = Date.now() + this.cfg.read_timeout;
+    this.connections.add(conn);
   }
 
-  /** Handles every complete request buffered on the socket, one at a time, in order. */
-  private drain(socket: SocketState): void {
-    while (!socket.destroyed) {
-      const end = socket.rx.indexOf('\r\n\r\n');
+  onClose(conn: Connection): void {
+    this.connections.delete(conn);
+  }
+
+  onData(conn: Connection, text: string): void {
+    if (conn.done) return; // answered with "Connection: close": anything after is ignored
+    conn.rx = conn.rx === '' ? text : conn.rx + text;
+    if (!conn.inFlight) this.drain(conn);
+  }
+
+  /** Handles every complete request buffered on the connection, one at a time, in order. */
+  private drain(conn: Connection): void {
+    while (!conn.closed && !conn.done) {
+      const end = conn.rx.indexOf('\r\n\r\n');
       if (end < 0) {
-        if (socket.rx.length > this.cfg.max_request_size) this.refuse(socket, 431, 'request too large');
+        if (conn.rx.length > this.cfg.max_request_size) this.refuse(conn, 431, 'request too large');
         return;
       }
       if (end > this.cfg.max_request_size) {
-        this.refuse(socket, 431, 'request too large');
+        this.refuse(conn, 431, 'request too large');
         return;
       }
-      const text = socket.rx.slice(0, end);
-      socket.rx = socket.rx.slice(end + 4);
-      const head = this.parseHead(text);
+      const text = conn.rx.length === end + 4 ? conn.rx : conn.rx.slice(0, end);
+      conn.rx = conn.rx.length === end + 4 ? '' : conn.rx.slice(end + 4);
+      const head = this.parseHead(text, end);
       if (head === undefined) {
-        this.refuse(socket, 400, 'malformed request');
+        this.refuse(conn, 400, 'malformed request');
         return;
       }
-      const result = this.handle(socket, head);
-      if (result !== undefined) {
-        socket.inFlight = true;
-        result.then(() => {
-          socket.inFlight = false;
-          if (!head.keepAlive || this.closing) return;
-          this.drain(socket);
-        });
-        return;
-      }
+      if (this.handle(conn, head)) return; // answered later: reply() resumes the connection
       if (!head.keepAlive) return;
     }
   }
 
-  private parseHead(text: string): RequestHead | undefined {
-    const lineEnd = text.indexOf('\r\n');
-    const line = lineEnd < 0 ? text : text.slice(0, lineEnd);
-    const sp1 = line.indexOf(' ');
-    const sp2 = line.lastIndexOf(' ');
+  /** Parses the request line and the three headers we use from `text` (which has `length` head bytes). */
+  private parseHead(text: string, length: number): RequestHead | undefined {
+    let lineEnd = text.indexOf('\r\n');
+    if (lineEnd < 0 || lineEnd > length) lineEnd = length;
+    const sp1 = text.indexOf(' ');
+    const sp2 = text.lastIndexOf(' ', lineEnd);
     if (sp1 <= 0 || sp2 <= sp1) return undefined;
-    const version = line.slice(sp2 + 1);
-    if (version !== 'HTTP/1.1' && version !== 'HTTP/1.0') return undefined;
-    const target = line.slice(sp1 + 1, sp2);
-    const q = target.indexOf('?');
+    const http11 = text.startsWith('HTTP/1.1', sp2 + 1);
+    if (sp2 + 9 !== lineEnd || (!http11 && !text.startsWith('HTTP/1.0', sp2 + 1))) return undefined;
+    const q = text.indexOf('?', sp1);
+    const hasQuery = q >= 0 && q < sp2;
     let connection: string | undefined;
     let userAgent: string | undefined;
     let forwardedFor: string | undefined;
     let hasBody = false;
-    let pos = lineEnd < 0 ? text.length : lineEnd + 2;
-    while (pos < text.length) {
+    let pos = lineEnd + 2;
+    while (pos < length) {
       let next = text.indexOf('\r\n', pos);
-      if (next < 0) next = text.length;
+      if (next < 0 || next > length) next = length;
       const colon = text.indexOf(':', pos);
       if (colon > pos && colon < next) {
         const name = text.slice(pos, colon).toLowerCase();
-        const value = text.slice(colon + 1, next).trim();
-        if (name === 'connection') connection = value.toLowerCase();
-        else if (name === 'user-agent') userAgent = value;
-        else if (name === this.realIpHeader) forwardedFor = value;
-        else if ((name === 'content-length' && value !== '0') || name === 'transfer-encoding') hasBody = true;
+        if (name === 'connection') connection = text.slice(colon + 1, next).trim().toLowerCase();
+        else if (name === 'user-agent') userAgent = text.slice(colon + 1, next).trim();
+        else if (name === this.realIpHeader) forwardedFor = text.slice(colon + 1, next).trim();
+        else if (name === 'transfer-encoding' || (name === 'content-length' && text.slice(colon + 1, next).trim() !== '0')) hasBody = true;
       }
       pos = next + 2;
     }
-    const clientWantsKeepAlive = version === 'HTTP/1.1' ? connection !== 'close' : connection === 'keep-alive';
+    const clientWantsKeepAlive = http11 ? connection !== 'close' : connection === 'keep-alive';
     return {
-      method: line.slice(0, sp1),
-      path: q < 0 ? target : target.slice(0, q),
-      query: q < 0 ? '' : target.slice(q + 1),
+      method: text.slice(0, sp1),
+      path: text.slice(sp1 + 1, hasQuery ? q : sp2),
+      query: hasQuery ? text.slice(q + 1, sp2) : '',
       keepAlive: this.cfg.keep_alive && clientWantsKeepAlive && !hasBody,
       userAgent,
       forwardedFor,
@@ -179,64 +178,68 @@ export class HttpFrontend implements Frontend {
     };
   }
 
-  private refuse(socket: SocketState, status: number, reason: string): void {
-    socket.end(frameResponse(status, writeFailureBody(reason), false));
-    socket.rx = '';
+  private refuse(conn: Connection, status: number, reason: string): void {
+    conn.write(frameResponse(status, writeFailureBody(reason), false));
+    conn.done = true;
+    conn.rx = '';
+    conn.deadline = Date.now() + this.cfg.read_timeout;
+    // FIN after the reply, not close(): closing with unread request bytes makes the kernel send RST, which can destroy the reply.
+    conn.shutdown();
   }
 
-  private send(socket: SocketState, status: number, body: Buffer, keepAlive: boolean): void {
-    if (socket.destroyed) return;
-    const framed = frameResponse(status, body, keepAlive && !this.closing);
-    if (keepAlive && !this.closing) {
-      socket.write(framed);
-      socket.deadline = Date.now() + this.cfg.idle_timeout;
+  private send(conn: Connection, status: number, body: Buffer, keepAlive: boolean): void {
+    if (conn.closed) return;
+    const open = keepAlive && !this.closing;
+    if (open) conn.noDelay();
+    conn.write(frameResponse(status, body, open));
+    if (open) {
+      conn.deadline = Date.now() + this.cfg.idle_timeout;
     } else {
-      // "Connection: close" tells the client to close; we only half-close after it does. The side
-      // that closes first keeps the TIME_WAIT entry, so this leaves it with the client instead of
-      // piling tens of thousands on the tracker (which, under load, made new connections collide
-      // with old TIME_WAIT entries and stall). A client that has not closed within read_timeout is cut off by the sweep.
-      socket.write(framed);
-      socket.done = true;
-      socket.rx = '';
-      socket.deadline = Date.now() + this.cfg.read_timeout;
+      // "Connection: close" tells the client to close; we close when it has. The side that closes
+      // first keeps the TIME_WAIT entry, so this leaves it with the client instead of piling tens of
+      // thousands on the tracker (which, under load, made new connections collide with old
+      // TIME_WAIT entries and stall). A client that has not closed within read_timeout is cut off by the sweep.
+      conn.done = true;
+      conn.rx = '';
+      conn.deadline = Date.now() + this.cfg.read_timeout;
     }
   }
 
-  private clientIp(socket: Socket, head: RequestHead): string | undefined {
+  private clientIp(conn: Connection, head: RequestHead): string | undefined {
     if (this.realIpHeader !== '' && head.forwardedFor) {
       // The right-most entry is the one our own proxy added; those to its left are client-supplied.
       const comma = head.forwardedFor.lastIndexOf(',');
       return normalizeIp((comma < 0 ? head.forwardedFor : head.forwardedFor.slice(comma + 1)).trim());
     }
-    const ip = socket.remoteAddress;
+    const ip = conn.remoteAddress();
     return ip === undefined ? undefined : normalizeIp(ip);
   }
 
-  /** Returns a Promise only when a hook was asynchronous. */
-  private handle(socket: SocketState, head: RequestHead): Promise<void> | undefined {
+  /** Returns true while the request is still being answered (a hook was asynchronous). */
+  private handle(conn: Connection, head: RequestHead): boolean {
     const start = process.hrtime.bigint();
     if (head.method !== 'GET') {
-      this.send(socket, 405, writeFailureBody('method not allowed'), false);
+      this.send(conn, 405, writeFailureBody('method not allowed'), false);
       this.deps.metrics.observe('http', 'other', 'client_error', start);
-      return undefined;
+      return false;
     }
     if (head.hasBody) {
-      this.send(socket, 400, writeFailureBody('request body not allowed'), false);
+      this.send(conn, 400, writeFailureBody('request body not allowed'), false);
       this.deps.metrics.observe('http', 'other', 'client_error', start);
-      return undefined;
+      return false;
     }
-    const ip = this.clientIp(socket, head);
-    if (ip === undefined) return undefined;
+    const ip = this.clientIp(conn, head);
+    if (ip === undefined) return false;
     let params = this.matchAnnounce(head.path);
-    if (params !== null) return this.announce(socket, head, ip, params, start);
+    if (params !== null) return this.announce(conn, head, ip, params, start);
     params = this.matchScrape(head.path);
-    if (params !== null) return this.scrape(socket, head, ip, params, start);
-    this.send(socket, 404, writeFailureBody('not found'), head.keepAlive);
+    if (params !== null) return this.scrape(conn, head, ip, params, start);
+    this.send(conn, 404, writeFailureBody('not found'), head.keepAlive);
     this.deps.metrics.observe('http', 'other', 'client_error', start);
-    return undefined;
+    return false;
   }
 
-  private announce(socket: SocketState, head: RequestHead, ip: string, params: Record<string, string>, start: bigint): Promise<void> | undefined {
+  private announce(conn: Connection, head: RequestHead, ip: string, params: Record<string, string>, start: bigint): boolean {
     let ctx: RequestContext;
     let req: AnnounceRequest;
     let result: AnnounceResponse | Promise<AnnounceResponse>;
@@ -246,26 +249,50 @@ export class HttpFrontend implements Frontend {
       ctx = createContext(params, parsed.extra, head.userAgent);
       result = this.deps.chain.announce(ctx, req);
     } catch (err) {
-      this.fail(socket, head, 'announce', err, start);
-      return undefined;
+      this.fail(conn, head, 'announce', err, start);
+      return false;
     }
-    if (!isPromise(result)) {
-      this.finishAnnounce(socket, head, ctx, req, result, start);
-      return undefined;
-    }
-    return result.then(
-      (resp) => this.finishAnnounce(socket, head, ctx, req, resp, start),
-      (err: unknown) => this.fail(socket, head, 'announce', err, start),
-    );
+    return this.reply(conn, head, result, (resp) => this.finishAnnounce(conn, head, ctx, req, resp, start),
+      (err) => this.fail(conn, head, 'announce', err, start));
   }
 
-  private finishAnnounce(socket: SocketState, head: RequestHead, ctx: RequestContext, req: AnnounceRequest, resp: AnnounceResponse, start: bigint): void {
-    this.send(socket, 200, writeAnnounceBody(req, resp), head.keepAlive);
+  /**
+   * Answers now if every hook was synchronous (returns false), else when they are done
+   * (returns true): one promise per request, a refusal or a throw in finish() becomes the
+   * failure reason, and the connection then goes on to its next pipelined request.
+   */
+  private reply<R>(conn: Connection, head: RequestHead, result: R | Promise<R>, finish: (resp: R) => void, fail: (err: unknown) => void): boolean {
+    if (!isPromise(result)) {
+      finish(result);
+      return false;
+    }
+    conn.inFlight = true;
+    result.then((resp) => {
+      try {
+        finish(resp);
+      } catch (err) {
+        fail(err);
+      }
+      this.resume(conn, head);
+    }, (err: unknown) => {
+      fail(err);
+      this.resume(conn, head);
+    });
+    return true;
+  }
+
+  private resume(conn: Connection, head: RequestHead): void {
+    conn.inFlight = false;
+    if (head.keepAlive && !this.closing) this.drain(conn);
+  }
+
+  private finishAnnounce(conn: Connection, head: RequestHead, ctx: RequestContext, req: AnnounceRequest, resp: AnnounceResponse, start: bigint): void {
+    this.send(conn, 200, writeAnnounceBody(req, resp), head.keepAlive);
     this.deps.metrics.observe('http', 'announce', 'ok', start);
     this.runPostHooks(() => this.deps.chain.afterAnnounce(ctx, req, resp));
   }
 
-  private scrape(socket: SocketState, head: RequestHead, ip: string, params: Record<string, string>, start: bigint): Promise<void> | undefined {
+  private scrape(conn: Connection, head: RequestHead, ip: string, params: Record<string, string>, start: bigint): boolean {
     let ctx: RequestContext;
     let req: ScrapeRequest;
     let result: ScrapeResponse | Promise<ScrapeResponse>;
@@ -275,26 +302,22 @@ export class HttpFrontend implements Frontend {
       ctx = createContext(params, parsed.extra, head.userAgent);
       result = this.deps.chain.scrape(ctx, req);
     } catch (err) {
-      this.fail(socket, head, 'scrape', err, start);
-      return undefined;
+      this.fail(conn, head, 'scrape', err, start);
+      return false;
     }
     const finish = (resp: ScrapeResponse): void => {
-      this.send(socket, 200, writeScrapeBody(resp), head.keepAlive);
+      this.send(conn, 200, writeScrapeBody(resp), head.keepAlive);
       this.deps.metrics.observe('http', 'scrape', 'ok', start);
       this.runPostHooks(() => this.deps.chain.afterScrape(ctx, req, resp));
     };
-    if (!isPromise(result)) {
-      finish(result);
-      return undefined;
-    }
-    return result.then(finish, (err: unknown) => this.fail(socket, head, 'scrape', err, start));
+    return this.reply(conn, head, result, finish, (err) => this.fail(conn, head, 'scrape', err, start));
   }
 
-  private fail(socket: SocketState, head: RequestHead, action: Action, err: unknown, start: bigint): void {
+  private fail(conn: Connection, head: RequestHead, action: Action, err: unknown, start: bigint): void {
     const client = isClientError(err);
     if (!client) this.deps.logger.error({ err, action }, 'internal error handling http request');
     const retryIn = client && (err as ClientError).code === 'TRACKER_BUSY' ? 1 : undefined;
-    this.send(socket, 200, writeFailureBody(publicReason(err), retryIn), head.keepAlive);
+    this.send(conn, 200, writeFailureBody(publicReason(err), retryIn), head.keepAlive);
     this.deps.metrics.observe('http', action, client ? 'client_error' : 'internal_error', start);
   }
 
@@ -306,16 +329,6 @@ export class HttpFrontend implements Frontend {
       this.deps.logger.error({ err }, 'post-hook failed');
     }
   }
-}
-
-/** Per-connection parse state, kept on the socket object to avoid a second allocation per connection. */
-interface SocketState extends Socket {
-  rx: string;
-  inFlight: boolean;
-  /** Epoch ms after which the sweep closes the connection. */
-  deadline: number;
-  /** The last reply said "Connection: close": waiting for the client to close. */
-  done: boolean;
 }
 
 export function createHttpFrontend(cfg: HttpConfig, deps: FrontendDeps): Frontend {

@@ -120,12 +120,8 @@ export class UdpFrontend implements Frontend {
       }
       action = req.action === ACTION_ANNOUNCE ? 'announce' : 'scrape';
       if (!this.ids.valid(req.connectionId, ip, Date.now())) throw new ClientError('BAD_CONNECTION_ID', 'bad connection id');
-      const pending = req.action === ACTION_ANNOUNCE ? this.announce(req, ip, rinfo, start) : this.scrape(req, ip, rinfo, start);
-      if (pending !== undefined) {
-        const t = tid;
-        const a = action;
-        pending.catch((err: unknown) => this.fail(err, t, a, rinfo, start));
-      }
+      if (req.action === ACTION_ANNOUNCE) this.announce(req, ip, rinfo, start);
+      else this.scrape(req, ip, rinfo, start);
     } catch (err) {
       if (err instanceof UdpDecodeError && err.code === 'UNKNOWN_ACTION') action = 'other';
       this.fail(err, tid ?? (err instanceof UdpDecodeError ? err.transactionId : undefined), action, rinfo, start);
@@ -150,7 +146,7 @@ export class UdpFrontend implements Frontend {
     return createContext(this.matchRoute(path) ?? NO_PARAMS, query);
   }
 
-  private announce(u: UdpAnnounceRequest, ip: string, rinfo: RemoteInfo, start: bigint): Promise<void> | undefined {
+  private announce(u: UdpAnnounceRequest, ip: string, rinfo: RemoteInfo, start: bigint): void {
     let address = ip;
     if (this.cfg.allow_ip_spoofing && u.ip !== 0 && !isIPv6(ip)) {
       address = `${u.ip >>> 24}.${(u.ip >>> 16) & 0xff}.${(u.ip >>> 8) & 0xff}.${u.ip & 0xff}`;
@@ -175,14 +171,10 @@ export class UdpFrontend implements Frontend {
       this.deps.metrics.observe('udp', 'announce', 'ok', start);
       this.runPostHooks(() => this.deps.chain.afterAnnounce(ctx, req, resp));
     };
-    if (!isPromise(result)) {
-      finish(result);
-      return undefined;
-    }
-    return result.then(finish);
+    this.reply(result, finish, (err) => this.fail(err, u.transactionId, 'announce', rinfo, start));
   }
 
-  private scrape(u: UdpScrapeRequest, ip: string, rinfo: RemoteInfo, start: bigint): Promise<void> | undefined {
+  private scrape(u: UdpScrapeRequest, ip: string, rinfo: RemoteInfo, start: bigint): void {
     if (u.infoHashes.length > this.cfg.max_scrape_infohashes) {
       throw new ClientError('TOO_MANY_INFO_HASHES', `too many info_hashes: at most ${this.cfg.max_scrape_infohashes} per scrape`);
     }
@@ -194,11 +186,26 @@ export class UdpFrontend implements Frontend {
       this.deps.metrics.observe('udp', 'scrape', 'ok', start);
       this.runPostHooks(() => this.deps.chain.afterScrape(ctx, req, resp));
     };
+    this.reply(result, finish, (err) => this.fail(err, u.transactionId, 'scrape', rinfo, start));
+  }
+
+  /**
+   * Answers now if every hook was synchronous (a throw then reaches onMessage's catch), else
+   * when they are done: one promise per request, and a refusal or a throw in finish() becomes
+   * an error packet.
+   */
+  private reply<R>(result: R | Promise<R>, finish: (resp: R) => void, fail: (err: unknown) => void): void {
     if (!isPromise(result)) {
       finish(result);
-      return undefined;
+      return;
     }
-    return result.then(finish);
+    result.then((resp) => {
+      try {
+        finish(resp);
+      } catch (err) {
+        fail(err);
+      }
+    }, fail);
   }
 
   private runPostHooks(run: () => void | Promise<void>): void {

@@ -1,64 +1,124 @@
 /**
  * Per-peer baselines, keyed by (user, info_hash, peer_id): two clients of one user on one
- * torrent are two peers and never disturb each other. Sharded by info_hash so garbage
- * collection can walk one shard per event-loop turn instead of blocking on millions of entries.
+ * torrent are two peers and never disturb each other.
+ *
+ * Packed: a Map from key to a slot number, and the four counters of every slot in
+ * Float64Arrays. A baseline lives as long as its peer's baseline_lifetime (days), so an
+ * object per baseline (plus boxed numbers for counters above 2^31) was old-generation garbage
+ * the collector had to trace on every major GC: the packed form holds half the memory per
+ * peer and gives the collector nothing to trace but the key strings (BENCHMARKS.md).
+ * get() hands out a fresh Baseline object: young, short-lived, cheap.
+ *
+ * Slots are split into `shardCount` shards by slot number modulo the count, so garbage
+ * collection and checkpoints can walk one shard per event-loop turn. A slot freed by delete is
+ * reused, and slots are never moved, so a walk that visits shards in turn sees every baseline
+ * that stays unchanged during it exactly once (what checkpoint.ts relies on).
  */
 import type { Baseline } from './rules.js';
+import type { ShardedBaselines } from './checkpoint.js';
 
-export class BaselineStore {
-  private readonly shards: Array<Map<string, Baseline>>;
+const KEY_SCRATCH = Buffer.alloc(56);
+const INITIAL_SLOTS = 1024;
+
+export class BaselineStore implements ShardedBaselines {
+  private readonly index = new Map<string, number>();
+  /** Key of each slot (undefined: free). */
+  private readonly keys: Array<string | undefined> = [];
+  private uploaded = new Float64Array(INITIAL_SLOTS);
+  private downloaded = new Float64Array(INITIAL_SLOTS);
+  private left = new Float64Array(INITIAL_SLOTS);
+  private lastMs = new Float64Array(INITIAL_SLOTS);
+  /** Slots in use or freed: slots ≥ this were never used. */
+  private highWater = 0;
+  private readonly free: number[] = [];
   /** Baselines per user, for the "users tracked" gauge. */
   private readonly perUser = new Map<string, number>();
-  private count = 0;
 
-  constructor(shardCount: number) {
-    this.shards = Array.from({ length: shardCount }, () => new Map());
-  }
+  constructor(readonly shardCount: number) {}
 
   /** The 56-byte key: user (16) + info_hash (20) + peer_id (20), as a latin1 string. */
   static key(user: Buffer, infoHash: Buffer, peerId: Buffer): string {
-    return user.toString('latin1') + infoHash.toString('latin1') + peerId.toString('latin1');
-  }
-
-  private shardOf(key: string): Map<string, Baseline> {
-    // Bytes 16-17 of the key are the info_hash's first two: uniformly distributed.
-    return this.shards[((key.charCodeAt(16) << 8) | key.charCodeAt(17)) % this.shards.length]!;
+    // Assembled in one scratch buffer and decoded once: three decodes and two concatenations made
+    // a rope that the Map then had to flatten before hashing.
+    KEY_SCRATCH.set(user, 0);
+    KEY_SCRATCH.set(infoHash, 16);
+    KEY_SCRATCH.set(peerId, 36);
+    return KEY_SCRATCH.toString('latin1', 0, 56);
   }
 
   get(key: string): Baseline | undefined {
-    return this.shardOf(key).get(key);
+    const slot = this.index.get(key);
+    return slot === undefined ? undefined : this.at(slot);
   }
 
-  set(key: string, baseline: Baseline): void {
-    const shard = this.shardOf(key);
-    if (!shard.has(key)) this.added(key);
-    shard.set(key, baseline);
+  set(key: string, b: Baseline): void {
+    const slot = this.index.get(key);
+    if (slot === undefined) this.insert(key, b);
+    else this.write(slot, b);
+  }
+
+  // The slot API: the announce path looks a key up once and then reads and writes its slot.
+
+  /** The key's slot, or -1. */
+  slotOf(key: string): number {
+    return this.index.get(key) ?? -1;
+  }
+
+  /** The baseline in a slot (from slotOf). */
+  read(slot: number): Baseline {
+    return this.at(slot);
+  }
+
+  /** Overwrites the baseline in a slot (from slotOf). */
+  write(slot: number, b: Baseline): void {
+    this.uploaded[slot] = b.uploaded;
+    this.downloaded[slot] = b.downloaded;
+    this.left[slot] = b.left;
+    this.lastMs[slot] = b.lastMs;
+  }
+
+  /** Adds a key that is not in the store (slotOf was -1). */
+  insert(key: string, b: Baseline): void {
+    const slot = this.allocate();
+    this.index.set(key, slot);
+    this.keys[slot] = key;
+    this.countUser(key, 1);
+    this.write(slot, b);
+  }
+
+  /** Removes the key in a slot (from slotOf). */
+  removeAt(slot: number): void {
+    this.release(this.keys[slot]!, slot);
   }
 
   delete(key: string): void {
-    if (this.shardOf(key).delete(key)) this.removed(key);
+    const slot = this.index.get(key);
+    if (slot !== undefined) this.release(key, slot);
   }
 
   get size(): number {
-    return this.count;
+    return this.index.size;
   }
 
   get users(): number {
     return this.perUser.size;
   }
 
-  get shardCount(): number {
-    return this.shards.length;
+  /** Baselines whose peer announced at or after `sinceMs` (one pass over a packed column: ~1 ms per million). */
+  countSeenSince(sinceMs: number): number {
+    const last = this.lastMs;
+    let n = 0;
+    for (let slot = 0; slot < this.highWater; slot++) if (last[slot]! >= sinceMs) n++;
+    return n;
   }
 
   /** Removes baselines last seen before `cutoffMs` from one shard; returns how many. */
   collectShard(index: number, cutoffMs: number): number {
-    const shard = this.shards[index]!;
     let removed = 0;
-    for (const [key, b] of shard) {
-      if (b.lastMs < cutoffMs) {
-        shard.delete(key);
-        this.removed(key);
+    for (let slot = index; slot < this.highWater; slot += this.shardCount) {
+      const key = this.keys[slot];
+      if (key !== undefined && this.lastMs[slot]! < cutoffMs) {
+        this.release(key, slot);
         removed++;
       }
     }
@@ -66,20 +126,54 @@ export class BaselineStore {
   }
 
   *entries(): IterableIterator<[string, Baseline]> {
-    for (const shard of this.shards) yield* shard;
+    for (let shard = 0; shard < this.shardCount; shard++) yield* this.shardEntries(shard);
   }
 
-  private added(key: string): void {
-    this.count++;
-    const user = key.slice(0, 16);
-    this.perUser.set(user, (this.perUser.get(user) ?? 0) + 1);
+  /** One shard's entries (checkpoints write one shard per event-loop turn). */
+  *shardEntries(index: number): IterableIterator<[string, Baseline]> {
+    for (let slot = index; slot < this.highWater; slot += this.shardCount) {
+      const key = this.keys[slot];
+      if (key !== undefined) yield [key, this.at(slot)];
+    }
   }
 
-  private removed(key: string): void {
-    this.count--;
+  private at(slot: number): Baseline {
+    return { uploaded: this.uploaded[slot]!, downloaded: this.downloaded[slot]!, left: this.left[slot]!, lastMs: this.lastMs[slot]! };
+  }
+
+  private allocate(): number {
+    const reused = this.free.pop();
+    if (reused !== undefined) return reused;
+    if (this.highWater === this.lastMs.length) this.grow();
+    this.keys.push(undefined);
+    return this.highWater++;
+  }
+
+  private release(key: string, slot: number): void {
+    this.index.delete(key);
+    this.keys[slot] = undefined;
+    this.lastMs[slot] = -1; // a free slot never counts as recently seen (countSeenSince)
+    this.free.push(slot);
+    this.countUser(key, -1);
+  }
+
+  private grow(): void {
+    const size = this.lastMs.length * 2;
+    const bigger = (a: Float64Array) => {
+      const b = new Float64Array(size);
+      b.set(a);
+      return b;
+    };
+    this.uploaded = bigger(this.uploaded);
+    this.downloaded = bigger(this.downloaded);
+    this.left = bigger(this.left);
+    this.lastMs = bigger(this.lastMs);
+  }
+
+  private countUser(key: string, by: 1 | -1): void {
     const user = key.slice(0, 16);
-    const n = (this.perUser.get(user) ?? 1) - 1;
-    if (n === 0) this.perUser.delete(user);
+    const n = (this.perUser.get(user) ?? 0) + by;
+    if (n <= 0) this.perUser.delete(user);
     else this.perUser.set(user, n);
   }
 }

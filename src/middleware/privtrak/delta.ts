@@ -36,5 +36,12 @@ export interface DeltaBatch {
   /** The batch's ID: the sequence number of its last delta. */
   readonly id: number;
   readonly instance: string;
+  /** The deltas in seq order. */
   readonly deltas: readonly StatDelta[];
+  /**
+   * The same deltas as journal records (journal-record.ts), when the batch comes from the
+   * tracker: aggregateBatch() folds these without making an object per delta, and `deltas`
+   * is then decoded only if a sink asks for it (a raw delta log).
+   */
+  readonly records?: Buffer;
 }

@@ -7,7 +7,7 @@
 import type { Logger } from 'pino';
 import type { DeltaSink } from '../../sinks/sink.js';
 import type { StatDelta } from './delta.js';
-import type { Journal } from './journal.js';
+import { PendingQueue, RecordBatch } from './pending-queue.js';
 import type { PrivtrakMetrics } from './metrics.js';
 
 export interface FlusherOptions {
@@ -17,10 +17,17 @@ export interface FlusherOptions {
   readonly maxBackoffMs: number;
 }
 
+/** What the owner does around a flush (the privtrak hook: journal fsync and pruning). */
+export interface FlushListener {
+  /** Before a batch goes to the sink. May throw: logged, the flush goes on. */
+  beforeApply(): void;
+  /** After the sink applied everything through `id`. May throw: logged. */
+  afterApply(id: number): void;
+}
+
 export class Flusher {
-  /** Pending deltas in seq order; `head` marks the first not yet applied (avoids O(n) shift). */
-  private queue: StatDelta[] = [];
-  private head = 0;
+  /** Pending deltas in seq order, as journal records (pending-queue.ts). */
+  private readonly queue = new PendingQueue();
   private flushing: Promise<void> | undefined;
   private failures = 0;
   private retryAtMs = 0;
@@ -30,19 +37,19 @@ export class Flusher {
 
   constructor(
     private readonly sink: DeltaSink,
-    private readonly journal: Journal,
+    private readonly listener: FlushListener,
     private readonly opts: FlusherOptions,
     private readonly metrics: PrivtrakMetrics,
     private readonly logger: Logger,
   ) {}
 
   get pending(): number {
-    return this.queue.length - this.head;
+    return this.queue.size;
   }
 
   /** Receive time of the oldest pending delta, or undefined. */
   oldestPendingMs(): number | undefined {
-    return this.pending > 0 ? this.queue[this.head]!.timeMs : undefined;
+    return this.queue.oldestTimeMs();
   }
 
   start(): void {
@@ -52,6 +59,16 @@ export class Flusher {
 
   enqueue(delta: StatDelta): void {
     this.queue.push(delta);
+    this.kickIfFull();
+  }
+
+  /** Enqueues deltas already encoded as journal records (the commit path: the journal's own bytes). */
+  enqueueRecords(records: Buffer): void {
+    this.queue.pushRecords(records);
+    this.kickIfFull();
+  }
+
+  private kickIfFull(): void {
     if (this.pending >= this.opts.batchSize && !this.kicked && this.flushing === undefined) {
       this.kicked = true;
       setImmediate(() => {
@@ -70,34 +87,26 @@ export class Flusher {
   flush(): Promise<void> {
     if (this.flushing !== undefined) return this.flushing;
     if (this.pending === 0) return Promise.resolve();
-    const end = Math.min(this.queue.length, this.head + this.opts.batchSize);
-    const deltas = this.queue.slice(this.head, end);
-    const id = deltas[deltas.length - 1]!.seq;
+    const batch = new RecordBatch(this.opts.instance, this.queue.peekRecords(this.opts.batchSize));
+    const id = batch.id;
     try {
-      // New announces go to a fresh segment, so the ones this batch covers can be deleted once applied.
-      if (end === this.queue.length) this.journal.roll(id + 1);
-      this.journal.sync();
+      this.listener.beforeApply();
     } catch (err) {
-      // The batch can still be applied; its segment just stays until a later roll succeeds.
-      this.logger.error({ err }, 'journal roll failed');
+      this.logger.error({ err }, 'before-flush step failed');
     }
     const stopTimer = this.metrics.flushDuration.startTimer();
     if (this.failures > 0) this.metrics.batchesRetried.inc();
-    this.flushing = this.sink.apply({ id, instance: this.opts.instance, deltas }).then(
+    this.flushing = this.sink.apply(batch).then(
       () => {
         stopTimer();
-        this.head += deltas.length;
-        if (this.head > 4096 && this.head * 2 > this.queue.length) {
-          this.queue = this.queue.slice(this.head);
-          this.head = 0;
-        }
+        this.queue.drop(batch.size);
         this.appliedThrough = id;
         this.failures = 0;
         this.retryAtMs = 0;
         try {
-          this.journal.prune(id);
+          this.listener.afterApply(id);
         } catch (err) {
-          this.logger.warn({ err }, 'journal prune failed');
+          this.logger.warn({ err }, 'after-flush step failed');
         }
         this.flushing = undefined;
         if (this.pending >= this.opts.batchSize) this.maybeFlush();

@@ -29,16 +29,26 @@ export function passkeyToUserId(passkey: string): Buffer | undefined {
   return HEX.test(passkey) ? Buffer.from(passkey, 'hex') : undefined;
 }
 
+/** Decoded passkeys kept for reuse; cleared when full (a site has far fewer active users than this). */
+const CACHE_LIMIT = 1 << 17;
+
 export function createPasskeyIdentifier(opts: IdentifierOptions): UserIdentifier {
   const { from, name } = opts;
+  // The same few passkeys announce over and over: decoding each once saves a regex, a hex decode
+  // and a Buffer per announce. The returned Buffers are shared: callers must not modify them.
+  const cache = new Map<string, Buffer>();
   return {
     identify(ctx: RequestContext): Buffer {
       let passkey: string | undefined;
       if (from !== 'query') passkey = ctx.params[name];
       if (passkey === undefined && from !== 'param') passkey = ctx.query[name];
       if (passkey === undefined || passkey === '') throw new ClientError('UNAUTHORIZED', `missing ${name}`);
+      const known = cache.get(passkey);
+      if (known !== undefined) return known;
       const id = passkeyToUserId(passkey);
       if (id === undefined) throw new ClientError('UNAUTHORIZED', `malformed ${name}: expected 32 hex characters`);
+      if (cache.size >= CACHE_LIMIT) cache.clear();
+      cache.set(passkey, id);
       return id;
     },
   };

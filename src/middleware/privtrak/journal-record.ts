@@ -22,12 +22,19 @@ const TRAILER = 0x7072_6b31; // "prk1"
 const EVENTS: AnnounceEvent[] = ['none', 'completed', 'started', 'stopped'];
 const EVENT_CODE: Record<AnnounceEvent, number> = { none: 0, completed: 1, started: 2, stopped: 3 };
 
+/** Field offsets within a record, for readers that fold records without decoding them (sinks/aggregate.ts). */
+export const RECORD = {
+  bits: 3, seq: 8, timeMs: 16, deltaUp: 48, deltaDown: 56, seedTime: 64, leechTime: 68, user: 72, infoHash: 88,
+  /** Bit in `bits`: the delta counted a snatch. */
+  snatchBit: 1,
+} as const;
+
 function put64(b: Buffer, off: number, n: number): void {
   b.writeUInt32BE(Math.floor(n / 0x1_0000_0000), off);
   b.writeUInt32BE(n >>> 0, off + 4);
 }
 
-function get64(b: Buffer, off: number): number {
+export function get64(b: Buffer, off: number): number {
   return b.readUInt32BE(off) * 0x1_0000_0000 + b.readUInt32BE(off + 4);
 }
 
@@ -53,34 +60,35 @@ function putIp(b: Buffer, off: number, ip: string): boolean {
   return false;
 }
 
-/** Encodes into `out` (RECORD_SIZE bytes, reused by the caller). */
-export function encodeRecordInto(d: StatDelta, out: Buffer): Buffer {
-  out[0] = MAGIC;
-  out[1] = EVENT_CODE[d.event];
-  out[2] = d.flags;
-  const v6 = putIp(out, 128, d.ip);
-  out[3] = (d.snatch ? 1 : 0) | (d.baseline !== null ? 2 : 0) | (v6 ? 4 : 0);
-  out.writeUInt16BE(d.port, 4);
-  out.writeUInt16BE(0, 6);
-  put64(out, 8, d.seq);
-  put64(out, 16, d.timeMs);
-  put64(out, 24, d.uploaded);
-  put64(out, 32, d.downloaded);
-  put64(out, 40, d.left);
-  put64(out, 48, d.deltaUp);
-  put64(out, 56, d.deltaDown);
-  out.writeUInt32BE(d.seedTime, 64);
-  out.writeUInt32BE(d.leechTime, 68);
-  d.user.copy(out, 72, 0, 16);
-  d.infoHash.copy(out, 88, 0, 20);
-  d.peerId.copy(out, 108, 0, 20);
+/** Encodes into `out` at `at` (RECORD_SIZE bytes; the caller's reused buffer: no allocation). */
+export function encodeRecordInto(d: StatDelta, out: Buffer, at = 0): Buffer {
+  out[at + 0] = MAGIC;
+  out[at + 1] = EVENT_CODE[d.event];
+  out[at + 2] = d.flags;
+  const v6 = putIp(out, at + 128, d.ip);
+  out[at + 3] = (d.snatch ? 1 : 0) | (d.baseline !== null ? 2 : 0) | (v6 ? 4 : 0);
+  out.writeUInt16BE(d.port, at + 4);
+  out.writeUInt16BE(0, at + 6);
+  put64(out, at + 8, d.seq);
+  put64(out, at + 16, d.timeMs);
+  put64(out, at + 24, d.uploaded);
+  put64(out, at + 32, d.downloaded);
+  put64(out, at + 40, d.left);
+  put64(out, at + 48, d.deltaUp);
+  put64(out, at + 56, d.deltaDown);
+  out.writeUInt32BE(d.seedTime, at + 64);
+  out.writeUInt32BE(d.leechTime, at + 68);
+  // TypedArray#set, not Buffer#copy: copy with a source range makes a subarray per call. Ids are exactly 16/20 bytes.
+  out.set(d.user, at + 72);
+  out.set(d.infoHash, at + 88);
+  out.set(d.peerId, at + 108);
   const b = d.baseline;
-  put64(out, 144, b === null ? 0 : b.uploaded);
-  put64(out, 152, b === null ? 0 : b.downloaded);
-  put64(out, 160, b === null ? 0 : b.left);
-  put64(out, 168, b === null ? 0 : b.lastMs);
-  out.writeUInt32BE(0, 176);
-  out.writeUInt32BE(TRAILER, 180);
+  put64(out, at + 144, b === null ? 0 : b.uploaded);
+  put64(out, at + 152, b === null ? 0 : b.downloaded);
+  put64(out, at + 160, b === null ? 0 : b.left);
+  put64(out, at + 168, b === null ? 0 : b.lastMs);
+  out.writeUInt32BE(0, at + 176);
+  out.writeUInt32BE(TRAILER, at + 180);
   return out;
 }
 
@@ -107,11 +115,24 @@ function ipText(b: Buffer, off: number, v6: boolean): string {
   return `${groups.slice(0, best).join(':')}::${groups.slice(best + bestLen).join(':')}`;
 }
 
+/** Whether a whole, valid-looking record starts at `off`. */
+export function isRecordAt(buf: Buffer, off: number): boolean {
+  return off + RECORD_SIZE <= buf.length && buf[off] === MAGIC && buf.readUInt32BE(off + 180) === TRAILER && buf[off + 1]! <= 3;
+}
+
+/** The offset of the next whole record at or after `from`, or buf.length if there is none. */
+export function nextRecordAt(buf: Buffer, from: number): number {
+  let at = buf.indexOf(MAGIC, from);
+  while (at >= 0 && at + RECORD_SIZE <= buf.length) {
+    if (isRecordAt(buf, at)) return at;
+    at = buf.indexOf(MAGIC, at + 1);
+  }
+  return buf.length;
+}
+
 /** Decodes the record at `off`; throws if it is not a whole, valid record. */
 export function decodeRecord(buf: Buffer, off = 0): StatDelta {
-  if (off + RECORD_SIZE > buf.length || buf[off] !== MAGIC || buf.readUInt32BE(off + 180) !== TRAILER || buf[off + 1]! > 3) {
-    throw new Error('bad journal record');
-  }
+  if (!isRecordAt(buf, off)) throw new Error('bad journal record');
   const bits = buf[off + 3]!;
   const r = (o: number) => get64(buf, off + o);
   return {

@@ -15,8 +15,8 @@ const duration = (def: string) =>
   });
 
 export const privtrakOptionsSchema = z.object({
-  /** Deltas per batch handed to the sink. */
-  batch_size: z.number().int().min(1).max(100_000).default(1000),
+  /** Deltas per batch handed to the sink (a batch is folded into one row per user and torrent before writing). */
+  batch_size: z.number().int().min(1).max(100_000).default(10_000),
   /** A batch is flushed at least this often, full or not. */
   flush_interval: duration('1s'),
   /** Above this many pending deltas, announces are refused with a retryable "tracker busy". */
@@ -35,8 +35,12 @@ export const privtrakOptionsSchema = z.object({
   instance: z.string().min(1).max(64).default('default'),
   /** Directory of the append-only delta journal. */
   journal_dir: z.string().min(1).default('./data/journal'),
-  /** fsync the journal before each flush (survives power loss, not only process crashes). */
+  /** fsync the journal before each flush, and checkpoints (survives power loss, not only process crashes). */
   journal_fsync: z.boolean().default(false),
+  /** How often every baseline is written to a checkpoint, so the journal before it can be deleted. */
+  checkpoint_interval: duration('5m'),
+  /** ... or after this many journal records, whichever comes first (bounds the journal's size and the replay at start). */
+  checkpoint_records: z.number().int().min(1000).default(1_000_000),
   /** Longest wait between retries of a failed flush. */
   max_retry_backoff: duration('30s'),
   identifier: identifierSchema.default({}),

@@ -2,11 +2,18 @@
  * The privtrak hook: identifies the user, turns the announce into an exact StatDelta
  * (rules.ts), journals it before the response, and batches it to the sink (flusher.ts).
  *
+ * Durability without a syscall per announce: the deltas of one event-loop turn form a commit
+ * group; the hook returns the group's promise, and the group is written to the journal with
+ * one write at the end of the turn (setImmediate), after which the replies go out. If that
+ * write fails, every change the group made is undone and its announces are refused with a
+ * retryable "tracker busy": nothing was counted, so their retries count in full.
+ * Baselines reach disk through the journal and periodic checkpoints (checkpoint.ts), never
+ * row by row in the sink.
+ *
  * It is a pre-hook on purpose: if the sink falls behind, pending deltas grow to
  * `max_pending` and announces are refused with a retryable "tracker busy" — the tracker
- * slows clients down instead of growing memory without bound. A refused announce changes
- * nothing, so the client's retry counts its bytes. Place it last among the pre-hooks, so
- * an announce another hook refuses is never counted.
+ * slows clients down instead of growing memory without bound. Place it last among the
+ * pre-hooks, so an announce another hook refuses is never counted.
  */
 import type { Logger } from 'pino';
 import type { AnnounceRequest, AnnounceResponse } from '../../bittorrent/types.js';
@@ -18,16 +25,27 @@ import { parseHookOptions } from '../options.js';
 import type { DeltaSink } from '../../sinks/sink.js';
 import { createSink } from '../../sinks/index.js';
 import { BaselineStore } from './baselines.js';
-import { computeDelta, FLAG_COUNTER_REGRESSION, FLAG_UNKNOWN_PEER } from './rules.js';
+import { computeDelta } from './rules.js';
 import type { StatDelta } from './delta.js';
+import type { Baseline } from './rules.js';
 import { Journal } from './journal.js';
 import { Flusher } from './flusher.js';
+import { readCheckpoint, writeCheckpoint } from './checkpoint.js';
 import { PrivtrakMetrics } from './metrics.js';
 import { createPasskeyIdentifier, type UserIdentifier } from './identifier.js';
 import { privtrakOptionsSchema, type PrivtrakOptions } from './options.js';
 
-/** Key under which the user ID is also stored in ctx.values, for hooks that want it by name. */
-export const USER_ID = 'privtrak.userId';
+/** The announces of one event-loop turn: written to the journal together, undone together. */
+interface CommitGroup {
+  readonly promise: Promise<void>;
+  readonly resolve: () => void;
+  readonly reject: (err: unknown) => void;
+  readonly firstSeq: number;
+  readonly deltas: StatDelta[];
+  /** Baseline keys and what they held before, in order, to undo a failed write (two arrays: no object per announce). */
+  readonly undoKeys: string[];
+  readonly undoPrev: Array<Baseline | undefined>;
+}
 
 export class PrivtrakHook implements Hook {
   readonly name = 'privtrak';
@@ -40,8 +58,15 @@ export class PrivtrakHook implements Hook {
   private readonly timers: NodeJS.Timeout[] = [];
   private seq = 0;
   private state: 'new' | 'running' | 'closing' | 'closed' = 'new';
-  private gcShard = 0;
-  private readonly deltaCounters: { none: { inc(): void }; unknown: { inc(): void }; regression: { inc(): void } };
+  private group: CommitGroup | undefined;
+  private readonly commitNow = () => this.commit();
+  /** Highest seq covered by the checkpoint on disk. */
+  private checkpointSeq = 0;
+  /** Journal records since the last checkpoint started. */
+  private sinceCheckpoint = 0;
+  /** Bumped when a commit is undone: a checkpoint being written may hold undone states and is abandoned. */
+  private epoch = 0;
+  private checkpointing: Promise<void> | undefined;
 
   constructor(
     readonly options: PrivtrakOptions,
@@ -53,52 +78,72 @@ export class PrivtrakHook implements Hook {
     this.metrics = new PrivtrakMetrics(deps.metrics);
     this.identifier = createPasskeyIdentifier(options.identifier);
     this.maxGapMs = 2 * deps.announceIntervalMs;
-    this.flusher = new Flusher(sink, this.journal, {
+    this.flusher = new Flusher(sink, {
+      beforeApply: () => this.journal.sync(),
+      afterApply: () => this.pruneJournal(),
+    }, {
       instance: options.instance,
       batchSize: options.batch_size,
       flushIntervalMs: options.flush_interval,
       maxBackoffMs: options.max_retry_backoff,
     }, this.metrics, deps.logger);
-    this.deltaCounters = {
-      none: this.metrics.deltas.labels('none'),
-      unknown: this.metrics.deltas.labels('unknown_peer'),
-      regression: this.metrics.deltas.labels('counter_regression'),
-    };
   }
 
   private get logger(): Logger {
     return this.deps.logger;
   }
 
-  /** Restores state: baselines from the sink, then every journalled delta the sink has not applied. */
+  /**
+   * Restores state: baselines from the checkpoint, then the journal in seq order — records
+   * above the checkpoint restore baselines, records above the sink's mark go to the sink again.
+   */
   async start(): Promise<void> {
     await this.sink.open();
     const now = Date.now();
-    const state = await this.sink.load(this.options.instance, now - this.options.baseline_lifetime);
-    for (const b of state.baselines) this.baselines.set(BaselineStore.key(b.user, b.infoHash, b.peerId), b.baseline);
-    this.seq = state.appliedThrough;
-    this.flusher.appliedThrough = state.appliedThrough;
-    let replayed = 0;
-    for (const d of this.journal.replay()) {
-      if (d.seq <= state.appliedThrough) continue;
-      const key = BaselineStore.key(d.user, d.infoHash, d.peerId);
-      if (d.baseline === null) this.baselines.delete(key);
-      else this.baselines.set(key, d.baseline);
-      this.flusher.enqueue(d);
-      if (d.seq > this.seq) this.seq = d.seq;
-      replayed++;
+    const cutoff = now - this.options.baseline_lifetime;
+    const checkpoint = readCheckpoint(this.options.journal_dir);
+    for (const e of checkpoint?.entries ?? []) if (e.baseline.lastMs >= cutoff) this.baselines.set(e.key, e.baseline);
+    this.checkpointSeq = checkpoint?.seq ?? 0;
+    const { appliedThrough } = await this.sink.load(this.options.instance);
+    this.flusher.appliedThrough = appliedThrough;
+    const records = this.journal.replay();
+    if (this.journal.damaged > 0) this.logger.warn({ damaged: this.journal.damaged }, 'journal: skipped damaged records');
+    // The journal must hold every record above min(mark, checkpoint): otherwise deltas or baselines
+    // are lost. Only possible if the journal directory was lost, replaced or damaged.
+    const from = Math.min(appliedThrough, this.checkpointSeq);
+    const gap = records.length === 0 ? Math.max(appliedThrough, this.checkpointSeq) > from : records[0]!.seq > from + 1;
+    if (gap) {
+      this.logger.error({ checkpointSeq: this.checkpointSeq, appliedThrough, journalFrom: records[0]?.seq },
+        'journal: records are missing after the checkpoint or the sink mark; some deltas or baselines are lost');
     }
+    this.seq = Math.max(appliedThrough, this.checkpointSeq);
+    let replayed = 0;
+    for (const d of records) {
+      if (d.seq > this.checkpointSeq) {
+        const key = BaselineStore.key(d.user, d.infoHash, d.peerId);
+        if (d.baseline === null) this.baselines.delete(key);
+        else this.baselines.set(key, d.baseline);
+      }
+      if (d.seq > appliedThrough) {
+        this.flusher.enqueue(d);
+        replayed++;
+      }
+      if (d.seq > this.seq) this.seq = d.seq;
+    }
+    this.sinceCheckpoint = records.length;
     this.journal.roll(this.seq + 1);
-    this.journal.prune(state.appliedThrough);
-    this.logger.info({ baselines: this.baselines.size, appliedThrough: state.appliedThrough, replayed }, 'privtrak state restored');
+    this.logger.info({ baselines: this.baselines.size, appliedThrough, checkpointSeq: this.checkpointSeq, replayed }, 'privtrak state restored');
     this.flusher.start();
     this.timers.push(setInterval(() => this.collectGarbage(Date.now()), this.options.gc_interval).unref());
     this.timers.push(setInterval(() => this.report(), this.options.prometheus_reporting_interval).unref());
+    this.timers.push(setInterval(() => void this.checkpoint(), this.options.checkpoint_interval).unref());
     this.report();
     this.state = 'running';
+    // A restart starts from a fresh checkpoint, so the journal it replayed can go.
+    if (records.length > 0) void this.checkpoint();
   }
 
-  handleAnnounce(ctx: RequestContext, req: AnnounceRequest, _resp: AnnounceResponse): void {
+  handleAnnounce(ctx: RequestContext, req: AnnounceRequest, _resp: AnnounceResponse): Promise<void> {
     if (this.state !== 'running') {
       this.metrics.refused.labels('closing').inc();
       throw new ClientError('CLOSING', 'tracker closing, retry later');
@@ -110,15 +155,18 @@ export class PrivtrakHook implements Hook {
       this.metrics.refused.labels('identity').inc();
       throw err;
     }
+    // Later hooks read the user from the typed ctx.userId.
     ctx.userId = user;
-    ctx.values.set(USER_ID, user);
-    if (this.flusher.pending >= this.options.max_pending) {
+    const group = this.group ?? this.openGroup();
+    if (this.flusher.pending + group.deltas.length >= this.options.max_pending) {
       this.metrics.refused.labels('busy').inc();
       throw new ClientError('TRACKER_BUSY', 'tracker busy, retry later');
     }
     const now = Date.now();
     const key = BaselineStore.key(user, req.infoHash, req.peer.id);
-    const out = computeDelta(this.baselines.get(key), {
+    const slot = this.baselines.slotOf(key);
+    const prev = slot < 0 ? undefined : this.baselines.read(slot);
+    const out = computeDelta(prev, {
       uploaded: req.uploaded, downloaded: req.downloaded, left: req.left, event: req.event, nowMs: now,
     }, this.maxGapMs);
     const delta: StatDelta = {
@@ -141,19 +189,108 @@ export class PrivtrakHook implements Hook {
       timeMs: now,
       baseline: out.next,
     };
-    // Journal first: if this throws (disk full), nothing below happens and the client is refused.
     this.journal.append(delta);
     this.seq = delta.seq;
-    if (out.next === null) this.baselines.delete(key);
-    else this.baselines.set(key, out.next);
-    this.flusher.enqueue(delta);
-    if (out.flags === 0) this.deltaCounters.none.inc();
-    if (out.flags & FLAG_UNKNOWN_PEER) this.deltaCounters.unknown.inc();
-    if (out.flags & FLAG_COUNTER_REGRESSION) this.deltaCounters.regression.inc();
+    group.deltas.push(delta);
+    group.undoKeys.push(key);
+    group.undoPrev.push(prev);
+    if (out.next === null) {
+      if (slot >= 0) this.baselines.removeAt(slot);
+    } else if (slot >= 0) {
+      this.baselines.write(slot, out.next);
+    } else {
+      this.baselines.insert(key, out.next);
+    }
+    this.metrics.countDelta(out.flags);
+    return group.promise;
+  }
+
+  private openGroup(): CommitGroup {
+    let resolve!: () => void;
+    let reject!: (err: unknown) => void;
+    const promise = new Promise<void>((res, rej) => {
+      resolve = res;
+      reject = rej;
+    });
+    // Every announce of the group handles the rejection; this keeps an empty group from being "unhandled".
+    promise.catch(() => undefined);
+    const group: CommitGroup = { promise, resolve, reject, firstSeq: this.seq + 1, deltas: [], undoKeys: [], undoPrev: [] };
+    this.group = group;
+    setImmediate(this.commitNow);
+    return group;
+  }
+
+  /** Writes the open commit group to the journal and releases its replies; on failure undoes it. */
+  private commit(): void {
+    const group = this.group;
+    if (group === undefined) return;
+    this.group = undefined;
+    let records: Buffer;
+    try {
+      records = this.journal.commit(group.firstSeq);
+    } catch (err) {
+      this.journal.discard();
+      for (let i = group.undoKeys.length - 1; i >= 0; i--) {
+        const key = group.undoKeys[i]!;
+        const prev = group.undoPrev[i];
+        if (prev === undefined) this.baselines.delete(key);
+        else this.baselines.set(key, prev);
+      }
+      this.seq = group.firstSeq - 1;
+      this.epoch++;
+      this.metrics.refused.labels('journal').inc(group.deltas.length);
+      this.logger.error({ err, announces: group.deltas.length }, 'journal write failed: announces refused, nothing counted');
+      group.reject(new ClientError('TRACKER_BUSY', 'tracker busy, retry later'));
+      return;
+    }
+    // The flusher keeps the journal's bytes, not the objects (pending-queue.ts).
+    this.flusher.enqueueRecords(records);
+    this.sinceCheckpoint += group.deltas.length;
+    if (this.sinceCheckpoint >= this.options.checkpoint_records && this.checkpointing === undefined) void this.checkpoint();
+    group.resolve();
+  }
+
+  /**
+   * Writes every baseline to a checkpoint at the current seq (in the background, one shard per
+   * turn) and then deletes the journal segments it and the sink both cover. One at a time.
+   */
+  checkpoint(): Promise<void> {
+    if (this.checkpointing !== undefined) return this.checkpointing;
+    this.commit();
+    const seq = this.seq;
+    const epoch = this.epoch;
+    const stopTimer = this.metrics.checkpointDuration.startTimer();
+    const run = async (): Promise<void> => {
+      try {
+        this.journal.roll(seq + 1);
+        this.sinceCheckpoint = 0;
+        const written = await writeCheckpoint(this.options.journal_dir, seq, this.baselines, {
+          fsync: this.options.journal_fsync,
+          sinceMs: Date.now() - this.options.baseline_lifetime,
+          stillValid: () => this.epoch === epoch,
+        });
+        if (!written) return;
+        this.checkpointSeq = seq;
+        stopTimer();
+        this.pruneJournal();
+      } catch (err) {
+        this.metrics.checkpointFailures.inc();
+        this.logger.error({ err }, 'baseline checkpoint failed; the journal is kept until one succeeds');
+      } finally {
+        this.checkpointing = undefined;
+      }
+    };
+    this.checkpointing = run();
+    return this.checkpointing;
+  }
+
+  /** Deletes journal segments that both the sink (applied) and the checkpoint (baselines) cover. */
+  private pruneJournal(): void {
+    this.journal.prune(Math.min(this.flusher.appliedThrough, this.checkpointSeq));
   }
 
   handleScrape(ctx: RequestContext): void {
-    // Scrapes are not counted, but they are only for known users.
+    // Scrapes are not counted, but they are only for users with a well-formed passkey.
     ctx.userId = this.identifier.identify(ctx);
   }
 
@@ -176,7 +313,6 @@ export class PrivtrakHook implements Hook {
           return;
         }
         end();
-        this.sink.expireBaselines(this.options.instance, cutoff).catch((err: unknown) => this.logger.warn({ err }, 'sink baseline expiry failed'));
         resolve(removed);
       };
       step();
@@ -184,20 +320,26 @@ export class PrivtrakHook implements Hook {
   }
 
   private report(): void {
+    this.metrics.journalRecords.set(this.sinceCheckpoint);
     this.metrics.pending.set(this.flusher.pending);
     const oldest = this.flusher.oldestPendingMs();
     this.metrics.oldestPendingAge.set(oldest === undefined ? 0 : (Date.now() - oldest) / 1000);
     this.metrics.users.set(this.baselines.users);
     this.metrics.peers.set(this.baselines.size);
+    this.metrics.peersActive.set(this.baselines.countSeenSince(Date.now() - this.options.peer_lifetime));
   }
 
-  /** Refuses new announces, flushes what is pending, closes the journal and the sink. */
+  /** Refuses new announces, flushes what is pending, checkpoints, closes the journal and the sink. */
   async stop(): Promise<void> {
     if (this.state === 'closed') return;
     this.state = 'closing';
     for (const t of this.timers) clearInterval(t);
+    this.commit();
     const left = await this.flusher.drain(Date.now() + 3000);
     if (left > 0) this.logger.warn({ pending: left }, 'sink unavailable at shutdown: pending deltas stay in the journal and are replayed at start');
+    // A final checkpoint makes the next start read one file instead of replaying the journal.
+    if (this.checkpointing !== undefined) await this.checkpointing;
+    if (this.sinceCheckpoint > 0) await this.checkpoint();
     this.journal.close();
     await this.sink.close();
     this.state = 'closed';

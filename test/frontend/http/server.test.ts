@@ -1,11 +1,14 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { connect } from 'node:net';
-import { createHttpFrontend } from '../../../src/frontend/http/server.js';
+import { connect, type Socket } from 'node:net';
+import { once } from 'node:events';
+import { createHttpFrontend, type HttpFrontend } from '../../../src/frontend/http/server.js';
 import { httpSchema } from '../../../src/config/schema.js';
 import { decode } from '../../../src/bittorrent/bencode.js';
 import { ClientError } from '../../../src/bittorrent/errors.js';
 import type { Hook } from '../../../src/middleware/hook.js';
+import type { Peer } from '../../../src/bittorrent/types.js';
+import { makePeer } from '../../../src/bittorrent/ip.js';
 import type { Frontend } from '../../../src/frontend/frontend.js';
 import { pipeline, type Pipeline } from '../../support/harness.js';
 import { escapeBytes, get, parseReply, rawRequest } from '../../support/http-client.js';
@@ -13,6 +16,10 @@ import { httpSamples } from '../../support/samples.js';
 
 const IH = Buffer.from('91d1ae120d9d8fb67e02686f792e403e56ce7ff3', 'hex');
 const PASSKEY = '0123456789abcdef0123456789abcdef';
+
+function peerFor(n: number): Peer {
+  return makePeer(peerId(n), `10.${(n >> 16) & 255}.${(n >> 8) & 255}.${n & 255}`, 1024 + n);
+}
 
 function peerId(n: number): Buffer {
   return Buffer.from(`-PT0001-${String(n).padStart(12, '0')}`, 'latin1');
@@ -48,17 +55,22 @@ function spyHook(seen: Array<Record<string, string>>): Hook {
   };
 }
 
+// Every test runs on both TCP layers: raw libuv handles (the default) and node:net.
+let transport: 'raw' | 'net' = 'raw';
+
 async function start(p: Pipeline, overrides: Record<string, unknown> = {}): Promise<Frontend> {
   // Public and passkey routes, so both shapes are exercised (the shipped default is passkey-only).
   const cfg = httpSchema.parse({
-    addr: '127.0.0.1:0', announce_routes: ['/announce', '/:passkey/announce'], scrape_routes: ['/scrape', '/:passkey/scrape'], ...overrides,
+    addr: '127.0.0.1:0', announce_routes: ['/announce', '/:passkey/announce'], scrape_routes: ['/scrape', '/:passkey/scrape'], transport, ...overrides,
   });
   const fe = createHttpFrontend(cfg, p.deps);
   await fe.listen();
   return fe;
 }
 
-describe('http frontend', () => {
+for (const layer of ['raw', 'net'] as const) {
+describe(`http frontend (${layer})`, () => {
+  before(() => { transport = layer; });
   let p: Pipeline;
   let fe: Frontend;
   const seen: Array<Record<string, string>> = [];
@@ -228,6 +240,85 @@ describe('http frontend', () => {
     }
   });
 
+  it(`runs on the ${layer} TCP layer`, () => {
+    assert.equal((fe as HttpFrontend).transport, layer);
+  });
+
+  it('closes connections beyond max_connections at once and keeps serving the others', async () => {
+    const fe2 = await start(pipeline(), { max_connections: 2 });
+    const open: Socket[] = [];
+    try {
+      for (let i = 0; i < 2; i++) {
+        const s = connect({ port: fe2.port(), host: '127.0.0.1' });
+        await once(s, 'connect');
+        open.push(s);
+      }
+      await new Promise((r) => setTimeout(r, 50)); // let the server accept both
+      const third = connect({ port: fe2.port(), host: '127.0.0.1' });
+      third.on('error', () => undefined);
+      const closedWithin = await Promise.race([once(third, 'close').then(() => true), new Promise((r) => setTimeout(() => r(false), 2000))]);
+      assert.equal(closedWithin, true, 'the third connection is closed by the server');
+      open[0]!.write(`GET ${announce()} HTTP/1.1\r\n\r\n`);
+      const [reply] = await once(open[0]!, 'data') as [Buffer];
+      assert.equal(parseReply(reply).status, 200);
+    } finally {
+      for (const s of open) s.destroy();
+      await fe2.close();
+    }
+  });
+
+  it('answers a client that half-closes right after its request, also when a hook is asynchronous', async () => {
+    for (const path of ['/announce', '/slow/announce']) {
+      const reply = await new Promise<Buffer>((resolve, reject) => {
+        const chunks: Buffer[] = [];
+        const s = connect({ port: fe.port(), host: '127.0.0.1' }, () => s.end(`GET ${announce({ path })} HTTP/1.0\r\n\r\n`));
+        s.on('data', (c) => chunks.push(c));
+        s.on('close', () => resolve(Buffer.concat(chunks)));
+        s.on('error', reject);
+      });
+      const parsed = parseReply(reply);
+      assert.equal(parsed.status, 200, path);
+      assert.equal(dict(parsed.body)['interval'], 1800, path);
+    }
+  });
+
+  it('delivers replies larger than the socket buffers to a slow reader (writes the kernel takes in parts)', async () => {
+    // 100 pipelined keep-alive announces of 1000 peers in the dictionary model (~60 KB each, 6 MB in all) to a client
+    // that reads nothing for 300 ms: far more than loopback's socket buffers hold, so writes go async.
+    const p2 = pipeline();
+    const fe2 = await start(p2, { max_numwant: 1000, default_numwant: 1000, keep_alive: true });
+    try {
+      const ih = Buffer.alloc(20, 7);
+      for (let i = 0; i < 1000; i++) p2.store.putSeeder(ih, peerFor(i));
+      const one = `GET ${announce({ ih, id: peerId(99999), extra: 'compact=0&numwant=1000' })} HTTP/1.1\r\n\r\n`;
+      const last = `GET ${announce({ ih, id: peerId(99999), extra: 'compact=0&numwant=1000' })} HTTP/1.1\r\nConnection: close\r\n\r\n`;
+      const reply = await new Promise<Buffer>((resolve, reject) => {
+        const chunks: Buffer[] = [];
+        const s = connect({ port: fe2.port(), host: '127.0.0.1' }, () => {
+          s.write(one.repeat(99) + last);
+          s.pause();
+          setTimeout(() => s.resume(), 300);
+        });
+        s.on('data', (c) => chunks.push(c));
+        s.on('end', () => s.end());
+        s.on('close', () => resolve(Buffer.concat(chunks)));
+        s.on('error', reject);
+        setTimeout(() => s.destroy(), 5000);
+      });
+      let rest = reply;
+      for (let n = 0; n < 100; n++) {
+        const parsed = parseReply(rest);
+        assert.equal(parsed.status, 200, `reply ${n}`);
+        assert.equal(parsed.body.length, Number(parsed.headers['content-length']), `reply ${n} complete`);
+        assert.equal((dict(parsed.body)['peers'] as unknown[]).length, 1000);
+        rest = rest.subarray(rest.indexOf('\r\n\r\n') + 4 + parsed.body.length);
+      }
+      assert.equal(rest.length, 0);
+    } finally {
+      await fe2.close();
+    }
+  });
+
   it('closes a connection that sends nothing within read_timeout', async () => {
     const p2 = pipeline();
     const fe2 = await start(p2, { read_timeout: '200ms' });
@@ -242,7 +333,8 @@ describe('http frontend', () => {
   });
 });
 
-describe('http frontend options', () => {
+describe(`http frontend options (${layer})`, () => {
+  before(() => { transport = layer; });
   it('serves several requests on one connection with keep_alive, in order', async () => {
     const p = pipeline();
     const fe = await start(p, { keep_alive: true });
@@ -326,3 +418,4 @@ describe('http frontend options', () => {
     }
   });
 });
+}

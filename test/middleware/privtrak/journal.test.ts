@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, appendFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, appendFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Journal } from '../../../src/middleware/privtrak/journal.js';
@@ -42,22 +42,69 @@ describe('journal', () => {
       j.roll(1);
       j.append(delta(1));
       j.append(delta(2));
+      assert.equal(j.uncommitted, 2);
+      assert.throws(() => j.roll(3), /uncommitted/, 'records are never split from their group by a roll');
+      j.commit(1);
+      assert.equal(j.uncommitted, 0);
       j.roll(3);
       j.roll(3); // nothing written yet: no empty segment piles up
       j.append(delta(3));
+      j.commit(3);
       j.close();
       assert.equal(readdirSync(dir).length, 2);
       appendFileSync(join(dir, readdirSync(dir).sort()[1]!), encodeRecord(delta(4)).subarray(0, 100));
       const again = new Journal(dir);
       assert.deepEqual(again.replay().map((d) => d.seq), [1, 2, 3]);
+      assert.equal(again.damaged, 0, 'a torn tail is not damage');
       again.roll(4);
       again.append(delta(4));
+      again.commit(4);
       assert.equal(again.prune(1), 0, 'segment 1-2 still holds seq 2');
       assert.equal(again.prune(2), 1);
       assert.equal(again.prune(4), 1, 'the open segment is kept');
       assert.equal(again.segmentCount, 1);
       again.close();
       assert.deepEqual(new Journal(dir).replay().map((d) => d.seq), [4]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('writes nothing before commit, and drops what discard() drops', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'privtrak-journal-'));
+    try {
+      const j = new Journal(dir);
+      j.replay();
+      j.roll(1);
+      for (let s = 1; s <= 100; s++) j.append(delta(s)); // grows its buffer past the initial 64 records
+      assert.equal(statSync(join(dir, readdirSync(dir)[0]!)).size, 0, 'appends stay in memory');
+      j.commit(1);
+      assert.equal(statSync(join(dir, readdirSync(dir)[0]!)).size, 100 * RECORD_SIZE);
+      j.append(delta(101));
+      j.discard();
+      j.close();
+      const seqs = new Journal(dir).replay().map((d) => d.seq);
+      assert.equal(seqs.length, 100);
+      assert.equal(seqs[99], 100);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('skips a damaged stretch and resumes at the next whole record; a seq written twice counts once, the later copy', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'privtrak-journal-'));
+    try {
+      const seg = join(dir, 'journal-0000000000000001.bin');
+      // 1, 2, garbage, the first half of a record, 3, then seq 3 again with other content (a retried write).
+      writeFileSync(seg, Buffer.concat([
+        encodeRecord(delta(1)), encodeRecord(delta(2)), Buffer.from('garbage!'), encodeRecord(delta(9)).subarray(0, 90),
+        encodeRecord(delta(3, { deltaUp: 1 })), encodeRecord(delta(3, { deltaUp: 2 })),
+      ]));
+      const j = new Journal(dir);
+      const out = j.replay();
+      assert.deepEqual(out.map((d) => d.seq), [1, 2, 3]);
+      assert.equal(out[2]!.deltaUp, 2, 'the later copy of seq 3');
+      assert.equal(j.damaged, 1);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

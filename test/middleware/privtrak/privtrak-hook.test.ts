@@ -1,6 +1,7 @@
 import { describe, it, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
@@ -38,12 +39,23 @@ function req(peer: string, uploaded: number, downloaded: number, left: number, e
 
 const resp = (): AnnounceResponse => ({ interval: 1, minInterval: 1, complete: 0, incomplete: 0, ipv4Peers: [], ipv6Peers: [] });
 
+/** Replies the hook is holding until its journal write (the commit group of the current turn). */
+let inFlight: Promise<void>[] = [];
+
+/** Runs one announce through the hook; a refusal throws at once, a counted one is awaited by settle(). */
 function announce(hook: PrivtrakHook, passkey: string | undefined, r: AnnounceRequest, where: 'param' | 'query' = 'param') {
   const params: Record<string, string> = passkey !== undefined && where === 'param' ? { passkey } : {};
   const query: Record<string, string> = passkey !== undefined && where === 'query' ? { passkey } : {};
   const ctx = createContext(params, query);
-  hook.handleAnnounce(ctx, r, resp());
+  inFlight.push(hook.handleAnnounce(ctx, r, resp()));
   return ctx;
+}
+
+/** Waits until every announce made so far is journalled (its reply released) and handed to the flusher. */
+async function settle(): Promise<void> {
+  const all = inFlight;
+  inFlight = [];
+  await Promise.all(all);
 }
 
 async function totalsOf(sink: MemorySink, passkey: string) {
@@ -110,6 +122,7 @@ describe('privtrak hook', () => {
     await hook.start();
     try {
       for (let i = 0; i < 4; i++) announce(hook, PASSKEY_A, req(`-qB4520-${i}`, 10, 0, 0, 'started'));
+      await settle();
       await hook.flusher.flush();
       assert.equal(hook.flusher.pending, 4);
       assert.throws(() => announce(hook, PASSKEY_A, req('-qB4520-9', 10, 0, 0, 'started')), (e: ClientError) => e.code === 'TRACKER_BUSY');
@@ -132,6 +145,7 @@ describe('privtrak hook', () => {
     const hook = makeHook(sink, { batch_size: 1 });
     await hook.start();
     announce(hook, PASSKEY_A, req('-qB4520-a', 10, 0, 0, 'started'));
+    await settle();
     const first = hook.flusher.flush();
     const second = hook.flusher.flush();
     assert.equal(first, second);
@@ -160,9 +174,11 @@ describe('privtrak hook', () => {
     await first.start();
     announce(first, PASSKEY_A, req('-qB4520-a', 100, 0, 0, 'started'));
     announce(first, PASSKEY_A, req('-qB4520-a', 150, 0, 0, 'none'));
+    await settle();
     await first.flusher.flush(); // seqs 1-2 applied
     announce(first, PASSKEY_A, req('-qB4520-a', 400, 0, 0, 'stopped')); // journalled, never flushed
     announce(first, PASSKEY_B, req('-qB4520-b', 0, 30, 5, 'started'));
+    await settle(); // the replies went out: from here on the clients consider them counted
     // "Crash": the first instance is abandoned without stop().
     const second = makeHook(sink, { flush_interval: '1h' }, dir);
     await second.start();
@@ -174,6 +190,143 @@ describe('privtrak hook', () => {
     assert.deepEqual(await totalsOf(sink, PASSKEY_A), { up: 400n, down: 0n, snatched: 0n });
     assert.deepEqual(await totalsOf(sink, PASSKEY_B), { up: 0n, down: 35n, snatched: 0n });
     assert.equal(Math.max(...sink.batches.map((b) => b.id)), 6);
+  });
+
+  it('restores baselines from a checkpoint written while announces went on, plus the journal after it', async () => {
+    const sink = new MemorySink();
+    const dir = mkdtempSync(join(tmpdir(), 'privtrak-ckpt-'));
+    dirs.push(dir);
+    const first = makeHook(sink, { flush_interval: '1h', shard_count: 8 }, dir);
+    await first.start();
+    const peers = Array.from({ length: 40 }, (_, i) => `-qB4520-p${String(i).padStart(3, '0')}`);
+    const counters = new Map(peers.map((p) => [p, 0]));
+    for (const p of peers) announce(first, PASSKEY_A, req(p, 0, 0, 100, 'started', Buffer.alloc(20, peers.indexOf(p))));
+    await settle();
+    // Announces between the checkpoint's shards: the file is fuzzy, the journal after it makes it exact.
+    const checkpoint = first.checkpoint();
+    for (let round = 1; round <= 12; round++) {
+      for (const p of peers.slice(round, round + 10)) {
+        counters.set(p, counters.get(p)! + 1000);
+        announce(first, PASSKEY_A, req(p, counters.get(p)!, 0, 100, 'none', Buffer.alloc(20, peers.indexOf(p))));
+      }
+      await new Promise((r) => setImmediate(r));
+    }
+    await checkpoint;
+    announce(first, PASSKEY_A, req(peers[0]!, 5, 0, 100, 'stopped', Buffer.alloc(20, 0)));
+    counters.delete(peers[0]!);
+    await settle();
+    await first.flusher.flush();
+    const before = new Map(first.baselines.entries());
+    assert.equal(before.size, 39);
+    // "Crash": abandoned without stop(); a second instance restores from the checkpoint and the journal.
+    const second = makeHook(sink, { flush_interval: '1h', shard_count: 8 }, dir);
+    await second.start();
+    assert.deepEqual(new Map(second.baselines.entries()), before);
+    for (const [p, up] of counters) announce(second, PASSKEY_A, req(p, up + 1, 0, 0, 'stopped', Buffer.alloc(20, peers.indexOf(p))));
+    await settle();
+    await second.stop();
+    const sum = [...counters.values()].reduce((a, b) => a + b, 0) + counters.size + 5;
+    assert.deepEqual(await totalsOf(sink, PASSKEY_A), { up: BigInt(sum), down: 0n, snatched: 0n });
+  });
+
+  it('deletes journal segments once both the sink and a checkpoint cover them', async () => {
+    const sink = new MemorySink();
+    const dir = mkdtempSync(join(tmpdir(), 'privtrak-prune-'));
+    dirs.push(dir);
+    const hook = makeHook(sink, { flush_interval: '1h' }, dir);
+    await hook.start();
+    const segments = () => readdirSync(dir).filter((f) => f.startsWith('journal-')).length;
+    try {
+      announce(hook, PASSKEY_A, req('-qB4520-a', 1, 0, 0, 'started'));
+      await settle();
+      await hook.checkpoint(); // covers seq 1, but the sink has nothing yet: the segment stays
+      announce(hook, PASSKEY_A, req('-qB4520-a', 2, 0, 0, 'none'));
+      await settle();
+      assert.equal(segments(), 2);
+      await hook.flusher.flush(); // sink through 2, checkpoint through 1: the first segment goes
+      assert.equal(segments(), 1);
+      await hook.checkpoint();
+      assert.equal(segments(), 1, 'only the open segment remains');
+    } finally {
+      await hook.stop();
+    }
+    assert.deepEqual(await totalsOf(sink, PASSKEY_A), { up: 2n, down: 0n, snatched: 0n });
+  });
+
+  it('refuses a whole commit group when the journal cannot be written (disk full), counting none of it', async (t) => {
+    // A real full disk: a 64 KiB tmpfs (needs root; CI runs as root).
+    const mnt = mkdtempSync(join(tmpdir(), 'privtrak-full-'));
+    dirs.push(mnt);
+    const mounted = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', mnt]);
+    if (mounted.status !== 0) {
+      if (process.env['CI'] === 'true') throw new Error(`cannot mount a tmpfs in CI: ${mounted.stderr}`);
+      t.skip('needs root to mount a small tmpfs (a real full disk)');
+      return;
+    }
+    const sink = new MemorySink();
+    const hook = makeHook(sink, { flush_interval: '1h', journal_dir: mnt });
+    try {
+      await hook.start();
+      // Fill the disk, leaving too little for one commit group of 40 records (7,360 bytes).
+      const filler = join(mnt, 'filler');
+      writeFileSync(filler, Buffer.alloc(64 * 1024 - 4096));
+      const refused = Array.from({ length: 40 }, (_, i) => hook.handleAnnounce(
+        createContext({ passkey: PASSKEY_A }, {}), req(`-qB4520-${String(i).padStart(3, '0')}`, 100, 0, 0, 'started'), resp()));
+      const results = await Promise.allSettled(refused);
+      assert.ok(results.every((r) => r.status === 'rejected' && (r.reason as ClientError).code === 'TRACKER_BUSY'), 'every announce of the group is refused');
+      assert.equal(hook.baselines.size, 0, 'no baseline changed');
+      assert.equal(hook.flusher.pending, 0, 'nothing reached the flusher');
+      // Space again: the clients retry, and each is counted once, in full.
+      rmSync(filler);
+      for (let i = 0; i < 40; i++) announce(hook, PASSKEY_A, req(`-qB4520-${String(i).padStart(3, '0')}`, 100, 0, 0, 'started'));
+      await settle();
+      await hook.stop();
+      assert.deepEqual(await totalsOf(sink, PASSKEY_A), { up: 4000n, down: 0n, snatched: 0n });
+      assert.deepEqual(sink.batches.flatMap((b) => b.deltas.map((d) => d.seq)), Array.from({ length: 40 }, (_, i) => i + 1), 'seqs reused, no gap');
+    } finally {
+      await hook.stop();
+      spawnSync('umount', [mnt]);
+    }
+  });
+
+  it('reports itself to Prometheus: deltas by flag, refusals, users and peers tracked and active, pending, flushes', async () => {
+    const sink = new MemorySink();
+    const registry = new Registry();
+    const dir = mkdtempSync(join(tmpdir(), 'privtrak-metrics-'));
+    dirs.push(dir);
+    const opts = privtrakOptionsSchema.parse({ journal_dir: dir, flush_interval: '1h', prometheus_reporting_interval: '50ms', peer_lifetime: '1h' });
+    const hook = new PrivtrakHook(opts, sink, { logger: pino({ level: 'silent' }), metrics: registry, announceIntervalMs: 1_800_000 });
+    await hook.start();
+    try {
+      announce(hook, PASSKEY_A, req('-qB4520-aaa', 10, 0, 0, 'started'));
+      announce(hook, PASSKEY_A, req('-qB4520-bbb', 10, 0, 0, 'none')); // unknown peer
+      announce(hook, PASSKEY_B, req('-qB4520-ccc', 10, 0, 0, 'started'));
+      await settle();
+      announce(hook, PASSKEY_A, req('-qB4520-aaa', 5, 0, 0, 'none')); // counter regression
+      await settle();
+      assert.throws(() => announce(hook, 'nope', req('-qB4520-ddd', 0, 0, 0, 'started')));
+      // An old baseline that no longer counts as active.
+      hook.baselines.set('x'.repeat(56), { uploaded: 0, downloaded: 0, left: 0, lastMs: Date.now() - 7_200_000 });
+      await new Promise((r) => setTimeout(r, 120));
+      const text = await registry.metrics();
+      const value = (line: string) => Number(new RegExp(`^${line.replace(/[{}"]/g, (c) => `\\${c}`)} (\\S+)$`, 'm').exec(text)?.[1]);
+      assert.equal(value('privtrak_deltas_total{flag="none"}'), 2);
+      assert.equal(value('privtrak_deltas_total{flag="unknown_peer"}'), 1);
+      assert.equal(value('privtrak_deltas_total{flag="counter_regression"}'), 1);
+      assert.equal(value('privtrak_announces_refused_total{reason="identity"}'), 1);
+      assert.equal(value('privtrak_users_tracked'), 3, 'two passkeys plus the test baseline');
+      assert.equal(value('privtrak_peers_tracked'), 4);
+      assert.equal(value('privtrak_peers_active'), 3);
+      assert.equal(value('privtrak_deltas_pending'), 4);
+      assert.ok(value('privtrak_deltas_oldest_pending_seconds') >= 0.1);
+      await hook.flusher.flush();
+      assert.equal(value('privtrak_flush_duration_seconds_count'), 0, 'read before the flush');
+      const after = await registry.metrics();
+      assert.match(after, /^privtrak_flush_duration_seconds_count 1$/m);
+      assert.match(after, /^privtrak_journal_records 4$/m);
+    } finally {
+      await hook.stop();
+    }
   });
 
   it('purges baselines older than baseline_lifetime with many expired and live entries in every position', async () => {

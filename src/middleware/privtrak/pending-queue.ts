@@ -1,0 +1,104 @@
+/**
+ * Deltas waiting for the sink, kept as journal records (184 bytes each, back to back) rather
+ * than objects. A delta waits about a flush_interval, long enough for an object to survive
+ * the young generation and be copied into the old one, where it died a second later: the
+ * collector's busiest work under load. Bytes in one Buffer are nothing to trace, a third of
+ * the memory, and bound what max_pending really costs. Objects are decoded only for the batch
+ * being flushed.
+ */
+import type { DeltaBatch, StatDelta } from './delta.js';
+import { RECORD_SIZE, decodeRecord, encodeRecordInto, get64 } from './journal-record.js';
+
+const TIME_OFFSET = 16; // u64 receive time in a record (journal-record.ts)
+
+export function decodeRecords(records: Buffer): StatDelta[] {
+  const out: StatDelta[] = new Array(records.length / RECORD_SIZE);
+  for (let i = 0; i < out.length; i++) out[i] = decodeRecord(records, i * RECORD_SIZE);
+  return out;
+}
+
+/** A batch for the sink straight from the queue: records, with objects only if a sink asks. */
+export class RecordBatch implements DeltaBatch {
+  private decoded: StatDelta[] | undefined;
+  readonly id: number;
+  readonly size: number;
+
+  constructor(readonly instance: string, readonly records: Buffer) {
+    this.size = records.length / RECORD_SIZE;
+    this.id = get64(records, records.length - RECORD_SIZE + 8);
+  }
+
+  get deltas(): readonly StatDelta[] {
+    this.decoded ??= decodeRecords(this.records);
+    return this.decoded;
+  }
+}
+
+export class PendingQueue {
+  private buf = Buffer.allocUnsafe(1024 * RECORD_SIZE);
+  /** Byte offsets of the first pending record and of the end. */
+  private head = 0;
+  private tail = 0;
+
+  get size(): number {
+    return (this.tail - this.head) / RECORD_SIZE;
+  }
+
+  /** Appends whole encoded records (a multiple of RECORD_SIZE bytes). */
+  pushRecords(records: Buffer): void {
+    this.reserve(records.length);
+    records.copy(this.buf, this.tail);
+    this.tail += records.length;
+  }
+
+  push(delta: StatDelta): void {
+    this.reserve(RECORD_SIZE);
+    encodeRecordInto(delta, this.buf, this.tail);
+    this.tail += RECORD_SIZE;
+  }
+
+  /** Receive time (epoch ms) of the oldest pending delta, or undefined. */
+  oldestTimeMs(): number | undefined {
+    if (this.tail === this.head) return undefined;
+    return this.buf.readUInt32BE(this.head + TIME_OFFSET) * 0x1_0000_0000 + this.buf.readUInt32BE(this.head + TIME_OFFSET + 4);
+  }
+
+  /** Decodes (without removing) up to `max` deltas from the front. */
+  peek(max: number): StatDelta[] {
+    return decodeRecords(this.peekRecords(max));
+  }
+
+  /** A copy of up to `max` records from the front (without removing them). */
+  peekRecords(max: number): Buffer {
+    const n = Math.min(max, this.size);
+    return Buffer.from(this.buf.subarray(this.head, this.head + n * RECORD_SIZE));
+  }
+
+  /** Removes `count` deltas from the front. */
+  drop(count: number): void {
+    this.head = Math.min(this.tail, this.head + count * RECORD_SIZE);
+    if (this.head === this.tail) {
+      this.head = 0;
+      this.tail = 0;
+      // After a backlog (sink outage), give the memory back.
+      if (this.buf.length > 64 * 1024 * RECORD_SIZE) this.buf = Buffer.allocUnsafe(1024 * RECORD_SIZE);
+    }
+  }
+
+  private reserve(bytes: number): void {
+    if (this.tail + bytes <= this.buf.length) return;
+    const live = this.tail - this.head;
+    if (this.head > 0 && live + bytes <= this.buf.length / 2) {
+      // Plenty of room once the applied front is gone: move the rest down.
+      this.buf.copy(this.buf, 0, this.head, this.tail);
+    } else {
+      let size = this.buf.length * 2;
+      while (size < live + bytes) size *= 2;
+      const bigger = Buffer.allocUnsafe(size);
+      this.buf.copy(bigger, 0, this.head, this.tail);
+      this.buf = bigger;
+    }
+    this.head = 0;
+    this.tail = live;
+  }
+}

@@ -1,0 +1,70 @@
+import { describe, it, afterEach } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CHECKPOINT_FILE, readCheckpoint, writeCheckpoint } from '../../../src/middleware/privtrak/checkpoint.js';
+import { BaselineStore } from '../../../src/middleware/privtrak/baselines.js';
+
+const dirs: string[] = [];
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+function freshDir(): string {
+  const d = mkdtempSync(join(tmpdir(), 'privtrak-ckpt-'));
+  dirs.push(d);
+  return d;
+}
+
+function key(user: number, ih: number, peer: number): string {
+  return BaselineStore.key(Buffer.alloc(16, user), Buffer.alloc(20, ih), Buffer.from(`-qB4520-${String(peer).padStart(12, '0')}`));
+}
+
+describe('baseline checkpoint', () => {
+  it('round-trips every baseline exactly (binary keys, counters up to 2^53 - 1), leaving out expired ones', async () => {
+    const dir = freshDir();
+    const store = new BaselineStore(8);
+    const max = Number.MAX_SAFE_INTEGER;
+    const expected = new Map<string, { uploaded: number; downloaded: number; left: number; lastMs: number }>();
+    for (let i = 0; i < 1000; i++) {
+      const k = key(i % 5, i % 256, i);
+      const b = { uploaded: i === 7 ? max : i * 1000, downloaded: i === 8 ? max : i, left: i % 3 === 0 ? 0 : 2 ** 40 + i, lastMs: 1_000_000 + i };
+      store.set(k, b);
+      if (b.lastMs >= 1_000_100) expected.set(k, b);
+    }
+    assert.equal(await writeCheckpoint(dir, 4242, store, { fsync: true, sinceMs: 1_000_100 }), true);
+    assert.equal(existsSync(join(dir, `${CHECKPOINT_FILE}.tmp`)), false);
+    const back = readCheckpoint(dir)!;
+    assert.equal(back.seq, 4242);
+    assert.equal(back.entries.length, 900);
+    assert.deepEqual(new Map(back.entries.map((e) => [e.key, e.baseline])), expected);
+  });
+
+  it('has none before the first write; a checkpoint called off keeps the previous one', async () => {
+    const dir = freshDir();
+    assert.equal(readCheckpoint(dir), undefined);
+    const store = new BaselineStore(4);
+    store.set(key(1, 1, 1), { uploaded: 1, downloaded: 2, left: 3, lastMs: 4 });
+    await writeCheckpoint(dir, 10, store, { fsync: false, sinceMs: 0 });
+    store.set(key(2, 2, 2), { uploaded: 5, downloaded: 6, left: 7, lastMs: 8 });
+    let turns = 0;
+    assert.equal(await writeCheckpoint(dir, 20, store, { fsync: false, sinceMs: 0, stillValid: () => ++turns < 2 }), false);
+    assert.equal(existsSync(join(dir, `${CHECKPOINT_FILE}.tmp`)), false, 'the abandoned file is removed');
+    const back = readCheckpoint(dir)!;
+    assert.equal(back.seq, 10);
+    assert.deepEqual(back.entries.map((e) => e.key), [key(1, 1, 1)]);
+  });
+
+  it('refuses a truncated or foreign file instead of restoring part of it', async () => {
+    const dir = freshDir();
+    const store = new BaselineStore(2);
+    for (let i = 0; i < 10; i++) store.set(key(1, i, i), { uploaded: i, downloaded: 0, left: 0, lastMs: 1 });
+    await writeCheckpoint(dir, 1, store, { fsync: false, sinceMs: 0 });
+    const path = join(dir, CHECKPOINT_FILE);
+    const whole = readFileSync(path);
+    truncateSync(path, whole.length - 88);
+    assert.throws(() => readCheckpoint(dir), /truncated or damaged/);
+    writeFileSync(path, Buffer.alloc(64, 7));
+    assert.throws(() => readCheckpoint(dir), /not a privtrak baseline checkpoint/);
+  });
+});
