@@ -219,6 +219,18 @@ for t in privtrak opentracker bittorrent-tracker; do
   measure "$t" close keepalive udp
 done
 
+# Fills the running tracker with peers first..first+n-1 over UDP (chunks of 50,000, each from its own
+# 127.0.1.x source address with distinct ports). Appends the generator's lines to $RUN_DIR/fill.
+fill_peers() { # $1 total, $2 info_hash pool
+  local total=$1 pool=$2 first chunk n
+  for ((first = 1, chunk = 1; first <= total; first += 50000, chunk++)); do
+    n=$(( total - first + 1 < 50000 ? total - first + 1 : 50000 ))
+    taskset -c 1 bin/udp-load 127.0.0.1 "$PORT" 120 "$UDP_WINDOW" "$pool" "$total" 0 fill "$n" from "$first" \
+      srcip "127.0.$(( 1 + (chunk - 1) / 250 )).$(( 1 + (chunk - 1) % 250 ))" ${UDP_PASSKEY:+passkey "$UDP_PASSKEY"} >>"$RUN_DIR/fill" 2>&1 || true
+  done
+}
+fill_ok() { awk '{for (i=1;i<=NF;i++) {split($i,kv,"="); if (kv[1]=="ok") s+=kv[2]}} END {print s+0}' "$RUN_DIR/fill"; }
+
 # Memory: RSS before and after announcing FILL_PEERS distinct peers (over IH_POOL info_hashes), over UDP.
 echo "memory: RSS after $FILL_PEERS distinct peers" >&2
 for t in privtrak opentracker bittorrent-tracker; do
@@ -233,18 +245,6 @@ for t in privtrak opentracker bittorrent-tracker; do
   echo "  $t RSS: ${RSS[$t]} ($(tr '\n' ' ' < "$RUN_DIR/fill"))" >&2
   stop_tracker
 done
-
-# Fills the running tracker with peers first..first+n-1 over UDP (chunks of 50,000, each from its own
-# 127.0.1.x source address with distinct ports). Appends the generator's lines to $RUN_DIR/fill.
-fill_peers() { # $1 total, $2 info_hash pool
-  local total=$1 pool=$2 first chunk n
-  for ((first = 1, chunk = 1; first <= total; first += 50000, chunk++)); do
-    n=$(( total - first + 1 < 50000 ? total - first + 1 : 50000 ))
-    taskset -c 1 bin/udp-load 127.0.0.1 "$PORT" 120 "$UDP_WINDOW" "$pool" "$total" 0 fill "$n" from "$first" \
-      srcip "127.0.$(( 1 + (chunk - 1) / 250 )).$(( 1 + (chunk - 1) % 250 ))" ${UDP_PASSKEY:+passkey "$UDP_PASSKEY"} >>"$RUN_DIR/fill" 2>&1 || true
-  done
-}
-fill_ok() { awk '{for (i=1;i<=NF;i++) {split($i,kv,"="); if (kv[1]=="ok") s+=kv[2]}} END {print s+0}' "$RUN_DIR/fill"; }
 
 # Optional: the cost of the privtrak hook (needs a passkey: /<passkey>/announce, BEP 41 URL data on UDP).
 if [ "$BENCH_MIDDLEWARE" = 1 ]; then

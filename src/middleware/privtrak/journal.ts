@@ -67,15 +67,16 @@ export class Journal {
           bySeq.set(d.seq, d);
           off += RECORD_SIZE;
         } else {
-          this.damaged++;
+          // Damage only if a whole record follows; otherwise this is a write torn by a crash: the end.
           off = nextRecordAt(data, off + 1);
+          if (off < data.length) this.damaged++;
         }
       }
     }
     return [...bySeq.values()].sort((a, b) => a.seq - b.seq);
   }
 
-  /** Damaged stretches skipped by the last replay (a torn tail counts only if a whole record follows it). */
+  /** Damaged stretches skipped by the last replay (not counting a torn last record). */
   damaged = 0;
 
   /** Starts a new segment for records from `nextSeq` on. Uncommitted records must be committed first. */

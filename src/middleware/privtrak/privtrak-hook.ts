@@ -6,7 +6,9 @@
  * group; the hook returns the group's promise, and the group is written to the journal with
  * one write at the end of the turn (setImmediate), after which the replies go out. If that
  * write fails, every change the group made is undone and its announces are refused with a
- * retryable "tracker busy": nothing was counted, so their retries count in full.
+ * retryable "tracker busy": nothing was counted, so their retries count in full. When turns
+ * hold about one announce each, grouping only adds cost, and announces are written inline
+ * (observeGroup).
  * Baselines reach disk through the journal and periodic checkpoints (checkpoint.ts), never
  * row by row in the sink.
  *
@@ -67,6 +69,9 @@ export class PrivtrakHook implements Hook {
   /** Bumped when a commit is undone: a checkpoint being written may hold undone states and is abandoned. */
   private epoch = 0;
   private checkpointing: Promise<void> | undefined;
+  /** Average announces per commit group, and how many announces to commit inline before measuring again. */
+  private avgGroup = 2;
+  private inlineLeft = 0;
 
   constructor(
     readonly options: PrivtrakOptions,
@@ -143,7 +148,7 @@ export class PrivtrakHook implements Hook {
     if (records.length > 0) void this.checkpoint();
   }
 
-  handleAnnounce(ctx: RequestContext, req: AnnounceRequest, _resp: AnnounceResponse): Promise<void> {
+  handleAnnounce(ctx: RequestContext, req: AnnounceRequest, _resp: AnnounceResponse): Promise<void> | undefined {
     if (this.state !== 'running') {
       this.metrics.refused.labels('closing').inc();
       throw new ClientError('CLOSING', 'tracker closing, retry later');
@@ -157,8 +162,7 @@ export class PrivtrakHook implements Hook {
     }
     // Later hooks read the user from the typed ctx.userId.
     ctx.userId = user;
-    const group = this.group ?? this.openGroup();
-    if (this.flusher.pending + group.deltas.length >= this.options.max_pending) {
+    if (this.flusher.pending + (this.group?.deltas.length ?? 0) >= this.options.max_pending) {
       this.metrics.refused.labels('busy').inc();
       throw new ClientError('TRACKER_BUSY', 'tracker busy, retry later');
     }
@@ -190,6 +194,14 @@ export class PrivtrakHook implements Hook {
       baseline: out.next,
     };
     this.journal.append(delta);
+    if (this.group === undefined && this.inlineLeft > 0) {
+      // Few announces per turn: written and answered at once (see observeGroup).
+      this.inlineLeft--;
+      this.commitOne(delta, key, slot, out.next);
+      this.metrics.countDelta(out.flags);
+      return undefined;
+    }
+    const group = this.group ?? this.openGroup();
     this.seq = delta.seq;
     group.deltas.push(delta);
     group.undoKeys.push(key);
@@ -203,6 +215,47 @@ export class PrivtrakHook implements Hook {
     }
     this.metrics.countDelta(out.flags);
     return group.promise;
+  }
+
+  /** Writes one announce's record now; on failure nothing of it remains and it is refused. */
+  private commitOne(delta: StatDelta, key: string, slot: number, next: Baseline | null): void {
+    let records: Buffer;
+    try {
+      records = this.journal.commit(delta.seq);
+    } catch (err) {
+      this.journal.discard();
+      this.metrics.refused.labels('journal').inc();
+      this.logger.error({ err }, 'journal write failed: announce refused, nothing counted');
+      throw new ClientError('TRACKER_BUSY', 'tracker busy, retry later');
+    }
+    this.seq = delta.seq;
+    if (next === null) {
+      if (slot >= 0) this.baselines.removeAt(slot);
+    } else if (slot >= 0) {
+      this.baselines.write(slot, next);
+    } else {
+      this.baselines.insert(key, next);
+    }
+    this.committed(records, 1);
+  }
+
+  /**
+   * Inline or grouped: a commit group costs a write and a deferred reply per event-loop turn,
+   * which pays off when a turn holds many announces (UDP, keep-alive under load) and is pure
+   * overhead when it holds one (HTTP with connection close: each connection's request arrives in
+   * its own turn). Group sizes are averaged; while they stay below 2, the next 32 announces are
+   * written and answered inline, then one group measures again.
+   */
+  private observeGroup(size: number): void {
+    this.avgGroup += (size - this.avgGroup) * 0.25;
+    this.inlineLeft = this.avgGroup < 2 ? 32 : 0;
+  }
+
+  private committed(records: Buffer, count: number): void {
+    // The flusher keeps the journal's bytes, not the objects (pending-queue.ts).
+    this.flusher.enqueueRecords(records);
+    this.sinceCheckpoint += count;
+    if (this.sinceCheckpoint >= this.options.checkpoint_records && this.checkpointing === undefined) void this.checkpoint();
   }
 
   private openGroup(): CommitGroup {
@@ -243,10 +296,8 @@ export class PrivtrakHook implements Hook {
       group.reject(new ClientError('TRACKER_BUSY', 'tracker busy, retry later'));
       return;
     }
-    // The flusher keeps the journal's bytes, not the objects (pending-queue.ts).
-    this.flusher.enqueueRecords(records);
-    this.sinceCheckpoint += group.deltas.length;
-    if (this.sinceCheckpoint >= this.options.checkpoint_records && this.checkpointing === undefined) void this.checkpoint();
+    this.committed(records, group.deltas.length);
+    this.observeGroup(group.deltas.length);
     group.resolve();
   }
 

@@ -1,6 +1,6 @@
 import { describe, it, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -47,7 +47,7 @@ function announce(hook: PrivtrakHook, passkey: string | undefined, r: AnnounceRe
   const params: Record<string, string> = passkey !== undefined && where === 'param' ? { passkey } : {};
   const query: Record<string, string> = passkey !== undefined && where === 'query' ? { passkey } : {};
   const ctx = createContext(params, query);
-  inFlight.push(hook.handleAnnounce(ctx, r, resp()));
+  inFlight.push(hook.handleAnnounce(ctx, r, resp()) ?? Promise.resolve());
   return ctx;
 }
 
@@ -271,7 +271,7 @@ describe('privtrak hook', () => {
       const filler = join(mnt, 'filler');
       writeFileSync(filler, Buffer.alloc(64 * 1024 - 4096));
       const refused = Array.from({ length: 40 }, (_, i) => hook.handleAnnounce(
-        createContext({ passkey: PASSKEY_A }, {}), req(`-qB4520-${String(i).padStart(3, '0')}`, 100, 0, 0, 'started'), resp()));
+        createContext({ passkey: PASSKEY_A }, {}), req(`-qB4520-${String(i).padStart(3, '0')}`, 100, 0, 0, 'started'), resp()) ?? Promise.resolve());
       const results = await Promise.allSettled(refused);
       assert.ok(results.every((r) => r.status === 'rejected' && (r.reason as ClientError).code === 'TRACKER_BUSY'), 'every announce of the group is refused');
       assert.equal(hook.baselines.size, 0, 'no baseline changed');
@@ -327,6 +327,63 @@ describe('privtrak hook', () => {
     } finally {
       await hook.stop();
     }
+  });
+
+  it('answers inline while event-loop turns hold one announce each, groups again when they hold many, and counts exactly either way', async () => {
+    const sink = new MemorySink();
+    const dir = mkdtempSync(join(tmpdir(), 'privtrak-inline-'));
+    dirs.push(dir);
+    const hook = makeHook(sink, { flush_interval: '1h' }, dir);
+    await hook.start();
+    const one = (peer: string, up: number, event: AnnounceEvent) =>
+      hook.handleAnnounce(createContext({ passkey: PASSKEY_A }, {}), req(peer, up, 0, 0, event), resp());
+    let expected = 0;
+    let singles = 0;
+    try {
+      // One announce per turn: after a few grouped turns the hook switches to inline replies.
+      const kinds: string[] = [];
+      for (let i = 0; i < 60; i++) {
+        const p = one(`-qB4520-s${String(i).padStart(3, '0')}`, 10, 'started');
+        expected += 10;
+        kinds.push(p === undefined ? 'inline' : 'group');
+        if (p !== undefined) await p;
+        else await new Promise((r) => setImmediate(r));
+      }
+      assert.equal(kinds[0], 'group');
+      assert.ok(kinds.filter((k) => k === 'inline').length >= 40, kinds.join(','));
+      assert.ok(kinds.slice(10).includes('group'), 'a group now and then measures the turns again');
+      // Many announces per turn: back to groups (one write and one deferred reply per turn).
+      let grouped = 0;
+      for (let turn = 0; turn < 20; turn++) {
+        const ps = Array.from({ length: 30 }, (_, i) => one(`-qB4520-m${String(turn * 30 + i).padStart(4, '0')}`, 1, 'started'));
+        expected += 30;
+        grouped += ps.filter((p) => p !== undefined).length;
+        await Promise.all(ps);
+      }
+      assert.ok(grouped >= 20 * 30 - 40, `grouped ${grouped} of 600`);
+      assert.equal(hook.flusher.pending, 60 + 600, 'every announce reached the flusher once');
+      // An inline write that fails (here the journal's file descriptor is closed under it) refuses
+      // that announce at once and changes nothing.
+      singles = 0;
+      for (let inline = 0; inline < 3 && singles < 40; singles++) {
+        const p = one(`-qB4520-x${String(singles).padStart(3, '0')}`, 5, 'started');
+        expected += 5;
+        if (p === undefined) inline++;
+        await (p ?? new Promise((r) => setImmediate(r)));
+      }
+      assert.ok(singles < 40, 'back to inline replies once turns hold one announce again');
+      const journal = (hook as unknown as { journal: { fd: number | undefined } }).journal;
+      const fd = journal.fd;
+      closeSync(fd!);
+      const baselines = hook.baselines.size;
+      assert.throws(() => one('-qB4520-zz', 7, 'started'), (e: ClientError) => e.code === 'TRACKER_BUSY');
+      assert.equal(hook.baselines.size, baselines);
+      journal.fd = undefined; // stop()'s checkpoint starts a new segment
+    } finally {
+      await hook.stop();
+    }
+    assert.deepEqual(await totalsOf(sink, PASSKEY_A), { up: BigInt(expected), down: 0n, snatched: 0n });
+    assert.deepEqual(sink.batches.flatMap((b) => b.deltas.map((d) => d.seq)), Array.from({ length: 660 + singles }, (_, i) => i + 1));
   });
 
   it('purges baselines older than baseline_lifetime with many expired and live entries in every position', async () => {
