@@ -23,7 +23,7 @@ commands:
   check-config [--config FILE]   validate a config file (and its hooks' options), print it with defaults (JSON)
   migrate [--config FILE]        create or upgrade the sink's schema (PostgreSQL needs this once),
                                  and privtrak's own registry tables when the registry is a database
-  stats [--config FILE] [--user PASSKEY] [--by-torrent] [--json]
+  stats [--config FILE] [--user PASSKEY] [--by-torrent] [--json] [--detail]
                                  totals per user (or per user and torrent) from the configured sink
 
   access registry (config "registry:"; a running tracker picks changes up at its next poll/refresh):
@@ -100,6 +100,7 @@ export async function main(argv: string[]): Promise<number> {
       user: { type: 'string' },
       'by-torrent': { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
+      detail: { type: 'boolean', default: false },
     },
     strict: true,
   });
@@ -139,7 +140,7 @@ export async function main(argv: string[]): Promise<number> {
     }
     case 'stats':
       await runStats(sinkFromConfig(loadConfig(values.config)), {
-        user: values.user, byTorrent: values['by-torrent'] ?? false, json: values.json ?? false,
+        user: values.user, byTorrent: values['by-torrent'] ?? false, json: values.json ?? false, detail: values.detail ?? false,
       }, (line) => console.log(line));
       return 0;
     default:
