@@ -2,8 +2,8 @@
  * Assembles a tracker from a validated config: storage, the hook chain (user pre-hooks,
  * built-in response hook; built-in swarm hook, user post-hooks), frontends and metrics.
  *
- * Start-up order: hooks start → storage maintenance → frontends listen → metrics.
- * Shutdown order: frontends stop accepting → hooks stop (and flush) → storage → metrics.
+ * Start-up order: access registry loads → hooks start → storage maintenance → frontends listen → metrics (and admin API).
+ * Shutdown order: frontends stop accepting → hooks stop (and flush) → registry → storage → metrics.
  */
 import type { Server } from 'node:http';
 import type { Logger } from 'pino';
@@ -20,11 +20,15 @@ import type { PeerStore } from './storage/peer-store.js';
 import type { Frontend, FrontendDeps } from './frontend/frontend.js';
 import { createHttpFrontend } from './frontend/http/server.js';
 import { createUdpFrontend } from './frontend/udp/server.js';
+import { createAccessRegistry, type AccessRegistry } from './access/index.js';
+import { createAdminHandler } from './access/admin-api.js';
 
 export class Tracker {
   readonly metrics: TrackerMetrics;
   readonly store: PeerStore;
   readonly chain: HookChain;
+  /** The access registry (config `registry:`), shared by the access hooks; undefined if not configured. */
+  readonly accessRegistry: AccessRegistry | undefined;
   private readonly clock = new CoarseClock();
   private readonly maintenance: StoreMaintenance;
   private readonly frontends: Frontend[] = [];
@@ -33,7 +37,10 @@ export class Tracker {
   constructor(readonly config: Config, readonly logger: Logger, options: { defaultMetrics?: boolean } = {}) {
     this.metrics = new TrackerMetrics(options);
     this.store = createPeerStore(config.storage, this.clock);
-    const deps: HookDeps = { store: this.store, logger, metrics: this.metrics.registry, announceIntervalMs: config.announce_interval };
+    this.accessRegistry = config.registry === undefined ? undefined : createAccessRegistry(config.registry, { logger, metrics: this.metrics.registry });
+    const deps: HookDeps = {
+      store: this.store, logger, metrics: this.metrics.registry, announceIntervalMs: config.announce_interval, accessRegistry: this.accessRegistry,
+    };
     const pre = config.prehooks.map((h, i) => buildHook(h.name, h.options, deps, `prehooks.${i}`));
     const post = config.posthooks.map((h, i) => buildHook(h.name, h.options, deps, `posthooks.${i}`));
     this.chain = new HookChain([...pre, createResponseHook(this.store)], [createSwarmHook(this.store), ...post], {
@@ -47,7 +54,14 @@ export class Tracker {
   }
 
   async start(): Promise<void> {
-    await this.chain.start();
+    // Without its users and torrents a private tracker would refuse everyone: a failed first load stops the start.
+    await this.accessRegistry?.start();
+    try {
+      await this.chain.start();
+    } catch (err) {
+      await this.accessRegistry?.stop().catch(() => undefined);
+      throw err;
+    }
     this.maintenance.start();
     try {
       for (const f of this.frontends) {
@@ -55,7 +69,9 @@ export class Tracker {
         this.logger.info({ frontend: f.name, port: f.port() }, 'listening');
       }
       if (this.config.metrics_addr !== '') {
-        this.metricsServer = await startMetricsServer(this.config.metrics_addr, this.metrics.registry);
+        const token = this.config.registry?.admin_token ?? '';
+        const admin = this.accessRegistry !== undefined && token !== '' ? createAdminHandler(this.accessRegistry, token, this.logger) : undefined;
+        this.metricsServer = await startMetricsServer(this.config.metrics_addr, this.metrics.registry, admin);
         this.logger.info({ addr: this.config.metrics_addr }, 'metrics listening');
       }
     } catch (err) {
@@ -86,6 +102,7 @@ export class Tracker {
     };
     for (const f of this.frontends) await attempt(`closing ${f.name}`, () => f.close());
     errors.push(...(await this.chain.stop()));
+    if (this.accessRegistry) await attempt('stopping the access registry', () => this.accessRegistry!.stop());
     this.maintenance.stop();
     await attempt('stopping storage', () => this.store.stop());
     if (this.metricsServer) {

@@ -12,15 +12,31 @@ import { Tracker } from '../tracker.js';
 import type { Config } from '../config/schema.js';
 import { sinkFromConfig } from './commands/sink-from-config.js';
 import { runStats } from './commands/stats.js';
+import { runTorrents, runUsers } from './commands/registry-commands.js';
+import { storeFromConfig } from './commands/registry-from-config.js';
+import { UsageError } from './usage-error.js';
 
 const USAGE = `usage: privtrak <command> [options]
 
 commands:
   serve [--config FILE]          run the tracker (embedded defaults without --config)
   check-config [--config FILE]   validate a config file (and its hooks' options), print it with defaults (JSON)
-  migrate [--config FILE]        create or upgrade the sink's schema (PostgreSQL needs this once)
-  stats [--config FILE] [--user PASSKEY] [--by-torrent] [--json]
+  migrate [--config FILE]        create or upgrade the sink's schema (PostgreSQL needs this once),
+                                 and privtrak's own registry tables when the registry is a database
+  stats [--config FILE] [--user PASSKEY] [--by-torrent] [--json] [--detail]
                                  totals per user (or per user and torrent) from the configured sink
+
+  access registry (config "registry:"; a running tracker picks changes up at its next poll/refresh):
+  users import FILE              bulk-import users, keeping their passkeys (YAML or CSV: passkey,site_id,enabled,can_leech)
+  users import --from-sql QUERY [--from-url URL] [--skip-invalid]
+                                 bulk-import from a database (default: the registry's); QUERY returns
+                                 passkey [, site_id, enabled, can_leech], e.g. from an Ocelot/XBT/UNIT3D site
+  users add PASSKEY [--site-id N] [--no-leech] [--disabled]
+  users disable|enable|rm PASSKEY
+  torrents add INFO_HASH [--site-id N] [--banned] [--download-multiplier X] [--upload-multiplier Y]
+  torrents rm INFO_HASH
+  torrents list [--json]
+  (each takes --config FILE)
   version                        print the version
 
 Configuration: see config.example.yaml. Signals: SIGINT/SIGTERM stop gracefully.`;
@@ -74,6 +90,9 @@ export async function main(argv: string[]): Promise<number> {
     console.log(version());
     return 0;
   }
+  const io = { out: (l: string) => console.log(l), err: (l: string) => console.error(l) };
+  if (command === 'users') return runUsers(rest, loadConfig, io);
+  if (command === 'torrents') return runTorrents(rest, loadConfig, io);
   const { values } = parseArgs({
     args: rest,
     options: {
@@ -81,6 +100,7 @@ export async function main(argv: string[]): Promise<number> {
       user: { type: 'string' },
       'by-torrent': { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
+      detail: { type: 'boolean', default: false },
     },
     strict: true,
   });
@@ -91,19 +111,36 @@ export async function main(argv: string[]): Promise<number> {
       const config = loadConfig(values.config);
       // Building the hooks validates their options too; nothing is started or opened.
       new Tracker(config, createLogger('silent'), { defaultMetrics: false });
-      console.log(JSON.stringify(config, null, 2));
+      // The admin token is a secret: say whether it is set, never print it.
+      const shown = config.registry?.admin_token ? { ...config, registry: { ...config.registry, admin_token: '(set)' } } : config;
+      console.log(JSON.stringify(shown, null, 2));
       return 0;
     }
     case 'migrate': {
-      const sink = sinkFromConfig(loadConfig(values.config));
-      await sink.migrate();
-      await sink.close();
-      console.log(`privtrak: ${sink.name} schema is up to date`);
+      const config = loadConfig(values.config);
+      const hasSink = config.prehooks.some((h) => h.name === 'privtrak');
+      const sqlRegistry = config.registry !== undefined && config.registry.source !== 'file';
+      if (!hasSink && !sqlRegistry) throw new ConfigError('prehooks', 'nothing to migrate: no privtrak hook (sink) and no database registry');
+      if (hasSink) {
+        const sink = sinkFromConfig(config);
+        await sink.migrate();
+        await sink.close();
+        console.log(`privtrak: ${sink.name} schema is up to date`);
+      }
+      if (sqlRegistry) {
+        const { store, config: reg } = storeFromConfig(config);
+        try {
+          await store.migrate?.();
+        } finally {
+          await store.close();
+        }
+        console.log(`privtrak: registry tables ${reg.source !== 'file' ? `${reg.users_table}, ${reg.torrents_table}` : ''} are up to date`);
+      }
       return 0;
     }
     case 'stats':
       await runStats(sinkFromConfig(loadConfig(values.config)), {
-        user: values.user, byTorrent: values['by-torrent'] ?? false, json: values.json ?? false,
+        user: values.user, byTorrent: values['by-torrent'] ?? false, json: values.json ?? false, detail: values.detail ?? false,
       }, (line) => console.log(line));
       return 0;
     default:
@@ -117,6 +154,10 @@ main(process.argv.slice(2)).then(
   (err: unknown) => {
     if (err instanceof ConfigError) {
       console.error(`privtrak: ${err.message}`);
+      process.exit(2);
+    }
+    if (err instanceof UsageError) {
+      console.error(`privtrak: ${err.message} (see privtrak --help)`);
       process.exit(2);
     }
     if (err instanceof TypeError && (err as NodeJS.ErrnoException).code?.startsWith('ERR_PARSE_ARGS')) {

@@ -4,17 +4,8 @@
  * Durations are written like "30m" and come out as milliseconds.
  */
 import { z } from 'zod';
-import { parseDuration } from './duration.js';
-
-const duration = (def: string) =>
-  z.union([z.string(), z.number()]).default(def).transform((v, ctx) => {
-    const ms = parseDuration(v);
-    if (ms === undefined) {
-      ctx.addIssue({ code: z.ZodIssueCode.custom, message: `"${v}" is not a duration (e.g. 30s, 15m, 1h30m)` });
-      return z.NEVER;
-    }
-    return ms;
-  });
+import { durationSchema as duration } from './zod-duration.js';
+import { registrySchema } from '../access/config.js';
 
 /** "host:port", "[v6]:port" or ":port"; empty string disables the listener. */
 const addr = (def: string) =>
@@ -81,7 +72,13 @@ export const configSchema = z.object({
   // The embedded default is the private chain: the privtrak hook with its SQLite sink.
   prehooks: z.array(hookEntry).default([{ name: 'privtrak', options: {} }]),
   posthooks: z.array(hookEntry).default([]),
+  // Users and torrents for the access hooks (user_approval, torrent_approval, freeleech): one
+  // registry per tracker, shared by those hooks. Absent: no hook may need it.
+  registry: registrySchema.optional(),
 }).strict().superRefine((c, ctx) => {
+  if (c.registry !== undefined && c.registry.admin_token !== '' && c.metrics_addr === '') {
+    ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['registry', 'admin_token'], message: 'the admin API is served on metrics_addr, which is disabled ("")' });
+  }
   if (c.min_announce_interval > c.announce_interval) {
     ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['min_announce_interval'], message: 'must not exceed announce_interval' });
   }

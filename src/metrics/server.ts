@@ -1,10 +1,17 @@
-/** The metrics listener: GET /metrics in Prometheus text format. Kept on its own address (127.0.0.1 by default). */
-import { createServer, type Server } from 'node:http';
+/**
+ * The metrics listener: GET /metrics in Prometheus text format. Kept on its own address
+ * (127.0.0.1 by default). Other routes (the admin API) may be mounted with `extra`.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Registry } from 'prom-client';
 import { splitHostPort } from '../net-addr.js';
 
-export async function startMetricsServer(addr: string, registry: Registry): Promise<Server> {
+/** Handles a request and returns true, or returns false to fall through to 404. */
+export type ExtraRoutes = (req: IncomingMessage, res: ServerResponse) => boolean;
+
+export async function startMetricsServer(addr: string, registry: Registry, extra?: ExtraRoutes): Promise<Server> {
   const server = createServer((req, res) => {
+    if (extra !== undefined && extra(req, res)) return;
     if (req.method === 'GET' && (req.url === '/metrics' || req.url?.startsWith('/metrics?'))) {
       registry.metrics().then(
         (text) => {

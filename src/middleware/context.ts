@@ -1,21 +1,44 @@
 /**
  * The per-request context. Frontends fill in what they know about the request (route
- * parameters or BEP 41 URL data, the client's address, the user agent); hooks can add
- * values for later hooks (e.g. the privtrak hook sets `userId`).
+ * parameters or BEP 41 URL data, the client's address, the user agent); hooks add what they
+ * learn for later hooks and for the privtrak hook's deltas:
+ *
+ * | field | set by | meaning |
+ * |---|---|---|
+ * | `userId` | `user_approval`, `privtrak` | the 16-byte user ID (the passkey's bytes) |
+ * | `siteUserId` | `user_approval` | the site's numeric user ID, when the registry has one |
+ * | `siteTorrentId` | `torrent_approval` | the site's numeric torrent ID, when the registry has one |
+ * | `downloadMultiplier`, `uploadMultiplier` | `freeleech` | credit `raw × multiplier` bytes (undefined: ×1) |
+ *
+ * Every field exists from creation (as undefined), so all contexts share one object shape.
  */
 export interface RequestContext {
   /** Named route parameters (HTTP `/:passkey/announce`) or parsed BEP 41 URL data (UDP): same keys either way. */
   readonly params: Record<string, string>;
   /** Raw query parameters not consumed by the protocol parser (HTTP only; UDP: from BEP 41 query). */
   readonly query: Record<string, string>;
-  /** The HTTP User-Agent, when there is one. */
+  /** The HTTP User-Agent, when there is one (UDP never has one). */
   readonly userAgent: string | undefined;
   /** 16-byte user ID, set by an identifying hook. */
   userId?: Buffer;
+  /** The site's own numeric user ID (e.g. `users.id`), from the registry; set by `user_approval`. */
+  siteUserId?: number;
+  /** The site's own numeric torrent ID (e.g. `torrents.id`), from the registry; set by `torrent_approval`. */
+  siteTorrentId?: number;
+  /**
+   * Effective multipliers set by `freeleech`: the bytes to credit are `raw × multiplier`
+   * (freeleech: download ×0; double upload: upload ×2). Raw bytes stay as reported.
+   * Undefined when no freeleech hook ran: credit ×1.
+   */
+  downloadMultiplier?: number;
+  uploadMultiplier?: number;
   /** Free-form values hooks share, keyed by hook-owned symbols or names. */
   readonly values: Map<string | symbol, unknown>;
 }
 
 export function createContext(params: Record<string, string>, query: Record<string, string>, userAgent?: string): RequestContext {
-  return { params, query, userAgent, values: new Map() };
+  return {
+    params, query, userAgent, userId: undefined, siteUserId: undefined, siteTorrentId: undefined,
+    downloadMultiplier: undefined, uploadMultiplier: undefined, values: new Map(),
+  };
 }

@@ -7,15 +7,23 @@ import type { Logger } from 'pino';
 import type { Registry as MetricsRegistry } from 'prom-client';
 import type { PeerStore } from '../storage/peer-store.js';
 import type { Hook } from './hook.js';
+import type { AccessRegistry } from '../access/registry.js';
 import { ConfigError } from '../config/errors.js';
 import { createVarIntervalHook } from './varinterval/varinterval-hook.js';
 import { createPrivtrakHook } from './privtrak/privtrak-hook.js';
+import { createUserApprovalHook } from './user-approval/user-approval-hook.js';
+import { createTorrentApprovalHook } from './torrent-approval/torrent-approval-hook.js';
+import { createClientApprovalHook } from './client-approval/client-approval-hook.js';
+import { createFreeleechHook } from './freeleech/freeleech-hook.js';
+import { createPeerLimitsHook } from './peer-limits/peer-limits-hook.js';
 
 export interface HookDeps {
   readonly store: PeerStore;
   readonly logger: Logger;
   readonly metrics: MetricsRegistry;
   readonly announceIntervalMs: number;
+  /** The tracker's one access registry (config `registry:`), shared by the hooks that need it; absent if not configured. */
+  readonly accessRegistry?: AccessRegistry;
 }
 
 export type HookFactory = (options: Record<string, unknown>, deps: HookDeps, path: string) => Hook;
@@ -23,6 +31,11 @@ export type HookFactory = (options: Record<string, unknown>, deps: HookDeps, pat
 export const hookRegistry: Readonly<Record<string, HookFactory>> = {
   varinterval: createVarIntervalHook,
   privtrak: createPrivtrakHook,
+  user_approval: createUserApprovalHook,
+  torrent_approval: createTorrentApprovalHook,
+  client_approval: createClientApprovalHook,
+  freeleech: createFreeleechHook,
+  peer_limits: createPeerLimitsHook,
 };
 
 export function buildHook(name: string, options: Record<string, unknown>, deps: HookDeps, path: string): Hook {

@@ -9,8 +9,14 @@ import { RECORD, RECORD_SIZE, get64 } from '../middleware/privtrak/journal-recor
 export interface TorrentRow {
   user: Buffer;
   infoHash: Buffer;
+  /** Credited bytes (what ratios count). */
   uploaded: number;
   downloaded: number;
+  /** Raw bytes, as the clients reported them. */
+  rawUploaded: number;
+  rawDownloaded: number;
+  /** The site's torrent ID, from the batch's last delta that had one (null: none did). */
+  siteTorrentId: number | null;
   seedTime: number;
   leechTime: number;
   /** 1 if any delta was a `completed`: a snatch is counted once per (user, info_hash). */
@@ -23,6 +29,8 @@ export interface UserRow {
   user: Buffer;
   uploaded: number;
   downloaded: number;
+  rawUploaded: number;
+  rawDownloaded: number;
   seedTime: number;
   leechTime: number;
   firstMs: number;
@@ -40,6 +48,23 @@ export interface Aggregate {
   through: number;
   /** The applied deltas themselves, for raw logs (decoded on demand). */
   applied(): StatDelta[];
+}
+
+/** One delta's numbers, read from an object or a record into one reused holder. */
+interface Contribution {
+  rawUp: number;
+  rawDown: number;
+  up: number;
+  down: number;
+  seed: number;
+  leech: number;
+  snatch: boolean;
+  timeMs: number;
+  siteTorrentId: number | null;
+}
+
+function contribution(): Contribution {
+  return { rawUp: 0, rawDown: 0, up: 0, down: 0, seed: 0, leech: 0, snatch: false, timeMs: 0, siteTorrentId: null };
 }
 
 /** Accumulates rows, whatever form the deltas come in. */
@@ -69,16 +94,26 @@ class Folder {
 
   /** Starts the row of a (user, info_hash), and the user's row if it is the user's first. */
   open(torrentKey: string, user: Buffer, infoHash: Buffer, timeMs: number): TorrentRow {
-    const t: TorrentRow = { user, infoHash, uploaded: 0, downloaded: 0, seedTime: 0, leechTime: 0, snatched: 0, firstMs: timeMs, lastMs: timeMs };
+    const t: TorrentRow = {
+      user, infoHash, uploaded: 0, downloaded: 0, rawUploaded: 0, rawDownloaded: 0, siteTorrentId: null,
+      seedTime: 0, leechTime: 0, snatched: 0, firstMs: timeMs, lastMs: timeMs,
+    };
     this.torrents.set(torrentKey, t);
     const userKey = torrentKey.slice(0, 16);
-    if (!this.users.has(userKey)) this.users.set(userKey, { user, uploaded: 0, downloaded: 0, seedTime: 0, leechTime: 0, firstMs: timeMs, lastMs: timeMs });
+    if (!this.users.has(userKey)) {
+      this.users.set(userKey, { user, uploaded: 0, downloaded: 0, rawUploaded: 0, rawDownloaded: 0, seedTime: 0, leechTime: 0, firstMs: timeMs, lastMs: timeMs });
+    }
     return t;
   }
 
-  add(t: TorrentRow, torrentKey: string, up: number, down: number, seed: number, leech: number, snatch: boolean, timeMs: number): void {
+  /** Adds one delta: raw and credited bytes, times, snatch, the site's torrent ID. */
+  add(t: TorrentRow, torrentKey: string, d: Contribution): void {
+    const { rawUp, rawDown, up, down, seed, leech, snatch, timeMs } = d;
     t.uploaded += up;
     t.downloaded += down;
+    t.rawUploaded += rawUp;
+    t.rawDownloaded += rawDown;
+    if (d.siteTorrentId !== null) t.siteTorrentId = d.siteTorrentId;
     t.seedTime += seed;
     t.leechTime += leech;
     if (snatch) t.snatched = 1;
@@ -87,6 +122,8 @@ class Folder {
     const u = this.users.get(torrentKey.slice(0, 16))!;
     u.uploaded += up;
     u.downloaded += down;
+    u.rawUploaded += rawUp;
+    u.rawDownloaded += rawDown;
     u.seedTime += seed;
     u.leechTime += leech;
     if (timeMs < u.firstMs) u.firstMs = timeMs;
@@ -103,11 +140,21 @@ class Folder {
 
 export function aggregate(deltas: readonly StatDelta[], appliedThrough: number): Aggregate {
   const f = new Folder(appliedThrough);
+  const c = contribution();
   for (const d of deltas) {
     if (!f.take(d.seq)) continue;
     const key = d.user.toString('latin1') + d.infoHash.toString('latin1');
     const t = f.row(key) ?? f.open(key, d.user, d.infoHash, d.timeMs);
-    f.add(t, key, d.deltaUp, d.deltaDown, d.seedTime, d.leechTime, d.snatch, d.timeMs);
+    c.rawUp = d.deltaUp;
+    c.rawDown = d.deltaDown;
+    c.up = d.creditUp;
+    c.down = d.creditDown;
+    c.seed = d.seedTime;
+    c.leech = d.leechTime;
+    c.snatch = d.snatch;
+    c.timeMs = d.timeMs;
+    c.siteTorrentId = d.siteTorrentId;
+    f.add(t, key, c);
   }
   return f.result(() => deltas.filter((d) => d.seq > appliedThrough));
 }
@@ -120,15 +167,23 @@ export function aggregateBatch(batch: DeltaBatch, appliedThrough: number): Aggre
   const buf = batch.records;
   if (buf === undefined) return aggregate(batch.deltas, appliedThrough);
   const f = new Folder(appliedThrough);
+  const c = contribution();
   for (let off = 0; off + RECORD_SIZE <= buf.length; off += RECORD_SIZE) {
     if (!f.take(get64(buf, off + RECORD.seq))) continue;
     const key = buf.toString('latin1', off + RECORD.user, off + RECORD.infoHash + 20);
-    const timeMs = get64(buf, off + RECORD.timeMs);
+    const bits = buf[off + RECORD.bits]!;
+    c.timeMs = get64(buf, off + RECORD.timeMs);
     const t = f.row(key) ?? f.open(key, Buffer.from(buf.subarray(off + RECORD.user, off + RECORD.infoHash)),
-      Buffer.from(buf.subarray(off + RECORD.infoHash, off + RECORD.infoHash + 20)), timeMs);
-    f.add(t, key, get64(buf, off + RECORD.deltaUp), get64(buf, off + RECORD.deltaDown),
-      buf.readUInt32BE(off + RECORD.seedTime), buf.readUInt32BE(off + RECORD.leechTime),
-      (buf[off + RECORD.bits]! & RECORD.snatchBit) !== 0, timeMs);
+      Buffer.from(buf.subarray(off + RECORD.infoHash, off + RECORD.infoHash + 20)), c.timeMs);
+    c.rawUp = get64(buf, off + RECORD.deltaUp);
+    c.rawDown = get64(buf, off + RECORD.deltaDown);
+    c.up = get64(buf, off + RECORD.creditUp);
+    c.down = get64(buf, off + RECORD.creditDown);
+    c.seed = buf.readUInt32BE(off + RECORD.seedTime);
+    c.leech = buf.readUInt32BE(off + RECORD.leechTime);
+    c.snatch = (bits & RECORD.snatchBit) !== 0;
+    c.siteTorrentId = (bits & RECORD.siteTorrentIdBit) !== 0 ? get64(buf, off + RECORD.siteTorrentId) : null;
+    f.add(t, key, c);
   }
   return f.result(() => batch.deltas.filter((d) => d.seq > appliedThrough));
 }

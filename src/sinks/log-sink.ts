@@ -21,7 +21,8 @@ import { aggregateBatch } from './aggregate.js';
 export function formatDeltaLine(d: StatDelta): string {
   return `{"seq":${d.seq},"user":"${d.user.toString('hex')}","info_hash":"${d.infoHash.toString('hex')}","peer_id":"${d.peerId.toString('hex')}",`
     + `"ip":${JSON.stringify(d.ip)},"port":${d.port},"event":"${d.event}","uploaded":${d.uploaded},"downloaded":${d.downloaded},"left":${d.left},`
-    + `"delta_up":${d.deltaUp},"delta_down":${d.deltaDown},"seed_time":${d.seedTime},"leech_time":${d.leechTime},`
+    + `"delta_up":${d.deltaUp},"delta_down":${d.deltaDown},"credit_up":${d.creditUp},"credit_down":${d.creditDown},"site_torrent_id":${d.siteTorrentId},`
+    + `"seed_time":${d.seedTime},"leech_time":${d.leechTime},`
     + `"snatch":${d.snatch},"flags":${d.flags},"time_ms":${d.timeMs}}\n`;
 }
 
@@ -65,25 +66,38 @@ export class LogSink implements DeltaSink {
   /** Sums the file (for `privtrak stats`); stdout keeps nothing to read back. */
   async totals(query: TotalsQuery): Promise<TotalsRow[]> {
     if (this.toStdout || !existsSync(this.path)) return [];
-    const rows = new Map<string, { user: Buffer; infoHash?: Buffer; up: bigint; down: bigint; seed: bigint; leech: bigint; snatched: Set<string> }>();
+    const rows = new Map<string, {
+      user: Buffer; infoHash?: Buffer; up: bigint; down: bigint; rawUp: bigint; rawDown: bigint; site: bigint | null;
+      seed: bigint; leech: bigint; snatched: Set<string>;
+    }>();
     for (const line of readFileSync(this.path, 'utf8').split('\n')) {
       if (line === '') continue;
-      const d = JSON.parse(line) as { user: string; info_hash: string; delta_up: number; delta_down: number; seed_time: number; leech_time: number; snatch: boolean };
+      const d = JSON.parse(line) as {
+        user: string; info_hash: string; delta_up: number; delta_down: number; credit_up: number; credit_down: number;
+        site_torrent_id: number | null; seed_time: number; leech_time: number; snatch: boolean;
+      };
       if (query.user && d.user !== query.user.toString('hex')) continue;
       const key = query.byTorrent ? `${d.user}:${d.info_hash}` : d.user;
       let r = rows.get(key);
       if (!r) {
-        r = { user: Buffer.from(d.user, 'hex'), infoHash: query.byTorrent ? Buffer.from(d.info_hash, 'hex') : undefined, up: 0n, down: 0n, seed: 0n, leech: 0n, snatched: new Set() };
+        r = {
+          user: Buffer.from(d.user, 'hex'), infoHash: query.byTorrent ? Buffer.from(d.info_hash, 'hex') : undefined,
+          up: 0n, down: 0n, rawUp: 0n, rawDown: 0n, site: null, seed: 0n, leech: 0n, snatched: new Set(),
+        };
         rows.set(key, r);
       }
-      r.up += BigInt(d.delta_up);
-      r.down += BigInt(d.delta_down);
+      r.up += BigInt(d.credit_up);
+      r.down += BigInt(d.credit_down);
+      r.rawUp += BigInt(d.delta_up);
+      r.rawDown += BigInt(d.delta_down);
+      if (d.site_torrent_id !== null) r.site = BigInt(d.site_torrent_id);
       r.seed += BigInt(d.seed_time);
       r.leech += BigInt(d.leech_time);
       if (d.snatch) r.snatched.add(d.info_hash);
     }
     return [...rows.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([, r]) => ({
-      user: r.user, infoHash: r.infoHash, uploaded: r.up, downloaded: r.down, seedTime: r.seed, leechTime: r.leech, snatched: BigInt(r.snatched.size),
+      user: r.user, infoHash: r.infoHash, uploaded: r.up, downloaded: r.down, rawUploaded: r.rawUp, rawDownloaded: r.rawDown,
+      siteTorrentId: query.byTorrent ? r.site : undefined, seedTime: r.seed, leechTime: r.leech, snatched: BigInt(r.snatched.size),
     }));
   }
 

@@ -47,27 +47,32 @@ WITH go AS (
   RETURNING 1 AS ok),
 t AS (
   INSERT INTO privtrak_torrent_stats AS s
-    (user_id, info_hash, uploaded, downloaded, seed_time, leech_time, snatched, first_seen_ms, last_seen_ms)
-  SELECT * FROM unnest($5::bytea[], $6::bytea[], $7::bigint[], $8::bigint[], $9::bigint[], $10::bigint[], $11::int[], $12::bigint[], $13::bigint[])
+    (user_id, info_hash, uploaded, downloaded, raw_uploaded, raw_downloaded, site_torrent_id, seed_time, leech_time, snatched, first_seen_ms, last_seen_ms)
+  SELECT * FROM unnest($5::bytea[], $6::bytea[], $7::bigint[], $8::bigint[], $9::bigint[], $10::bigint[], $11::bigint[], $12::bigint[],
+    $13::bigint[], $14::int[], $15::bigint[], $16::bigint[])
   WHERE EXISTS (SELECT 1 FROM go)
   ON CONFLICT (user_id, info_hash) DO UPDATE SET
     uploaded = s.uploaded + EXCLUDED.uploaded, downloaded = s.downloaded + EXCLUDED.downloaded,
+    raw_uploaded = s.raw_uploaded + EXCLUDED.raw_uploaded, raw_downloaded = s.raw_downloaded + EXCLUDED.raw_downloaded,
+    site_torrent_id = COALESCE(EXCLUDED.site_torrent_id, s.site_torrent_id),
     seed_time = s.seed_time + EXCLUDED.seed_time, leech_time = s.leech_time + EXCLUDED.leech_time,
     snatched = GREATEST(s.snatched, EXCLUDED.snatched),
     first_seen_ms = LEAST(s.first_seen_ms, EXCLUDED.first_seen_ms), last_seen_ms = GREATEST(s.last_seen_ms, EXCLUDED.last_seen_ms)),
 u AS (
-  INSERT INTO privtrak_user_stats AS s (user_id, uploaded, downloaded, seed_time, leech_time, first_seen_ms, last_seen_ms)
-  SELECT * FROM unnest($14::bytea[], $15::bigint[], $16::bigint[], $17::bigint[], $18::bigint[], $19::bigint[], $20::bigint[])
+  INSERT INTO privtrak_user_stats AS s (user_id, uploaded, downloaded, raw_uploaded, raw_downloaded, seed_time, leech_time, first_seen_ms, last_seen_ms)
+  SELECT * FROM unnest($17::bytea[], $18::bigint[], $19::bigint[], $20::bigint[], $21::bigint[], $22::bigint[], $23::bigint[], $24::bigint[], $25::bigint[])
   WHERE EXISTS (SELECT 1 FROM go)
   ON CONFLICT (user_id) DO UPDATE SET
     uploaded = s.uploaded + EXCLUDED.uploaded, downloaded = s.downloaded + EXCLUDED.downloaded,
+    raw_uploaded = s.raw_uploaded + EXCLUDED.raw_uploaded, raw_downloaded = s.raw_downloaded + EXCLUDED.raw_downloaded,
     seed_time = s.seed_time + EXCLUDED.seed_time, leech_time = s.leech_time + EXCLUDED.leech_time,
     first_seen_ms = LEAST(s.first_seen_ms, EXCLUDED.first_seen_ms), last_seen_ms = GREATEST(s.last_seen_ms, EXCLUDED.last_seen_ms)),
 l AS (
   INSERT INTO privtrak_delta_log (instance, seq, user_id, info_hash, peer_id, ip, port, event, uploaded, downloaded,
-    left_bytes, delta_up, delta_down, seed_time, leech_time, snatch, flags, time_ms)
-  SELECT $1, * FROM unnest($21::bigint[], $22::bytea[], $23::bytea[], $24::bytea[], $25::text[], $26::int[], $27::text[], $28::bigint[],
-    $29::bigint[], $30::bigint[], $31::bigint[], $32::bigint[], $33::bigint[], $34::bigint[], $35::int[], $36::int[], $37::bigint[])
+    left_bytes, delta_up, delta_down, credit_up, credit_down, site_torrent_id, seed_time, leech_time, snatch, flags, time_ms)
+  SELECT $1, * FROM unnest($26::bigint[], $27::bytea[], $28::bytea[], $29::bytea[], $30::text[], $31::int[], $32::text[], $33::bigint[],
+    $34::bigint[], $35::bigint[], $36::bigint[], $37::bigint[], $38::bigint[], $39::bigint[], $40::bigint[], $41::bigint[], $42::bigint[],
+    $43::int[], $44::int[], $45::bigint[])
   WHERE EXISTS (SELECT 1 FROM go))
 SELECT (SELECT count(*) FROM go) AS applied,
        (SELECT applied_through FROM privtrak_batches WHERE instance = $1) AS mark_before`;
@@ -83,12 +88,14 @@ function applyParams(instance: string, agg: Aggregate, deltaLog: boolean): unkno
   return [
     instance, str(first), str(agg.through), str(Date.now()),
     t.map((r) => r.user), t.map((r) => r.infoHash), t.map((r) => str(r.uploaded)), t.map((r) => str(r.downloaded)),
+    t.map((r) => str(r.rawUploaded)), t.map((r) => str(r.rawDownloaded)), t.map((r) => (r.siteTorrentId === null ? null : str(r.siteTorrentId))),
     t.map((r) => str(r.seedTime)), t.map((r) => str(r.leechTime)), t.map((r) => r.snatched), t.map((r) => str(r.firstMs)), t.map((r) => str(r.lastMs)),
-    u.map((r) => r.user), u.map((r) => str(r.uploaded)), u.map((r) => str(r.downloaded)), u.map((r) => str(r.seedTime)),
-    u.map((r) => str(r.leechTime)), u.map((r) => str(r.firstMs)), u.map((r) => str(r.lastMs)),
+    u.map((r) => r.user), u.map((r) => str(r.uploaded)), u.map((r) => str(r.downloaded)), u.map((r) => str(r.rawUploaded)),
+    u.map((r) => str(r.rawDownloaded)), u.map((r) => str(r.seedTime)), u.map((r) => str(r.leechTime)), u.map((r) => str(r.firstMs)), u.map((r) => str(r.lastMs)),
     d.map((x) => str(x.seq)), d.map((x) => x.user), d.map((x) => x.infoHash), d.map((x) => x.peerId), d.map((x) => x.ip),
     d.map((x) => x.port), d.map((x) => x.event), d.map((x) => str(x.uploaded)), d.map((x) => str(x.downloaded)), d.map((x) => str(x.left)),
-    d.map((x) => str(x.deltaUp)), d.map((x) => str(x.deltaDown)), d.map((x) => str(x.seedTime)), d.map((x) => str(x.leechTime)),
+    d.map((x) => str(x.deltaUp)), d.map((x) => str(x.deltaDown)), d.map((x) => str(x.creditUp)), d.map((x) => str(x.creditDown)),
+    d.map((x) => (x.siteTorrentId === null ? null : str(x.siteTorrentId))), d.map((x) => str(x.seedTime)), d.map((x) => str(x.leechTime)),
     d.map((x) => (x.snatch ? 1 : 0)), d.map((x) => x.flags), d.map((x) => str(x.timeMs)),
   ];
 }
@@ -202,9 +209,9 @@ export class PostgresSink implements DeltaSink {
   async totals(query: TotalsQuery): Promise<TotalsRow[]> {
     const args = query.user ? [query.user] : [];
     const sql = query.byTorrent
-      ? `SELECT user_id, info_hash, uploaded, downloaded, seed_time, leech_time, snatched::bigint AS snatched
+      ? `SELECT user_id, info_hash, uploaded, downloaded, raw_uploaded, raw_downloaded, site_torrent_id, seed_time, leech_time, snatched::bigint AS snatched
          FROM privtrak_torrent_stats ${query.user ? 'WHERE user_id = $1' : ''} ORDER BY user_id, info_hash`
-      : `SELECT u.user_id, u.uploaded, u.downloaded, u.seed_time, u.leech_time,
+      : `SELECT u.user_id, u.uploaded, u.downloaded, u.raw_uploaded, u.raw_downloaded, u.seed_time, u.leech_time,
            (SELECT count(*) FROM privtrak_torrent_stats s WHERE s.user_id = u.user_id AND s.snatched > 0) AS snatched
          FROM privtrak_user_stats u ${query.user ? 'WHERE u.user_id = $1' : ''} ORDER BY u.user_id`;
     const r = await this.getPool().query(sql, args);
@@ -213,6 +220,9 @@ export class PostgresSink implements DeltaSink {
       infoHash: query.byTorrent ? row.info_hash : undefined,
       uploaded: BigInt(row.uploaded),
       downloaded: BigInt(row.downloaded),
+      rawUploaded: BigInt(row.raw_uploaded),
+      rawDownloaded: BigInt(row.raw_downloaded),
+      siteTorrentId: query.byTorrent ? (row.site_torrent_id === null ? null : BigInt(row.site_torrent_id)) : undefined,
       seedTime: BigInt(row.seed_time),
       leechTime: BigInt(row.leech_time),
       snatched: BigInt(row.snatched),

@@ -30,8 +30,14 @@ export interface TotalsQuery {
 export interface TotalsRow {
   readonly user: Buffer;
   readonly infoHash?: Buffer;
+  /** Credited bytes (after freeleech multipliers): what ratios count. */
   readonly uploaded: bigint;
   readonly downloaded: bigint;
+  /** Raw bytes, as the clients reported them. */
+  readonly rawUploaded: bigint;
+  readonly rawDownloaded: bigint;
+  /** Per-torrent rows: the site's torrent ID, if one was known (null otherwise). */
+  readonly siteTorrentId?: bigint | null;
   readonly seedTime: bigint;
   readonly leechTime: bigint;
   readonly snatched: bigint;

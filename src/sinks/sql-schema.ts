@@ -1,5 +1,8 @@
 /**
  * The sinks' SQL schema, shared by SQLite and PostgreSQL (binary ids are BLOB / BYTEA).
+ * `uploaded`/`downloaded` are credited bytes (after freeleech multipliers: what ratios count);
+ * `raw_uploaded`/`raw_downloaded` what the clients reported; `site_torrent_id` the site's own
+ * torrent ID when the torrent_approval registry has one.
  * Version 1. Byte counts are 64-bit integers (SQLite's INTEGER is 64-bit, PostgreSQL's
  * BIGINT); totals are read back as bigint. The CHECKs on id lengths make a malformed delta
  * fail its whole batch instead of storing a row no one can look up.
@@ -17,6 +20,9 @@ export function schemaStatements(dialect: 'sqlite' | 'postgres'): string[] {
       info_hash ${bin} NOT NULL ${len('info_hash', 20)},
       uploaded ${int} NOT NULL DEFAULT 0,
       downloaded ${int} NOT NULL DEFAULT 0,
+      raw_uploaded ${int} NOT NULL DEFAULT 0,
+      raw_downloaded ${int} NOT NULL DEFAULT 0,
+      site_torrent_id ${int},
       seed_time ${int} NOT NULL DEFAULT 0,
       leech_time ${int} NOT NULL DEFAULT 0,
       snatched INTEGER NOT NULL DEFAULT 0 CHECK (snatched IN (0, 1)),
@@ -27,6 +33,8 @@ export function schemaStatements(dialect: 'sqlite' | 'postgres'): string[] {
       user_id ${bin} PRIMARY KEY ${len('user_id', 16)},
       uploaded ${int} NOT NULL DEFAULT 0,
       downloaded ${int} NOT NULL DEFAULT 0,
+      raw_uploaded ${int} NOT NULL DEFAULT 0,
+      raw_downloaded ${int} NOT NULL DEFAULT 0,
       seed_time ${int} NOT NULL DEFAULT 0,
       leech_time ${int} NOT NULL DEFAULT 0,
       first_seen_ms ${int} NOT NULL,
@@ -49,6 +57,9 @@ export function schemaStatements(dialect: 'sqlite' | 'postgres'): string[] {
       left_bytes ${int} NOT NULL,
       delta_up ${int} NOT NULL,
       delta_down ${int} NOT NULL,
+      credit_up ${int} NOT NULL,
+      credit_down ${int} NOT NULL,
+      site_torrent_id ${int},
       seed_time ${int} NOT NULL,
       leech_time ${int} NOT NULL,
       snatch INTEGER NOT NULL,

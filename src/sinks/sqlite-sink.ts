@@ -78,34 +78,38 @@ export class SqliteSink implements DeltaSink {
     const setMark = db.prepare(`INSERT INTO privtrak_batches (instance, applied_through, applied_at_ms) VALUES (?, ?, ?)
       ON CONFLICT (instance) DO UPDATE SET applied_through = excluded.applied_through, applied_at_ms = excluded.applied_at_ms`);
     const upTorrent = db.prepare(`INSERT INTO privtrak_torrent_stats
-      (user_id, info_hash, uploaded, downloaded, seed_time, leech_time, snatched, first_seen_ms, last_seen_ms)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+      (user_id, info_hash, uploaded, downloaded, raw_uploaded, raw_downloaded, site_torrent_id, seed_time, leech_time, snatched, first_seen_ms, last_seen_ms)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
       ON CONFLICT (user_id, info_hash) DO UPDATE SET
         uploaded = uploaded + excluded.uploaded, downloaded = downloaded + excluded.downloaded,
+        raw_uploaded = raw_uploaded + excluded.raw_uploaded, raw_downloaded = raw_downloaded + excluded.raw_downloaded,
+        site_torrent_id = coalesce(excluded.site_torrent_id, site_torrent_id),
         seed_time = seed_time + excluded.seed_time, leech_time = leech_time + excluded.leech_time,
         snatched = max(snatched, excluded.snatched),
         first_seen_ms = min(first_seen_ms, excluded.first_seen_ms), last_seen_ms = max(last_seen_ms, excluded.last_seen_ms)`);
     const upUser = db.prepare(`INSERT INTO privtrak_user_stats
-      (user_id, uploaded, downloaded, seed_time, leech_time, first_seen_ms, last_seen_ms) VALUES (?, ?, ?, ?, ?, ?, ?)
+      (user_id, uploaded, downloaded, raw_uploaded, raw_downloaded, seed_time, leech_time, first_seen_ms, last_seen_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
       ON CONFLICT (user_id) DO UPDATE SET
         uploaded = uploaded + excluded.uploaded, downloaded = downloaded + excluded.downloaded,
+        raw_uploaded = raw_uploaded + excluded.raw_uploaded, raw_downloaded = raw_downloaded + excluded.raw_downloaded,
         seed_time = seed_time + excluded.seed_time, leech_time = leech_time + excluded.leech_time,
         first_seen_ms = min(first_seen_ms, excluded.first_seen_ms), last_seen_ms = max(last_seen_ms, excluded.last_seen_ms)`);
     const logDelta = db.prepare(`INSERT INTO privtrak_delta_log (instance, seq, user_id, info_hash, peer_id, ip, port, event,
-      uploaded, downloaded, left_bytes, delta_up, delta_down, seed_time, leech_time, snatch, flags, time_ms)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+      uploaded, downloaded, left_bytes, delta_up, delta_down, credit_up, credit_down, site_torrent_id, seed_time, leech_time, snatch, flags, time_ms)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
     return db.transaction((batch: DeltaBatch) => {
       const mark = getMark.get(batch.instance) as bigint | undefined;
       const agg = aggregateBatch(batch, mark === undefined ? 0 : Number(mark));
       if (agg.count === 0) return;
       for (const t of agg.torrents) {
-        upTorrent.run(t.user, t.infoHash, t.uploaded, t.downloaded, t.seedTime, t.leechTime, t.snatched, t.firstMs, t.lastMs);
+        upTorrent.run(t.user, t.infoHash, t.uploaded, t.downloaded, t.rawUploaded, t.rawDownloaded, t.siteTorrentId,
+          t.seedTime, t.leechTime, t.snatched, t.firstMs, t.lastMs);
       }
-      for (const u of agg.users) upUser.run(u.user, u.uploaded, u.downloaded, u.seedTime, u.leechTime, u.firstMs, u.lastMs);
+      for (const u of agg.users) upUser.run(u.user, u.uploaded, u.downloaded, u.rawUploaded, u.rawDownloaded, u.seedTime, u.leechTime, u.firstMs, u.lastMs);
       if (this.opts.deltaLog === true) {
         for (const d of agg.applied()) {
           logDelta.run(batch.instance, d.seq, d.user, d.infoHash, d.peerId, d.ip, d.port, d.event, d.uploaded, d.downloaded, d.left,
-            d.deltaUp, d.deltaDown, d.seedTime, d.leechTime, d.snatch ? 1 : 0, d.flags, d.timeMs);
+            d.deltaUp, d.deltaDown, d.creditUp, d.creditDown, d.siteTorrentId, d.seedTime, d.leechTime, d.snatch ? 1 : 0, d.flags, d.timeMs);
         }
       }
       setMark.run(batch.instance, agg.through, Date.now());
@@ -127,9 +131,9 @@ export class SqliteSink implements DeltaSink {
     const args = query.user ? [query.user] : [];
     // BLOBs compare with memcmp: ORDER BY user_id is byte order, as in PostgreSQL.
     const sql = query.byTorrent
-      ? `SELECT user_id, info_hash, uploaded, downloaded, seed_time, leech_time, snatched
+      ? `SELECT user_id, info_hash, uploaded, downloaded, raw_uploaded, raw_downloaded, site_torrent_id, seed_time, leech_time, snatched
          FROM privtrak_torrent_stats ${query.user ? 'WHERE user_id = ?' : ''} ORDER BY user_id, info_hash`
-      : `SELECT u.user_id, u.uploaded, u.downloaded, u.seed_time, u.leech_time,
+      : `SELECT u.user_id, u.uploaded, u.downloaded, u.raw_uploaded, u.raw_downloaded, u.seed_time, u.leech_time,
            (SELECT count(*) FROM privtrak_torrent_stats s WHERE s.user_id = u.user_id AND s.snatched > 0) AS snatched
          FROM privtrak_user_stats u ${query.user ? 'WHERE u.user_id = ?' : ''} ORDER BY u.user_id`;
     const rows = db.prepare(sql).safeIntegers(true).all(...args) as Row[];
@@ -138,6 +142,9 @@ export class SqliteSink implements DeltaSink {
       infoHash: query.byTorrent ? (r['info_hash'] as Buffer) : undefined,
       uploaded: r['uploaded'] as bigint,
       downloaded: r['downloaded'] as bigint,
+      rawUploaded: r['raw_uploaded'] as bigint,
+      rawDownloaded: r['raw_downloaded'] as bigint,
+      siteTorrentId: query.byTorrent ? (r['site_torrent_id'] as bigint | null) : undefined,
       seedTime: r['seed_time'] as bigint,
       leechTime: r['leech_time'] as bigint,
       snatched: r['snatched'] as bigint,

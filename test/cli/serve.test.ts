@@ -78,6 +78,11 @@ describe('privtrak CLI', () => {
       const stats = spawnSync(process.execPath, [MAIN, 'stats', '--config', cfg.path, '--json'], { encoding: 'utf8', cwd: dirname(cfg.path) });
       assert.equal(stats.status, 0, stats.stderr);
       assert.equal(stats.stdout.trim(), '{"user":"0123456789abcdef0123456789abcdef","uploaded":0,"downloaded":0,"seed_time":0,"leech_time":0,"snatched":0}');
+      // --detail adds the raw bytes, and per torrent the site's torrent ID (none here: no torrent_approval).
+      const detail = spawnSync(process.execPath, [MAIN, 'stats', '--config', cfg.path, '--json', '--by-torrent', '--detail'], { encoding: 'utf8', cwd: dirname(cfg.path) });
+      assert.equal(detail.status, 0, detail.stderr);
+      assert.deepEqual(Object.keys(JSON.parse(detail.stdout.trim())), ['user', 'info_hash', 'uploaded', 'downloaded', 'seed_time', 'leech_time', 'snatched', 'raw_uploaded', 'raw_downloaded', 'site_torrent_id']);
+      assert.equal(JSON.parse(detail.stdout.trim()).site_torrent_id, null);
     } finally {
       child.kill('SIGKILL');
       cfg.cleanup();

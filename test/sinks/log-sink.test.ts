@@ -27,20 +27,20 @@ describe('log sink', () => {
     const sink = new LogSink(path);
     await sink.open();
     await sink.apply({ id: 2, instance: 'a', deltas: [
-      delta(1, { deltaUp: 5, event: 'started', snatch: false, flags: 1, uploaded: 5, downloaded: 7, left: 1024 }),
+      delta(1, { deltaUp: 5, creditUp: 10, event: 'started', snatch: false, flags: 1, uploaded: 5, downloaded: 7, left: 1024, siteTorrentId: 77 }),
       delta(2, { user: USER_B, infoHash: IH2, peerId: PEER_2, ip: '2001:db8::1', port: 51413, event: 'completed', deltaDown: 3, seedTime: 4, leechTime: 6, snatch: true, flags: 2 }),
     ] });
     assert.equal(readFileSync(path, 'utf8'),
       '{"seq":1,"user":"0123456789abcdef0123456789abcdef","info_hash":"0101010101010101010101010101010101010101",'
       + '"peer_id":"2d7142343532302d616161616161616161616161","ip":"10.0.0.1","port":6881,"event":"started","uploaded":5,'
-      + '"downloaded":7,"left":1024,"delta_up":5,"delta_down":0,"seed_time":0,"leech_time":0,"snatch":false,"flags":1,"time_ms":1700000000001}\n'
+      + '"downloaded":7,"left":1024,"delta_up":5,"delta_down":0,"credit_up":10,"credit_down":0,"site_torrent_id":77,"seed_time":0,"leech_time":0,"snatch":false,"flags":1,"time_ms":1700000000001}\n'
       + '{"seq":2,"user":"fedcba9876543210fedcba9876543210","info_hash":"f2f2f2f2f2f2f2f2f2f2f2f2f2f2f2f2f2f2f2f2",'
       + '"peer_id":"2d5452333030302d626262626262626262626262","ip":"2001:db8::1","port":51413,"event":"completed","uploaded":0,'
-      + '"downloaded":0,"left":0,"delta_up":0,"delta_down":3,"seed_time":4,"leech_time":6,"snatch":true,"flags":2,"time_ms":1700000000002}\n');
+      + '"downloaded":0,"left":0,"delta_up":0,"delta_down":3,"credit_up":0,"credit_down":3,"site_torrent_id":null,"seed_time":4,"leech_time":6,"snatch":true,"flags":2,"time_ms":1700000000002}\n');
     // Every line is valid JSON with exactly these keys, in this order.
     for (const line of readFileSync(path, 'utf8').trimEnd().split('\n')) {
       assert.deepEqual(Object.keys(JSON.parse(line)), ['seq', 'user', 'info_hash', 'peer_id', 'ip', 'port', 'event', 'uploaded', 'downloaded',
-        'left', 'delta_up', 'delta_down', 'seed_time', 'leech_time', 'snatch', 'flags', 'time_ms']);
+        'left', 'delta_up', 'delta_down', 'credit_up', 'credit_down', 'site_torrent_id', 'seed_time', 'leech_time', 'snatch', 'flags', 'time_ms']);
     }
   });
 

@@ -25,14 +25,19 @@ export const IH2 = Buffer.alloc(20, 0xf2);
 export const PEER_1 = Buffer.from('-qB4520-aaaaaaaaaaaa');
 export const PEER_2 = Buffer.from('-TR3000-bbbbbbbbbbbb');
 
-/** A delta of USER_A on IH1 from PEER_1 at time 1_700_000_000_000 + seq, crediting nothing unless overridden. */
+/**
+ * A delta of USER_A on IH1 from PEER_1 at time 1_700_000_000_000 + seq, crediting nothing unless
+ * overridden; credited bytes equal the raw ones unless creditUp/creditDown say otherwise.
+ */
 export function delta(seq: number, over: Partial<StatDelta> = {}): StatDelta {
-  return {
+  const base: StatDelta = {
     seq, user: USER_A, infoHash: IH1, peerId: PEER_1, ip: '10.0.0.1', port: 6881,
-    event: 'none' as AnnounceEvent, uploaded: 0, downloaded: 0, left: 0, deltaUp: 0, deltaDown: 0, seedTime: 0, leechTime: 0,
+    event: 'none' as AnnounceEvent, uploaded: 0, downloaded: 0, left: 0, deltaUp: 0, deltaDown: 0, creditUp: 0, creditDown: 0,
+    siteTorrentId: null, seedTime: 0, leechTime: 0,
     snatch: false, flags: 0, timeMs: 1_700_000_000_000 + seq, baseline: { uploaded: 0, downloaded: 0, left: 0, lastMs: 1_700_000_000_000 + seq },
     ...over,
   };
+  return { ...base, creditUp: over.creditUp ?? base.deltaUp, creditDown: over.creditDown ?? base.deltaDown };
 }
 
 export interface SinkCapabilities {
@@ -142,6 +147,25 @@ export function runSinkSuite(name: string, makeSink: () => Promise<DeltaSink>, c
           [hex(USER_B), hex(IH1), { up: 1n, down: 2n, seed: 3n, leech: 4n, snatched: 0n }],
         ],
       });
+    }));
+
+    it('totals credited bytes (freeleech), keeps the raw bytes beside them, and the site\'s torrent ID per torrent', withSink(async (sink) => {
+      // Freeleech on IH1 (download ×0) with double upload; IH2 normal. Objects, then the same kind as records.
+      await sink.apply({ id: 2, instance: 'a', deltas: [
+        delta(1, { deltaUp: 100, creditUp: 200, deltaDown: 50, creditDown: 0, siteTorrentId: 42 }),
+        delta(2, { infoHash: IH2, deltaUp: 7, deltaDown: 9 }),
+      ] });
+      await sink.apply(new RecordBatch('a', Buffer.concat([
+        encodeRecord(delta(3, { deltaUp: 1, creditUp: 2, deltaDown: 30, creditDown: 0 })), // no site ID this time: 42 stays
+        encodeRecord(delta(4, { infoHash: IH2, deltaUp: 1, deltaDown: 1, siteTorrentId: 2 ** 40 })),
+      ])));
+      const [user] = await sink.totals({ user: USER_A, byTorrent: false });
+      assert.deepEqual([user!.uploaded, user!.downloaded, user!.rawUploaded, user!.rawDownloaded], [210n, 10n, 109n, 90n]);
+      const torrents = await sink.totals({ user: USER_A, byTorrent: true });
+      assert.deepEqual(torrents.map((r) => [hex(r.infoHash), r.uploaded, r.downloaded, r.rawUploaded, r.rawDownloaded, r.siteTorrentId]), [
+        [hex(IH1), 202n, 0n, 101n, 80n, 42n],
+        [hex(IH2), 8n, 10n, 8n, 10n, BigInt(2 ** 40)],
+      ]);
     }));
 
     it('changes nothing when the same batch is applied twice', withSink(async (sink) => {

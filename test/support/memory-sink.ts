@@ -36,6 +36,9 @@ export class MemorySink implements DeltaSink {
         user: t.user, infoHash: t.infoHash,
         uploaded: (old?.uploaded ?? 0n) + BigInt(t.uploaded),
         downloaded: (old?.downloaded ?? 0n) + BigInt(t.downloaded),
+        rawUploaded: (old?.rawUploaded ?? 0n) + BigInt(t.rawUploaded),
+        rawDownloaded: (old?.rawDownloaded ?? 0n) + BigInt(t.rawDownloaded),
+        siteTorrentId: t.siteTorrentId !== null ? BigInt(t.siteTorrentId) : old?.siteTorrentId ?? null,
         seedTime: (old?.seedTime ?? 0n) + BigInt(t.seedTime),
         leechTime: (old?.leechTime ?? 0n) + BigInt(t.leechTime),
         snatched: (old?.snatched ?? 0n) > 0n || t.snatched > 0 ? 1n : 0n,
@@ -51,8 +54,9 @@ export class MemorySink implements DeltaSink {
     for (const r of rows) {
       const k = r.user.toString('hex');
       const u = users.get(k);
-      users.set(k, u === undefined ? { ...r, infoHash: undefined } : {
+      users.set(k, u === undefined ? { ...r, infoHash: undefined, siteTorrentId: undefined } : {
         user: r.user, uploaded: u.uploaded + r.uploaded, downloaded: u.downloaded + r.downloaded,
+        rawUploaded: u.rawUploaded + r.rawUploaded, rawDownloaded: u.rawDownloaded + r.rawDownloaded,
         seedTime: u.seedTime + r.seedTime, leechTime: u.leechTime + r.leechTime, snatched: u.snatched + r.snatched,
       });
     }

@@ -19,8 +19,18 @@ export interface StatDelta {
   readonly uploaded: number;
   readonly downloaded: number;
   readonly left: number;
+  /** Raw bytes: what the client's counters say it transferred since its previous announce (rule table). */
   readonly deltaUp: number;
   readonly deltaDown: number;
+  /**
+   * Credited bytes: raw × the multipliers the freeleech hook set (ctx.uploadMultiplier /
+   * ctx.downloadMultiplier; ×1 without it), rounded down. Totals count these; the raw bytes stay
+   * beside them, so a policy changed later can be re-applied to history.
+   */
+  readonly creditUp: number;
+  readonly creditDown: number;
+  /** The site's own torrent ID (ctx.siteTorrentId, from torrent_approval's registry), or null. */
+  readonly siteTorrentId: number | null;
   readonly seedTime: number;
   readonly leechTime: number;
   readonly snatch: boolean;

@@ -1,32 +1,35 @@
 /**
- * The journal's binary record: fixed 184 bytes, big-endian, written into one reused Buffer.
+ * The journal's binary record: fixed 208 bytes, big-endian, written into one reused Buffer.
  * Binary because the announce path pays for every record: JSON with hex ids cost about as much
  * as the write syscall itself (BENCHMARKS.md). A torn write (power loss mid-append) leaves a
  * partial last record, recognised by the file length or the trailing magic.
  *
- *   0 u8 magic 0xA1 | 1 u8 event (0 none, 1 completed, 2 started, 3 stopped) | 2 u8 flags
- *   3 u8 bits: 1 snatch, 2 has baseline, 4 IPv6 | 4 u16 port | 6 u16 reserved
+ *   0 u8 magic 0xA2 (version 2) | 1 u8 event (0 none, 1 completed, 2 started, 3 stopped) | 2 u8 flags
+ *   3 u8 bits: 1 snatch, 2 has baseline, 4 IPv6, 8 has site torrent id | 4 u16 port | 6 u16 reserved
  *   8 u64 seq | 16 u64 time ms | 24 u64 uploaded | 32 u64 downloaded | 40 u64 left
  *   48 u64 delta up | 56 u64 delta down | 64 u32 seed time | 68 u32 leech time
  *   72 user[16] | 88 info_hash[20] | 108 peer_id[20] | 128 ip[16] (IPv4 in the first 4)
- *   144 baseline: u64 uploaded, u64 downloaded, u64 left, u64 last ms | 176 u32 reserved | 180 u32 magic
+ *   144 baseline: u64 uploaded, u64 downloaded, u64 left, u64 last ms | 176 u64 site torrent id
+ *   184 u64 credited up | 192 u64 credited down | 200 u32 reserved | 204 u32 magic
  * u64 fields hold integers up to 2^53 - 1, written as two u32 halves.
  */
 import type { AnnounceEvent } from '../../bittorrent/types.js';
 import { packIPv6 } from '../../bittorrent/ip.js';
 import type { StatDelta } from './delta.js';
 
-export const RECORD_SIZE = 184;
-const MAGIC = 0xa1;
-const TRAILER = 0x7072_6b31; // "prk1"
+export const RECORD_SIZE = 208;
+const MAGIC = 0xa2;
+const TRAILER = 0x7072_6b32; // "prk2"
+const TRAILER_AT = 204;
 const EVENTS: AnnounceEvent[] = ['none', 'completed', 'started', 'stopped'];
 const EVENT_CODE: Record<AnnounceEvent, number> = { none: 0, completed: 1, started: 2, stopped: 3 };
 
 /** Field offsets within a record, for readers that fold records without decoding them (sinks/aggregate.ts). */
 export const RECORD = {
   bits: 3, seq: 8, timeMs: 16, deltaUp: 48, deltaDown: 56, seedTime: 64, leechTime: 68, user: 72, infoHash: 88,
-  /** Bit in `bits`: the delta counted a snatch. */
-  snatchBit: 1,
+  siteTorrentId: 176, creditUp: 184, creditDown: 192,
+  /** Bits in `bits`: the delta counted a snatch; the site torrent id is present. */
+  snatchBit: 1, siteTorrentIdBit: 8,
 } as const;
 
 function put64(b: Buffer, off: number, n: number): void {
@@ -66,7 +69,7 @@ export function encodeRecordInto(d: StatDelta, out: Buffer, at = 0): Buffer {
   out[at + 1] = EVENT_CODE[d.event];
   out[at + 2] = d.flags;
   const v6 = putIp(out, at + 128, d.ip);
-  out[at + 3] = (d.snatch ? 1 : 0) | (d.baseline !== null ? 2 : 0) | (v6 ? 4 : 0);
+  out[at + 3] = (d.snatch ? 1 : 0) | (d.baseline !== null ? 2 : 0) | (v6 ? 4 : 0) | (d.siteTorrentId !== null ? 8 : 0);
   out.writeUInt16BE(d.port, at + 4);
   out.writeUInt16BE(0, at + 6);
   put64(out, at + 8, d.seq);
@@ -87,8 +90,11 @@ export function encodeRecordInto(d: StatDelta, out: Buffer, at = 0): Buffer {
   put64(out, at + 152, b === null ? 0 : b.downloaded);
   put64(out, at + 160, b === null ? 0 : b.left);
   put64(out, at + 168, b === null ? 0 : b.lastMs);
-  out.writeUInt32BE(0, at + 176);
-  out.writeUInt32BE(TRAILER, at + 180);
+  put64(out, at + 176, d.siteTorrentId ?? 0);
+  put64(out, at + 184, d.creditUp);
+  put64(out, at + 192, d.creditDown);
+  out.writeUInt32BE(0, at + 200);
+  out.writeUInt32BE(TRAILER, at + TRAILER_AT);
   return out;
 }
 
@@ -117,7 +123,7 @@ function ipText(b: Buffer, off: number, v6: boolean): string {
 
 /** Whether a whole, valid-looking record starts at `off`. */
 export function isRecordAt(buf: Buffer, off: number): boolean {
-  return off + RECORD_SIZE <= buf.length && buf[off] === MAGIC && buf.readUInt32BE(off + 180) === TRAILER && buf[off + 1]! <= 3;
+  return off + RECORD_SIZE <= buf.length && buf[off] === MAGIC && buf.readUInt32BE(off + TRAILER_AT) === TRAILER && buf[off + 1]! <= 3;
 }
 
 /** The offset of the next whole record at or after `from`, or buf.length if there is none. */
@@ -148,6 +154,9 @@ export function decodeRecord(buf: Buffer, off = 0): StatDelta {
     left: r(40),
     deltaUp: r(48),
     deltaDown: r(56),
+    creditUp: r(184),
+    creditDown: r(192),
+    siteTorrentId: (bits & 8) !== 0 ? r(176) : null,
     seedTime: buf.readUInt32BE(off + 64),
     leechTime: buf.readUInt32BE(off + 68),
     snatch: (bits & 1) !== 0,

@@ -1,5 +1,5 @@
 /**
- * Deltas waiting for the sink, kept as journal records (184 bytes each, back to back) rather
+ * Deltas waiting for the sink, kept as journal records (208 bytes each, back to back) rather
  * than objects. A delta waits about a flush_interval, long enough for an object to survive
  * the young generation and be copied into the old one, where it died a second later: the
  * collector's busiest work under load. Bytes in one Buffer are nothing to trace, a third of

@@ -37,6 +37,13 @@ import { PrivtrakMetrics } from './metrics.js';
 import { createPasskeyIdentifier, type UserIdentifier } from './identifier.js';
 import { privtrakOptionsSchema, type PrivtrakOptions } from './options.js';
 
+/** Credited bytes for raw bytes under a multiplier (freeleech): rounded down, never above 2^53 - 1. */
+function credit(raw: number, multiplier: number | undefined): number {
+  if (multiplier === undefined || multiplier === 1) return raw;
+  const n = Math.floor(raw * multiplier);
+  return n > Number.MAX_SAFE_INTEGER ? Number.MAX_SAFE_INTEGER : n;
+}
+
 /** The announces of one event-loop turn: written to the journal together, undone together. */
 interface CommitGroup {
   readonly promise: Promise<void>;
@@ -186,6 +193,9 @@ export class PrivtrakHook implements Hook {
       left: req.left,
       deltaUp: out.deltaUp,
       deltaDown: out.deltaDown,
+      creditUp: credit(out.deltaUp, ctx.uploadMultiplier),
+      creditDown: credit(out.deltaDown, ctx.downloadMultiplier),
+      siteTorrentId: ctx.siteTorrentId ?? null,
       seedTime: out.seedTime,
       leechTime: out.leechTime,
       snatch: out.snatch,

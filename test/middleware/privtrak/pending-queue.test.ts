@@ -8,6 +8,7 @@ function delta(seq: number): StatDelta {
   return {
     seq, user: Buffer.alloc(16, seq & 0xff), infoHash: Buffer.alloc(20, 1), peerId: Buffer.from('-qB4520-kQyTIjZChReA'),
     ip: '10.0.0.1', port: 6881, event: 'none', uploaded: seq * 10, downloaded: 0, left: 0, deltaUp: seq, deltaDown: 0,
+    creditUp: seq, creditDown: 0, siteTorrentId: null,
     seedTime: 0, leechTime: 0, snatch: false, flags: 0, timeMs: 1_700_000_000_000 + seq, baseline: null,
   };
 }

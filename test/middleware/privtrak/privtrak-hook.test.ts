@@ -95,6 +95,33 @@ describe('privtrak hook', () => {
     assert.equal(hook.baselines.size, 1, 'the stopped client left, the other stays');
   });
 
+  it('credits raw × the freeleech multipliers from the context, keeps the raw bytes, and carries the site torrent ID', async () => {
+    const sink = new MemorySink();
+    const hook = makeHook(sink);
+    await hook.start();
+    const withPolicy = (r: AnnounceRequest, up: number | undefined, down: number | undefined, site: number | undefined) => {
+      const ctx = createContext({ passkey: PASSKEY_A }, {});
+      ctx.uploadMultiplier = up;
+      ctx.downloadMultiplier = down;
+      ctx.siteTorrentId = site;
+      inFlight.push(hook.handleAnnounce(ctx, r, resp()) ?? Promise.resolve());
+    };
+    withPolicy(req('-qB4520-fl', 0, 0, 1000, 'started'), 2, 0, 7);
+    await settle();
+    withPolicy(req('-qB4520-fl', 1001, 333, 667, 'none'), 2, 0, 7); // freeleech, double upload
+    await settle();
+    withPolicy(req('-qB4520-fl', 2001, 777, 223, 'none'), 1.5, 0.5, 7); // half leech: 444 × 0.5 = 222, 1000 × 1.5
+    await settle();
+    withPolicy(req('-qB4520-fl', 2101, 778, 222, 'none'), undefined, undefined, undefined); // no policy hooks: ×1
+    await hook.stop();
+    const [t] = await sink.totals({ user: Buffer.from(PASSKEY_A, 'hex'), byTorrent: true });
+    assert.deepEqual([t!.uploaded, t!.downloaded, t!.rawUploaded, t!.rawDownloaded, t!.siteTorrentId],
+      [2002n + 1500n + 100n, 0n + 222n + 1n, 2101n, 778n, 7n]);
+    const deltas = sink.batches.flatMap((b) => b.deltas);
+    assert.deepEqual(deltas.map((d) => [d.deltaUp, d.creditUp, d.deltaDown, d.creditDown, d.siteTorrentId]),
+      [[0, 0, 0, 0, 7], [1001, 2002, 333, 0, 7], [1000, 1500, 444, 222, 7], [100, 100, 1, 1, null]]);
+  });
+
   it('flushes when a batch is full, and on flush_interval otherwise', async () => {
     const sink = new MemorySink();
     const hook = makeHook(sink, { batch_size: 3, flush_interval: '200ms' });

@@ -1,0 +1,237 @@
+/**
+ * The `file` registry source: a users file and a torrents file (YAML or CSV, file-format.ts),
+ * polled for changes (mtime, size and inode, every `poll_interval`) and reloaded when they
+ * change. Polling rather than fs.watch: editors and `privtrak users …` replace files by
+ * renaming, which fs.watch loses track of on some platforms, and a stat per second is free.
+ *
+ * A file that fails to parse is refused as a whole — nothing half-applied — and the last good
+ * copy stays in use until the file is fixed. A file missing at start-up counts as empty (with
+ * a warning); a file that disappears later is a failure (last good copy kept).
+ *
+ * It is also a RegistryStore: the operator commands and the admin API rewrite the files
+ * atomically (temporary file + rename) under a lock file, so admin changes persist.
+ */
+import { promises as fsp, type Stats } from 'node:fs';
+import { dirname, basename, join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import type { RegistrySource, RegistryUpdate } from './source.js';
+import type { RegistryStore } from './store.js';
+import type { TorrentRecord, UserRecord } from './records.js';
+import { formatOf, formatTorrentsFile, formatUsersFile, parseTorrentsFile, parseUsersFile } from './file-format.js';
+
+export interface FileSourceOptions {
+  /** Users file ("" = none: no user is known). */
+  readonly users: string;
+  /** Torrents file ("" = none). */
+  readonly torrents: string;
+  readonly pollIntervalMs: number;
+}
+
+interface Loaded<T> {
+  /** Identity of the file content it was read from (inode, size, mtime); "" = missing. */
+  readonly stamp: string;
+  readonly records: Map<string, T>;
+}
+
+const stampOf = (s: Stats) => `${s.ino}:${s.size}:${s.mtimeMs}`;
+
+async function stamp(path: string): Promise<string> {
+  try {
+    return stampOf(await fsp.stat(path));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return '';
+    throw err;
+  }
+}
+
+/**
+ * One list file. `loaded` caches the latest content read or written; `delivered` is the stamp
+ * of the content last handed to the registry, so a poll reports each new content exactly once.
+ */
+class ListFile<T> {
+  private loaded: Loaded<T> | undefined;
+  private delivered: string | undefined;
+
+  constructor(
+    readonly path: string,
+    private readonly parse: (text: string, path: string) => T[],
+    private readonly format: (records: T[]) => string,
+    private readonly keyOf: (r: T) => string,
+  ) {}
+
+  /** Re-reads the file if its stamp changed. `missingOk`: a missing file is empty; otherwise an error. */
+  private async sync(missingOk: boolean): Promise<Loaded<T>> {
+    const before = await stamp(this.path);
+    if (this.loaded !== undefined && before === this.loaded.stamp) return this.loaded;
+    if (before === '') {
+      if (!missingOk) throw new Error(`${this.path}: file missing (keeping the last good copy)`);
+      return (this.loaded = { stamp: '', records: new Map() });
+    }
+    const text = await fsp.readFile(this.path, 'utf8');
+    // Written to while we read: keep what we had; the next poll takes it once it is still.
+    if ((await stamp(this.path)) !== before) {
+      if (this.loaded === undefined) throw new Error(`${this.path}: changed while being read`);
+      return this.loaded;
+    }
+    const records = this.parse(text, this.path);
+    return (this.loaded = { stamp: before, records: new Map(records.map((r) => [this.keyOf(r), r])) });
+  }
+
+  /** The records if the content changed since the last poll, else undefined. */
+  async poll(missingOk: boolean): Promise<T[] | undefined> {
+    const loaded = await this.sync(missingOk);
+    if (loaded.stamp === this.delivered && this.delivered !== undefined) return undefined;
+    this.delivered = loaded.stamp;
+    return [...loaded.records.values()];
+  }
+
+  /** A copy of the current records, for a read-modify-write (the cached copy if the file is unchanged). */
+  async current(): Promise<Map<string, T>> {
+    return new Map((await this.sync(true)).records);
+  }
+
+  /**
+   * Writes the records atomically (temporary file + rename). If the registry already held the
+   * content this change was made over, it applies the change itself: the next poll need not
+   * re-read our own write. Otherwise the next poll delivers the whole new content.
+   */
+  async write(records: Map<string, T>): Promise<void> {
+    const base = this.loaded?.stamp;
+    await fsp.mkdir(dirname(this.path), { recursive: true });
+    const tmp = join(dirname(this.path), `.${basename(this.path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+    await fsp.writeFile(tmp, this.format([...records.values()]));
+    await fsp.rename(tmp, this.path);
+    this.loaded = { stamp: await stamp(this.path), records };
+    if (this.delivered === base) this.delivered = this.loaded.stamp;
+  }
+
+  /** Runs a read-modify-write under `<file>.lock`, so the CLI and a running tracker do not lose each other's changes. */
+  async locked<R>(fn: () => Promise<R>): Promise<R> {
+    const lock = `${this.path}.lock`;
+    await fsp.mkdir(dirname(this.path), { recursive: true });
+    const deadline = Date.now() + 5000;
+    for (;;) {
+      try {
+        const h = await fsp.open(lock, 'wx');
+        await h.close();
+        break;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+        // A lock older than 30 s was left by a crashed writer.
+        const st = await fsp.stat(lock).catch(() => undefined);
+        if (st && Date.now() - st.mtimeMs > 30_000) await fsp.rm(lock, { force: true });
+        else if (Date.now() > deadline) throw new Error(`${lock}: locked by another writer for over 5 s`);
+        else await new Promise((r) => setTimeout(r, 20));
+      }
+    }
+    try {
+      return await fn();
+    } finally {
+      await fsp.rm(lock, { force: true });
+    }
+  }
+}
+
+export class FileSource implements RegistrySource, RegistryStore {
+  readonly name = 'file';
+  readonly refreshIntervalMs: number;
+  readonly store: RegistryStore = this;
+  private readonly users: ListFile<UserRecord> | undefined;
+  private readonly torrents: ListFile<TorrentRecord> | undefined;
+
+  constructor(readonly options: FileSourceOptions) {
+    this.refreshIntervalMs = options.pollIntervalMs;
+    const u = options.users;
+    const t = options.torrents;
+    this.users = u === '' ? undefined : new ListFile(u, (text, p) => parseUsersFile(text, formatOf(u), p), (r) => formatUsersFile(r, formatOf(u)), (r) => r.passkey);
+    this.torrents = t === '' ? undefined : new ListFile(t, (text, p) => parseTorrentsFile(text, formatOf(t), p), (r) => formatTorrentsFile(r, formatOf(t)), (r) => r.key);
+  }
+
+  /** Files that are missing at start-up count as empty, so a new site can start before its first `users add`. */
+  async load(): Promise<RegistryUpdate> {
+    return {
+      allUsers: (await this.users?.poll(true)) ?? [],
+      allTorrents: (await this.torrents?.poll(true)) ?? [],
+    };
+  }
+
+  async refresh(): Promise<RegistryUpdate> {
+    const update: RegistryUpdate = {};
+    // Both files are checked even if the first fails, so a good torrents file is not held up by a bad users file.
+    const [u, t] = await Promise.allSettled([this.users?.poll(false), this.torrents?.poll(false)]);
+    if (u.status === 'fulfilled' && u.value !== undefined) update.allUsers = u.value;
+    if (t.status === 'fulfilled' && t.value !== undefined) update.allTorrents = t.value;
+    if (u.status === 'rejected') throw u.reason;
+    if (t.status === 'rejected') throw t.reason;
+    return update;
+  }
+
+  async close(): Promise<void> {}
+
+  // --- RegistryStore ---
+
+  private need<T>(file: ListFile<T> | undefined, what: string): ListFile<T> {
+    if (file === undefined) throw new Error(`registry.${what} is not set: there is no ${what} file to write`);
+    return file;
+  }
+
+  async putUsers(users: readonly UserRecord[]): Promise<{ added: number; replaced: number }> {
+    const file = this.need(this.users, 'users');
+    return file.locked(async () => {
+      const all = await file.current();
+      let added = 0;
+      for (const u of users) {
+        if (!all.has(u.passkey)) added++;
+        all.set(u.passkey, u);
+      }
+      await file.write(all);
+      return { added, replaced: users.length - added };
+    });
+  }
+
+  async setUserEnabled(passkey: string, enabled: boolean): Promise<UserRecord | undefined> {
+    const file = this.need(this.users, 'users');
+    return file.locked(async () => {
+      const all = await file.current();
+      const u = all.get(passkey);
+      if (u === undefined) return undefined;
+      const next = { ...u, enabled };
+      all.set(passkey, next);
+      await file.write(all);
+      return next;
+    });
+  }
+
+  async removeUser(passkey: string): Promise<boolean> {
+    const file = this.need(this.users, 'users');
+    return file.locked(async () => {
+      const all = await file.current();
+      if (!all.delete(passkey)) return false;
+      await file.write(all);
+      return true;
+    });
+  }
+
+  async putTorrent(torrent: TorrentRecord): Promise<void> {
+    const file = this.need(this.torrents, 'torrents');
+    await file.locked(async () => {
+      const all = await file.current();
+      all.set(torrent.key, torrent);
+      await file.write(all);
+    });
+  }
+
+  async removeTorrent(key: string): Promise<boolean> {
+    const file = this.need(this.torrents, 'torrents');
+    return file.locked(async () => {
+      const all = await file.current();
+      if (!all.delete(key)) return false;
+      await file.write(all);
+      return true;
+    });
+  }
+
+  async listTorrents(): Promise<TorrentRecord[]> {
+    return [...(await this.need(this.torrents, 'torrents').current()).values()];
+  }
+}
