@@ -1,11 +1,14 @@
-/** Loads the announces captured from real clients in ../shared/samples (the project's fixtures). */
+/**
+ * Loads the announces captured from real clients (`../shared/samples`, copied into
+ * test/fixtures/samples so that a clone anywhere has its fixtures).
+ */
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 
 const here = dirname(fileURLToPath(import.meta.url));
-/** dist/test/support → repository root → ../shared/samples */
-export const SAMPLES_DIR = join(here, '..', '..', '..', '..', 'shared', 'samples');
+/** dist/test/support → repository root → test/fixtures/samples (not compiled: read from the source tree). */
+export const SAMPLES_DIR = join(here, '..', '..', '..', 'test', 'fixtures', 'samples');
 
 export interface HttpSample {
   client: string;
