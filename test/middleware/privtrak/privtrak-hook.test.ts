@@ -345,7 +345,8 @@ describe('privtrak hook', () => {
       assert.equal(value('privtrak_peers_tracked'), 4);
       assert.equal(value('privtrak_peers_active'), 3);
       assert.equal(value('privtrak_deltas_pending'), 4);
-      assert.ok(value('privtrak_deltas_oldest_pending_seconds') >= 0.1);
+      const age = value('privtrak_deltas_oldest_pending_seconds');
+      assert.ok(age > 0 && age < 10, `oldest pending age ${age} s`);
       await hook.flusher.flush();
       assert.equal(value('privtrak_flush_duration_seconds_count'), 0, 'read before the flush');
       const after = await registry.metrics();
