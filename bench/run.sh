@@ -6,11 +6,16 @@
 #   - the generators against trivial fixed-reply servers (node:http, dgram) — together with the
 #     fastest tracker (opentracker) this shows the generator is not the bottleneck;
 #   - each tracker's RSS after loading FILL_PEERS distinct peers (over IH_POOL info_hashes);
-#   - optionally (BENCH_MIDDLEWARE=1) privtrak with the privtrak hook and its SQLite sink.
+#   - optionally (BENCH_MIDDLEWARE=1) privtrak with the privtrak hook and its SQLite sink, against
+#     the bare tracker on the same passkey load, and RSS per tracked peer at MW_FILL peers;
+#   - optionally (BENCH_ACCESS=1) the full private chain (access hooks + privtrak) over a registry of
+#     100,000 users and 100,000 torrents, against the bare tracker and the privtrak hook alone.
+#   SKIP_TRACKERS=1 leaves out the three-tracker comparison (to run only the hook sections).
 #
 # usage: bench/run.sh [DURATION_S]            (default 10; or DURATION=...)
 # environment (defaults): WARMUP=2 PORT=7101 IH_POOL=1000 PEER_POOL=100000 NUMWANT=50 CONNS=64
-#                         UDP_WINDOW=64 FILL_PEERS=100000 BENCH_MIDDLEWARE=0 QUIET_WAIT=120
+#                         UDP_WINDOW=64 FILL_PEERS=100000 BENCH_MIDDLEWARE=0 MW_FILL="100000 1000000"
+#                         BENCH_ACCESS=0 SKIP_TRACKERS=0 QUIET_WAIT=120
 # Other work on the machine skews everything: each cell first waits (up to QUIET_WAIT s) for both
 # cores to be idle, and the tables report the CPU used by anything else during the measured run.
 # needs: wrk, opentracker, cc, taskset, ss, 2+ cores; privtrak built (npm run build at the root);
@@ -31,6 +36,8 @@ UDP_WINDOW="${UDP_WINDOW:-64}"   # announces in flight; more only adds queueing 
 FILL_PEERS="${FILL_PEERS:-100000}"
 BENCH_MIDDLEWARE="${BENCH_MIDDLEWARE:-0}"
 MW_FILL="${MW_FILL:-100000 1000000}"  # peer counts for the privtrak hook's memory per peer
+BENCH_ACCESS="${BENCH_ACCESS:-0}"     # 1: the full private chain (100k users, 100k torrents) against the bare tracker
+SKIP_TRACKERS="${SKIP_TRACKERS:-0}"   # 1: skip the three-tracker comparison and its memory fill (hook sections only)
 QUIET_WAIT="${QUIET_WAIT:-120}"  # before each cell, wait up to this many seconds for the machine to be idle
 PASSKEY_MW=0123456789abcdef0123456789abcdef
 
@@ -66,14 +73,24 @@ port_busy && die "port $PORT is already in use (set PORT=...)"
 
 # privtrak as a bare engine, like the other two: no hooks (the embedded default chain has the privtrak
 # hook, which requires a passkey), announces accepted on /announce.
-pt_config() { # $1 keep_alive (true|false), $2 with the privtrak hook (yes|no)
+pt_config() { # $1 keep_alive (true|false), $2 hooks: no | yes (the privtrak hook) | chain (access hooks + privtrak)
   cat <<YAML
 log_level: warn
 metrics_addr: ""
 http: {addr: "127.0.0.1:$PORT", keep_alive: $1, max_numwant: 1000, announce_routes: ["/announce", "/:passkey/announce"]}
 udp: {addr: "127.0.0.1:$PORT", max_numwant: 1000}
 YAML
-  if [ "$2" = yes ]; then cat <<YAML
+  if [ "$2" = chain ]; then cat <<YAML
+registry: {source: file, users: "$REGISTRY_DIR/users.csv", torrents: "$REGISTRY_DIR/torrents.csv"}
+prehooks:
+  - {name: client_approval, options: {deny: [-TR2]}}
+  - {name: user_approval}
+  - {name: torrent_approval}
+  - {name: freeleech}
+  - name: privtrak
+    options: {journal_dir: "$RUN_DIR/journal", sink: {name: sqlite, path: "$RUN_DIR/privtrak.sqlite"}}
+YAML
+  elif [ "$2" = yes ]; then cat <<YAML
 prehooks:
   - name: privtrak
     options: {journal_dir: "$RUN_DIR/journal", sink: {name: sqlite, path: "$RUN_DIR/privtrak.sqlite"}}
@@ -99,6 +116,8 @@ start_tracker() { # $1 name, $2 keep_alive (true|false) -> sets PID; returns 1 i
     privtrak) pt_config "$2" no > "$RUN_DIR/pt.yaml"
       taskset -c 0 node ../dist/src/cli/main.js serve --config "$RUN_DIR/pt.yaml" >"$RUN_DIR/log" 2>&1 & ;;
     privtrak-pk) pt_config "$2" no > "$RUN_DIR/pt.yaml"
+      taskset -c 0 node ../dist/src/cli/main.js serve --config "$RUN_DIR/pt.yaml" >"$RUN_DIR/log" 2>&1 & ;;
+    privtrak+chain) pt_config "$2" chain > "$RUN_DIR/pt.yaml"
       taskset -c 0 node ../dist/src/cli/main.js serve --config "$RUN_DIR/pt.yaml" >"$RUN_DIR/log" 2>&1 & ;;
     privtrak+mw) pt_config "$2" yes > "$RUN_DIR/pt.yaml"
       taskset -c 0 node ../dist/src/cli/main.js serve --config "$RUN_DIR/pt.yaml" >"$RUN_DIR/log" 2>&1 & ;;
@@ -170,7 +189,7 @@ load() {
   fi
 }
 
-declare -A RATE P99 ERR TCPU GCPU OCPU RSS MWRSS
+declare -A RATE P99 ERR TCPU GCPU OCPU RSS MWRSS CHAINRSS
 LOG_LINES=()
 MAX_OTHER=10 # % of a core: a cell during which other processes used more is measured again (up to 3 times)
 measure() { # $1 tracker, $2.. modes
@@ -211,6 +230,7 @@ measure_cell() { # $1 tracker, $2 mode; returns 1 if the cell cannot be measured
 
 echo "settings: ${DURATION}s measured after ${WARMUP}s warm-up; ${CONNS} HTTP connections (wrk -t1), ${UDP_WINDOW} UDP announces in flight; pools: ${IH_POOL} info_hashes, ${PEER_POOL} peer_ids; numwant ${NUMWANT}" >&2
 export UDP_PASSKEY=""
+if [ "$SKIP_TRACKERS" != 1 ]; then
 echo "generators against trivial fixed-reply servers" >&2
 measure trivial-http close keepalive
 measure trivial-udp udp
@@ -218,6 +238,7 @@ for t in privtrak opentracker bittorrent-tracker; do
   echo "measuring $t" >&2
   measure "$t" close keepalive udp
 done
+fi
 
 # Fills the running tracker with peers first..first+n-1 over UDP (chunks of 50,000, each from its own
 # 127.0.1.x source address with distinct ports). Appends the generator's lines to $RUN_DIR/fill.
@@ -232,8 +253,8 @@ fill_peers() { # $1 total, $2 info_hash pool
 fill_ok() { awk '{for (i=1;i<=NF;i++) {split($i,kv,"="); if (kv[1]=="ok") s+=kv[2]}} END {print s+0}' "$RUN_DIR/fill"; }
 
 # Memory: RSS before and after announcing FILL_PEERS distinct peers (over IH_POOL info_hashes), over UDP.
-echo "memory: RSS after $FILL_PEERS distinct peers" >&2
-for t in privtrak opentracker bittorrent-tracker; do
+[ "$SKIP_TRACKERS" != 1 ] && echo "memory: RSS after $FILL_PEERS distinct peers" >&2
+for t in $([ "$SKIP_TRACKERS" != 1 ] && echo privtrak opentracker bittorrent-tracker); do
   wait_quiet
   if ! start_tracker "$t" false; then RSS[$t]="did not start"; continue; fi
   before=$(rss_mb "$PID")
@@ -278,6 +299,27 @@ if [ "$BENCH_MIDDLEWARE" = 1 ]; then
   fi
 fi
 
+# Optional: the full private chain — client_approval, user_approval, torrent_approval, freeleech and the
+# privtrak hook over a file registry of 100,000 users and 100,000 torrents (bench/make-registry.mjs; the
+# load's passkey and info_hashes are registered) — against the bare tracker and the privtrak hook alone.
+REGISTRY_DIR="$RUN_DIR/registry"
+if [ "$BENCH_ACCESS" = 1 ]; then
+  node make-registry.mjs "$REGISTRY_DIR" 100000 100000 >&2
+  echo "measuring the full private chain (100k users, 100k torrents)" >&2
+  export PASSKEY=$PASSKEY_MW UDP_PASSKEY=$PASSKEY_MW
+  for mode in close keepalive udp; do
+    measure privtrak-pk "$mode"
+    measure privtrak+mw "$mode"
+    measure privtrak+chain "$mode"
+  done
+  # RSS of the chain at start: the registry's 100k users and 100k torrents in memory.
+  for t in privtrak-pk privtrak+chain; do
+    wait_quiet
+    if start_tracker "$t" false; then sleep 1; CHAINRSS[$t]=$(rss_mb "$PID"); stop_tracker; fi
+  done
+  unset PASSKEY; export UDP_PASSKEY=""
+fi
+
 label() { case "$1" in close) echo "HTTP, connection close";; keepalive) echo "HTTP keep-alive";; udp) echo "UDP";; esac; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f×", a / b; else print "n/a" }'; }
 cell() { printf "%s/s, p99 %s ms" "${RATE[$1,$2]}" "${P99[$1,$2]}"; }
@@ -293,6 +335,7 @@ OUT="results/run-$STAMP.md"
   echo "Settings: \`bench/run.sh $DURATION\` — ${WARMUP} s warm-up + ${DURATION} s measured per cell, fresh tracker per cell; tracker on core 0, load on core 1;" \
        "HTTP: wrk -t1 -c${CONNS}; UDP: ${UDP_WINDOW} in flight; ${IH_POOL} info_hashes × ${PEER_POOL} peer_ids; numwant ${NUMWANT}."
   echo
+  if [ "$SKIP_TRACKERS" != 1 ]; then
   echo "| mode | privtrak | opentracker | bittorrent-tracker | privtrak / opentracker | privtrak / bittorrent-tracker |"
   echo "|---|---|---|---|---|---|"
   for mode in close keepalive udp; do
@@ -315,22 +358,26 @@ OUT="results/run-$STAMP.md"
     echo "| $(label $mode) | $(cell "$triv" $mode) ($what) | $(cell opentracker $mode) | ${gcpu}% |"
   done
   echo
+  fi
+  echo
   echo "Every measured cell. CPU: share of one core over the measured run (user+system; the kernel's softirq work for loopback traffic is not included); \"other\" is everything else on the machine (should be ≈0). Errors: wrk socket errors by kind and non-2xx replies, or UDP error replies + lost packets."
   echo
   echo "| server | mode | announces/s | p99 ms | errors | tracker CPU | generator CPU | other CPU |"
   echo "|---|---|---|---|---|---|---|---|"
-  for t in trivial-http trivial-udp privtrak opentracker bittorrent-tracker privtrak-pk privtrak+mw; do
+  for t in trivial-http trivial-udp privtrak opentracker bittorrent-tracker privtrak-pk privtrak+mw privtrak+chain; do
     for mode in close keepalive udp; do
       [ -n "${RATE[$t,$mode]+x}" ] || continue
       echo "| $t | $mode | ${RATE[$t,$mode]} | ${P99[$t,$mode]} | ${ERR[$t,$mode]} | ${TCPU[$t,$mode]:-?}% | ${GCPU[$t,$mode]:-?}% | ${OCPU[$t,$mode]:-?}% |"
     done
   done
   echo
+  if [ "$SKIP_TRACKERS" != 1 ]; then
   echo "Memory ($FILL_PEERS distinct peers over $IH_POOL info_hashes, announced over UDP with numwant 0):"
   echo
   echo "| tracker | RSS at start (MB) | RSS after (MB) | announces answered |"
   echo "|---|---|---|---|"
   for t in privtrak opentracker bittorrent-tracker; do echo "| $t | ${RSS[$t]} |"; done
+  fi
   if [ "$BENCH_MIDDLEWARE" = 1 ]; then
     echo
     echo "The privtrak hook (SQLite sink), same passkey load, measured back to back with the bare tracker:"
@@ -350,6 +397,19 @@ OUT="results/run-$STAMP.md"
         split(a, x, "|"); split(b, y, "|"); d = (y[2] - y[1]) - (x[2] - x[1]); printf "%.0f bytes", d * 1048576 / n }')
       echo "| $n | ${MWRSS[privtrak-pk,$n]} | ${MWRSS[privtrak+mw,$n]} | $extra |"
     done
+  fi
+  if [ "$BENCH_ACCESS" = 1 ]; then
+    echo
+    echo "The full private chain (client_approval, user_approval, torrent_approval, freeleech, privtrak; 100,000 users and 100,000 torrents in a file registry), same passkey load:"
+    echo
+    echo "| mode | privtrak (no hooks) | privtrak hook alone | full private chain | chain cost vs no hooks | the access hooks' own cost |"
+    echo "|---|---|---|---|---|---|"
+    for mode in close keepalive udp; do
+      a=${RATE[privtrak-pk,$mode]}; b=${RATE[privtrak+mw,$mode]}; c=${RATE[privtrak+chain,$mode]}
+      echo "| $(label $mode) | ${a}/s | ${b}/s | ${c}/s | $(awk -v a="$a" -v c="$c" 'BEGIN { if (a > 0) printf "%.1f%%", (1 - c / a) * 100; else print "n/a" }') | $(awk -v b="$b" -v c="$c" 'BEGIN { if (b > 0) printf "%.1f%%", (1 - c / b) * 100; else print "n/a" }') |"
+    done
+    echo
+    echo "RSS at start: no hooks ${CHAINRSS[privtrak-pk]:-?} MB, full chain with the registry loaded ${CHAINRSS[privtrak+chain]:-?} MB."
   fi
 } > "$OUT"
 cp "$OUT" results/latest.md
