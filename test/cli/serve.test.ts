@@ -63,9 +63,9 @@ describe('privtrak CLI', () => {
       const udpReply = await new Promise<Buffer>((resolve, reject) => {
         const sock = createSocket('udp4');
         const pkt = Buffer.from('0000041727101980000000000badf00d', 'hex');
-        sock.on('message', (m) => { sock.close(); resolve(m); });
+        const timer = setTimeout(() => { sock.close(); reject(new Error('udp timeout')); }, 3000);
+        sock.on('message', (m) => { clearTimeout(timer); sock.close(); resolve(m); });
         sock.send(pkt, ports['udp']!, '127.0.0.1', (err) => err && reject(err));
-        setTimeout(() => { sock.close(); reject(new Error('udp timeout')); }, 3000).unref();
       });
       assert.equal(udpReply.length, 16);
       assert.equal(udpReply.readUInt32BE(4), 0x0badf00d);

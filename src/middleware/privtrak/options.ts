@@ -1,18 +1,8 @@
 /** Options of the `privtrak` hook (its `options:` block). Names follow the Go original where it had them. */
 import { z } from 'zod';
-import { parseDuration } from '../../config/duration.js';
+import { durationSchema as duration } from '../../config/zod-duration.js';
 import { identifierSchema } from './identifier.js';
 import { sinkOptionsSchema } from '../../sinks/index.js';
-
-const duration = (def: string) =>
-  z.union([z.string(), z.number()]).default(def).transform((v, ctx) => {
-    const ms = parseDuration(v);
-    if (ms === undefined) {
-      ctx.addIssue({ code: z.ZodIssueCode.custom, message: `"${v}" is not a duration (e.g. 30s, 15m, 1h30m)` });
-      return z.NEVER;
-    }
-    return ms;
-  });
 
 export const privtrakOptionsSchema = z.object({
   /** Deltas per batch handed to the sink (a batch is folded into one row per user and torrent before writing). */
