@@ -4,17 +4,9 @@ import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { defaultConfig, loadConfigFile, validateConfig } from '../../src/config/load.js';
-import { ConfigError } from '../../src/config/errors.js';
+import { refuses } from '../support/config-assert.js';
 import { parseDuration, formatDuration } from '../../src/config/duration.js';
 
-function refuses(raw: unknown, key: string, why: RegExp): void {
-  assert.throws(() => validateConfig(raw), (e: ConfigError) => {
-    assert.ok(e instanceof ConfigError, String(e));
-    assert.equal(e.key, key);
-    assert.match(e.message, why);
-    return true;
-  });
-}
 
 describe('config', () => {
   it('has production-safe embedded defaults', () => {

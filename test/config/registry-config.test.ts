@@ -4,16 +4,9 @@ import assert from 'node:assert/strict';
 import { pino } from 'pino';
 import { validateConfig } from '../../src/config/load.js';
 import { ConfigError } from '../../src/config/errors.js';
+import { refuses } from '../support/config-assert.js';
 import { Tracker } from '../../src/tracker.js';
 
-function refuses(raw: unknown, key: string, why: RegExp): void {
-  assert.throws(() => validateConfig(raw), (e: ConfigError) => {
-    assert.ok(e instanceof ConfigError, String(e));
-    assert.equal(e.key, key);
-    assert.match(e.message, why);
-    return true;
-  });
-}
 
 describe('registry config', () => {
   it('is absent by default', () => {
