@@ -22,3 +22,8 @@ export interface Hook {
   /** Called once at shutdown, after the frontends stopped accepting: flush here. */
   stop?(): Promise<void>;
 }
+
+/** Whether a hook (or the chain) answered asynchronously. */
+export function isPromise<T>(v: T | Promise<T>): v is Promise<T> {
+  return typeof (v as Promise<T> | undefined)?.then === 'function';
+}

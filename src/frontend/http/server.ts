@@ -8,6 +8,7 @@
  */
 import type { HttpConfig } from '../../config/schema.js';
 import type { Frontend, FrontendDeps } from '../frontend.js';
+import { answer } from '../answer.js';
 import { ClientError, isClientError, publicReason } from '../../bittorrent/errors.js';
 import { createContext, type RequestContext } from '../../middleware/context.js';
 import type { AnnounceRequest, AnnounceResponse, ScrapeRequest, ScrapeResponse } from '../../bittorrent/types.js';
@@ -29,10 +30,6 @@ interface RequestHead {
   readonly userAgent: string | undefined;
   readonly forwardedFor: string | undefined;
   readonly hasBody: boolean;
-}
-
-function isPromise<T>(v: T | Promise<T>): v is Promise<T> {
-  return typeof (v as Promise<T> | undefined)?.then === 'function';
 }
 
 /** Picks the TCP layer (`http.transport`): raw libuv handles when available, else node:net. */
@@ -262,23 +259,10 @@ export class HttpFrontend implements Frontend, ConnectionHandlers {
    * failure reason, and the connection then goes on to its next pipelined request.
    */
   private reply<R>(conn: Connection, head: RequestHead, result: R | Promise<R>, finish: (resp: R) => void, fail: (err: unknown) => void): boolean {
-    if (!isPromise(result)) {
-      finish(result);
-      return false;
-    }
-    conn.inFlight = true;
-    result.then((resp) => {
-      try {
-        finish(resp);
-      } catch (err) {
-        fail(err);
-      }
-      this.resume(conn, head);
-    }, (err: unknown) => {
-      fail(err);
-      this.resume(conn, head);
-    });
-    return true;
+    const later = answer(result, finish, fail, () => this.resume(conn, head));
+    // Set before any promise callback can run: pipelined requests wait until resume().
+    if (later) conn.inFlight = true;
+    return later;
   }
 
   private resume(conn: Connection, head: RequestHead): void {

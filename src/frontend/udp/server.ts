@@ -8,6 +8,7 @@ import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { isIPv6 } from 'node:net';
 import type { UdpConfig } from '../../config/schema.js';
 import type { Frontend, FrontendDeps } from '../frontend.js';
+import { answer } from '../answer.js';
 import type { Action } from '../../metrics/metrics.js';
 import type { AnnounceRequest, AnnounceResponse, ScrapeRequest, ScrapeResponse } from '../../bittorrent/types.js';
 import { ClientError, isClientError, publicReason } from '../../bittorrent/errors.js';
@@ -36,10 +37,6 @@ function literalLookup(address: string, _opts: unknown, callback: LookupCallback
 }
 
 const NO_PARAMS: Record<string, string> = Object.freeze({}) as Record<string, string>;
-
-function isPromise<T>(v: T | Promise<T>): v is Promise<T> {
-  return typeof (v as Promise<T> | undefined)?.then === 'function';
-}
 
 export class UdpFrontend implements Frontend {
   readonly name = 'udp';
@@ -171,7 +168,8 @@ export class UdpFrontend implements Frontend {
       this.deps.metrics.observe('udp', 'announce', 'ok', start);
       this.runPostHooks(() => this.deps.chain.afterAnnounce(ctx, req, resp));
     };
-    this.reply(result, finish, (err) => this.fail(err, u.transactionId, 'announce', rinfo, start));
+    // A synchronous throw reaches onMessage's catch; a later one becomes an error packet.
+    answer(result, finish, (err) => this.fail(err, u.transactionId, 'announce', rinfo, start));
   }
 
   private scrape(u: UdpScrapeRequest, ip: string, rinfo: RemoteInfo, start: bigint): void {
@@ -186,26 +184,7 @@ export class UdpFrontend implements Frontend {
       this.deps.metrics.observe('udp', 'scrape', 'ok', start);
       this.runPostHooks(() => this.deps.chain.afterScrape(ctx, req, resp));
     };
-    this.reply(result, finish, (err) => this.fail(err, u.transactionId, 'scrape', rinfo, start));
-  }
-
-  /**
-   * Answers now if every hook was synchronous (a throw then reaches onMessage's catch), else
-   * when they are done: one promise per request, and a refusal or a throw in finish() becomes
-   * an error packet.
-   */
-  private reply<R>(result: R | Promise<R>, finish: (resp: R) => void, fail: (err: unknown) => void): void {
-    if (!isPromise(result)) {
-      finish(result);
-      return;
-    }
-    result.then((resp) => {
-      try {
-        finish(resp);
-      } catch (err) {
-        fail(err);
-      }
-    }, fail);
+    answer(result, finish, (err) => this.fail(err, u.transactionId, 'scrape', rinfo, start));
   }
 
   private runPostHooks(run: () => void | Promise<void>): void {

@@ -5,12 +5,8 @@
 import type { AnnounceRequest, AnnounceResponse, Peer, ScrapeCounts, ScrapeRequest, ScrapeResponse } from '../../bittorrent/types.js';
 import { isSeeder } from '../../bittorrent/types.js';
 import type { PeerStore } from '../../storage/peer-store.js';
-import type { Hook, MaybePromise } from '../hook.js';
+import { isPromise, type Hook, type MaybePromise } from '../hook.js';
 import type { RequestContext } from '../context.js';
-
-function isPromise<T>(v: T | Promise<T>): v is Promise<T> {
-  return typeof (v as Promise<T> | undefined)?.then === 'function';
-}
 
 function fill(req: AnnounceRequest, resp: AnnounceResponse, peers: Peer[], counts: ScrapeCounts): void {
   if (req.peer.family === 4) resp.ipv4Peers = peers;
