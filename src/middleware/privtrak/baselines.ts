@@ -91,6 +91,17 @@ export class BaselineStore implements ShardedBaselines {
     this.release(this.keys[slot]!, slot);
   }
 
+  /** Stores `next` for a key looked up with slotOf (-1: absent); null removes it. */
+  update(key: string, slot: number, next: Baseline | null): void {
+    if (next === null) {
+      if (slot >= 0) this.removeAt(slot);
+    } else if (slot >= 0) {
+      this.write(slot, next);
+    } else {
+      this.insert(key, next);
+    }
+  }
+
   delete(key: string): void {
     const slot = this.index.get(key);
     if (slot !== undefined) this.release(key, slot);

@@ -7,9 +7,7 @@
  * being flushed.
  */
 import type { DeltaBatch, StatDelta } from './delta.js';
-import { RECORD_SIZE, decodeRecord, encodeRecordInto, get64 } from './journal-record.js';
-
-const TIME_OFFSET = 16; // u64 receive time in a record (journal-record.ts)
+import { RECORD, RECORD_SIZE, decodeRecord, encodeRecordInto, get64 } from './journal-record.js';
 
 export function decodeRecords(records: Buffer): StatDelta[] {
   const out: StatDelta[] = new Array(records.length / RECORD_SIZE);
@@ -25,7 +23,7 @@ export class RecordBatch implements DeltaBatch {
 
   constructor(readonly instance: string, readonly records: Buffer) {
     this.size = records.length / RECORD_SIZE;
-    this.id = get64(records, records.length - RECORD_SIZE + 8);
+    this.id = get64(records, records.length - RECORD_SIZE + RECORD.seq);
   }
 
   get deltas(): readonly StatDelta[] {
@@ -60,7 +58,7 @@ export class PendingQueue {
   /** Receive time (epoch ms) of the oldest pending delta, or undefined. */
   oldestTimeMs(): number | undefined {
     if (this.tail === this.head) return undefined;
-    return this.buf.readUInt32BE(this.head + TIME_OFFSET) * 0x1_0000_0000 + this.buf.readUInt32BE(this.head + TIME_OFFSET + 4);
+    return get64(this.buf, this.head + RECORD.timeMs);
   }
 
   /** Decodes (without removing) up to `max` deltas from the front. */

@@ -216,13 +216,7 @@ export class PrivtrakHook implements Hook {
     group.deltas.push(delta);
     group.undoKeys.push(key);
     group.undoPrev.push(prev);
-    if (out.next === null) {
-      if (slot >= 0) this.baselines.removeAt(slot);
-    } else if (slot >= 0) {
-      this.baselines.write(slot, out.next);
-    } else {
-      this.baselines.insert(key, out.next);
-    }
+    this.baselines.update(key, slot, out.next);
     this.metrics.countDelta(out.flags);
     return group.promise;
   }
@@ -239,13 +233,7 @@ export class PrivtrakHook implements Hook {
       throw new ClientError('TRACKER_BUSY', 'tracker busy, retry later');
     }
     this.seq = delta.seq;
-    if (next === null) {
-      if (slot >= 0) this.baselines.removeAt(slot);
-    } else if (slot >= 0) {
-      this.baselines.write(slot, next);
-    } else {
-      this.baselines.insert(key, next);
-    }
+    this.baselines.update(key, slot, next);
     this.committed(records, 1);
   }
 
