@@ -10,6 +10,7 @@ export class UdpClient {
 
   constructor(private readonly port: number, private readonly host = '127.0.0.1') {
     this.sock = createSocket(host.includes(':') ? 'udp6' : 'udp4');
+    // Replies are matched by transaction id; stray replies (to fire-and-forget packets) are ignored.
     this.sock.on('message', (m) => {
       if (this.waiter && m.length >= 8 && m.readUInt32BE(4) === this.waiter.tid) this.waiter.done(m);
     });
@@ -25,11 +26,17 @@ export class UdpClient {
     });
   }
 
+  /** Sends without waiting (packets that get no reply). */
+  fire(pkt: Buffer): void {
+    this.sock.send(pkt, this.port, this.host);
+  }
+
   async connect(): Promise<Buffer> {
     const tid = ++this.tid;
     const reply = (await this.ask(encodeConnectRequest(tid)))!;
     assert.ok(reply, 'no reply to connect');
     assert.equal(reply.readUInt32BE(0), 0);
+    assert.equal(reply.readUInt32BE(4), tid);
     return reply.subarray(8, 16);
   }
 

@@ -1,6 +1,5 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createSocket, type Socket } from 'node:dgram';
 import { createUdpFrontend } from '../../../src/frontend/udp/server.js';
 import { udpSchema } from '../../../src/config/schema.js';
 import { ClientError } from '../../../src/bittorrent/errors.js';
@@ -11,38 +10,10 @@ import type { Frontend } from '../../../src/frontend/frontend.js';
 import type { Hook } from '../../../src/middleware/hook.js';
 import { pipeline, type Pipeline } from '../../support/harness.js';
 import { udpSamples } from '../../support/samples.js';
+import { UdpClient } from '../../support/udp-client.js';
 
 const PASSKEY = '0123456789abcdef0123456789abcdef';
 const ROUTES = ['/announce', '/:passkey/announce'];
-
-class UdpClient {
-  private readonly sock: Socket;
-  private waiter: { tid: number; done: (b: Buffer) => void } | undefined;
-  constructor(private readonly port: number, private readonly host = '127.0.0.1') {
-    this.sock = createSocket(host.includes(':') ? 'udp6' : 'udp4');
-    // Replies are matched by transaction id; stray replies (to fire-and-forget packets) are ignored.
-    this.sock.on('message', (m) => {
-      if (this.waiter && m.length >= 8 && m.readUInt32BE(4) === this.waiter.tid) this.waiter.done(m);
-    });
-  }
-  /** Sends and waits for the reply carrying the packet's transaction id, or resolves undefined after `ms`. */
-  ask(pkt: Buffer, ms = 1000): Promise<Buffer | undefined> {
-    return new Promise((resolve) => {
-      const tid = pkt.length >= 16 ? pkt.readUInt32BE(12) : -1;
-      const timer = setTimeout(() => { this.waiter = undefined; resolve(undefined); }, ms);
-      this.waiter = { tid, done: (b) => { clearTimeout(timer); this.waiter = undefined; resolve(b); } };
-      this.sock.send(pkt, this.port, this.host);
-    });
-  }
-  fire(pkt: Buffer): void { this.sock.send(pkt, this.port, this.host); }
-  async connect(): Promise<Buffer> {
-    const reply = (await this.ask(encodeConnectRequest(0x1234)))!;
-    assert.equal(reply.readUInt32BE(0), 0);
-    assert.equal(reply.readUInt32BE(4), 0x1234);
-    return reply.subarray(8, 16);
-  }
-  close(): void { this.sock.close(); }
-}
 
 function announcePacket(connectionId: Buffer, over: Partial<UdpAnnounceRequest> = {}): Buffer {
   return encodeAnnounceRequest({
