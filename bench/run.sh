@@ -14,7 +14,7 @@
 #
 # usage: bench/run.sh [DURATION_S]            (default 10; or DURATION=...)
 # environment (defaults): WARMUP=2 PORT=7101 IH_POOL=1000 PEER_POOL=100000 NUMWANT=50 CONNS=64
-#                         UDP_WINDOW=64 FILL_PEERS=100000 BENCH_MIDDLEWARE=0 MW_FILL="100000 1000000"
+#                         UDP_WINDOW=64 FILL_PEERS=100000 BENCH_MIDDLEWARE=0 MW_FILL="100000 1000000" MW_ROUNDS=3
 #                         BENCH_ACCESS=0 SKIP_TRACKERS=0 QUIET_WAIT=120
 # Other work on the machine skews everything: each cell first waits (up to QUIET_WAIT s) for both
 # cores to be idle, and the tables report the CPU used by anything else during the measured run.
@@ -35,6 +35,7 @@ CONNS="${CONNS:-64}"
 UDP_WINDOW="${UDP_WINDOW:-64}"   # announces in flight; more only adds queueing latency
 FILL_PEERS="${FILL_PEERS:-100000}"
 BENCH_MIDDLEWARE="${BENCH_MIDDLEWARE:-0}"
+MW_ROUNDS="${MW_ROUNDS:-3}"           # pairs (bare, hook) per mode for the hook's cost; the median pair counts
 MW_FILL="${MW_FILL:-100000 1000000}"  # peer counts for the privtrak hook's memory per peer
 BENCH_ACCESS="${BENCH_ACCESS:-0}"     # 1: the full private chain (100k users, 100k torrents) against the bare tracker
 SKIP_TRACKERS="${SKIP_TRACKERS:-0}"   # 1: skip the three-tracker comparison and its memory fill (hook sections only)
@@ -42,12 +43,13 @@ QUIET_WAIT="${QUIET_WAIT:-120}"  # before each cell, wait up to this many second
 PASSKEY_MW=0123456789abcdef0123456789abcdef
 
 die() { echo "run.sh: $*" >&2; exit 1; }
-for v in DURATION WARMUP PORT IH_POOL PEER_POOL NUMWANT CONNS UDP_WINDOW FILL_PEERS QUIET_WAIT; do
+for v in DURATION WARMUP PORT IH_POOL PEER_POOL NUMWANT CONNS UDP_WINDOW FILL_PEERS QUIET_WAIT MW_ROUNDS; do
   [[ "${!v}" =~ ^[0-9]+$ ]] || die "$v must be a whole number (got '${!v}')"
 done
 (( DURATION >= 1 && DURATION <= 600 )) || die "DURATION must be 1..600 s"
 (( FILL_PEERS <= 5000000 )) || die "FILL_PEERS must be at most 5,000,000"
 (( WARMUP <= 60 )) || die "WARMUP must be at most 60 s"
+(( MW_ROUNDS >= 1 && MW_ROUNDS <= 9 )) || die "MW_ROUNDS must be 1..9"
 (( UDP_WINDOW >= 1 && UDP_WINDOW < 4096 )) || die "UDP_WINDOW must be 1..4095"
 (( $(nproc) >= 2 )) || die "needs 2 cores (tracker on core 0, load on core 1)"
 for cmd in wrk opentracker cc taskset ss node; do command -v "$cmd" >/dev/null || die "missing: $cmd"; done
@@ -189,7 +191,8 @@ load() {
   fi
 }
 
-declare -A RATE P99 ERR TCPU GCPU OCPU RSS MWRSS CHAINRSS
+declare -A RATE P99 ERR TCPU GCPU OCPU RSS MWRSS CHAINRSS RATE_R COST_R COST
+median() { printf '%s\n' "$@" | sort -g | awk '{v[NR] = $1} END {print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2)}'; }
 LOG_LINES=()
 MAX_OTHER=10 # % of a core: a cell during which other processes used more is measured again (up to 3 times)
 measure() { # $1 tracker, $2.. modes
@@ -275,9 +278,24 @@ if [ "$BENCH_MIDDLEWARE" = 1 ]; then
     export PASSKEY=$PASSKEY_MW UDP_PASSKEY=$PASSKEY_MW
     # The bare tracker again, with the same passkey load (route /<passkey>/announce, BEP 41 URL
     # data), each pair back to back so both see the same machine: cost = 1 - with / without.
+    # This VM's speed drifts by 10-40% from one minute to the next, so one pair can land on either side
+    # of a drift: MW_ROUNDS pairs per mode, the order alternating (bare first, then hook first), and
+    # the cost is the median of the per-pair costs.
     for mode in close keepalive udp; do
-      measure privtrak-pk "$mode"
-      measure privtrak+mw "$mode"
+      for ((round = 1; round <= MW_ROUNDS; round++)); do
+        order=$( (( round % 2 == 1 )) && echo "privtrak-pk privtrak+mw" || echo "privtrak+mw privtrak-pk")
+        for t in $order; do
+          measure "$t" "$mode"
+          RATE_R[$t,$mode,$round]=${RATE[$t,$mode]}
+        done
+        COST_R[$mode,$round]=$(awk -v a="${RATE_R[privtrak-pk,$mode,$round]}" -v b="${RATE_R[privtrak+mw,$mode,$round]}" \
+          'BEGIN { if (a > 0) printf "%.1f", (1 - b / a) * 100; else print "nan" }')
+        echo "  round $round, $mode: cost ${COST_R[$mode,$round]}%" >&2
+      done
+      for t in privtrak-pk privtrak+mw; do
+        RATE[$t,$mode]=$(median $(for ((round = 1; round <= MW_ROUNDS; round++)); do echo "${RATE_R[$t,$mode,$round]}"; done))
+      done
+      COST[$mode]=$(median $(for ((round = 1; round <= MW_ROUNDS; round++)); do echo "${COST_R[$mode,$round]}"; done))
     done
     # Memory per tracked peer: RSS after MW_FILL distinct peers (one user, 10,000 info_hashes), without and with the hook.
     for n in $MW_FILL; do
@@ -380,12 +398,13 @@ OUT="results/run-$STAMP.md"
   fi
   if [ "$BENCH_MIDDLEWARE" = 1 ]; then
     echo
-    echo "The privtrak hook (SQLite sink), same passkey load, measured back to back with the bare tracker:"
+    echo "The privtrak hook (SQLite sink), same passkey load, $MW_ROUNDS pairs per mode measured back to back with the bare tracker (order alternating); rates are medians, the cost is the median of the pairs' costs:"
     echo
-    echo "| mode | privtrak (no hooks) | privtrak + privtrak hook | cost (target < 15%) |"
-    echo "|---|---|---|---|"
+    echo "| mode | privtrak (no hooks) | privtrak + privtrak hook | cost of each pair | cost, median (target < 15%) |"
+    echo "|---|---|---|---|---|"
     for mode in close keepalive udp; do
-      echo "| $(label $mode) | ${RATE[privtrak-pk,$mode]}/s | ${RATE[privtrak+mw,$mode]}/s | $(awk -v a="${RATE[privtrak-pk,$mode]}" -v b="${RATE[privtrak+mw,$mode]}" 'BEGIN { if (a > 0) printf "%.1f%%", (1 - b / a) * 100; else print "n/a" }') |"
+      pairs=$(for ((round = 1; round <= MW_ROUNDS; round++)); do printf '%s%% ' "${COST_R[$mode,$round]}"; done)
+      echo "| $(label $mode) | ${RATE[privtrak-pk,$mode]}/s | ${RATE[privtrak+mw,$mode]}/s | ${pairs% } | **${COST[$mode]}%** ($(awk -v c="${COST[$mode]}" 'BEGIN { print (c + 0 < 15 ? "met" : "missed") }')) |"
     done
     echo
     echo "Memory per tracked peer (RSS in MB: at start | after the fill | announces answered; one user, 10,000 info_hashes):"

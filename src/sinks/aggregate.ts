@@ -67,9 +67,15 @@ function contribution(): Contribution {
   return { rawUp: 0, rawDown: 0, up: 0, down: 0, seed: 0, leech: 0, snatch: false, timeMs: 0, siteTorrentId: null };
 }
 
+/** A (user, info_hash) row and its user's row: adding a delta looks up one key, not two. */
+interface Slot {
+  readonly torrent: TorrentRow;
+  readonly user: UserRow;
+}
+
 /** Accumulates rows, whatever form the deltas come in. */
 class Folder {
-  private readonly torrents = new Map<string, TorrentRow>();
+  private readonly torrents = new Map<string, Slot>();
   private readonly users = new Map<string, UserRow>();
   count = 0;
   firstSeq = 0;
@@ -87,28 +93,32 @@ class Folder {
     return true;
   }
 
-  /** The row of (user, info_hash) `torrentKey` (user 16 + info_hash 20 bytes, latin1), if the batch has one yet. */
-  row(torrentKey: string): TorrentRow | undefined {
+  /** The rows of (user, info_hash) `torrentKey` (user 16 + info_hash 20 bytes, latin1), if the batch has them yet. */
+  row(torrentKey: string): Slot | undefined {
     return this.torrents.get(torrentKey);
   }
 
   /** Starts the row of a (user, info_hash), and the user's row if it is the user's first. */
-  open(torrentKey: string, user: Buffer, infoHash: Buffer, timeMs: number): TorrentRow {
-    const t: TorrentRow = {
+  open(torrentKey: string, user: Buffer, infoHash: Buffer, timeMs: number): Slot {
+    const torrent: TorrentRow = {
       user, infoHash, uploaded: 0, downloaded: 0, rawUploaded: 0, rawDownloaded: 0, siteTorrentId: null,
       seedTime: 0, leechTime: 0, snatched: 0, firstMs: timeMs, lastMs: timeMs,
     };
-    this.torrents.set(torrentKey, t);
     const userKey = torrentKey.slice(0, 16);
-    if (!this.users.has(userKey)) {
-      this.users.set(userKey, { user, uploaded: 0, downloaded: 0, rawUploaded: 0, rawDownloaded: 0, seedTime: 0, leechTime: 0, firstMs: timeMs, lastMs: timeMs });
+    let userRow = this.users.get(userKey);
+    if (userRow === undefined) {
+      userRow = { user, uploaded: 0, downloaded: 0, rawUploaded: 0, rawDownloaded: 0, seedTime: 0, leechTime: 0, firstMs: timeMs, lastMs: timeMs };
+      this.users.set(userKey, userRow);
     }
-    return t;
+    const slot = { torrent, user: userRow };
+    this.torrents.set(torrentKey, slot);
+    return slot;
   }
 
   /** Adds one delta: raw and credited bytes, times, snatch, the site's torrent ID. */
-  add(t: TorrentRow, torrentKey: string, d: Contribution): void {
+  add(slot: Slot, d: Contribution): void {
     const { rawUp, rawDown, up, down, seed, leech, snatch, timeMs } = d;
+    const t = slot.torrent;
     t.uploaded += up;
     t.downloaded += down;
     t.rawUploaded += rawUp;
@@ -119,7 +129,7 @@ class Folder {
     if (snatch) t.snatched = 1;
     if (timeMs < t.firstMs) t.firstMs = timeMs;
     if (timeMs > t.lastMs) t.lastMs = timeMs;
-    const u = this.users.get(torrentKey.slice(0, 16))!;
+    const u = slot.user;
     u.uploaded += up;
     u.downloaded += down;
     u.rawUploaded += rawUp;
@@ -132,7 +142,7 @@ class Folder {
 
   result(applied: () => StatDelta[]): Aggregate {
     return {
-      torrents: [...this.torrents.values()], users: [...this.users.values()],
+      torrents: Array.from(this.torrents.values(), (s) => s.torrent), users: [...this.users.values()],
       count: this.count, firstSeq: this.firstSeq, through: this.through, applied,
     };
   }
@@ -154,7 +164,7 @@ export function aggregate(deltas: readonly StatDelta[], appliedThrough: number):
     c.snatch = d.snatch;
     c.timeMs = d.timeMs;
     c.siteTorrentId = d.siteTorrentId;
-    f.add(t, key, c);
+    f.add(t, c);
   }
   return f.result(() => deltas.filter((d) => d.seq > appliedThrough));
 }
@@ -183,7 +193,7 @@ export function aggregateBatch(batch: DeltaBatch, appliedThrough: number): Aggre
     c.leech = buf.readUInt32BE(off + RECORD.leechTime);
     c.snatch = (bits & RECORD.snatchBit) !== 0;
     c.siteTorrentId = (bits & RECORD.siteTorrentIdBit) !== 0 ? get64(buf, off + RECORD.siteTorrentId) : null;
-    f.add(t, key, c);
+    f.add(t, c);
   }
   return f.result(() => batch.deltas.filter((d) => d.seq > appliedThrough));
 }

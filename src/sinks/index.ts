@@ -1,12 +1,13 @@
 /**
  * The sink factory and the `sink:` options block of the privtrak hook:
- *   {name: sqlite, path: ./data/privtrak.sqlite, delta_log: false, durable: false}  (the default)
+ *   {name: sqlite, path: ./data/privtrak.sqlite, delta_log: false, durable: false, worker: true}  (the default)
  *   {name: postgres, url: postgres://..., schema: public, delta_log: false}          (needs `privtrak migrate`)
  *   {name: log, path: '-'}                                                            ('-' = stdout)
  */
 import { z } from 'zod';
 import type { DeltaSink } from './sink.js';
 import { SqliteSink } from './sqlite-sink.js';
+import { SqliteWorkerSink } from './sqlite-worker-sink.js';
 import { PostgresSink } from './postgres-sink.js';
 import { LogSink } from './log-sink.js';
 
@@ -17,6 +18,8 @@ export const sinkOptionsSchema = z.discriminatedUnion('name', [
     delta_log: z.boolean().default(false),
     /** synchronous=FULL: survive power loss, not only process crashes. */
     durable: z.boolean().default(false),
+    /** Run SQLite on a worker thread, so a flush never stops announces (false: on the tracker's thread). */
+    worker: z.boolean().default(true),
   }).strict(),
   z.object({
     name: z.literal('postgres'),
@@ -37,7 +40,10 @@ export type SinkOptions = z.output<typeof sinkOptionsSchema>;
 export function createSink(opts: SinkOptions): DeltaSink {
   switch (opts.name) {
     case 'sqlite':
-      return new SqliteSink({ path: opts.path, deltaLog: opts.delta_log, durable: opts.durable });
+    {
+      const sqlite = { path: opts.path, deltaLog: opts.delta_log, durable: opts.durable };
+      return opts.worker ? new SqliteWorkerSink(sqlite) : new SqliteSink(sqlite);
+    }
     case 'postgres':
       return new PostgresSink({ url: opts.url, schema: opts.schema, deltaLog: opts.delta_log });
     case 'log':

@@ -5,6 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { SqliteSink } from '../../src/sinks/sqlite-sink.js';
+import { SqliteWorkerSink } from '../../src/sinks/sqlite-worker-sink.js';
+import { encodeRecordInto, RECORD_SIZE } from '../../src/middleware/privtrak/journal-record.js';
+import type { Worker } from 'node:worker_threads';
 import { createSink, sinkOptionsSchema } from '../../src/sinks/index.js';
 import { runSinkSuite, delta, USER_A } from './sink-suite.js';
 
@@ -23,6 +26,80 @@ runSinkSuite('sqlite', async () => {
   atomicFailure: async (sink) => {
     await assert.rejects(sink.apply({ id: 3, instance: 'a', deltas: [delta(2, { deltaUp: 100 }), delta(3, { user: USER_A.subarray(1) })] }), /CHECK/);
   },
+});
+
+runSinkSuite('sqlite on a worker thread', async () => {
+  const sink = new SqliteWorkerSink({ path: join(suiteDir, `w${n++}.sqlite`), deltaLog: true });
+  await sink.open();
+  return sink;
+}, () => rmSync(suiteDir, { recursive: true, force: true }), {
+  atomicFailure: async (sink) => {
+    await assert.rejects(sink.apply({ id: 3, instance: 'a', deltas: [delta(2, { deltaUp: 100 }), delta(3, { user: USER_A.subarray(1) })] }), /CHECK/);
+  },
+});
+
+/** A batch as the tracker sends it: journal records, `count` deltas of 10 bytes up for USER_A over 100 torrents. */
+function recordBatch(first: number, count: number) {
+  const records = Buffer.alloc(count * RECORD_SIZE);
+  for (let i = 0; i < count; i++) {
+    const ih = Buffer.alloc(20);
+    ih.writeUInt32BE(i % 100, 16);
+    encodeRecordInto(delta(first + i, { infoHash: ih, deltaUp: 10, creditUp: 10 }), records, i * RECORD_SIZE);
+  }
+  return { id: first + count - 1, instance: 'a', records, deltas: [] };
+}
+
+describe('sqlite sink on a worker thread', () => {
+  it('applies batches of journal records off the tracker\'s thread: the event loop keeps turning while a batch is written', async () => {
+    const sink = new SqliteWorkerSink({ path: freshPath() });
+    await sink.open();
+    try {
+      let turns = 0;
+      let counting = true;
+      const tick = () => {
+        turns++;
+        if (counting) setImmediate(tick);
+      };
+      setImmediate(tick);
+      await sink.apply(recordBatch(1, 20_000));
+      counting = false;
+      assert.ok(turns > 0, 'the main thread ran while the worker applied the batch');
+      const [row] = await sink.totals({ byTorrent: false });
+      assert.equal(row!.uploaded, 200_000n);
+      assert.ok(Buffer.isBuffer(row!.user) && row!.user.equals(USER_A), 'rows come back with Buffers');
+      assert.equal((await sink.totals({ byTorrent: true, user: USER_A })).length, 100);
+    } finally {
+      await sink.close();
+    }
+    // The in-process sink, for contrast: its apply holds the thread until the batch is written.
+    const inline = new SqliteSink({ path: freshPath() });
+    await inline.open();
+    let turns = 0;
+    setImmediate(() => turns++);
+    const applying = inline.apply(recordBatch(1, 20_000));
+    assert.equal(turns, 0);
+    await applying;
+    await inline.close();
+  });
+
+  it('rejects the calls in flight when the worker dies, and the next call starts a new worker on the same database', async () => {
+    const path = freshPath();
+    const sink = new SqliteWorkerSink({ path });
+    await sink.open();
+    try {
+      await sink.apply(recordBatch(1, 10));
+      const worker = (sink as unknown as { worker: Worker }).worker;
+      const inFlight = sink.apply(recordBatch(11, 10));
+      await worker.terminate();
+      await assert.rejects(inFlight, /sqlite worker exited/);
+      // The flusher retries the same batch: applied once (or skipped if the dead worker had committed it).
+      await sink.apply(recordBatch(11, 10));
+      assert.equal((await sink.load('a')).appliedThrough, 20);
+      assert.equal((await sink.totals({ byTorrent: false }))[0]!.uploaded, 200n);
+    } finally {
+      await sink.close();
+    }
+  });
 });
 
 describe('sqlite sink', () => {
@@ -82,11 +159,13 @@ describe('sqlite sink', () => {
   });
 
   it('is built by createSink from the `sink:` options, with the embedded default', async () => {
-    assert.deepEqual(sinkOptionsSchema.parse({ name: 'sqlite' }), { name: 'sqlite', path: './data/privtrak.sqlite', delta_log: false, durable: false });
+    assert.deepEqual(sinkOptionsSchema.parse({ name: 'sqlite' }), { name: 'sqlite', path: './data/privtrak.sqlite', delta_log: false, durable: false, worker: true });
     const opts = sinkOptionsSchema.parse({ name: 'sqlite', path: freshPath(), delta_log: true });
     const sink = createSink(opts);
+    assert.ok(sink instanceof SqliteWorkerSink, 'on a worker thread by default');
     assert.equal(sink.name, 'sqlite');
     await sink.open();
     await sink.close();
+    assert.ok(createSink(sinkOptionsSchema.parse({ name: 'sqlite', path: freshPath(), worker: false })) instanceof SqliteSink);
   });
 });

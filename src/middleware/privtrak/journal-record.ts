@@ -32,13 +32,27 @@ export const RECORD = {
   snatchBit: 1, siteTorrentIdBit: 8,
 } as const;
 
+// Byte stores, not writeUInt32BE: the announce path encodes a record per announce, and the Buffer
+// methods' argument checks cost more than the stores (the values are ours and in range). A store
+// into a Uint8Array keeps the low 8 bits, so no masks.
+function put32(b: Buffer, off: number, n: number): void {
+  b[off] = n >>> 24;
+  b[off + 1] = n >>> 16;
+  b[off + 2] = n >>> 8;
+  b[off + 3] = n;
+}
+
 function put64(b: Buffer, off: number, n: number): void {
-  b.writeUInt32BE(Math.floor(n / 0x1_0000_0000), off);
-  b.writeUInt32BE(n >>> 0, off + 4);
+  put32(b, off, Math.floor(n / 0x1_0000_0000));
+  put32(b, off + 4, n >>> 0);
+}
+
+function get32(b: Buffer, off: number): number {
+  return b[off]! * 0x100_0000 + ((b[off + 1]! << 16) | (b[off + 2]! << 8) | b[off + 3]!);
 }
 
 export function get64(b: Buffer, off: number): number {
-  return b.readUInt32BE(off) * 0x1_0000_0000 + b.readUInt32BE(off + 4);
+  return get32(b, off) * 0x1_0000_0000 + get32(b, off + 4);
 }
 
 /** Writes IPv4 text into 4 bytes without allocating; IPv6 goes through packIPv6 (rare). */
@@ -47,7 +61,7 @@ function putIp(b: Buffer, off: number, ip: string): boolean {
     packIPv6(ip, 0).copy(b, off, 0, 16);
     return true;
   }
-  b.fill(0, off, off + 16);
+  for (let i = 4; i < 16; i++) b[off + i] = 0;
   let part = 0;
   let idx = off;
   for (let i = 0; i < ip.length; i++) {
@@ -70,8 +84,10 @@ export function encodeRecordInto(d: StatDelta, out: Buffer, at = 0): Buffer {
   out[at + 2] = d.flags;
   const v6 = putIp(out, at + 128, d.ip);
   out[at + 3] = (d.snatch ? 1 : 0) | (d.baseline !== null ? 2 : 0) | (v6 ? 4 : 0) | (d.siteTorrentId !== null ? 8 : 0);
-  out.writeUInt16BE(d.port, at + 4);
-  out.writeUInt16BE(0, at + 6);
+  out[at + 4] = d.port >>> 8;
+  out[at + 5] = d.port;
+  out[at + 6] = 0;
+  out[at + 7] = 0;
   put64(out, at + 8, d.seq);
   put64(out, at + 16, d.timeMs);
   put64(out, at + 24, d.uploaded);
@@ -79,8 +95,8 @@ export function encodeRecordInto(d: StatDelta, out: Buffer, at = 0): Buffer {
   put64(out, at + 40, d.left);
   put64(out, at + 48, d.deltaUp);
   put64(out, at + 56, d.deltaDown);
-  out.writeUInt32BE(d.seedTime, at + 64);
-  out.writeUInt32BE(d.leechTime, at + 68);
+  put32(out, at + 64, d.seedTime);
+  put32(out, at + 68, d.leechTime);
   // TypedArray#set, not Buffer#copy: copy with a source range makes a subarray per call. Ids are exactly 16/20 bytes.
   out.set(d.user, at + 72);
   out.set(d.infoHash, at + 88);
@@ -93,8 +109,8 @@ export function encodeRecordInto(d: StatDelta, out: Buffer, at = 0): Buffer {
   put64(out, at + 176, d.siteTorrentId ?? 0);
   put64(out, at + 184, d.creditUp);
   put64(out, at + 192, d.creditDown);
-  out.writeUInt32BE(0, at + 200);
-  out.writeUInt32BE(TRAILER, at + TRAILER_AT);
+  put32(out, at + 200, 0);
+  put32(out, at + TRAILER_AT, TRAILER);
   return out;
 }
 
@@ -119,6 +135,30 @@ function ipText(b: Buffer, off: number, v6: boolean): string {
   }
   if (best < 0) return groups.join(':');
   return `${groups.slice(0, best).join(':')}::${groups.slice(best + bestLen).join(':')}`;
+}
+
+/**
+ * Trailers last: a reader sees a record only once its trailer is there, so whoever copies records
+ * into memory a crash can leave half-written (journal-segment.ts, the mapped segment) clears the
+ * trailers, copies the records, and then writes the trailers one by one.
+ */
+export function clearTrailers(buf: Buffer, at: number, bytes: number): void {
+  for (let off = at + TRAILER_AT; off < at + bytes; off += RECORD_SIZE) put32(buf, off, 0);
+}
+
+export function writeTrailers(buf: Buffer, at: number, bytes: number): void {
+  for (let off = at + TRAILER_AT; off < at + bytes; off += RECORD_SIZE) put32(buf, off, TRAILER);
+}
+
+/** Where the last whole record in `buf` ends (0 if it holds none): a reopened segment continues there. */
+export function recordsEnd(buf: Buffer): number {
+  let end = 0;
+  let off = nextRecordAt(buf, 0);
+  while (off < buf.length) {
+    end = off + RECORD_SIZE;
+    off = isRecordAt(buf, end) ? end : nextRecordAt(buf, end);
+  }
+  return end;
 }
 
 /** Whether a whole, valid-looking record starts at `off`. */

@@ -4,22 +4,38 @@
  * loses nothing: at start-up every journalled delta the sink has not applied is replayed,
  * and every baseline newer than the last checkpoint is restored from it.
  *
- * Group commit: `append` only encodes into memory; `commit` writes everything appended
- * since the last commit with one `writeSync`. The privtrak hook commits once per event-loop
- * turn and holds the replies of that turn's announces until the write has returned, so a
- * syscall is paid per turn (tens of announces under load), not per announce.
+ * Group commit: `append` only encodes into memory; `commit` stores everything appended since
+ * the last commit at once: a memory copy into a mapped segment, or one write(2)
+ * (journal-segment.ts). The privtrak hook commits once per event-loop turn (or once per announce
+ * when turns hold one) and holds the replies until the commit has returned.
  *
- * Durability: writeSync puts the records in the kernel's page cache, which survives the
- * process dying (SIGKILL, OOM, crash) but not the machine losing power; `fsync: true`
- * makes each flush to the sink fsync the journal first, and checkpoints fsync too.
+ * Durability: either way the records are in the kernel's page cache when commit returns, which
+ * survives the process dying (SIGKILL, OOM, crash) but not the machine losing power;
+ * `fsync: true` makes each flush to the sink fsync the journal first, and checkpoints fsync too.
  *
  * Segments are files named by the first seq they may hold. The hook starts a new segment
- * at each checkpoint and deletes the segments that both the sink and a checkpoint cover.
+ * at each checkpoint, the journal when a mapped segment is full; segments that both the sink
+ * and a checkpoint cover are deleted.
  */
-import { closeSync, existsSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import type { StatDelta } from './delta.js';
 import { RECORD_SIZE, decodeRecord, encodeRecordInto, isRecordAt, nextRecordAt } from './journal-record.js';
+import { MappedSegment, WrittenSegment, type JournalSegment } from './journal-segment.js';
+import { loadMmap, type MmapAddon } from '../../native/mmap.js';
+
+/** How committed records reach the segment file: `auto` is `mmap` where the native addon is built. */
+export type JournalIo = 'auto' | 'mmap' | 'write';
+
+export interface JournalOptions {
+  /** fsync on sync() (before each flush to the sink, and at close). */
+  fsync?: boolean;
+  io?: JournalIo;
+  /** Capacity of a mapped segment (the journal moves to a new segment when a commit does not fit). */
+  segmentBytes?: number;
+  /** Disk blocks reserved ahead in a mapped segment. */
+  reserveBytes?: number;
+}
 
 const PREFIX = 'journal-';
 const EMPTY = Buffer.alloc(0);
@@ -32,15 +48,33 @@ interface Segment {
 
 export class Journal {
   private segments: Segment[] = [];
-  private fd: number | undefined;
-  private currentHasRecords = false;
-  /** Bytes in the open segment that are known written (a failed write is truncated back to this). */
-  private size = 0;
+  private current: JournalSegment | undefined;
   /** Records appended and not yet committed, encoded back to back. */
-  private pending = Buffer.allocUnsafe(64 * RECORD_SIZE);
+  private pending: Buffer = Buffer.allocUnsafe(64 * RECORD_SIZE);
   private pendingBytes = 0;
+  /** The first record of `pending` as a view of its own: commits of one record allocate no view. */
+  private first: Buffer = this.pending.subarray(0, RECORD_SIZE);
+  private readonly fsync: boolean;
+  private readonly mm: MmapAddon | undefined;
+  private readonly segmentBytes: number;
+  private readonly reserveBytes: number;
 
-  constructor(private readonly dir: string, private readonly fsync = false) {}
+  constructor(private readonly dir: string, options: JournalOptions = {}) {
+    this.fsync = options.fsync ?? false;
+    const io = options.io ?? 'auto';
+    this.mm = io === 'write' ? undefined : loadMmap();
+    if (io === 'mmap' && this.mm === undefined) {
+      throw new Error('journal_io: mmap needs the native addon (build/Release/privtrak_mmap.node), which is not built: run npm install with python3, make and a C compiler, or set journal_io: write');
+    }
+    // 4 MiB (~20,000 records): the written pages of the open segment count in the process RSS until it is unmapped.
+    this.segmentBytes = options.segmentBytes ?? 4 * 1024 * 1024;
+    this.reserveBytes = options.reserveBytes ?? 1024 * 1024;
+  }
+
+  /** `mmap` or `write`: how this journal stores records. */
+  get io(): 'mmap' | 'write' {
+    return this.mm === undefined ? 'write' : 'mmap';
+  }
 
   /**
    * Reads every record left by earlier runs, in seq order. Damage is skipped, not fatal: a
@@ -82,17 +116,19 @@ export class Journal {
   /** Starts a new segment for records from `nextSeq` on. Uncommitted records must be committed first. */
   roll(nextSeq: number): void {
     if (this.pendingBytes > 0) throw new Error('journal: roll with uncommitted records');
-    if (this.fd !== undefined && !this.currentHasRecords) return;
+    if (this.current !== undefined && !this.current.hasRecords) return;
     this.closeCurrent();
-    this.open(nextSeq);
+    this.open(nextSeq, 0);
   }
 
-  private open(firstSeq: number): void {
+  /** Opens the segment for records from `firstSeq` on, with room for at least `bytes`. */
+  private open(firstSeq: number, bytes: number): void {
     const path = join(this.dir, `${PREFIX}${String(firstSeq).padStart(16, '0')}${SUFFIX}`);
-    this.fd = openSync(path, 'a');
-    this.segments.push({ firstSeq, path });
-    this.currentHasRecords = false;
-    this.size = 0;
+    this.current = this.mm === undefined
+      ? new WrittenSegment(path)
+      : new MappedSegment(path, this.mm, Math.max(this.segmentBytes, bytes), this.reserveBytes);
+    // Reopened after an empty segment of the same name was closed: listed once.
+    if (this.segments.at(-1)?.path !== path) this.segments.push({ firstSeq, path });
   }
 
   /** Encodes a record into memory; it reaches the file at the next `commit`. */
@@ -100,7 +136,7 @@ export class Journal {
     if (this.pendingBytes + RECORD_SIZE > this.pending.length) {
       const bigger = Buffer.allocUnsafe(this.pending.length * 2);
       this.pending.copy(bigger, 0, 0, this.pendingBytes);
-      this.pending = bigger;
+      this.setPending(bigger);
     }
     encodeRecordInto(delta, this.pending, this.pendingBytes);
     this.pendingBytes += RECORD_SIZE;
@@ -112,48 +148,48 @@ export class Journal {
   }
 
   /**
-   * Writes the appended records. On failure (disk full, I/O error) they are dropped, the
-   * segment is cut back to its last whole record (or, if that fails too, a new segment from
-   * `firstSeq` is started), and the error is thrown: the caller undoes what they recorded.
-   * Returns the records written (a view, valid until the next append).
+   * Stores the appended records. On failure (disk full, I/O error) they are dropped, none of
+   * them stays in the journal, and the error is thrown: the caller undoes what they recorded.
+   * `firstSeq` (the seq of the first appended record) names a segment started on the way.
+   * Returns the records stored (a view, valid until the next append).
    */
   commit(firstSeq: number): Buffer {
     if (this.pendingBytes === 0) return EMPTY;
-    if (this.fd === undefined) throw new Error('journal is not open');
     const bytes = this.pendingBytes;
     this.pendingBytes = 0;
-    let done = 0;
     try {
-      while (done < bytes) done += writeSync(this.fd, this.pending, done, bytes - done);
+      if (this.current === undefined) this.open(firstSeq, bytes);
+      else if (!this.current.fits(bytes)) {
+        this.closeCurrent();
+        this.open(firstSeq, bytes);
+      }
+      const records = bytes === RECORD_SIZE ? this.first : this.pending.subarray(0, bytes);
+      this.current!.append(records);
+      if (this.pending.length > 1 << 20) this.setPending(Buffer.allocUnsafe(64 * RECORD_SIZE));
+      return records;
     } catch (err) {
-      this.recover(firstSeq);
+      if (this.current instanceof WrittenSegment && this.current.broken) this.abandon(firstSeq);
       throw err;
     }
-    this.size += bytes;
-    this.currentHasRecords = true;
-    const written = this.pending.subarray(0, bytes);
-    if (this.pending.length > 1 << 20) this.pending = Buffer.allocUnsafe(64 * RECORD_SIZE);
-    return written;
   }
 
-  /** After a failed write: no partial record may stay, or every later record would be misread. */
-  private recover(firstSeq: number): void {
-    try {
-      ftruncateSync(this.fd!, this.size);
-      return;
-    } catch {
-      // fall through: abandon this segment
-    }
+  /** The write(2) segment could not cut a failed write back: continue in a new segment from `firstSeq`. */
+  private abandon(firstSeq: number): void {
     try {
       this.closeCurrent();
     } catch {
-      this.fd = undefined;
+      this.current = undefined;
     }
     try {
-      this.open(firstSeq);
+      this.open(firstSeq, 0);
     } catch {
-      // The next commit throws "journal is not open" until a roll succeeds.
+      // The next commit tries again.
     }
+  }
+
+  private setPending(buf: Buffer): void {
+    this.pending = buf;
+    this.first = buf.subarray(0, RECORD_SIZE);
   }
 
   /** Drops records appended since the last commit (the caller undid them). */
@@ -163,7 +199,7 @@ export class Journal {
 
   /** Makes appended records durable against power loss (only when configured). */
   sync(): void {
-    if (this.fsync && this.fd !== undefined) fsyncSync(this.fd);
+    if (this.fsync) this.current?.sync();
   }
 
   /** Deletes segments whose every record has seq ≤ appliedThrough. The open segment is kept. */
@@ -188,9 +224,8 @@ export class Journal {
   }
 
   private closeCurrent(): void {
-    if (this.fd !== undefined) {
-      closeSync(this.fd);
-      this.fd = undefined;
-    }
+    const segment = this.current;
+    this.current = undefined;
+    segment?.close();
   }
 }

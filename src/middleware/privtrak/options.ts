@@ -25,6 +25,12 @@ export const privtrakOptionsSchema = z.object({
   instance: z.string().min(1).max(64).default('default'),
   /** Directory of the append-only delta journal. */
   journal_dir: z.string().min(1).default('./data/journal'),
+  /**
+   * How journal records reach the disk: `mmap` copies them into a memory-mapped file (no system
+   * call per announce; needs the native addon built by npm install), `write` uses one write(2) per
+   * commit; `auto` is mmap where the addon is built. Both survive the process being killed.
+   */
+  journal_io: z.enum(['auto', 'mmap', 'write']).default('auto'),
   /** fsync the journal before each flush, and checkpoints (survives power loss, not only process crashes). */
   journal_fsync: z.boolean().default(false),
   /** How often every baseline is written to a checkpoint, so the journal before it can be deleted. */

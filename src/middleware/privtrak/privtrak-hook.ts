@@ -86,7 +86,7 @@ export class PrivtrakHook implements Hook {
     private readonly deps: Pick<HookDeps, 'logger' | 'metrics' | 'announceIntervalMs'>,
   ) {
     this.baselines = new BaselineStore(options.shard_count);
-    this.journal = new Journal(options.journal_dir, options.journal_fsync);
+    this.journal = new Journal(options.journal_dir, { fsync: options.journal_fsync, io: options.journal_io });
     this.metrics = new PrivtrakMetrics(deps.metrics);
     this.identifier = createPasskeyIdentifier(options.identifier);
     this.maxGapMs = 2 * deps.announceIntervalMs;
@@ -144,7 +144,7 @@ export class PrivtrakHook implements Hook {
     }
     this.sinceCheckpoint = records.length;
     this.journal.roll(this.seq + 1);
-    this.logger.info({ baselines: this.baselines.size, appliedThrough, checkpointSeq: this.checkpointSeq, replayed }, 'privtrak state restored');
+    this.logger.info({ baselines: this.baselines.size, appliedThrough, checkpointSeq: this.checkpointSeq, replayed, journalIo: this.journal.io }, 'privtrak state restored');
     this.flusher.start();
     this.timers.push(setInterval(() => this.collectGarbage(Date.now()), this.options.gc_interval).unref());
     this.timers.push(setInterval(() => this.report(), this.options.prometheus_reporting_interval).unref());

@@ -1,9 +1,10 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, appendFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, appendFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Journal } from '../../../src/middleware/privtrak/journal.js';
+import { Journal, type JournalIo } from '../../../src/middleware/privtrak/journal.js';
+import { loadMmap } from '../../../src/native/mmap.js';
 import { RECORD_SIZE, decodeRecord, encodeRecord } from '../../../src/middleware/privtrak/journal-record.js';
 import type { StatDelta } from '../../../src/middleware/privtrak/delta.js';
 
@@ -36,63 +37,6 @@ describe('journal', () => {
     assert.throws(() => decodeRecord(encodeRecord(delta(3)).subarray(0, RECORD_SIZE - 1)), /bad journal record/);
   });
 
-  it('replays records across segments in seq order, ignores a torn last line, prunes applied segments', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'privtrak-journal-'));
-    try {
-      const j = new Journal(dir);
-      assert.deepEqual(j.replay(), []);
-      j.roll(1);
-      j.append(delta(1));
-      j.append(delta(2));
-      assert.equal(j.uncommitted, 2);
-      assert.throws(() => j.roll(3), /uncommitted/, 'records are never split from their group by a roll');
-      j.commit(1);
-      assert.equal(j.uncommitted, 0);
-      j.roll(3);
-      j.roll(3); // nothing written yet: no empty segment piles up
-      j.append(delta(3));
-      j.commit(3);
-      j.close();
-      assert.equal(readdirSync(dir).length, 2);
-      appendFileSync(join(dir, readdirSync(dir).sort()[1]!), encodeRecord(delta(4)).subarray(0, 100));
-      const again = new Journal(dir);
-      assert.deepEqual(again.replay().map((d) => d.seq), [1, 2, 3]);
-      assert.equal(again.damaged, 0, 'a torn tail is not damage');
-      again.roll(4);
-      again.append(delta(4));
-      again.commit(4);
-      assert.equal(again.prune(1), 0, 'segment 1-2 still holds seq 2');
-      assert.equal(again.prune(2), 1);
-      assert.equal(again.prune(4), 1, 'the open segment is kept');
-      assert.equal(again.segmentCount, 1);
-      again.close();
-      assert.deepEqual(new Journal(dir).replay().map((d) => d.seq), [4]);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-  });
-
-  it('writes nothing before commit, and drops what discard() drops', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'privtrak-journal-'));
-    try {
-      const j = new Journal(dir);
-      j.replay();
-      j.roll(1);
-      for (let s = 1; s <= 100; s++) j.append(delta(s)); // grows its buffer past the initial 64 records
-      assert.equal(statSync(join(dir, readdirSync(dir)[0]!)).size, 0, 'appends stay in memory');
-      j.commit(1);
-      assert.equal(statSync(join(dir, readdirSync(dir)[0]!)).size, 100 * RECORD_SIZE);
-      j.append(delta(101));
-      j.discard();
-      j.close();
-      const seqs = new Journal(dir).replay().map((d) => d.seq);
-      assert.equal(seqs.length, 100);
-      assert.equal(seqs[99], 100);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-  });
-
   it('skips a damaged stretch and resumes at the next whole record; a seq written twice counts once, the later copy', () => {
     const dir = mkdtempSync(join(tmpdir(), 'privtrak-journal-'));
     try {
@@ -112,3 +56,75 @@ describe('journal', () => {
     }
   });
 });
+
+/** The mmap journal needs the native addon: required in CI, skipped with a reason elsewhere. */
+function skipIo(io: JournalIo, t: { skip(msg: string): void }): boolean {
+  if (io !== 'mmap' || loadMmap() !== undefined) return false;
+  if (process.env['CI'] === 'true') throw new Error('the native mmap addon is not built (npm install runs node-gyp)');
+  t.skip('the native mmap addon is not built');
+  return true;
+}
+
+for (const io of ['write', 'mmap'] as const) {
+  describe(`journal segments, journal_io: ${io}`, () => {
+    it(`replays records across segments in seq order, ignores a torn last line, prunes applied segments (${io})`, (t) => {
+      if (skipIo(io, t)) return;
+      const dir = mkdtempSync(join(tmpdir(), 'privtrak-journal-'));
+      try {
+        const j = new Journal(dir, { io });
+        assert.deepEqual(j.replay(), []);
+        j.roll(1);
+        j.append(delta(1));
+        j.append(delta(2));
+        assert.equal(j.uncommitted, 2);
+        assert.throws(() => j.roll(3), /uncommitted/, 'records are never split from their group by a roll');
+        j.commit(1);
+        assert.equal(j.uncommitted, 0);
+        j.roll(3);
+        j.roll(3); // nothing written yet: no empty segment piles up
+        j.append(delta(3));
+        j.commit(3);
+        j.close();
+        assert.equal(readdirSync(dir).length, 2);
+        appendFileSync(join(dir, readdirSync(dir).sort()[1]!), encodeRecord(delta(4)).subarray(0, 100));
+        const again = new Journal(dir, { io });
+        assert.deepEqual(again.replay().map((d) => d.seq), [1, 2, 3]);
+        assert.equal(again.damaged, 0, 'a torn tail is not damage');
+        again.roll(4);
+        again.append(delta(4));
+        again.commit(4);
+        assert.equal(again.prune(1), 0, 'segment 1-2 still holds seq 2');
+        assert.equal(again.prune(2), 1);
+        assert.equal(again.prune(4), 1, 'the open segment is kept');
+        assert.equal(again.segmentCount, 1);
+        again.close();
+        assert.deepEqual(new Journal(dir, { io }).replay().map((d) => d.seq), [4]);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+
+    it(`writes nothing before commit, and drops what discard() drops (${io})`, (t) => {
+      if (skipIo(io, t)) return;
+      const dir = mkdtempSync(join(tmpdir(), 'privtrak-journal-'));
+      try {
+        const j = new Journal(dir, { io });
+        j.replay();
+        j.roll(1);
+        for (let s = 1; s <= 100; s++) j.append(delta(s)); // grows its buffer past the initial 64 records
+        // Read by a second journal while the first is open: what a restart after kill -9 would see.
+        assert.equal(new Journal(dir, { io }).replay().length, 0, 'appends stay in memory');
+        j.commit(1);
+        assert.equal(new Journal(dir, { io }).replay().length, 100, 'committed: in the file (page cache)');
+        j.append(delta(101));
+        j.discard();
+        j.close();
+        const seqs = new Journal(dir, { io }).replay().map((d) => d.seq);
+        assert.equal(seqs.length, 100);
+        assert.equal(seqs[99], 100);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+  });
+}

@@ -13,6 +13,7 @@ import { makePeer } from '../../../src/bittorrent/ip.js';
 import type { AnnounceEvent, AnnounceRequest, AnnounceResponse } from '../../../src/bittorrent/types.js';
 import { ClientError } from '../../../src/bittorrent/errors.js';
 import { MemorySink } from '../../support/memory-sink.js';
+import { loadMmap } from '../../../src/native/mmap.js';
 
 const PASSKEY_A = '0123456789abcdef0123456789abcdef';
 const PASSKEY_B = 'fedcba9876543210fedcba9876543210';
@@ -280,41 +281,48 @@ describe('privtrak hook', () => {
     assert.deepEqual(await totalsOf(sink, PASSKEY_A), { up: 2n, down: 0n, snatched: 0n });
   });
 
-  it('refuses a whole commit group when the journal cannot be written (disk full), counting none of it', async (t) => {
-    // A real full disk: a 64 KiB tmpfs (needs root; CI runs as root).
-    const mnt = mkdtempSync(join(tmpdir(), 'privtrak-full-'));
-    dirs.push(mnt);
-    const mounted = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', mnt]);
-    if (mounted.status !== 0) {
-      if (process.env['CI'] === 'true') throw new Error(`cannot mount a tmpfs in CI: ${mounted.stderr}`);
-      t.skip('needs root to mount a small tmpfs (a real full disk)');
-      return;
-    }
-    const sink = new MemorySink();
-    const hook = makeHook(sink, { flush_interval: '1h', journal_dir: mnt });
-    try {
-      await hook.start();
-      // Fill the disk, leaving too little for one commit group of 40 records (7,360 bytes).
-      const filler = join(mnt, 'filler');
-      writeFileSync(filler, Buffer.alloc(64 * 1024 - 4096));
-      const refused = Array.from({ length: 40 }, (_, i) => hook.handleAnnounce(
-        createContext({ passkey: PASSKEY_A }, {}), req(`-qB4520-${String(i).padStart(3, '0')}`, 100, 0, 0, 'started'), resp()) ?? Promise.resolve());
-      const results = await Promise.allSettled(refused);
-      assert.ok(results.every((r) => r.status === 'rejected' && (r.reason as ClientError).code === 'TRACKER_BUSY'), 'every announce of the group is refused');
-      assert.equal(hook.baselines.size, 0, 'no baseline changed');
-      assert.equal(hook.flusher.pending, 0, 'nothing reached the flusher');
-      // Space again: the clients retry, and each is counted once, in full.
-      rmSync(filler);
-      for (let i = 0; i < 40; i++) announce(hook, PASSKEY_A, req(`-qB4520-${String(i).padStart(3, '0')}`, 100, 0, 0, 'started'));
-      await settle();
-      await hook.stop();
-      assert.deepEqual(await totalsOf(sink, PASSKEY_A), { up: 4000n, down: 0n, snatched: 0n });
-      assert.deepEqual(sink.batches.flatMap((b) => b.deltas.map((d) => d.seq)), Array.from({ length: 40 }, (_, i) => i + 1), 'seqs reused, no gap');
-    } finally {
-      await hook.stop();
-      spawnSync('umount', [mnt]);
-    }
-  });
+  for (const io of ['write', 'mmap'] as const) {
+    it(`refuses a whole commit group when the journal cannot be written (disk full), counting none of it (journal_io: ${io})`, async (t) => {
+      if (io === 'mmap' && loadMmap() === undefined) {
+        if (process.env['CI'] === 'true') throw new Error('the native mmap addon is not built (npm install runs node-gyp)');
+        t.skip('the native mmap addon is not built');
+        return;
+      }
+      // A real full disk: a 64 KiB tmpfs (needs root; CI runs as root).
+      const mnt = mkdtempSync(join(tmpdir(), 'privtrak-full-'));
+      dirs.push(mnt);
+      const mounted = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', mnt]);
+      if (mounted.status !== 0) {
+        if (process.env['CI'] === 'true') throw new Error(`cannot mount a tmpfs in CI: ${mounted.stderr}`);
+        t.skip('needs root to mount a small tmpfs (a real full disk)');
+        return;
+      }
+      const sink = new MemorySink();
+      const hook = makeHook(sink, { flush_interval: '1h', journal_dir: mnt, journal_io: io });
+      try {
+        await hook.start();
+        // Fill the disk, leaving too little for one commit group of 40 records (8,320 bytes).
+        const filler = join(mnt, 'filler');
+        writeFileSync(filler, Buffer.alloc(64 * 1024 - 4096));
+        const refused = Array.from({ length: 40 }, (_, i) => hook.handleAnnounce(
+          createContext({ passkey: PASSKEY_A }, {}), req(`-qB4520-${String(i).padStart(3, '0')}`, 100, 0, 0, 'started'), resp()) ?? Promise.resolve());
+        const results = await Promise.allSettled(refused);
+        assert.ok(results.every((r) => r.status === 'rejected' && (r.reason as ClientError).code === 'TRACKER_BUSY'), 'every announce of the group is refused');
+        assert.equal(hook.baselines.size, 0, 'no baseline changed');
+        assert.equal(hook.flusher.pending, 0, 'nothing reached the flusher');
+        // Space again: the clients retry, and each is counted once, in full.
+        rmSync(filler);
+        for (let i = 0; i < 40; i++) announce(hook, PASSKEY_A, req(`-qB4520-${String(i).padStart(3, '0')}`, 100, 0, 0, 'started'));
+        await settle();
+        await hook.stop();
+        assert.deepEqual(await totalsOf(sink, PASSKEY_A), { up: 4000n, down: 0n, snatched: 0n });
+        assert.deepEqual(sink.batches.flatMap((b) => b.deltas.map((d) => d.seq)), Array.from({ length: 40 }, (_, i) => i + 1), 'seqs reused, no gap');
+      } finally {
+        await hook.stop();
+        spawnSync('umount', [mnt]);
+      }
+    });
+  }
 
   it('reports itself to Prometheus: deltas by flag, refusals, users and peers tracked and active, pending, flushes', async () => {
     const sink = new MemorySink();
@@ -361,7 +369,8 @@ describe('privtrak hook', () => {
     const sink = new MemorySink();
     const dir = mkdtempSync(join(tmpdir(), 'privtrak-inline-'));
     dirs.push(dir);
-    const hook = makeHook(sink, { flush_interval: '1h' }, dir);
+    // write(2) journal: the test makes an inline write fail by closing its file under it.
+    const hook = makeHook(sink, { flush_interval: '1h', journal_io: 'write' }, dir);
     await hook.start();
     const one = (peer: string, up: number, event: AnnounceEvent) =>
       hook.handleAnnounce(createContext({ passkey: PASSKEY_A }, {}), req(peer, up, 0, 0, event), resp());
@@ -400,13 +409,12 @@ describe('privtrak hook', () => {
         await (p ?? new Promise((r) => setImmediate(r)));
       }
       assert.ok(singles < 40, 'back to inline replies once turns hold one announce again');
-      const journal = (hook as unknown as { journal: { fd: number | undefined } }).journal;
-      const fd = journal.fd;
-      closeSync(fd!);
+      const segment = (hook as unknown as { journal: { current: { fd: number } } }).journal.current;
+      closeSync(segment.fd);
       const baselines = hook.baselines.size;
+      // The write fails and so does cutting it back: the journal abandons the segment for a new one.
       assert.throws(() => one('-qB4520-zz', 7, 'started'), (e: ClientError) => e.code === 'TRACKER_BUSY');
       assert.equal(hook.baselines.size, baselines);
-      journal.fd = undefined; // stop()'s checkpoint starts a new segment
     } finally {
       await hook.stop();
     }

@@ -1,0 +1,54 @@
+/**
+ * The SQLite sink's worker thread (sqlite-worker-sink.ts): one SqliteSink, served call by call.
+ * better-sqlite3 is synchronous; here its transactions block this thread, never the tracker's.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import type { DeltaBatch, StatDelta } from '../middleware/privtrak/delta.js';
+import { decodeRecords } from '../middleware/privtrak/pending-queue.js';
+import { SqliteSink, type SqliteSinkOptions } from './sqlite-sink.js';
+import type { WorkerCall, WorkerReply } from './sqlite-worker-sink.js';
+
+const sink = new SqliteSink(workerData as SqliteSinkOptions);
+const port = parentPort!;
+
+/** Buffers arrive as plain Uint8Arrays (structured clone): make them Buffers again, without copying. */
+const buf = (u: Uint8Array): Buffer => Buffer.from(u.buffer, u.byteOffset, u.byteLength);
+
+function batchOf(call: Extract<WorkerCall, { op: 'apply' }>): DeltaBatch {
+  if (call.records !== undefined) {
+    const records = buf(call.records);
+    let decoded: StatDelta[] | undefined;
+    return {
+      id: call.batchId, instance: call.instance, records,
+      get deltas() {
+        decoded ??= decodeRecords(records);
+        return decoded;
+      },
+    };
+  }
+  const deltas = call.deltas!.map((d) => ({ ...d, user: buf(d.user), infoHash: buf(d.infoHash), peerId: buf(d.peerId) }));
+  return { id: call.batchId, instance: call.instance, deltas };
+}
+
+async function run(call: WorkerCall): Promise<unknown> {
+  switch (call.op) {
+    case 'open': return sink.open();
+    case 'migrate': return sink.migrate();
+    case 'load': return sink.load(call.instance);
+    case 'apply': return sink.apply(batchOf(call));
+    case 'totals': return sink.totals({ byTorrent: call.byTorrent, user: call.user === undefined ? undefined : buf(call.user) });
+    case 'close': return sink.close();
+  }
+}
+
+port.on('message', (call: WorkerCall) => {
+  run(call).then(
+    (value) => port.postMessage({ id: call.id, ok: true, value } satisfies WorkerReply),
+    (err: unknown) => {
+      const e = err as { message?: unknown; code?: unknown };
+      port.postMessage({
+        id: call.id, ok: false, message: String(e?.message ?? err), code: typeof e?.code === 'string' ? e.code : undefined,
+      } satisfies WorkerReply);
+    },
+  );
+});
