@@ -2,6 +2,7 @@
  * The native mmap addon (native/privtrak_mmap.c, built by `npm install` through binding.gyp):
  * file mappings shared with the page cache, for the journal's no-syscall append path. Optional: if
  * it was not built, `loadMmap()` returns undefined and the journal writes with write(2).
+ * PRIVTRAK_NO_NATIVE=1 makes it act as if it were not built (to run or test that fallback).
  */
 import { createRequire } from 'node:module';
 import { getSystemErrorName } from 'node:util';
@@ -21,6 +22,7 @@ let cached: MmapAddon | null | undefined;
 
 /** The addon, or undefined if it is not built (or not loadable on this platform). */
 export function loadMmap(): MmapAddon | undefined {
+  if (cached === undefined && process.env['PRIVTRAK_NO_NATIVE'] === '1') cached = null;
   if (cached === undefined) {
     try {
       // dist/src/native/mmap.js -> <package root>/build/Release/privtrak_mmap.node

@@ -49,6 +49,22 @@ describe('journal records: trailers written last', () => {
   });
 });
 
+describe('journal without the native addon', () => {
+  it('falls back to write(2) under journal_io: auto, and refuses journal_io: mmap with a reason', () => {
+    withDir((dir) => {
+      const journalUrl = JSON.stringify(new URL('../../../src/middleware/privtrak/journal.js', import.meta.url).href);
+      const child = spawnSync(process.execPath, ['--input-type=module', '-e', `
+        const { Journal } = await import(${journalUrl});
+        console.log(new Journal(${JSON.stringify(dir)}).io);
+        try { new Journal(${JSON.stringify(dir)}, { io: 'mmap' }); } catch (err) { console.log(err.message); }
+      `], { env: { ...process.env, PRIVTRAK_NO_NATIVE: '1' } });
+      const [io, refusal] = child.stdout.toString().trim().split('\n');
+      assert.equal(io, 'write', child.stderr.toString());
+      assert.match(refusal ?? '', /journal_io: mmap needs the native addon .* not built/);
+    });
+  });
+});
+
 describe('mapped journal segments', () => {
   it('records committed through the mapping survive kill -9 of the process (page cache), a reserved zero tail is skipped', (t) => {
     if (addon(t) === undefined) return;
