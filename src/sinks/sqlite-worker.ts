@@ -3,8 +3,8 @@
  * better-sqlite3 is synchronous; here its transactions block this thread, never the tracker's.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import type { DeltaBatch, StatDelta } from '../middleware/privtrak/delta.js';
-import { decodeRecords } from '../middleware/privtrak/pending-queue.js';
+import type { DeltaBatch } from '../middleware/privtrak/delta.js';
+import { RecordBatch } from '../middleware/privtrak/pending-queue.js';
 import { SqliteSink, type SqliteSinkOptions } from './sqlite-sink.js';
 import type { WorkerCall, WorkerReply } from './sqlite-worker-sink.js';
 
@@ -15,17 +15,8 @@ const port = parentPort!;
 const buf = (u: Uint8Array): Buffer => Buffer.from(u.buffer, u.byteOffset, u.byteLength);
 
 function batchOf(call: Extract<WorkerCall, { op: 'apply' }>): DeltaBatch {
-  if (call.records !== undefined) {
-    const records = buf(call.records);
-    let decoded: StatDelta[] | undefined;
-    return {
-      id: call.batchId, instance: call.instance, records,
-      get deltas() {
-        decoded ??= decodeRecords(records);
-        return decoded;
-      },
-    };
-  }
+  // Journal records, as the tracker sends them: the same batch the in-process sink gets from the flusher.
+  if (call.records !== undefined) return new RecordBatch(call.instance, buf(call.records));
   const deltas = call.deltas!.map((d) => ({ ...d, user: buf(d.user), infoHash: buf(d.infoHash), peerId: buf(d.peerId) }));
   return { id: call.batchId, instance: call.instance, deltas };
 }

@@ -10,6 +10,7 @@ import { encodeRecordInto, RECORD_SIZE } from '../../src/middleware/privtrak/jou
 import type { Worker } from 'node:worker_threads';
 import { createSink, sinkOptionsSchema } from '../../src/sinks/index.js';
 import { runSinkSuite, delta, USER_A } from './sink-suite.js';
+import type { DeltaSink } from '../../src/sinks/sink.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'privtrak-sqlite-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -17,26 +18,23 @@ let n = 0;
 const freshPath = () => join(dir, `s${n++}`, 'nested', 'privtrak.sqlite');
 
 const suiteDir = join(dir, 'suite');
+/** A 15-byte user id violates the schema's CHECK halfway through the batch (after USER_A's rows were written). */
+const atomicFailure = async (sink: DeltaSink): Promise<void> => {
+  await assert.rejects(sink.apply({ id: 3, instance: 'a', deltas: [delta(2, { deltaUp: 100 }), delta(3, { user: USER_A.subarray(1) })] }), /CHECK/);
+};
 runSinkSuite('sqlite', async () => {
   const sink = new SqliteSink({ path: join(suiteDir, `s${n++}.sqlite`), deltaLog: true });
   await sink.open();
   return sink;
 }, () => rmSync(suiteDir, { recursive: true, force: true }), {
-  // A 15-byte user id violates the schema's CHECK halfway through the batch (after USER_A's rows were written).
-  atomicFailure: async (sink) => {
-    await assert.rejects(sink.apply({ id: 3, instance: 'a', deltas: [delta(2, { deltaUp: 100 }), delta(3, { user: USER_A.subarray(1) })] }), /CHECK/);
-  },
+  atomicFailure,
 });
 
 runSinkSuite('sqlite on a worker thread', async () => {
   const sink = new SqliteWorkerSink({ path: join(suiteDir, `w${n++}.sqlite`), deltaLog: true });
   await sink.open();
   return sink;
-}, () => rmSync(suiteDir, { recursive: true, force: true }), {
-  atomicFailure: async (sink) => {
-    await assert.rejects(sink.apply({ id: 3, instance: 'a', deltas: [delta(2, { deltaUp: 100 }), delta(3, { user: USER_A.subarray(1) })] }), /CHECK/);
-  },
-});
+}, () => rmSync(suiteDir, { recursive: true, force: true }), { atomicFailure });
 
 /** A batch as the tracker sends it: journal records, `count` deltas of 10 bytes up for USER_A over 100 torrents. */
 function recordBatch(first: number, count: number) {

@@ -150,15 +150,28 @@ export function writeTrailers(buf: Buffer, at: number, bytes: number): void {
   for (let off = at + TRAILER_AT; off < at + bytes; off += RECORD_SIZE) put32(buf, off, TRAILER);
 }
 
-/** Where the last whole record in `buf` ends (0 if it holds none): a reopened segment continues there. */
-export function recordsEnd(buf: Buffer): number {
+/**
+ * Walks the whole records in `buf` in order, calling `onRecord` with each one's offset. Damage is
+ * skipped: after bytes that are not a record, the walk resumes at the next whole record, and that
+ * counts as one damaged stretch; bytes after the last whole record (a write torn by a crash, or a
+ * mapped segment's reserved zeros) are the end, not damage. Returns where the last whole record
+ * ends (0 if none) and the damaged stretches.
+ */
+export function scanRecords(buf: Buffer, onRecord: (off: number) => void = () => undefined): { end: number; damaged: number } {
   let end = 0;
-  let off = nextRecordAt(buf, 0);
-  while (off < buf.length) {
-    end = off + RECORD_SIZE;
-    off = isRecordAt(buf, end) ? end : nextRecordAt(buf, end);
+  let damaged = 0;
+  let off = 0;
+  while (off + RECORD_SIZE <= buf.length) {
+    if (isRecordAt(buf, off)) {
+      onRecord(off);
+      off += RECORD_SIZE;
+      end = off;
+    } else {
+      off = nextRecordAt(buf, off + 1);
+      if (off < buf.length) damaged++;
+    }
   }
-  return end;
+  return { end, damaged };
 }
 
 /** Whether a whole, valid-looking record starts at `off`. */

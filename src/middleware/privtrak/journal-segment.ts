@@ -17,12 +17,14 @@
  */
 import { closeSync, constants, fstatSync, fsyncSync, ftruncateSync, openSync, readFileSync, writeSync } from 'node:fs';
 import type { MmapAddon } from '../../native/mmap.js';
-import { clearTrailers, recordsEnd, writeTrailers } from './journal-record.js';
+import { clearTrailers, scanRecords, writeTrailers } from './journal-record.js';
 
 export interface JournalSegment {
   readonly path: string;
   /** Whether the segment holds at least one record. */
   readonly hasRecords: boolean;
+  /** A failed append could not be undone: the segment may end in a partial record and takes no more. */
+  readonly broken: boolean;
   /** Whether `bytes` more can be appended (a mapped segment has a fixed capacity). */
   fits(bytes: number): boolean;
   /** Appends `records` (whole records). Throws if they cannot all be stored, leaving none of them. */
@@ -41,7 +43,6 @@ export class WrittenSegment implements JournalSegment {
   /** Bytes known written: a failed write is cut back to this. */
   private size: number;
   hasRecords = false;
-  /** A failed write could not be cut back: the segment may end in a partial record and takes no more. */
   broken = false;
 
   constructor(readonly path: string) {
@@ -92,6 +93,8 @@ export class MappedSegment implements JournalSegment {
   /** Bytes of the file with disk blocks reserved (the file's size). */
   private allocated: number;
   hasRecords = false;
+  /** A copy into memory cannot half-fail: a failed commit (no disk blocks) stores nothing. */
+  readonly broken = false;
 
   /**
    * `capacity`: the bytes mapped (address space; pages count in memory only once written).
@@ -102,7 +105,7 @@ export class MappedSegment implements JournalSegment {
     try {
       this.allocated = fstatSync(this.fd).size;
       // A segment left by a crash (records, then reserved zeros) is continued after its last whole record.
-      this.pos = this.allocated === 0 ? 0 : recordsEnd(readFileSync(path));
+      this.pos = this.allocated === 0 ? 0 : scanRecords(readFileSync(path)).end;
       this.hasRecords = this.pos > 0;
       this.capacity = Math.max(capacity, roundUp(this.allocated, PAGE));
       this.mapping = mm.map(this.fd, this.capacity);

@@ -20,7 +20,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import type { StatDelta } from './delta.js';
-import { RECORD_SIZE, decodeRecord, encodeRecordInto, isRecordAt, nextRecordAt } from './journal-record.js';
+import { RECORD_SIZE, decodeRecord, encodeRecordInto, scanRecords } from './journal-record.js';
 import { MappedSegment, WrittenSegment, type JournalSegment } from './journal-segment.js';
 import { loadMmap, type MmapAddon } from '../../native/mmap.js';
 
@@ -93,19 +93,11 @@ export class Journal {
     this.damaged = 0;
     for (const seg of this.segments) {
       const data = readFileSync(seg.path);
-      let off = 0;
-      while (off + RECORD_SIZE <= data.length) {
-        if (isRecordAt(data, off)) {
-          const d = decodeRecord(data, off);
-          bySeq.delete(d.seq); // re-insert: the later occurrence wins
-          bySeq.set(d.seq, d);
-          off += RECORD_SIZE;
-        } else {
-          // Damage only if a whole record follows; otherwise this is a write torn by a crash: the end.
-          off = nextRecordAt(data, off + 1);
-          if (off < data.length) this.damaged++;
-        }
-      }
+      this.damaged += scanRecords(data, (off) => {
+        const d = decodeRecord(data, off);
+        bySeq.delete(d.seq); // re-insert: the later occurrence wins
+        bySeq.set(d.seq, d);
+      }).damaged;
     }
     return [...bySeq.values()].sort((a, b) => a.seq - b.seq);
   }
@@ -168,12 +160,12 @@ export class Journal {
       if (this.pending.length > 1 << 20) this.setPending(Buffer.allocUnsafe(64 * RECORD_SIZE));
       return records;
     } catch (err) {
-      if (this.current instanceof WrittenSegment && this.current.broken) this.abandon(firstSeq);
+      if (this.current?.broken === true) this.abandon(firstSeq);
       throw err;
     }
   }
 
-  /** The write(2) segment could not cut a failed write back: continue in a new segment from `firstSeq`. */
+  /** The segment could not cut a failed write back: continue in a new segment from `firstSeq`. */
   private abandon(firstSeq: number): void {
     try {
       this.closeCurrent();

@@ -6,9 +6,9 @@ import { release, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Journal } from '../../../src/middleware/privtrak/journal.js';
 import { MappedSegment } from '../../../src/middleware/privtrak/journal-segment.js';
-import { RECORD_SIZE, clearTrailers, encodeRecord, isRecordAt, recordsEnd, writeTrailers } from '../../../src/middleware/privtrak/journal-record.js';
+import { RECORD_SIZE, clearTrailers, encodeRecord, isRecordAt, scanRecords, writeTrailers } from '../../../src/middleware/privtrak/journal-record.js';
 import type { StatDelta } from '../../../src/middleware/privtrak/delta.js';
-import { loadMmap, type MmapAddon } from '../../../src/native/mmap.js';
+import { mmapOrSkip } from '../../support/mmap.js';
 
 function delta(seq: number): StatDelta {
   return {
@@ -28,22 +28,13 @@ function withDir(fn: (dir: string) => void): void {
   }
 }
 
-/** The addon, or a skip with a reason (required in CI). */
-function addon(t: { skip(msg: string): void }): MmapAddon | undefined {
-  const mm = loadMmap();
-  if (mm !== undefined) return mm;
-  if (process.env['CI'] === 'true') throw new Error('the native mmap addon is not built (npm install runs node-gyp)');
-  t.skip('the native mmap addon is not built');
-  return undefined;
-}
-
 describe('journal records: trailers written last', () => {
   it('a record without its trailer is not a record; the trailer makes it one', () => {
     const buf = Buffer.concat([encodeRecord(delta(1)), encodeRecord(delta(2)), Buffer.alloc(4096)]);
-    assert.equal(recordsEnd(buf), 2 * RECORD_SIZE, 'zeros after the records are not records');
+    assert.equal(scanRecords(buf).end, 2 * RECORD_SIZE, 'zeros after the records are not records');
     clearTrailers(buf, 0, 2 * RECORD_SIZE);
     assert.ok(!isRecordAt(buf, 0) && !isRecordAt(buf, RECORD_SIZE), 'a copy cut short before its trailer is invisible');
-    assert.equal(recordsEnd(buf), 0);
+    assert.equal(scanRecords(buf).end, 0);
     writeTrailers(buf, 0, 2 * RECORD_SIZE);
     assert.ok(isRecordAt(buf, 0) && isRecordAt(buf, RECORD_SIZE));
   });
@@ -67,7 +58,7 @@ describe('journal without the native addon', () => {
 
 describe('mapped journal segments', () => {
   it('records committed through the mapping survive kill -9 of the process (page cache), a reserved zero tail is skipped', (t) => {
-    if (addon(t) === undefined) return;
+    if (mmapOrSkip(t) === undefined) return;
     withDir((dir) => {
       // A child commits 500 records in 50 groups, then is killed without closing anything.
       const child = spawnSync(process.execPath, ['--input-type=module', '-e', `
@@ -93,7 +84,7 @@ describe('mapped journal segments', () => {
   });
 
   it('starts a new segment, named by the first seq of the group, when a group does not fit; a group larger than a segment gets one of its size', (t) => {
-    if (addon(t) === undefined) return;
+    if (mmapOrSkip(t) === undefined) return;
     withDir((dir) => {
       const j = new Journal(dir, { io: 'mmap', segmentBytes: 4096, reserveBytes: 4096 }); // 19 records a segment
       j.replay();
@@ -115,7 +106,7 @@ describe('mapped journal segments', () => {
   });
 
   it('a segment reopened after a crash continues after its last whole record, overwriting a torn one', (t) => {
-    const mm = addon(t);
+    const mm = mmapOrSkip(t);
     if (mm === undefined) return;
     withDir((dir) => {
       const path = join(dir, 'journal-0000000000000001.bin');
@@ -133,7 +124,7 @@ describe('mapped journal segments', () => {
   });
 
   it('unmapping detaches the buffer: a later access reads nothing instead of faulting', (t) => {
-    const mm = addon(t);
+    const mm = mmapOrSkip(t);
     if (mm === undefined) return;
     withDir((dir) => {
       const path = join(dir, 'm.bin');

@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, appendFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Journal, type JournalIo } from '../../../src/middleware/privtrak/journal.js';
-import { loadMmap } from '../../../src/native/mmap.js';
+import { Journal } from '../../../src/middleware/privtrak/journal.js';
+import { mmapOrSkip } from '../../support/mmap.js';
 import { RECORD_SIZE, decodeRecord, encodeRecord } from '../../../src/middleware/privtrak/journal-record.js';
 import type { StatDelta } from '../../../src/middleware/privtrak/delta.js';
 
@@ -57,18 +57,10 @@ describe('journal', () => {
   });
 });
 
-/** The mmap journal needs the native addon: required in CI, skipped with a reason elsewhere. */
-function skipIo(io: JournalIo, t: { skip(msg: string): void }): boolean {
-  if (io !== 'mmap' || loadMmap() !== undefined) return false;
-  if (process.env['CI'] === 'true') throw new Error('the native mmap addon is not built (npm install runs node-gyp)');
-  t.skip('the native mmap addon is not built');
-  return true;
-}
-
 for (const io of ['write', 'mmap'] as const) {
   describe(`journal segments, journal_io: ${io}`, () => {
     it(`replays records across segments in seq order, ignores a torn last line, prunes applied segments (${io})`, (t) => {
-      if (skipIo(io, t)) return;
+      if (io === 'mmap' && mmapOrSkip(t) === undefined) return;
       const dir = mkdtempSync(join(tmpdir(), 'privtrak-journal-'));
       try {
         const j = new Journal(dir, { io });
@@ -105,7 +97,7 @@ for (const io of ['write', 'mmap'] as const) {
     });
 
     it(`writes nothing before commit, and drops what discard() drops (${io})`, (t) => {
-      if (skipIo(io, t)) return;
+      if (io === 'mmap' && mmapOrSkip(t) === undefined) return;
       const dir = mkdtempSync(join(tmpdir(), 'privtrak-journal-'));
       try {
         const j = new Journal(dir, { io });
