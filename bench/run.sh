@@ -7,14 +7,16 @@
 #     fastest tracker (opentracker) this shows the generator is not the bottleneck;
 #   - each tracker's RSS after loading FILL_PEERS distinct peers (over IH_POOL info_hashes);
 #   - optionally (BENCH_MIDDLEWARE=1) privtrak with the privtrak hook and its SQLite sink, against
-#     the bare tracker on the same passkey load, and RSS per tracked peer at MW_FILL peers;
+#     the bare tracker on the same passkey load, and RSS per tracked peer at MW_FILL peers; with
+#     MW_SIDE=1 also both side by side on one core (CPU per announce);
 #   - optionally (BENCH_ACCESS=1) the full private chain (access hooks + privtrak) over a registry of
 #     100,000 users and 100,000 torrents, against the bare tracker and the privtrak hook alone.
 #   SKIP_TRACKERS=1 leaves out the three-tracker comparison (to run only the hook sections).
 #
 # usage: bench/run.sh [DURATION_S]            (default 10; or DURATION=...)
 # environment (defaults): WARMUP=2 PORT=7101 IH_POOL=1000 PEER_POOL=100000 NUMWANT=50 CONNS=64
-#                         UDP_WINDOW=64 FILL_PEERS=100000 BENCH_MIDDLEWARE=0 MW_FILL="100000 1000000" MW_ROUNDS=3
+#                         UDP_WINDOW=64 FILL_PEERS=100000 BENCH_MIDDLEWARE=0 MW_FILL="100000 1000000" MW_ROUNDS=5
+#                         MW_SIDE=0
 #                         BENCH_ACCESS=0 SKIP_TRACKERS=0 QUIET_WAIT=120
 # Other work on the machine skews everything: each cell first waits (up to QUIET_WAIT s) for both
 # cores to be idle, and the tables report the CPU used by anything else during the measured run.
@@ -35,8 +37,9 @@ CONNS="${CONNS:-64}"
 UDP_WINDOW="${UDP_WINDOW:-64}"   # announces in flight; more only adds queueing latency
 FILL_PEERS="${FILL_PEERS:-100000}"
 BENCH_MIDDLEWARE="${BENCH_MIDDLEWARE:-0}"
-MW_ROUNDS="${MW_ROUNDS:-3}"           # pairs (bare, hook) per mode for the hook's cost; the median pair counts
+MW_ROUNDS="${MW_ROUNDS:-5}"           # pairs (bare, hook) per mode for the hook's cost; the median pair counts
 MW_FILL="${MW_FILL:-100000 1000000}"  # peer counts for the privtrak hook's memory per peer
+MW_SIDE="${MW_SIDE:-0}"               # 1: also the hook's CPU per announce with both trackers side by side on one core
 BENCH_ACCESS="${BENCH_ACCESS:-0}"     # 1: the full private chain (100k users, 100k torrents) against the bare tracker
 SKIP_TRACKERS="${SKIP_TRACKERS:-0}"   # 1: skip the three-tracker comparison and its memory fill (hook sections only)
 QUIET_WAIT="${QUIET_WAIT:-120}"  # before each cell, wait up to this many seconds for the machine to be idle
@@ -191,7 +194,7 @@ load() {
   fi
 }
 
-declare -A RATE P99 ERR TCPU GCPU OCPU RSS MWRSS CHAINRSS RATE_R COST_R COST
+declare -A RATE P99 ERR TCPU GCPU OCPU RSS MWRSS CHAINRSS RATE_R COST_R COST SIDE_R SIDE_COST SIDE_RATES
 median() { printf '%s\n' "$@" | sort -g | awk '{v[NR] = $1} END {print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2)}'; }
 LOG_LINES=()
 MAX_OTHER=10 # % of a core: a cell during which other processes used more is measured again (up to 3 times)
@@ -245,6 +248,46 @@ fi
 
 # Fills the running tracker with peers first..first+n-1 over UDP (chunks of 50,000, each from its own
 # 127.0.1.x source address with distinct ports). Appends the generator's lines to $RUN_DIR/fill.
+# The bare tracker and the privtrak hook side by side (see the hook section): $1 mode, $2 seconds.
+# Sets SIDE_R[mode,round] (the hook's cost per announce in CPU time, %) and SIDE_RATES[mode,round].
+side_load() { # $1 mode, $2 port, $3 seconds, $4 output: half the usual load, on core 1
+  if [ "$1" = udp ]; then
+    taskset -c 1 bin/udp-load 127.0.0.1 "$2" "$3" $((UDP_WINDOW / 2)) "$IH_POOL" "$PEER_POOL" "$NUMWANT" passkey "$PASSKEY_MW" >"$4" 2>&1
+  else
+    local args=(); [ "$1" = close ] && args=(CLOSE=1)
+    taskset -c 1 wrk -t1 -c$((CONNS / 2)) -d"$3"s --timeout 5s -s http-announce.lua "http://127.0.0.1:$2" -- "${args[@]}" >"$4" 2>&1
+  fi
+  return 0
+}
+side_rate() { awk '/Requests\/sec/ {print $2} {for (i = 1; i <= NF; i++) if ($i ~ /^rate=/) {sub(/rate=/, "", $i); print $i}}' "$1" | head -1; }
+side_by_side() {
+  local mode=$1 secs=$2 ka pa=$PORT pb=$((PORT + 1)) a b w ta tb out x y
+  ka=$([ "$mode" = keepalive ] && echo true || echo false)
+  rm -rf "$RUN_DIR/journal" "$RUN_DIR"/privtrak.sqlite*
+  pt_config "$ka" no > "$RUN_DIR/side-a.yaml"
+  (PORT=$pb; pt_config "$ka" yes) > "$RUN_DIR/side-b.yaml"
+  wait_quiet
+  taskset -c 0 node ../dist/src/cli/main.js serve --config "$RUN_DIR/side-a.yaml" >"$RUN_DIR/log-a" 2>&1 & a=$!
+  taskset -c 0 node ../dist/src/cli/main.js serve --config "$RUN_DIR/side-b.yaml" >"$RUN_DIR/log-b" 2>&1 & b=$!
+  for _ in $(seq 100); do
+    ss -Htlnu "( sport = :$pa )" | grep -q . && ss -Htlnu "( sport = :$pb )" | grep -q . && break
+    sleep 0.1
+  done
+  sleep 0.3
+  side_load "$mode" "$pa" "$WARMUP" /dev/null & w=$!; side_load "$mode" "$pb" "$WARMUP" /dev/null; wait "$w"
+  ta=$(cpu_ticks "$a"); tb=$(cpu_ticks "$b")
+  side_load "$mode" "$pa" "$secs" "$RUN_DIR/side-out-a" & w=$!; side_load "$mode" "$pb" "$secs" "$RUN_DIR/side-out-b"; wait "$w"
+  ta=$(( $(cpu_ticks "$a") - ta )); tb=$(( $(cpu_ticks "$b") - tb ))
+  kill "$a" "$b" 2>/dev/null; wait "$a" "$b" 2>/dev/null
+  out=$(awk -v ra="$(side_rate "$RUN_DIR/side-out-a")" -v rb="$(side_rate "$RUN_DIR/side-out-b")" -v ta="$ta" -v tb="$tb" \
+    -v s="$secs" -v hz="$CLK_TCK" 'BEGIN {
+      if (ta <= 0 || tb <= 0 || ra <= 0) { print "nan 0 0 0 0"; exit }
+      pa = ra * s / (ta / hz); pb = rb * s / (tb / hz); printf "%.1f %.0f %.0f %.0f %.0f\n", (1 - pb / pa) * 100, ra, rb, pa, pb }')
+  read -r "SIDE_R[$mode,$round]" x y pa pb <<<"$out"
+  SIDE_RATES[$mode,$round]="$x vs $y/s; $pa vs $pb per CPU second"
+  echo "  side by side, $mode, round $round: ${SIDE_RATES[$mode,$round]}: cost ${SIDE_R[$mode,$round]}%" >&2
+}
+
 fill_peers() { # $1 total, $2 info_hash pool
   local total=$1 pool=$2 first chunk n
   for ((first = 1, chunk = 1; first <= total; first += 50000, chunk++)); do
@@ -296,6 +339,16 @@ if [ "$BENCH_MIDDLEWARE" = 1 ]; then
         RATE[$t,$mode]=$(median $(for ((round = 1; round <= MW_ROUNDS; round++)); do echo "${RATE_R[$t,$mode,$round]}"; done))
       done
       COST[$mode]=$(median $(for ((round = 1; round <= MW_ROUNDS; round++)); do echo "${COST_R[$mode,$round]}"; done))
+    done
+    # Side by side: both trackers at once, both on core 0 (the kernel shares the core between them), one
+    # load generator each on core 1. A drift of the machine's speed hits both alike, which the pairs above
+    # cannot promise. The hook's cost per announce in CPU time = 1 - (announces per CPU second with the
+    # hook) / (without), counting every thread of each process (the SQLite worker's and the collector's).
+    # Opt-in (MW_SIDE=1): two processes taking turns on one core also evict each other's caches and TLB
+    # entries at every switch, which weighs on the one with the larger working set (BENCHMARKS.md).
+    [ "$MW_SIDE" = 1 ] && for mode in close keepalive udp; do
+      for ((round = 1; round <= MW_ROUNDS; round++)); do side_by_side "$mode" "$DURATION"; done
+      SIDE_COST[$mode]=$(median $(for ((round = 1; round <= MW_ROUNDS; round++)); do echo "${SIDE_R[$mode,$round]}"; done))
     done
     # Memory per tracked peer: RSS after MW_FILL distinct peers (one user, 10,000 info_hashes), without and with the hook.
     for n in $MW_FILL; do
@@ -405,6 +458,16 @@ OUT="results/run-$STAMP.md"
     for mode in close keepalive udp; do
       pairs=$(for ((round = 1; round <= MW_ROUNDS; round++)); do printf '%s%% ' "${COST_R[$mode,$round]}"; done)
       echo "| $(label $mode) | ${RATE[privtrak-pk,$mode]}/s | ${RATE[privtrak+mw,$mode]}/s | ${pairs% } | **${COST[$mode]}%** ($(awk -v c="${COST[$mode]}" 'BEGIN { print (c + 0 < 15 ? "met" : "missed") }')) |"
+    done
+    [ "$MW_SIDE" = 1 ] && echo
+    [ "$MW_SIDE" = 1 ] && echo "Side by side ($MW_ROUNDS rounds per mode): both trackers at once on core 0, half the load each from core 1, so a drift of the machine hits both alike. Cost per announce in CPU time, all threads of each process counted (median round):"
+    [ "$MW_SIDE" = 1 ] && echo
+    [ "$MW_SIDE" = 1 ] && echo "| mode | each round: without vs with the hook (announces/s; announces per CPU second) | cost per round | cost, median |"
+    [ "$MW_SIDE" = 1 ] && echo "|---|---|---|---|"
+    [ "$MW_SIDE" = 1 ] && for mode in close keepalive udp; do
+      rounds=$(for ((round = 1; round <= MW_ROUNDS; round++)); do printf '%s<br>' "${SIDE_RATES[$mode,$round]}"; done)
+      costs=$(for ((round = 1; round <= MW_ROUNDS; round++)); do printf '%s%% ' "${SIDE_R[$mode,$round]}"; done)
+      echo "| $(label $mode) | ${rounds%<br>} | ${costs% } | **${SIDE_COST[$mode]}%** |"
     done
     echo
     echo "Memory per tracked peer (RSS in MB: at start | after the fill | announces answered; one user, 10,000 info_hashes):"

@@ -23,7 +23,8 @@ export type WorkerCall = { id: number } & (
   | { op: 'totals'; byTorrent: boolean; user?: Uint8Array }
 );
 
-export type WorkerReply = { id: number } & ({ ok: true; value: unknown } | { ok: false; message: string; code: string | undefined });
+/** `room`: an apply's records buffer, moved back for the next apply to reuse. */
+export type WorkerReply = { id: number; room?: ArrayBuffer } & ({ ok: true; value: unknown } | { ok: false; message: string; code: string | undefined });
 
 type Pending = { resolve: (value: unknown) => void; reject: (err: Error) => void };
 
@@ -36,6 +37,11 @@ export class SqliteWorkerSink implements DeltaSink {
   private opened = false;
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
+  /**
+   * Memory for the next apply's records, moved back and forth with the worker: fresh megabytes
+   * per batch cost a page fault per 4 KiB (about 6 ms per 10,000 deltas) on the tracker's thread.
+   */
+  private room: ArrayBuffer | undefined;
 
   constructor(private readonly opts: SqliteSinkOptions) {}
 
@@ -54,9 +60,14 @@ export class SqliteWorkerSink implements DeltaSink {
 
   async apply(batch: DeltaBatch): Promise<void> {
     if (batch.records !== undefined) {
-      // A copy of exactly the batch's bytes, moved (not copied again) to the worker.
-      const records = new Uint8Array(batch.records);
-      await this.call({ op: 'apply', instance: batch.instance, batchId: batch.id, records }, [records.buffer]);
+      // A copy of the batch's bytes, moved (not copied again) to the worker, which moves it back.
+      const bytes = batch.records.length;
+      let room = this.room;
+      this.room = undefined;
+      if (room === undefined || room.byteLength < bytes) room = new ArrayBuffer(bytes);
+      const records = new Uint8Array(room, 0, bytes);
+      records.set(batch.records);
+      await this.call({ op: 'apply', instance: batch.instance, batchId: batch.id, records }, [room]);
     } else {
       await this.call({ op: 'apply', instance: batch.instance, batchId: batch.id, deltas: [...batch.deltas] });
     }
@@ -102,6 +113,7 @@ export class SqliteWorkerSink implements DeltaSink {
       if (p === undefined) return;
       this.pending.delete(reply.id);
       if (this.pending.size === 0) worker.unref();
+      if (reply.room !== undefined && reply.room.byteLength > (this.room?.byteLength ?? 0)) this.room = reply.room;
       if (reply.ok) p.resolve(reply.value);
       else p.reject(Object.assign(new Error(reply.message), reply.code === undefined ? {} : { code: reply.code }));
     });

@@ -33,13 +33,16 @@ async function run(call: WorkerCall): Promise<unknown> {
 }
 
 port.on('message', (call: WorkerCall) => {
+  // An apply's records go back to the tracker's thread once applied, for its next batch.
+  const room = call.op === 'apply' ? call.records?.buffer as ArrayBuffer | undefined : undefined;
+  const moved = room === undefined ? [] : [room];
   run(call).then(
-    (value) => port.postMessage({ id: call.id, ok: true, value } satisfies WorkerReply),
+    (value) => port.postMessage({ id: call.id, room, ok: true, value } satisfies WorkerReply, moved),
     (err: unknown) => {
       const e = err as { message?: unknown; code?: unknown };
       port.postMessage({
-        id: call.id, ok: false, message: String(e?.message ?? err), code: typeof e?.code === 'string' ? e.code : undefined,
-      } satisfies WorkerReply);
+        id: call.id, room, ok: false, message: String(e?.message ?? err), code: typeof e?.code === 'string' ? e.code : undefined,
+      } satisfies WorkerReply, moved);
     },
   );
 });

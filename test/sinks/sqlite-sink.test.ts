@@ -80,6 +80,34 @@ describe('sqlite sink on a worker thread', () => {
     await inline.close();
   });
 
+  it('moves each batch\'s memory back from the worker and reuses it, whatever the next batch\'s size', async () => {
+    const sink = new SqliteWorkerSink({ path: freshPath() });
+    await sink.open();
+    const room = () => (sink as unknown as { room: ArrayBuffer | undefined }).room;
+    try {
+      let first = 1;
+      let expected = 0n;
+      // Large, small, larger, small: a room too small is replaced, a large one serves smaller batches.
+      for (const count of [3000, 7, 5000, 1]) {
+        const batch = recordBatch(first, count);
+        const before = room();
+        await sink.apply(batch);
+        assert.equal(batch.records.length, count * RECORD_SIZE, 'the caller\'s records are copied, never moved away');
+        first += count;
+        expected += BigInt(count) * 10n;
+        assert.equal((await sink.totals({ byTorrent: false }))[0]!.uploaded, expected);
+        assert.ok(room()!.byteLength >= count * RECORD_SIZE);
+        if (before !== undefined && before.byteLength >= count * RECORD_SIZE) {
+          assert.equal(room()!.byteLength, before.byteLength, 'the same memory came back');
+        }
+      }
+      assert.equal(room()!.byteLength, 5000 * RECORD_SIZE);
+      assert.equal((await sink.load('a')).appliedThrough, first - 1);
+    } finally {
+      await sink.close();
+    }
+  });
+
   it('rejects the calls in flight when the worker dies, and the next call starts a new worker on the same database', async () => {
     const path = freshPath();
     const sink = new SqliteWorkerSink({ path });

@@ -27,7 +27,8 @@ export class MemorySink implements DeltaSink {
   async apply(batch: DeltaBatch): Promise<void> {
     if (this.gate) await this.gate;
     if (this.failWith) throw this.failWith;
-    this.batches.push(batch);
+    // A batch's records are only lent until apply settles (delta.ts): keep decoded copies.
+    this.batches.push({ id: batch.id, instance: batch.instance, deltas: [...batch.deltas] });
     const agg = aggregateBatch(batch, this.appliedThrough.get(batch.instance) ?? 0);
     for (const t of agg.torrents) {
       const key = t.user.toString('hex') + t.infoHash.toString('hex');

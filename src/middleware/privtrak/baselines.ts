@@ -2,13 +2,13 @@
  * Per-peer baselines, keyed by (user, info_hash, peer_id): two clients of one user on one
  * torrent are two peers and never disturb each other.
  *
- * Packed: a Map from key to a slot number, and the four counters of every slot side by side in
- * one Float64Array (32 bytes a slot: one cache line, where four columns cost four cache misses
- * per announce once the store outgrows the CPU caches). A baseline lives as long as its peer's baseline_lifetime (days), so an
- * object per baseline (plus boxed numbers for counters above 2^31) was old-generation garbage
- * the collector had to trace on every major GC: the packed form holds half the memory per
- * peer and gives the collector nothing to trace but the key strings (BENCHMARKS.md).
- * get() hands out a fresh Baseline object: young, short-lived, cheap.
+ * Packed: keys live in a byte-key index (byte-key-index.ts: 56-byte keys as words in one typed
+ * array, no string per peer), and the four counters of every slot side by side in one
+ * Float64Array (32 bytes a slot: one cache line, where four columns cost four cache misses per
+ * announce once the store outgrows the CPU caches). A baseline lives as long as its peer's
+ * baseline_lifetime (days), so anything per baseline that the collector can see is
+ * old-generation work on every major GC: here there is none (BENCHMARKS.md: memory per peer).
+ * read() hands out a fresh Baseline object: young, short-lived, cheap.
  *
  * Slots are split into `shardCount` shards by slot number modulo the count, so garbage
  * collection and checkpoints can walk one shard per event-loop turn. A slot freed by delete is
@@ -17,55 +17,64 @@
  */
 import type { Baseline } from './rules.js';
 import type { ShardedBaselines } from './checkpoint.js';
+import { ByteKeyIndex } from './byte-key-index.js';
 
-const KEY_SCRATCH = Buffer.alloc(56);
-const INITIAL_SLOTS = 1024;
+/** Bytes of a key: user (16) + info_hash (20) + peer_id (20). */
+export const KEY_BYTES = 56;
+const USER_BYTES = 16;
+
+/** Little-endian words of `src` into `dst` from word `at` (ByteKeyIndex.copyKey gives the bytes back). */
+function packWords(src: Uint8Array, dst: Int32Array, at: number, words: number): void {
+  for (let i = 0, o = 0; i < words; i++, o += 4) dst[at + i] = src[o]! | (src[o + 1]! << 8) | (src[o + 2]! << 16) | (src[o + 3]! << 24);
+}
 
 export class BaselineStore implements ShardedBaselines {
-  private readonly index = new Map<string, number>();
-  /** Key of each slot (undefined: free). */
-  private readonly keys: Array<string | undefined> = [];
+  private readonly index = new ByteKeyIndex(KEY_BYTES);
+  /** Users with at least one baseline, for the "users tracked" gauge; `perUser` counts per user slot. */
+  private readonly userIndex = new ByteKeyIndex(USER_BYTES, 64);
+  private perUser = new Int32Array(this.userIndex.capacity);
+  /** The user slot of each baseline slot (to count a removal without hashing the user again). */
+  private userOf = new Int32Array(this.index.capacity);
   /** Slot s holds uploaded, downloaded, left, last ms at [4s, 4s + 3]. */
-  private counters = new Float64Array(INITIAL_SLOTS * 4);
-  /** Slots in use or freed: slots ≥ this were never used. */
-  private highWater = 0;
-  private readonly free: number[] = [];
-  /** Baselines per user, for the "users tracked" gauge. */
-  private readonly perUser = new Map<string, number>();
+  private counters = new Float64Array(this.index.capacity * 4);
+  /** The key being looked up, as words (its first four are the user's key). */
+  private readonly scratch = new Int32Array(KEY_BYTES / 4);
 
   constructor(readonly shardCount: number) {}
 
-  /** The 56-byte key: user (16) + info_hash (20) + peer_id (20), as a latin1 string. */
-  static key(user: Buffer, infoHash: Buffer, peerId: Buffer): string {
-    // Assembled in one scratch buffer and decoded once: three decodes and two concatenations made
-    // a rope that the Map then had to flatten before hashing.
-    KEY_SCRATCH.set(user, 0);
-    KEY_SCRATCH.set(infoHash, 16);
-    KEY_SCRATCH.set(peerId, 36);
-    return KEY_SCRATCH.toString('latin1', 0, 56);
+  /** The 56-byte key of a peer, as a new Buffer (for callers off the announce path). */
+  static key(user: Uint8Array, infoHash: Uint8Array, peerId: Uint8Array): Buffer {
+    const k = Buffer.allocUnsafe(KEY_BYTES);
+    k.set(user, 0);
+    k.set(infoHash, 16);
+    k.set(peerId, 36);
+    return k;
   }
 
-  get(key: string): Baseline | undefined {
-    const slot = this.index.get(key);
-    return slot === undefined ? undefined : this.at(slot);
-  }
+  // The slot API: the announce path looks a peer up once and then reads and writes its slot.
 
-  set(key: string, b: Baseline): void {
-    const slot = this.index.get(key);
-    if (slot === undefined) this.insert(key, b);
-    else this.write(slot, b);
-  }
-
-  // The slot API: the announce path looks a key up once and then reads and writes its slot.
-
-  /** The key's slot, or -1. */
-  slotOf(key: string): number {
-    return this.index.get(key) ?? -1;
+  /** The peer's slot, or -1. */
+  slotOf(user: Uint8Array, infoHash: Uint8Array, peerId: Uint8Array): number {
+    this.load(user, infoHash, peerId);
+    return this.index.find(this.scratch);
   }
 
   /** The baseline in a slot (from slotOf). */
   read(slot: number): Baseline {
-    return this.at(slot);
+    const c = this.counters;
+    const at = slot * 4;
+    return { uploaded: c[at]!, downloaded: c[at + 1]!, left: c[at + 2]!, lastMs: c[at + 3]! };
+  }
+
+  /** The baseline in a slot, written into `into` (the announce path reuses one object). */
+  readInto(slot: number, into: Baseline): Baseline {
+    const c = this.counters;
+    const at = slot * 4;
+    into.uploaded = c[at]!;
+    into.downloaded = c[at + 1]!;
+    into.left = c[at + 2]!;
+    into.lastMs = c[at + 3]!;
+    return into;
   }
 
   /** Overwrites the baseline in a slot (from slotOf). */
@@ -78,34 +87,35 @@ export class BaselineStore implements ShardedBaselines {
     c[at + 3] = b.lastMs;
   }
 
-  /** Adds a key that is not in the store (slotOf was -1). */
-  insert(key: string, b: Baseline): void {
-    const slot = this.allocate();
-    this.index.set(key, slot);
-    this.keys[slot] = key;
-    this.countUser(key, 1);
-    this.write(slot, b);
-  }
-
-  /** Removes the key in a slot (from slotOf). */
-  removeAt(slot: number): void {
-    this.release(this.keys[slot]!, slot);
-  }
-
-  /** Stores `next` for a key looked up with slotOf (-1: absent); null removes it. */
-  update(key: string, slot: number, next: Baseline | null): void {
+  /** Stores `next` for a peer looked up with slotOf (`slot` -1: absent); null removes it. */
+  update(user: Uint8Array, infoHash: Uint8Array, peerId: Uint8Array, slot: number, next: Baseline | null): void {
     if (next === null) {
       if (slot >= 0) this.removeAt(slot);
     } else if (slot >= 0) {
       this.write(slot, next);
     } else {
-      this.insert(key, next);
+      this.write(this.insert(user, infoHash, peerId), next);
     }
   }
 
-  delete(key: string): void {
-    const slot = this.index.get(key);
-    if (slot !== undefined) this.release(key, slot);
+  /** Stores (or, with null, removes) a peer's baseline. */
+  put(user: Uint8Array, infoHash: Uint8Array, peerId: Uint8Array, next: Baseline | null): void {
+    this.update(user, infoHash, peerId, this.slotOf(user, infoHash, peerId), next);
+  }
+
+  // The key API (restore, tests): a key is the 56 bytes of BaselineStore.key.
+
+  get(key: Uint8Array): Baseline | undefined {
+    const slot = this.slotOf(key.subarray(0, 16), key.subarray(16, 36), key.subarray(36, KEY_BYTES));
+    return slot < 0 ? undefined : this.read(slot);
+  }
+
+  set(key: Uint8Array, b: Baseline | null): void {
+    this.put(key.subarray(0, 16), key.subarray(16, 36), key.subarray(36, KEY_BYTES), b);
+  }
+
+  delete(key: Uint8Array): void {
+    this.set(key, null);
   }
 
   get size(): number {
@@ -113,74 +123,94 @@ export class BaselineStore implements ShardedBaselines {
   }
 
   get users(): number {
-    return this.perUser.size;
+    return this.userIndex.size;
   }
 
   /** Baselines whose peer announced at or after `sinceMs` (one pass over the packed counters). */
   countSeenSince(sinceMs: number): number {
     const c = this.counters;
     let n = 0;
-    for (let at = 3; at < this.highWater * 4; at += 4) if (c[at]! >= sinceMs) n++;
+    for (let at = 3; at < this.index.slotLimit * 4; at += 4) if (c[at]! >= sinceMs) n++;
     return n;
   }
 
   /** Removes baselines last seen before `cutoffMs` from one shard; returns how many. */
   collectShard(index: number, cutoffMs: number): number {
     let removed = 0;
-    for (let slot = index; slot < this.highWater; slot += this.shardCount) {
-      const key = this.keys[slot];
-      if (key !== undefined && this.counters[slot * 4 + 3]! < cutoffMs) {
-        this.release(key, slot);
+    const c = this.counters;
+    for (let slot = index; slot < this.index.slotLimit; slot += this.shardCount) {
+      if (c[slot * 4 + 3]! < cutoffMs && this.inUse(slot)) {
+        this.removeAt(slot);
         removed++;
       }
     }
     return removed;
   }
 
-  *entries(): IterableIterator<[string, Baseline]> {
-    for (let shard = 0; shard < this.shardCount; shard++) yield* this.shardEntries(shard);
+  /** Slots of one shard in use (checkpoints write one shard per event-loop turn). */
+  *shardSlots(index: number): IterableIterator<number> {
+    for (let slot = index; slot < this.index.slotLimit; slot += this.shardCount) if (this.inUse(slot)) yield slot;
   }
 
-  /** One shard's entries (checkpoints write one shard per event-loop turn). */
-  *shardEntries(index: number): IterableIterator<[string, Baseline]> {
-    for (let slot = index; slot < this.highWater; slot += this.shardCount) {
-      const key = this.keys[slot];
-      if (key !== undefined) yield [key, this.at(slot)];
+  /** Copies the key of a slot in use into `out` at `offset` (KEY_BYTES bytes). */
+  copyKey(slot: number, out: Uint8Array, offset: number): void {
+    this.index.copyKey(slot, out, offset);
+  }
+
+  /** Every entry, each key a new Buffer (tests and tools; checkpoints walk shardSlots). */
+  *entries(): IterableIterator<[Buffer, Baseline]> {
+    for (let shard = 0; shard < this.shardCount; shard++) {
+      for (const slot of this.shardSlots(shard)) {
+        const key = Buffer.allocUnsafe(KEY_BYTES);
+        this.copyKey(slot, key, 0);
+        yield [key, this.read(slot)];
+      }
     }
   }
 
-  private at(slot: number): Baseline {
-    const c = this.counters;
-    const at = slot * 4;
-    return { uploaded: c[at]!, downloaded: c[at + 1]!, left: c[at + 2]!, lastMs: c[at + 3]! };
+  private inUse(slot: number): boolean {
+    return this.index.inUse(slot);
   }
 
-  private allocate(): number {
-    const reused = this.free.pop();
-    if (reused !== undefined) return reused;
-    if (this.highWater * 4 === this.counters.length) this.grow();
-    this.keys.push(undefined);
-    return this.highWater++;
+  private load(user: Uint8Array, infoHash: Uint8Array, peerId: Uint8Array): void {
+    // Words composed from bytes: three TypedArray#set calls into a byte view cost twice as much.
+    packWords(user, this.scratch, 0, 4);
+    packWords(infoHash, this.scratch, 4, 5);
+    packWords(peerId, this.scratch, 9, 5);
   }
 
-  private release(key: string, slot: number): void {
-    this.index.delete(key);
-    this.keys[slot] = undefined;
+  /** Adds a peer that is not in the store (slotOf found none); returns its slot. */
+  private insert(user: Uint8Array, infoHash: Uint8Array, peerId: Uint8Array): number {
+    this.load(user, infoHash, peerId);
+    const slot = this.index.insert(this.scratch);
+    const capacity = this.index.capacity;
+    if (this.counters.length < capacity * 4) {
+      const counters = new Float64Array(capacity * 4);
+      counters.set(this.counters);
+      this.counters = counters;
+      const userOf = new Int32Array(capacity);
+      userOf.set(this.userOf);
+      this.userOf = userOf;
+    }
+    let owner = this.userIndex.find(this.scratch);
+    if (owner < 0) {
+      owner = this.userIndex.insert(this.scratch);
+      if (this.perUser.length < this.userIndex.capacity) {
+        const perUser = new Int32Array(this.userIndex.capacity);
+        perUser.set(this.perUser);
+        this.perUser = perUser;
+      }
+      this.perUser[owner] = 0;
+    }
+    this.perUser[owner]!++;
+    this.userOf[slot] = owner;
+    return slot;
+  }
+
+  private removeAt(slot: number): void {
+    this.index.remove(slot);
     this.counters[slot * 4 + 3] = -1; // a free slot never counts as recently seen (countSeenSince)
-    this.free.push(slot);
-    this.countUser(key, -1);
-  }
-
-  private grow(): void {
-    const bigger = new Float64Array(this.counters.length * 2);
-    bigger.set(this.counters);
-    this.counters = bigger;
-  }
-
-  private countUser(key: string, by: 1 | -1): void {
-    const user = key.slice(0, 16);
-    const n = (this.perUser.get(user) ?? 0) + by;
-    if (n <= 0) this.perUser.delete(user);
-    else this.perUser.set(user, n);
+    const user = this.userOf[slot]!;
+    if (--this.perUser[user]! === 0) this.userIndex.remove(user);
   }
 }

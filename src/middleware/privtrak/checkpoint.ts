@@ -32,12 +32,16 @@ const VERSION = 1;
 /** What a checkpoint writer needs from the baseline store: its entries, one shard at a time. */
 export interface ShardedBaselines {
   readonly shardCount: number;
-  shardEntries(index: number): Iterable<[string, Baseline]>;
+  /** The slots in use in one shard. */
+  shardSlots(index: number): Iterable<number>;
+  /** Copies a slot's 56-byte key into `out` at `offset`. */
+  copyKey(slot: number, out: Uint8Array, offset: number): void;
+  read(slot: number): Baseline;
 }
 
 export interface CheckpointEntry {
-  /** The store key: user (16) + info_hash (20) + peer_id (20), latin1. */
-  readonly key: string;
+  /** The store key: user (16) + info_hash (20) + peer_id (20). */
+  readonly key: Buffer;
   readonly baseline: Baseline;
 }
 
@@ -61,7 +65,7 @@ export function readCheckpoint(dir: string): Checkpoint | undefined {
   const entries: CheckpointEntry[] = new Array(count);
   for (let i = 0, off = HEADER; i < count; i++, off += ENTRY) {
     entries[i] = {
-      key: buf.toString('latin1', off, off + 56),
+      key: buf.subarray(off, off + 56),
       baseline: {
         uploaded: buf.readDoubleBE(off + 56),
         downloaded: buf.readDoubleBE(off + 64),
@@ -105,14 +109,15 @@ export async function writeCheckpoint(dir: string, seq: number, store: ShardedBa
         if (opts.stillValid && !opts.stillValid()) return false;
       }
       let used = 0;
-      for (const [key, b] of store.shardEntries(shard)) {
+      for (const slot of store.shardSlots(shard)) {
+        const b = store.read(slot);
         if (b.lastMs < opts.sinceMs) continue;
         if (used + ENTRY > chunk.length) {
           writeSync(fd, chunk, 0, used);
           used = 0;
           if (chunk.length < 1 << 20) chunk = Buffer.allocUnsafe(chunk.length * 2);
         }
-        chunk.write(key, used, 56, 'latin1');
+        store.copyKey(slot, chunk, used);
         chunk.writeDoubleBE(b.uploaded, used + 56);
         chunk.writeDoubleBE(b.downloaded, used + 64);
         chunk.writeDoubleBE(b.left, used + 72);

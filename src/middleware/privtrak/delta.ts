@@ -51,7 +51,8 @@ export interface DeltaBatch {
   /**
    * The same deltas as journal records (journal-record.ts), when the batch comes from the
    * tracker: aggregateBatch() folds these without making an object per delta, and `deltas`
-   * is then decoded only if a sink asks for it (a raw delta log).
+   * is then decoded only if a sink asks for it (a raw delta log). Valid until `apply` settles:
+   * the flusher then reuses the memory for its next batch (a sink that keeps bytes copies them).
    */
   readonly records?: Buffer;
 }

@@ -33,6 +33,12 @@ export class Flusher {
   private retryAtMs = 0;
   private timer: NodeJS.Timeout | undefined;
   private kicked = false;
+  /**
+   * The last batch's memory, reused for the next (undefined while a batch has it). A batch is
+   * megabytes: fresh memory for each one cost a page fault per 4 KiB, about 6 ms per batch of
+   * 10,000 deltas on the benchmark machine, on the announce thread.
+   */
+  private room: Buffer | undefined;
   appliedThrough = 0;
 
   constructor(
@@ -87,7 +93,11 @@ export class Flusher {
   flush(): Promise<void> {
     if (this.flushing !== undefined) return this.flushing;
     if (this.pending === 0) return Promise.resolve();
-    const batch = new RecordBatch(this.opts.instance, this.queue.peekRecords(this.opts.batchSize));
+    const room = this.room;
+    this.room = undefined;
+    const records = this.queue.peekRecords(this.opts.batchSize, room);
+    const keep = room !== undefined && records.buffer === room.buffer ? room : records;
+    const batch = new RecordBatch(this.opts.instance, records);
     const id = batch.id;
     try {
       this.listener.beforeApply();
@@ -98,6 +108,7 @@ export class Flusher {
     if (this.failures > 0) this.metrics.batchesRetried.inc();
     this.flushing = this.sink.apply(batch).then(
       () => {
+        this.room = keep;
         stopTimer();
         this.queue.drop(batch.size);
         this.appliedThrough = id;
@@ -112,6 +123,7 @@ export class Flusher {
         if (this.pending >= this.opts.batchSize) this.maybeFlush();
       },
       (err: unknown) => {
+        this.room = keep;
         stopTimer();
         this.failures++;
         this.metrics.flushFailures.inc();

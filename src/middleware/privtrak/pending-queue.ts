@@ -66,10 +66,16 @@ export class PendingQueue {
     return decodeRecords(this.peekRecords(max));
   }
 
-  /** A copy of up to `max` records from the front (without removing them). */
-  peekRecords(max: number): Buffer {
-    const n = Math.min(max, this.size);
-    return Buffer.from(this.buf.subarray(this.head, this.head + n * RECORD_SIZE));
+  /**
+   * A copy of up to `max` records from the front (without removing them): in `room` when it is
+   * large enough (a view of its start), else in a new buffer of exactly their size.
+   */
+  peekRecords(max: number, room?: Buffer): Buffer {
+    const bytes = Math.min(max, this.size) * RECORD_SIZE;
+    // Not pooled (allocUnsafeSlow): a buffer that is reused as `room` must own all of its memory.
+    const out = room !== undefined && room.length >= bytes ? room.subarray(0, bytes) : Buffer.allocUnsafeSlow(bytes);
+    this.buf.copy(out, 0, this.head, this.head + bytes);
+    return out;
   }
 
   /** Removes `count` deltas from the front. */

@@ -8,7 +8,7 @@
  * write fails, every change the group made is undone and its announces are refused with a
  * retryable "tracker busy": nothing was counted, so their retries count in full. When turns
  * hold about one announce each, grouping only adds cost, and announces are written inline
- * (observeGroup).
+ * (answerInline).
  * Baselines reach disk through the journal and periodic checkpoints (checkpoint.ts), never
  * row by row in the sink.
  *
@@ -18,7 +18,7 @@
  * pre-hooks, so an announce another hook refuses is never counted.
  */
 import type { Logger } from 'pino';
-import type { AnnounceRequest, AnnounceResponse } from '../../bittorrent/types.js';
+import type { AnnounceEvent, AnnounceRequest, AnnounceResponse } from '../../bittorrent/types.js';
 import { ClientError } from '../../bittorrent/errors.js';
 import type { Hook } from '../hook.js';
 import type { RequestContext } from '../context.js';
@@ -27,7 +27,7 @@ import { parseHookOptions } from '../options.js';
 import type { DeltaSink } from '../../sinks/sink.js';
 import { createSink } from '../../sinks/index.js';
 import { BaselineStore } from './baselines.js';
-import { computeDelta } from './rules.js';
+import { computeDelta, ReusableOutcome } from './rules.js';
 import type { StatDelta } from './delta.js';
 import type { Baseline } from './rules.js';
 import { Journal } from './journal.js';
@@ -50,11 +50,45 @@ interface CommitGroup {
   readonly resolve: () => void;
   readonly reject: (err: unknown) => void;
   readonly firstSeq: number;
-  readonly deltas: StatDelta[];
-  /** Baseline keys and what they held before, in order, to undo a failed write (two arrays: no object per announce). */
-  readonly undoKeys: string[];
-  readonly undoPrev: Array<Baseline | undefined>;
+  /** Each announce's peer and what its baseline held before, in order, to undo a failed write. */
+  readonly undo: UndoEntry[];
 }
+
+interface UndoEntry {
+  readonly user: Buffer;
+  readonly infoHash: Buffer;
+  readonly peerId: Buffer;
+  readonly prev: Baseline | undefined;
+}
+
+/**
+ * The delta being journalled, one object for every announce: the journal encodes it at once
+ * (journal-record.ts), and nothing keeps it, so an announce allocates no delta object.
+ */
+class DeltaScratch implements StatDelta {
+  seq = 0;
+  user: Buffer = NO_ID;
+  infoHash: Buffer = NO_ID;
+  peerId: Buffer = NO_ID;
+  ip = '';
+  port = 0;
+  event: AnnounceEvent = 'none';
+  uploaded = 0;
+  downloaded = 0;
+  left = 0;
+  deltaUp = 0;
+  deltaDown = 0;
+  creditUp = 0;
+  creditDown = 0;
+  siteTorrentId: number | null = null;
+  seedTime = 0;
+  leechTime = 0;
+  snatch = false;
+  flags = 0;
+  timeMs = 0;
+  baseline: Baseline | null = null;
+}
+const NO_ID = Buffer.alloc(0);
 
 export class PrivtrakHook implements Hook {
   readonly name = 'privtrak';
@@ -79,6 +113,17 @@ export class PrivtrakHook implements Hook {
   /** Average announces per commit group, and how many announces to commit inline before measuring again. */
   private avgGroup = 2;
   private inlineLeft = 0;
+  /** Announces seen in the turn being measured while answering inline (-1: not measuring). */
+  private probeSeen = -1;
+  private readonly endProbe = () => {
+    const seen = this.probeSeen;
+    this.probeSeen = -1;
+    this.observeGroup(seen);
+  };
+  // Reused on every announce (see DeltaScratch).
+  private readonly delta = new DeltaScratch();
+  private readonly outcome = new ReusableOutcome();
+  private readonly prev: Baseline = { uploaded: 0, downloaded: 0, left: 0, lastMs: 0 };
 
   constructor(
     readonly options: PrivtrakOptions,
@@ -132,9 +177,7 @@ export class PrivtrakHook implements Hook {
     let replayed = 0;
     for (const d of records) {
       if (d.seq > this.checkpointSeq) {
-        const key = BaselineStore.key(d.user, d.infoHash, d.peerId);
-        if (d.baseline === null) this.baselines.delete(key);
-        else this.baselines.set(key, d.baseline);
+        this.baselines.put(d.user, d.infoHash, d.peerId, d.baseline);
       }
       if (d.seq > appliedThrough) {
         this.flusher.enqueue(d);
@@ -169,60 +212,52 @@ export class PrivtrakHook implements Hook {
     }
     // Later hooks read the user from the typed ctx.userId.
     ctx.userId = user;
-    if (this.flusher.pending + (this.group?.deltas.length ?? 0) >= this.options.max_pending) {
+    if (this.flusher.pending + (this.group?.undo.length ?? 0) >= this.options.max_pending) {
       this.metrics.refused.labels('busy').inc();
       throw new ClientError('TRACKER_BUSY', 'tracker busy, retry later');
     }
     const now = Date.now();
-    const key = BaselineStore.key(user, req.infoHash, req.peer.id);
-    const slot = this.baselines.slotOf(key);
-    const prev = slot < 0 ? undefined : this.baselines.read(slot);
-    const out = computeDelta(prev, {
-      uploaded: req.uploaded, downloaded: req.downloaded, left: req.left, event: req.event, nowMs: now,
-    }, this.maxGapMs);
-    const delta: StatDelta = {
-      seq: this.seq + 1,
-      user,
-      infoHash: req.infoHash,
-      peerId: req.peer.id,
-      ip: req.peer.ip,
-      port: req.peer.port,
-      event: req.event,
-      uploaded: req.uploaded,
-      downloaded: req.downloaded,
-      left: req.left,
-      deltaUp: out.deltaUp,
-      deltaDown: out.deltaDown,
-      creditUp: credit(out.deltaUp, ctx.uploadMultiplier),
-      creditDown: credit(out.deltaDown, ctx.downloadMultiplier),
-      siteTorrentId: ctx.siteTorrentId ?? null,
-      seedTime: out.seedTime,
-      leechTime: out.leechTime,
-      snatch: out.snatch,
-      flags: out.flags,
-      timeMs: now,
-      baseline: out.next,
-    };
+    const slot = this.baselines.slotOf(user, req.infoHash, req.peer.id);
+    const prev = slot < 0 ? undefined : this.baselines.readInto(slot, this.prev);
+    const out = computeDelta(prev, req, now, this.maxGapMs, this.outcome);
+    const delta = this.delta;
+    delta.seq = this.seq + 1;
+    delta.user = user;
+    delta.infoHash = req.infoHash;
+    delta.peerId = req.peer.id;
+    delta.ip = req.peer.ip;
+    delta.port = req.peer.port;
+    delta.event = req.event;
+    delta.uploaded = req.uploaded;
+    delta.downloaded = req.downloaded;
+    delta.left = req.left;
+    delta.deltaUp = out.deltaUp;
+    delta.deltaDown = out.deltaDown;
+    delta.creditUp = credit(out.deltaUp, ctx.uploadMultiplier);
+    delta.creditDown = credit(out.deltaDown, ctx.downloadMultiplier);
+    delta.siteTorrentId = ctx.siteTorrentId ?? null;
+    delta.seedTime = out.seedTime;
+    delta.leechTime = out.leechTime;
+    delta.snatch = out.snatch;
+    delta.flags = out.flags;
+    delta.timeMs = now;
+    delta.baseline = out.next;
     this.journal.append(delta);
-    if (this.group === undefined && this.inlineLeft > 0) {
-      // Few announces per turn: written and answered at once (see observeGroup).
-      this.inlineLeft--;
-      this.commitOne(delta, key, slot, out.next);
+    if (this.answerInline()) {
+      this.commitOne(delta, slot);
       this.metrics.countDelta(out.flags);
       return undefined;
     }
     const group = this.group ?? this.openGroup();
     this.seq = delta.seq;
-    group.deltas.push(delta);
-    group.undoKeys.push(key);
-    group.undoPrev.push(prev);
-    this.baselines.update(key, slot, out.next);
+    group.undo.push({ user, infoHash: req.infoHash, peerId: req.peer.id, prev: prev === undefined ? undefined : { ...prev } });
+    this.baselines.update(user, req.infoHash, req.peer.id, slot, out.next);
     this.metrics.countDelta(out.flags);
     return group.promise;
   }
 
   /** Writes one announce's record now; on failure nothing of it remains and it is refused. */
-  private commitOne(delta: StatDelta, key: string, slot: number, next: Baseline | null): void {
+  private commitOne(delta: StatDelta, slot: number): void {
     let records: Buffer;
     try {
       records = this.journal.commit(delta.seq);
@@ -233,17 +268,35 @@ export class PrivtrakHook implements Hook {
       throw new ClientError('TRACKER_BUSY', 'tracker busy, retry later');
     }
     this.seq = delta.seq;
-    this.baselines.update(key, slot, next);
+    this.baselines.update(delta.user, delta.infoHash, delta.peerId, slot, delta.baseline);
     this.committed(records, 1);
   }
 
   /**
-   * Inline or grouped: a commit group costs a write and a deferred reply per event-loop turn,
-   * which pays off when a turn holds many announces (UDP, keep-alive under load) and is pure
-   * overhead when it holds one (HTTP with connection close: each connection's request arrives in
-   * its own turn). Group sizes are averaged; while they stay below 2, the next 32 announces are
-   * written and answered inline, then one group measures again.
+   * Inline or grouped: a commit group costs a deferred reply (a promise through the hook chain)
+   * per announce and a setImmediate per turn, which pays off when a turn holds many announces
+   * (UDP, keep-alive under load: one copy and a burst of replies per turn) and is pure overhead
+   * when it holds one (HTTP with connection close: each connection's request arrives in its own
+   * turn). While turns average fewer than 2 announces, announces are answered inline, and every
+   * 33rd starts a probe that counts the announces of its turn without holding any reply back.
    */
+  private answerInline(): boolean {
+    if (this.group !== undefined) return false;
+    if (this.probeSeen >= 0) {
+      this.probeSeen++;
+      return true;
+    }
+    if (this.inlineLeft > 0) {
+      this.inlineLeft--;
+      return true;
+    }
+    if (this.avgGroup >= 2) return false;
+    this.probeSeen = 1;
+    setImmediate(this.endProbe);
+    return true;
+  }
+
+  /** Folds one turn's announce count (a commit group's or a probe's) into the average. */
   private observeGroup(size: number): void {
     this.avgGroup += (size - this.avgGroup) * 0.25;
     this.inlineLeft = this.avgGroup < 2 ? 32 : 0;
@@ -265,7 +318,7 @@ export class PrivtrakHook implements Hook {
     });
     // Every announce of the group handles the rejection; this keeps an empty group from being "unhandled".
     promise.catch(() => undefined);
-    const group: CommitGroup = { promise, resolve, reject, firstSeq: this.seq + 1, deltas: [], undoKeys: [], undoPrev: [] };
+    const group: CommitGroup = { promise, resolve, reject, firstSeq: this.seq + 1, undo: [] };
     this.group = group;
     setImmediate(this.commitNow);
     return group;
@@ -281,21 +334,19 @@ export class PrivtrakHook implements Hook {
       records = this.journal.commit(group.firstSeq);
     } catch (err) {
       this.journal.discard();
-      for (let i = group.undoKeys.length - 1; i >= 0; i--) {
-        const key = group.undoKeys[i]!;
-        const prev = group.undoPrev[i];
-        if (prev === undefined) this.baselines.delete(key);
-        else this.baselines.set(key, prev);
+      for (let i = group.undo.length - 1; i >= 0; i--) {
+        const u = group.undo[i]!;
+        this.baselines.put(u.user, u.infoHash, u.peerId, u.prev ?? null);
       }
       this.seq = group.firstSeq - 1;
       this.epoch++;
-      this.metrics.refused.labels('journal').inc(group.deltas.length);
-      this.logger.error({ err, announces: group.deltas.length }, 'journal write failed: announces refused, nothing counted');
+      this.metrics.refused.labels('journal').inc(group.undo.length);
+      this.logger.error({ err, announces: group.undo.length }, 'journal write failed: announces refused, nothing counted');
       group.reject(new ClientError('TRACKER_BUSY', 'tracker busy, retry later'));
       return;
     }
-    this.committed(records, group.deltas.length);
-    this.observeGroup(group.deltas.length);
+    this.committed(records, group.undo.length);
+    this.observeGroup(group.undo.length);
     group.resolve();
   }
 

@@ -27,12 +27,12 @@ export interface Baseline {
   lastMs: number;
 }
 
+/** What an announce reports (an AnnounceRequest is one). */
 export interface Counters {
   readonly uploaded: number;
   readonly downloaded: number;
   readonly left: number;
   readonly event: AnnounceEvent;
-  readonly nowMs: number;
 }
 
 export interface DeltaOutcome {
@@ -51,19 +51,54 @@ export interface DeltaOutcome {
  * Applies the rule table. `maxGapMs` caps seed/leech time (twice the announce interval):
  * a client silent for a day did not seed for a day as far as the tracker can tell.
  */
-export function computeDelta(prev: Baseline | undefined, c: Counters, maxGapMs: number): DeltaOutcome {
+/**
+ * An outcome to compute into, again and again: the announce path keeps one, so an announce
+ * allocates neither the outcome nor its next baseline (`next` is `kept` or null).
+ */
+export class ReusableOutcome implements DeltaOutcome {
+  deltaUp = 0;
+  deltaDown = 0;
+  seedTime = 0;
+  leechTime = 0;
+  snatch = false;
+  flags = 0;
+  next: Baseline | null = null;
+  readonly kept: Baseline = { uploaded: 0, downloaded: 0, left: 0, lastMs: 0 };
+}
+
+function settle(out: ReusableOutcome, deltaUp: number, deltaDown: number, seedTime: number, leechTime: number,
+  snatch: boolean, flags: number, stopped: boolean, up: number, down: number, left: number, lastMs: number): ReusableOutcome {
+  out.deltaUp = deltaUp;
+  out.deltaDown = deltaDown;
+  out.seedTime = seedTime;
+  out.leechTime = leechTime;
+  out.snatch = snatch;
+  out.flags = flags;
+  if (stopped) {
+    out.next = null;
+  } else {
+    const k = out.kept;
+    k.uploaded = up;
+    k.downloaded = down;
+    k.left = left;
+    k.lastMs = lastMs;
+    out.next = k;
+  }
+  return out;
+}
+
+/**
+ * The delta of one announce at `nowMs` (rule table above). Writes into `out` when given (valid
+ * until its next use), else into a new outcome.
+ */
+export function computeDelta(prev: Baseline | undefined, c: Counters, nowMs: number, maxGapMs: number,
+  out: ReusableOutcome = new ReusableOutcome()): DeltaOutcome {
   const snatch = c.event === 'completed';
+  const stopped = c.event === 'stopped';
   if (prev === undefined) {
     const started = c.event === 'started';
-    return {
-      deltaUp: started ? c.uploaded : 0,
-      deltaDown: started ? c.downloaded : 0,
-      seedTime: 0,
-      leechTime: 0,
-      snatch,
-      flags: started ? 0 : FLAG_UNKNOWN_PEER,
-      next: c.event === 'stopped' ? null : { uploaded: c.uploaded, downloaded: c.downloaded, left: c.left, lastMs: c.nowMs },
-    };
+    return settle(out, started ? c.uploaded : 0, started ? c.downloaded : 0, 0, 0, snatch,
+      started ? 0 : FLAG_UNKNOWN_PEER, stopped, c.uploaded, c.downloaded, c.left, nowMs);
   }
   let flags = 0;
   let deltaUp: number;
@@ -92,18 +127,11 @@ export function computeDelta(prev: Baseline | undefined, c: Counters, maxGapMs: 
     }
   }
   // Time is attributed to the state the peer was in since its previous announce.
-  let gap = c.nowMs - prev.lastMs;
+  let gap = nowMs - prev.lastMs;
   if (gap < 0) gap = 0;
   if (gap > maxGapMs) gap = maxGapMs;
   const seconds = Math.floor(gap / 1000);
   const late = (flags & FLAG_COUNTER_REGRESSION) !== 0;
-  return {
-    deltaUp,
-    deltaDown,
-    seedTime: late ? 0 : prev.left === 0 ? seconds : 0,
-    leechTime: late ? 0 : prev.left === 0 ? 0 : seconds,
-    snatch,
-    flags,
-    next: c.event === 'stopped' ? null : { uploaded: nextUp, downloaded: nextDown, left: c.left, lastMs: late ? prev.lastMs : c.nowMs },
-  };
+  return settle(out, deltaUp, deltaDown, late ? 0 : prev.left === 0 ? seconds : 0, late ? 0 : prev.left === 0 ? 0 : seconds,
+    snatch, flags, stopped, nextUp, nextDown, c.left, late ? prev.lastMs : nowMs);
 }

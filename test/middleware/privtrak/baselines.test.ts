@@ -3,29 +3,58 @@ import assert from 'node:assert/strict';
 import { BaselineStore } from '../../../src/middleware/privtrak/baselines.js';
 
 const key = (user: number, n: number) => BaselineStore.key(Buffer.alloc(16, user), Buffer.alloc(20, n & 0xff), Buffer.from(`-qB4520-${String(n).padStart(12, '0')}`));
+type B = { uploaded: number; downloaded: number; left: number; lastMs: number };
 
 describe('baseline store', () => {
   it('stores, replaces and deletes exactly, reusing slots, and counts users', () => {
     const s = new BaselineStore(7);
-    const model = new Map<string, { uploaded: number; downloaded: number; left: number; lastMs: number }>();
+    const model = new Map<string, B>(); // by hex key
     let seed = 7;
     const rnd = (n: number) => { seed = (seed * 48271) % 2147483647; return seed % n; };
-    for (let step = 0; step < 20_000; step++) {
-      const k = key(rnd(5), rnd(3000));
+    // Enough keys to grow the index and the counters several times; deletes in between.
+    for (let step = 0; step < 40_000; step++) {
+      const k = key(rnd(5), rnd(6000));
       if (rnd(4) === 0) {
         s.delete(k);
-        model.delete(k);
+        model.delete(k.toString('hex'));
       } else {
         const b = { uploaded: rnd(1e9) * 1e6, downloaded: Number.MAX_SAFE_INTEGER - rnd(10), left: rnd(100), lastMs: 1_700_000_000_000 + step };
         s.set(k, b);
-        model.set(k, b);
+        model.set(k.toString('hex'), b);
       }
+      if (step % 5000 === 0) assert.equal(s.size, model.size);
     }
     assert.equal(s.size, model.size);
-    for (const [k, b] of model) assert.deepEqual(s.get(k), b);
-    assert.deepEqual(new Map(s.entries()), model, 'every entry once, through the shards');
-    assert.equal(s.users, new Set([...model.keys()].map((k) => k.slice(0, 16))).size);
+    for (const [k, b] of model) assert.deepEqual(s.get(Buffer.from(k, 'hex')), b);
+    const entries = [...s.entries()].map(([k, b]) => [k.toString('hex'), b] as const);
+    assert.equal(entries.length, model.size, 'every entry once, through the shards');
+    assert.deepEqual(new Map(entries), model);
+    assert.equal(s.users, new Set([...model.keys()].map((k) => k.slice(0, 32))).size);
     assert.equal(s.get(key(9, 9)), undefined);
+  });
+
+  it('looks peers up by their three ids, the same entries as by key', () => {
+    const s = new BaselineStore(4);
+    const user = Buffer.alloc(16, 1);
+    const ih = Buffer.alloc(20, 2);
+    const peerA = Buffer.from('-qB4520-aaaaaaaaaaaa');
+    const peerB = Buffer.from('-qB4520-bbbbbbbbbbbb');
+    assert.equal(s.slotOf(user, ih, peerA), -1);
+    s.update(user, ih, peerA, -1, { uploaded: 1, downloaded: 2, left: 3, lastMs: 4 });
+    const slot = s.slotOf(user, ih, peerA);
+    assert.ok(slot >= 0);
+    assert.equal(s.slotOf(user, ih, peerB), -1, 'another client of the same user on the same torrent is another peer');
+    s.update(user, ih, peerA, slot, { uploaded: 10, downloaded: 20, left: 0, lastMs: 40 });
+    assert.equal(s.slotOf(user, ih, peerA), slot, 'an update keeps the slot');
+    assert.deepEqual(s.get(BaselineStore.key(user, ih, peerA)), { uploaded: 10, downloaded: 20, left: 0, lastMs: 40 });
+    // Ids that are views into a larger buffer (how the UDP frontend hands them over) find the same peer.
+    const packet = Buffer.concat([Buffer.alloc(3), user, ih, peerA]);
+    assert.equal(s.slotOf(packet.subarray(3, 19), packet.subarray(19, 39), packet.subarray(39, 59)), slot);
+    assert.equal(s.users, 1);
+    s.update(user, ih, peerA, slot, null);
+    assert.equal(s.slotOf(user, ih, peerA), -1);
+    assert.equal(s.size, 0);
+    assert.equal(s.users, 0, 'a user with no baseline left is no longer tracked');
   });
 
   it('collects one shard at a time, any mix of expired and live entries', () => {
@@ -44,5 +73,6 @@ describe('baseline store', () => {
     for (let i = 0; i < 600; i++) s.set(key(7, 10_000 + i), { uploaded: 1, downloaded: 2, left: 3, lastMs: 6000 });
     assert.equal(s.size, live.length + 600);
     assert.equal([...s.entries()].length, s.size);
+    for (const [k] of live) assert.ok(s.get(k), 'the live entries survive the reuse');
   });
 });

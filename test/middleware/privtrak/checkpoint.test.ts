@@ -16,7 +16,7 @@ function freshDir(): string {
   return d;
 }
 
-function key(user: number, ih: number, peer: number): string {
+function key(user: number, ih: number, peer: number): Buffer {
   return BaselineStore.key(Buffer.alloc(16, user), Buffer.alloc(20, ih), Buffer.from(`-qB4520-${String(peer).padStart(12, '0')}`));
 }
 
@@ -25,19 +25,19 @@ describe('baseline checkpoint', () => {
     const dir = freshDir();
     const store = new BaselineStore(8);
     const max = Number.MAX_SAFE_INTEGER;
-    const expected = new Map<string, { uploaded: number; downloaded: number; left: number; lastMs: number }>();
+    const expected = new Map<string, { uploaded: number; downloaded: number; left: number; lastMs: number }>(); // by hex key
     for (let i = 0; i < 1000; i++) {
       const k = key(i % 5, i % 256, i);
       const b = { uploaded: i === 7 ? max : i * 1000, downloaded: i === 8 ? max : i, left: i % 3 === 0 ? 0 : 2 ** 40 + i, lastMs: 1_000_000 + i };
       store.set(k, b);
-      if (b.lastMs >= 1_000_100) expected.set(k, b);
+      if (b.lastMs >= 1_000_100) expected.set(k.toString('hex'), b);
     }
     assert.equal(await writeCheckpoint(dir, 4242, store, { fsync: true, sinceMs: 1_000_100 }), true);
     assert.equal(existsSync(join(dir, `${CHECKPOINT_FILE}.tmp`)), false);
     const back = readCheckpoint(dir)!;
     assert.equal(back.seq, 4242);
     assert.equal(back.entries.length, 900);
-    assert.deepEqual(new Map(back.entries.map((e) => [e.key, e.baseline])), expected);
+    assert.deepEqual(new Map(back.entries.map((e) => [e.key.toString('hex'), e.baseline])), expected);
   });
 
   it('has none before the first write; a checkpoint called off keeps the previous one', async () => {

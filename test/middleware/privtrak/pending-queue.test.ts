@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { PendingQueue } from '../../../src/middleware/privtrak/pending-queue.js';
-import { encodeRecord } from '../../../src/middleware/privtrak/journal-record.js';
+import { PendingQueue, decodeRecords } from '../../../src/middleware/privtrak/pending-queue.js';
+import { encodeRecord, RECORD_SIZE } from '../../../src/middleware/privtrak/journal-record.js';
 import type { StatDelta } from '../../../src/middleware/privtrak/delta.js';
 
 function delta(seq: number): StatDelta {
@@ -46,5 +46,21 @@ describe('pending queue', () => {
     assert.equal(q.oldestTimeMs(), undefined);
     q.push(delta(next));
     assert.deepEqual(q.peek(10).map((d) => d.seq), [next], 'usable again after emptying');
+  });
+
+  it('copies a batch into the room it is given when it fits, and into memory of its own otherwise', () => {
+    const q = new PendingQueue();
+    for (let seq = 1; seq <= 30; seq++) q.push(delta(seq));
+    const first = q.peekRecords(20);
+    assert.equal(first.length, 20 * RECORD_SIZE);
+    assert.equal(first.buffer.byteLength, first.length, 'memory of its own, not a slice of a shared pool');
+    q.drop(20);
+    const second = q.peekRecords(20, first);
+    assert.equal(second.buffer, first.buffer, 'the room is reused');
+    assert.deepEqual(decodeRecords(second).map((d) => d.seq), Array.from({ length: 10 }, (_, i) => 21 + i));
+    for (let seq = 31; seq <= 60; seq++) q.push(delta(seq));
+    const third = q.peekRecords(30, second);
+    assert.notEqual(third.buffer, first.buffer, 'a room too small is not written past its end');
+    assert.deepEqual(decodeRecords(third).map((d) => d.seq), Array.from({ length: 30 }, (_, i) => 21 + i));
   });
 });

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { computeDelta, FLAG_COUNTER_REGRESSION, FLAG_UNKNOWN_PEER, type Baseline } from '../../../src/middleware/privtrak/rules.js';
+import { computeDelta as computeAt, ReusableOutcome, FLAG_COUNTER_REGRESSION, FLAG_UNKNOWN_PEER, type Baseline } from '../../../src/middleware/privtrak/rules.js';
 import type { AnnounceEvent } from '../../../src/bittorrent/types.js';
 
 const GAP = 2 * 1800 * 1000;
@@ -9,6 +9,9 @@ const T0 = 1_700_000_000_000;
 function at(uploaded: number, downloaded: number, left: number, event: AnnounceEvent, nowMs = T0) {
   return { uploaded, downloaded, left, event, nowMs };
 }
+
+/** The rule at the announce's own time (`at` carries it). */
+const computeDelta = (prev: Baseline | undefined, c: ReturnType<typeof at>, gap: number) => computeAt(prev, c, c.nowMs, gap);
 
 const base = (uploaded: number, downloaded: number, left = 100, lastMs = T0 - 60_000): Baseline => ({ uploaded, downloaded, left, lastMs });
 
@@ -80,5 +83,23 @@ describe('delta rule table', () => {
     assert.equal(silent.seedTime, 3600);
     const clockWentBack = computeDelta(base(0, 0, 0, T0 + 5000), at(0, 0, 0, 'none'), GAP);
     assert.equal(clockWentBack.seedTime, 0);
+  });
+
+  it('computes into a reused outcome exactly as into a new one, whatever it held before', () => {
+    const reused = new ReusableOutcome();
+    const cases: Array<[Baseline | undefined, ReturnType<typeof at>]> = [
+      [undefined, at(500, 300, 10, 'started')],
+      [base(100, 50), at(90, 70, 0, 'stopped')],
+      [base(1000, 800), at(900, 850, 5, 'none')],
+      [undefined, at(1, 2, 3, 'stopped')],
+      [base(0, 0, 10, T0 - 90_500), at(0, 0, 0, 'completed')],
+      [base(100, 50), at(180, 50, 0, 'none')],
+    ];
+    for (const [prev, c] of cases) {
+      const fresh = computeDelta(prev, c, GAP);
+      const again = computeAt(prev, c, c.nowMs, GAP, reused);
+      assert.equal(again, reused);
+      assert.deepEqual({ ...again, kept: undefined, next: again.next && { ...again.next } }, { ...fresh, kept: undefined, next: fresh.next && { ...fresh.next } });
+    }
   });
 });
