@@ -246,8 +246,6 @@ for t in privtrak opentracker bittorrent-tracker; do
 done
 fi
 
-# Fills the running tracker with peers first..first+n-1 over UDP (chunks of 50,000, each from its own
-# 127.0.1.x source address with distinct ports). Appends the generator's lines to $RUN_DIR/fill.
 # The bare tracker and the privtrak hook side by side (see the hook section): $1 mode, $2 seconds.
 # Sets SIDE_R[mode,round] (the hook's cost per announce in CPU time, %) and SIDE_RATES[mode,round].
 side_load() { # $1 mode, $2 port, $3 seconds, $4 output: half the usual load, on core 1
@@ -288,6 +286,8 @@ side_by_side() {
   echo "  side by side, $mode, round $round: ${SIDE_RATES[$mode,$round]}: cost ${SIDE_R[$mode,$round]}%" >&2
 }
 
+# Fills the running tracker with peers first..first+n-1 over UDP (chunks of 50,000, each from its own
+# 127.0.1.x source address with distinct ports). Appends the generator's lines to $RUN_DIR/fill.
 fill_peers() { # $1 total, $2 info_hash pool
   local total=$1 pool=$2 first chunk n
   for ((first = 1, chunk = 1; first <= total; first += 50000, chunk++)); do
