@@ -259,7 +259,7 @@ side_load() { # $1 mode, $2 port, $3 seconds, $4 output: half the usual load, on
 }
 side_rate() { awk '/Requests\/sec/ {print $2} {for (i = 1; i <= NF; i++) if ($i ~ /^rate=/) {sub(/rate=/, "", $i); print $i}}' "$1" | head -1; }
 side_by_side() {
-  local mode=$1 secs=$2 ka pa=$PORT pb=$((PORT + 1)) a b w ta tb out x y
+  local mode=$1 secs=$2 ka pa=$PORT pb=$((PORT + 1)) a b w ta tb out rate_a rate_b cpu_a cpu_b
   ka=$([ "$mode" = keepalive ] && echo true || echo false)
   rm -rf "$RUN_DIR/journal" "$RUN_DIR"/privtrak.sqlite*
   pt_config "$ka" no > "$RUN_DIR/side-a.yaml"
@@ -281,8 +281,8 @@ side_by_side() {
     -v s="$secs" -v hz="$CLK_TCK" 'BEGIN {
       if (ta <= 0 || tb <= 0 || ra <= 0) { print "nan 0 0 0 0"; exit }
       pa = ra * s / (ta / hz); pb = rb * s / (tb / hz); printf "%.1f %.0f %.0f %.0f %.0f\n", (1 - pb / pa) * 100, ra, rb, pa, pb }')
-  read -r "SIDE_R[$mode,$round]" x y pa pb <<<"$out"
-  SIDE_RATES[$mode,$round]="$x vs $y/s; $pa vs $pb per CPU second"
+  read -r "SIDE_R[$mode,$round]" rate_a rate_b cpu_a cpu_b <<<"$out"
+  SIDE_RATES[$mode,$round]="$rate_a vs $rate_b/s; $cpu_a vs $cpu_b per CPU second"
   echo "  side by side, $mode, round $round: ${SIDE_RATES[$mode,$round]}: cost ${SIDE_R[$mode,$round]}%" >&2
 }
 

@@ -26,6 +26,9 @@ export type WorkerCall = { id: number } & (
 /** `room`: an apply's records buffer, moved back for the next apply to reuse. */
 export type WorkerReply = { id: number; room?: ArrayBuffer } & ({ ok: true; value: unknown } | { ok: false; message: string; code: string | undefined });
 
+/** Buffers cross the thread boundary as plain Uint8Arrays (structured clone): a Buffer view of one, no copy. */
+export const bufferOf = (u: Uint8Array): Buffer => Buffer.from(u.buffer, u.byteOffset, u.byteLength);
+
 type Pending = { resolve: (value: unknown) => void; reject: (err: Error) => void };
 
 /** Distributes Omit over the union, so each op keeps its own fields. */
@@ -75,8 +78,7 @@ export class SqliteWorkerSink implements DeltaSink {
 
   async totals(query: TotalsQuery): Promise<TotalsRow[]> {
     const rows = (await this.call({ op: 'totals', byTorrent: query.byTorrent, user: query.user })) as TotalsRow[];
-    const buf = (u: Uint8Array) => Buffer.from(u.buffer, u.byteOffset, u.byteLength);
-    return rows.map((r) => ({ ...r, user: buf(r.user), infoHash: r.infoHash === undefined ? undefined : buf(r.infoHash) }));
+    return rows.map((r) => ({ ...r, user: bufferOf(r.user), infoHash: r.infoHash === undefined ? undefined : bufferOf(r.infoHash) }));
   }
 
   async close(): Promise<void> {

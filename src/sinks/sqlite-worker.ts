@@ -6,18 +6,15 @@ import { parentPort, workerData } from 'node:worker_threads';
 import type { DeltaBatch } from '../middleware/privtrak/delta.js';
 import { RecordBatch } from '../middleware/privtrak/pending-queue.js';
 import { SqliteSink, type SqliteSinkOptions } from './sqlite-sink.js';
-import type { WorkerCall, WorkerReply } from './sqlite-worker-sink.js';
+import { bufferOf, type WorkerCall, type WorkerReply } from './sqlite-worker-sink.js';
 
 const sink = new SqliteSink(workerData as SqliteSinkOptions);
 const port = parentPort!;
 
-/** Buffers arrive as plain Uint8Arrays (structured clone): make them Buffers again, without copying. */
-const buf = (u: Uint8Array): Buffer => Buffer.from(u.buffer, u.byteOffset, u.byteLength);
-
 function batchOf(call: Extract<WorkerCall, { op: 'apply' }>): DeltaBatch {
   // Journal records, as the tracker sends them: the same batch the in-process sink gets from the flusher.
-  if (call.records !== undefined) return new RecordBatch(call.instance, buf(call.records));
-  const deltas = call.deltas!.map((d) => ({ ...d, user: buf(d.user), infoHash: buf(d.infoHash), peerId: buf(d.peerId) }));
+  if (call.records !== undefined) return new RecordBatch(call.instance, bufferOf(call.records));
+  const deltas = call.deltas!.map((d) => ({ ...d, user: bufferOf(d.user), infoHash: bufferOf(d.infoHash), peerId: bufferOf(d.peerId) }));
   return { id: call.batchId, instance: call.instance, deltas };
 }
 
@@ -27,7 +24,7 @@ async function run(call: WorkerCall): Promise<unknown> {
     case 'migrate': return sink.migrate();
     case 'load': return sink.load(call.instance);
     case 'apply': return sink.apply(batchOf(call));
-    case 'totals': return sink.totals({ byTorrent: call.byTorrent, user: call.user === undefined ? undefined : buf(call.user) });
+    case 'totals': return sink.totals({ byTorrent: call.byTorrent, user: call.user === undefined ? undefined : bufferOf(call.user) });
     case 'close': return sink.close();
   }
 }

@@ -17,7 +17,7 @@
  */
 import type { Baseline } from './rules.js';
 import type { ShardedBaselines } from './checkpoint.js';
-import { ByteKeyIndex } from './byte-key-index.js';
+import { ByteKeyIndex, grown } from './byte-key-index.js';
 
 /** Bytes of a key: user (16) + info_hash (20) + peer_id (20). */
 export const KEY_BYTES = 56;
@@ -61,9 +61,7 @@ export class BaselineStore implements ShardedBaselines {
 
   /** The baseline in a slot (from slotOf). */
   read(slot: number): Baseline {
-    const c = this.counters;
-    const at = slot * 4;
-    return { uploaded: c[at]!, downloaded: c[at + 1]!, left: c[at + 2]!, lastMs: c[at + 3]! };
+    return this.readInto(slot, { uploaded: 0, downloaded: 0, left: 0, lastMs: 0 });
   }
 
   /** The baseline in a slot, written into `into` (the announce path reuses one object). */
@@ -139,7 +137,7 @@ export class BaselineStore implements ShardedBaselines {
     let removed = 0;
     const c = this.counters;
     for (let slot = index; slot < this.index.slotLimit; slot += this.shardCount) {
-      if (c[slot * 4 + 3]! < cutoffMs && this.inUse(slot)) {
+      if (c[slot * 4 + 3]! < cutoffMs && this.index.inUse(slot)) {
         this.removeAt(slot);
         removed++;
       }
@@ -149,7 +147,7 @@ export class BaselineStore implements ShardedBaselines {
 
   /** Slots of one shard in use (checkpoints write one shard per event-loop turn). */
   *shardSlots(index: number): IterableIterator<number> {
-    for (let slot = index; slot < this.index.slotLimit; slot += this.shardCount) if (this.inUse(slot)) yield slot;
+    for (let slot = index; slot < this.index.slotLimit; slot += this.shardCount) if (this.index.inUse(slot)) yield slot;
   }
 
   /** Copies the key of a slot in use into `out` at `offset` (KEY_BYTES bytes). */
@@ -168,10 +166,6 @@ export class BaselineStore implements ShardedBaselines {
     }
   }
 
-  private inUse(slot: number): boolean {
-    return this.index.inUse(slot);
-  }
-
   private load(user: Uint8Array, infoHash: Uint8Array, peerId: Uint8Array): void {
     // Words composed from bytes: three TypedArray#set calls into a byte view cost twice as much.
     packWords(user, this.scratch, 0, 4);
@@ -185,21 +179,13 @@ export class BaselineStore implements ShardedBaselines {
     const slot = this.index.insert(this.scratch);
     const capacity = this.index.capacity;
     if (this.counters.length < capacity * 4) {
-      const counters = new Float64Array(capacity * 4);
-      counters.set(this.counters);
-      this.counters = counters;
-      const userOf = new Int32Array(capacity);
-      userOf.set(this.userOf);
-      this.userOf = userOf;
+      this.counters = grown(this.counters, capacity * 4);
+      this.userOf = grown(this.userOf, capacity);
     }
     let owner = this.userIndex.find(this.scratch);
     if (owner < 0) {
       owner = this.userIndex.insert(this.scratch);
-      if (this.perUser.length < this.userIndex.capacity) {
-        const perUser = new Int32Array(this.userIndex.capacity);
-        perUser.set(this.perUser);
-        this.perUser = perUser;
-      }
+      if (this.perUser.length < this.userIndex.capacity) this.perUser = grown(this.perUser, this.userIndex.capacity);
       this.perUser[owner] = 0;
     }
     this.perUser[owner]!++;

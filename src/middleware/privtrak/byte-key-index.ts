@@ -22,6 +22,13 @@ import { randomBytes } from 'node:crypto';
 
 const EMPTY = 0; // table cells hold slot + 1
 
+/** A copy of `a` in a typed array of `length` elements (growing the per-slot arrays). */
+export function grown<T extends Int32Array | Uint8Array | Float64Array>(a: T, length: number): T {
+  const bigger = new (a.constructor as new (length: number) => T)(length);
+  bigger.set(a);
+  return bigger;
+}
+
 export class ByteKeyIndex {
   /** Key words per slot. */
   readonly words: number;
@@ -39,8 +46,8 @@ export class ByteKeyIndex {
   private readonly secret: Int32Array;
   /** Slots in use or freed: slots ≥ this were never used. */
   private highWater = 0;
-  private free: Int32Array = new Int32Array(64);
-  private freeCount = 0;
+  /** Freed slots, reused before new ones are taken. */
+  private readonly free: number[] = [];
   private count = 0;
 
   /** `keyBytes`: the key length, a multiple of 4. */
@@ -142,12 +149,7 @@ export class ByteKeyIndex {
     }
     table[hole * 2] = EMPTY;
     this.used[slot] = 0;
-    if (this.freeCount === this.free.length) {
-      const bigger = new Int32Array(this.free.length * 2);
-      bigger.set(this.free);
-      this.free = bigger;
-    }
-    this.free[this.freeCount++] = slot;
+    this.free.push(slot);
     this.count--;
   }
 
@@ -179,14 +181,11 @@ export class ByteKeyIndex {
   }
 
   private allocate(): number {
-    if (this.freeCount > 0) return this.free[--this.freeCount]!;
+    const reused = this.free.pop();
+    if (reused !== undefined) return reused;
     if (this.highWater === this.used.length) {
-      const keys = new Int32Array(this.keys.length * 2);
-      keys.set(this.keys);
-      this.keys = keys;
-      const used = new Uint8Array(this.used.length * 2);
-      used.set(this.used);
-      this.used = used;
+      this.keys = grown(this.keys, this.keys.length * 2);
+      this.used = grown(this.used, this.used.length * 2);
     }
     return this.highWater++;
   }

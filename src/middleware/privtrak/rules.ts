@@ -48,10 +48,6 @@ export interface DeltaOutcome {
 }
 
 /**
- * Applies the rule table. `maxGapMs` caps seed/leech time (twice the announce interval):
- * a client silent for a day did not seed for a day as far as the tracker can tell.
- */
-/**
  * An outcome to compute into, again and again: the announce path keeps one, so an announce
  * allocates neither the outcome nor its next baseline (`next` is `kept` or null).
  */
@@ -88,8 +84,9 @@ function settle(out: ReusableOutcome, deltaUp: number, deltaDown: number, seedTi
 }
 
 /**
- * The delta of one announce at `nowMs` (rule table above). Writes into `out` when given (valid
- * until its next use), else into a new outcome.
+ * Applies the rule table to one announce at `nowMs`. `maxGapMs` caps seed/leech time (twice the
+ * announce interval): a client silent for a day did not seed for a day as far as the tracker can
+ * tell. Writes into `out` when given (valid until its next use), else into a new outcome.
  */
 export function computeDelta(prev: Baseline | undefined, c: Counters, nowMs: number, maxGapMs: number,
   out: ReusableOutcome = new ReusableOutcome()): DeltaOutcome {
