@@ -12,7 +12,8 @@ import { CoarseClock } from './clock.js';
 import { TrackerMetrics } from './metrics/metrics.js';
 import { startMetricsServer } from './metrics/server.js';
 import { HookChain } from './middleware/chain.js';
-import { buildHook, type HookDeps } from './middleware/registry.js';
+import { buildHook } from './middleware/hook-factories.js';
+import type { HookDeps } from './middleware/hook.js';
 import { createResponseHook } from './middleware/response/response-hook.js';
 import { createSwarmHook } from './middleware/swarm/swarm-hook.js';
 import { createPeerStore, StoreMaintenance } from './storage/index.js';
@@ -37,9 +38,9 @@ export class Tracker {
   constructor(readonly config: Config, readonly logger: Logger, options: { defaultMetrics?: boolean } = {}) {
     this.metrics = new TrackerMetrics(options);
     this.store = createPeerStore(config.storage, this.clock);
-    this.accessRegistry = config.registry === undefined ? undefined : createAccessRegistry(config.registry, { logger, metrics: this.metrics.registry });
+    this.accessRegistry = config.registry === undefined ? undefined : createAccessRegistry(config.registry, { logger, prometheus: this.metrics.prometheus });
     const deps: HookDeps = {
-      store: this.store, logger, metrics: this.metrics.registry, announceIntervalMs: config.announce_interval, accessRegistry: this.accessRegistry,
+      store: this.store, logger, prometheus: this.metrics.prometheus, announceIntervalMs: config.announce_interval, accessRegistry: this.accessRegistry,
     };
     const pre = config.prehooks.map((h, i) => buildHook(h.name, h.options, deps, `prehooks.${i}`));
     const post = config.posthooks.map((h, i) => buildHook(h.name, h.options, deps, `posthooks.${i}`));
@@ -71,7 +72,7 @@ export class Tracker {
       if (this.config.metrics_addr !== '') {
         const token = this.config.registry?.admin_token ?? '';
         const admin = this.accessRegistry !== undefined && token !== '' ? createAdminHandler(this.accessRegistry, token, this.logger) : undefined;
-        this.metricsServer = await startMetricsServer(this.config.metrics_addr, this.metrics.registry, admin);
+        this.metricsServer = await startMetricsServer(this.config.metrics_addr, this.metrics.prometheus, admin);
         this.logger.info({ addr: this.config.metrics_addr }, 'metrics listening');
       }
     } catch (err) {

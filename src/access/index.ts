@@ -1,6 +1,6 @@
 /** Builds the access registry, its source and its store from the `registry:` config block. */
 import type { Logger } from 'pino';
-import type { Registry as MetricsRegistry } from 'prom-client';
+import type { Registry as PrometheusRegistry } from 'prom-client';
 import type { RegistryConfig, SqlRegistryConfig } from './config.js';
 import { AccessRegistry } from './registry.js';
 import { FileSource } from './file-source.js';
@@ -39,7 +39,7 @@ export function createRegistrySource(cfg: RegistryConfig): RegistrySource {
   });
 }
 
-export function createAccessRegistry(cfg: RegistryConfig, deps: { logger: Logger; metrics: MetricsRegistry }): AccessRegistry {
+export function createAccessRegistry(cfg: RegistryConfig, deps: { logger: Logger; prometheus: PrometheusRegistry }): AccessRegistry {
   return new AccessRegistry(createRegistrySource(cfg), deps);
 }
 

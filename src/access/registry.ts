@@ -15,7 +15,7 @@
  * from the one the change was made over), or the tracker restarts.
  */
 import type { Logger } from 'pino';
-import type { Registry as MetricsRegistry } from 'prom-client';
+import type { Registry as PrometheusRegistry } from 'prom-client';
 import { sameTorrent, sameUser, type TorrentRecord, type UserRecord } from './records.js';
 import type { RegistrySource, RegistryUpdate } from './source.js';
 import { RegistryMetrics, type RegistryStatus } from './metrics.js';
@@ -29,7 +29,7 @@ interface Override<T> {
 
 export interface AccessRegistryDeps {
   readonly logger: Logger;
-  readonly metrics: MetricsRegistry;
+  readonly prometheus: PrometheusRegistry;
   readonly now?: () => number;
 }
 
@@ -50,7 +50,7 @@ export class AccessRegistry {
   constructor(readonly source: RegistrySource, deps: AccessRegistryDeps) {
     this.logger = deps.logger.child({ registry: source.name });
     this.now = deps.now ?? Date.now;
-    this.metrics = new RegistryMetrics(deps.metrics, () => this.status(), this.now);
+    this.metrics = new RegistryMetrics(deps.prometheus, () => this.status(), this.now);
   }
 
   /** The user with this passkey (32 hex characters, any case), or undefined. */

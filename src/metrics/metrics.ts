@@ -9,7 +9,8 @@ export type Action = 'announce' | 'scrape' | 'connect' | 'other';
 export type Outcome = 'ok' | 'client_error' | 'internal_error';
 
 export class TrackerMetrics {
-  readonly registry: Registry;
+  /** The Prometheus registry every metric of this tracker is registered in (one per tracker: tests run several). */
+  readonly prometheus: Registry;
   readonly requests: Counter<'frontend' | 'action' | 'outcome'>;
   readonly latency: Histogram<'frontend' | 'action'>;
   readonly swarms: Gauge;
@@ -20,8 +21,8 @@ export class TrackerMetrics {
   private readonly children = new Map<number, { count: { inc(): void }; latency: { observe(v: number): void } }>();
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
-    this.registry = new Registry();
-    const registers = [this.registry];
+    this.prometheus = new Registry();
+    const registers = [this.prometheus];
     this.requests = new Counter({
       name: 'privtrak_requests_total', help: 'Requests handled, by frontend, action and outcome.',
       labelNames: ['frontend', 'action', 'outcome'], registers,
@@ -39,7 +40,7 @@ export class TrackerMetrics {
       buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
     });
     this.gcRemoved = new Counter({ name: 'privtrak_storage_gc_removed_peers_total', help: 'Peers dropped by garbage collection.', registers });
-    if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: 'privtrak_' });
+    if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.prometheus, prefix: 'privtrak_' });
   }
 
   /** Records one request. `startNs` is from process.hrtime.bigint(). */

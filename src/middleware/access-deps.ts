@@ -1,7 +1,7 @@
 /** The access registry for a hook that needs one, or a ConfigError naming the hook. */
 import { ConfigError } from '../config/errors.js';
 import type { AccessRegistry } from '../access/registry.js';
-import type { HookDeps } from './registry.js';
+import type { HookDeps } from './hook.js';
 
 export function requireAccessRegistry(deps: HookDeps, hook: string, path: string): AccessRegistry {
   if (deps.accessRegistry === undefined) {

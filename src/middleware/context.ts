@@ -32,13 +32,11 @@ export interface RequestContext {
    */
   downloadMultiplier?: number;
   uploadMultiplier?: number;
-  /** Free-form values hooks share, keyed by hook-owned symbols or names. */
-  readonly values: Map<string | symbol, unknown>;
 }
 
 export function createContext(params: Record<string, string>, query: Record<string, string>, userAgent?: string): RequestContext {
   return {
     params, query, userAgent, userId: undefined, siteUserId: undefined, siteTorrentId: undefined,
-    downloadMultiplier: undefined, uploadMultiplier: undefined, values: new Map(),
+    downloadMultiplier: undefined, uploadMultiplier: undefined,
   };
 }

@@ -7,7 +7,11 @@
  * ClientError (its message becomes the HTTP `failure reason` / UDP error). Post-hooks run
  * after the response is written; their errors are logged, never sent.
  */
+import type { Logger } from 'pino';
+import type { Registry as PrometheusRegistry } from 'prom-client';
 import type { AnnounceRequest, AnnounceResponse, ScrapeRequest, ScrapeResponse } from '../bittorrent/types.js';
+import type { PeerStore } from '../storage/peer-store.js';
+import type { AccessRegistry } from '../access/registry.js';
 import type { RequestContext } from './context.js';
 
 export type MaybePromise = void | Promise<void>;
@@ -21,6 +25,17 @@ export interface Hook {
   start?(): Promise<void>;
   /** Called once at shutdown, after the frontends stopped accepting: flush here. */
   stop?(): Promise<void>;
+}
+
+/** What every hook factory is given (hook-factories.ts): the tracker's shared parts. */
+export interface HookDeps {
+  readonly store: PeerStore;
+  readonly logger: Logger;
+  /** The tracker's Prometheus registry: hooks register their metrics here. */
+  readonly prometheus: PrometheusRegistry;
+  readonly announceIntervalMs: number;
+  /** The tracker's one access registry (config `registry:`), shared by the hooks that need it; absent if not configured. */
+  readonly accessRegistry?: AccessRegistry;
 }
 
 /** Whether a hook (or the chain) answered asynchronously. */

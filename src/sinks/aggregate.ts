@@ -3,8 +3,8 @@
  * A user with 40 deltas in a batch becomes one row update.
  * Deltas at or below `appliedThrough` are skipped (already applied by an earlier attempt).
  */
-import type { DeltaBatch, StatDelta } from '../middleware/privtrak/delta.js';
-import { RECORD, RECORD_SIZE, get64 } from '../middleware/privtrak/journal-record.js';
+import type { DeltaBatch, StatDelta } from '../accounting/delta.js';
+import { RECORD, RECORD_SIZE, get64 } from '../accounting/delta-record.js';
 
 export interface TorrentRow {
   user: Buffer;

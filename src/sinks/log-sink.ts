@@ -13,7 +13,7 @@
  */
 import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import type { DeltaBatch, StatDelta } from '../middleware/privtrak/delta.js';
+import type { DeltaBatch, StatDelta } from '../accounting/delta.js';
 import type { DeltaSink, SinkState, TotalsQuery, TotalsRow } from './sink.js';
 import { aggregateBatch } from './aggregate.js';
 

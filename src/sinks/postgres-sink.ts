@@ -15,7 +15,7 @@
  * under an operator's control.
  */
 import pg from 'pg';
-import type { DeltaBatch } from '../middleware/privtrak/delta.js';
+import type { DeltaBatch } from '../accounting/delta.js';
 import type { DeltaSink, SinkState, TotalsQuery, TotalsRow } from './sink.js';
 import { aggregateBatch, type Aggregate } from './aggregate.js';
 import { SCHEMA_VERSION, schemaStatements } from './sql-schema.js';

@@ -12,7 +12,7 @@
  * Sinks keep totals only. The peers' baselines are the tracker's own state: it keeps them in
  * its journal and checkpoints (src/middleware/privtrak/checkpoint.ts), not in the sink.
  */
-import type { DeltaBatch } from '../middleware/privtrak/delta.js';
+import type { DeltaBatch } from '../accounting/delta.js';
 
 export interface SinkState {
   /** Highest delta seq applied for the instance (0 if none). */

@@ -16,7 +16,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
-import type { DeltaBatch } from '../middleware/privtrak/delta.js';
+import type { DeltaBatch } from '../accounting/delta.js';
 import type { DeltaSink, SinkState, TotalsQuery, TotalsRow } from './sink.js';
 import { aggregateBatch } from './aggregate.js';
 import { SCHEMA_VERSION, schemaStatements } from './sql-schema.js';

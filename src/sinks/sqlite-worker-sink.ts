@@ -11,7 +11,7 @@
  * the sink's seq check makes harmless) and the next call starts a new worker.
  */
 import { Worker } from 'node:worker_threads';
-import type { DeltaBatch, StatDelta } from '../middleware/privtrak/delta.js';
+import type { DeltaBatch, StatDelta } from '../accounting/delta.js';
 import type { DeltaSink, SinkState, TotalsQuery, TotalsRow } from './sink.js';
 import type { SqliteSinkOptions } from './sqlite-sink.js';
 

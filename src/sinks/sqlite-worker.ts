@@ -3,8 +3,8 @@
  * better-sqlite3 is synchronous; here its transactions block this thread, never the tracker's.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import type { DeltaBatch } from '../middleware/privtrak/delta.js';
-import { RecordBatch } from '../middleware/privtrak/pending-queue.js';
+import type { DeltaBatch } from '../accounting/delta.js';
+import { RecordBatch } from '../accounting/record-batch.js';
 import { SqliteSink, type SqliteSinkOptions } from './sqlite-sink.js';
 import { bufferOf, type WorkerCall, type WorkerReply } from './sqlite-worker-sink.js';
 

@@ -137,7 +137,7 @@ export function runAccessSuite(name: string, makeBackend: () => Promise<SuiteBac
     };
 
     const metric = async (metricName: string): Promise<number> => {
-      const m = tracker.metrics.registry.getSingleMetric(metricName);
+      const m = tracker.metrics.prometheus.getSingleMetric(metricName);
       assert.ok(m, `metric ${metricName}`);
       const values = (await m.get()).values;
       return values.reduce((sum, v) => sum + v.value, 0);
@@ -207,7 +207,7 @@ export function runAccessSuite(name: string, makeBackend: () => Promise<SuiteBac
 
     it('counts refusals by hook and reason', async (t) => {
       if (!backend) return t.skip('no backend');
-      const m = tracker.metrics.registry.getSingleMetric('privtrak_access_refused_total')!;
+      const m = tracker.metrics.prometheus.getSingleMetric('privtrak_access_refused_total')!;
       const v = (await m.get()).values;
       const count = (hook: string, reason: string) => v.find((x) => x.labels['hook'] === hook && x.labels['reason'] === reason)?.value ?? 0;
       assert.equal(count('user_approval', 'unknown'), 4, 'unknown + malformed, over HTTP and UDP');

@@ -64,7 +64,7 @@ describe('file registry source', () => {
   async function start(dir: string, pollIntervalMs = 50) {
     const metrics = new Registry();
     const source = new FileSource({ users: join(dir, 'users.csv'), torrents: join(dir, 'torrents.yaml'), pollIntervalMs });
-    const registry = new AccessRegistry(source, { logger: pino({ level: 'silent' }), metrics });
+    const registry = new AccessRegistry(source, { logger: pino({ level: 'silent' }), prometheus: metrics });
     await registry.start();
     return { registry, metrics, source };
   }

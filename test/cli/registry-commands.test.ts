@@ -43,7 +43,7 @@ function cli(config: string, ...args: string[]): { status: number | null; stdout
 /** Whether an announce by `passkey` on `ih` is accepted, asked of the tracker's hooks directly. */
 function verdict(tracker: Tracker, passkey: string, ihHex = IH): string | undefined {
   const hooks = tracker.chain.preHooks;
-  const ctx = { params: { passkey }, query: {}, userAgent: undefined, values: new Map() };
+  const ctx = { params: { passkey }, query: {}, userAgent: undefined };
   const req = { infoHash: Buffer.from(ihHex, 'hex'), peer: { id: Buffer.alloc(20, 0x41) }, event: 'none', left: 5, transport: 'http' };
   try {
     for (const h of hooks.slice(0, -1)) h.handleAnnounce(ctx as never, req as never, {} as never);

@@ -6,7 +6,7 @@ import { ClientError } from '../../src/bittorrent/errors.js';
 import { makePeer } from '../../src/bittorrent/ip.js';
 import type { Hook } from '../../src/middleware/hook.js';
 import type { AnnounceRequest } from '../../src/bittorrent/types.js';
-import { buildHook } from '../../src/middleware/registry.js';
+import { buildHook } from '../../src/middleware/hook-factories.js';
 import { createVarIntervalHook } from '../../src/middleware/varinterval/varinterval-hook.js';
 import { ConfigError } from '../../src/config/errors.js';
 
@@ -45,9 +45,9 @@ describe('hook chain', () => {
   });
 
   it('lets a later hook read what an earlier one put in the context', () => {
-    const setter: Hook = { name: 's', handleAnnounce: (ctx) => { ctx.userId = Buffer.from('u'); ctx.values.set('k', 42); }, handleScrape() {} };
+    const setter: Hook = { name: 's', handleAnnounce: (ctx) => { ctx.userId = Buffer.from('u'); ctx.siteTorrentId = 42; }, handleScrape() {} };
     let read: unknown;
-    const getter: Hook = { name: 'g', handleAnnounce: (ctx) => { read = [ctx.userId?.toString(), ctx.values.get('k')]; }, handleScrape() {} };
+    const getter: Hook = { name: 'g', handleAnnounce: (ctx) => { read = [ctx.userId?.toString(), ctx.siteTorrentId]; }, handleScrape() {} };
     new HookChain([setter, getter], [], opts).announce(createContext({}, {}), req);
     assert.deepEqual(read, ['u', 42]);
   });

@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createContext } from '../../src/middleware/context.js';
-import { buildHook } from '../../src/middleware/registry.js';
+import { buildHook } from '../../src/middleware/hook-factories.js';
 import { ClientError } from '../../src/bittorrent/errors.js';
 import { ConfigError } from '../../src/config/errors.js';
 import { announceReq, emptyResponse, hookDeps } from '../support/access.js';

@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createContext } from '../../src/middleware/context.js';
-import { buildHook } from '../../src/middleware/registry.js';
+import { buildHook } from '../../src/middleware/hook-factories.js';
 import { FreeleechHook, freeleechOptionsSchema } from '../../src/middleware/freeleech/freeleech-hook.js';
 import { ConfigError } from '../../src/config/errors.js';
 import type { AccessRegistry } from '../../src/access/registry.js';

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { createContext } from '../../src/middleware/context.js';
 import { PeerLimiter, OK, RATE_LIMITED, TOO_MANY_PEERS } from '../../src/middleware/peer-limits/peer-limiter.js';
 import { PeerLimitsHook, peerLimitsOptionsSchema } from '../../src/middleware/peer-limits/peer-limits-hook.js';
-import { buildHook } from '../../src/middleware/registry.js';
+import { buildHook } from '../../src/middleware/hook-factories.js';
 import { ClientError } from '../../src/bittorrent/errors.js';
 import { ConfigError } from '../../src/config/errors.js';
 import { announceReq, emptyResponse, hookDeps } from '../support/access.js';
@@ -76,7 +76,7 @@ describe('peer_limits hook', () => {
 
   it('refuses the fourth peer of a user on a torrent by default, keyed by ctx.userId', () => {
     let now = 0;
-    const hook = new PeerLimitsHook(peerLimitsOptionsSchema.parse({}), { metrics: new Registry() }, () => now);
+    const hook = new PeerLimitsHook(peerLimitsOptionsSchema.parse({}), { prometheus: new Registry() }, () => now);
     const send = (peer: string, user: number, event: 'none' | 'stopped' = 'none') => refusal(() => {
       const ctx = createContext({}, {});
       ctx.userId = Buffer.alloc(16, user);

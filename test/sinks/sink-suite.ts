@@ -11,10 +11,10 @@
 import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
 import type { DeltaSink, TotalsRow } from '../../src/sinks/sink.js';
-import type { StatDelta } from '../../src/middleware/privtrak/delta.js';
+import type { StatDelta } from '../../src/accounting/delta.js';
 import type { AnnounceEvent } from '../../src/bittorrent/types.js';
-import { RecordBatch } from '../../src/middleware/privtrak/pending-queue.js';
-import { encodeRecord } from '../../src/middleware/privtrak/journal-record.js';
+import { RecordBatch } from '../../src/accounting/record-batch.js';
+import { encodeRecord } from '../../src/accounting/delta-record.js';
 
 // 16-byte users, 20-byte info hashes and peer ids; A < B and IH1 < IH2 in byte order.
 export const USER_A = Buffer.from('0123456789abcdef0123456789abcdef', 'hex');

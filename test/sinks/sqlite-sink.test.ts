@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { SqliteSink } from '../../src/sinks/sqlite-sink.js';
 import { SqliteWorkerSink } from '../../src/sinks/sqlite-worker-sink.js';
-import { encodeRecordInto, RECORD_SIZE } from '../../src/middleware/privtrak/journal-record.js';
+import { encodeRecordInto, RECORD_SIZE } from '../../src/accounting/delta-record.js';
 import type { Worker } from 'node:worker_threads';
 import { createSink, sinkOptionsSchema } from '../../src/sinks/index.js';
 import { runSinkSuite, delta, USER_A } from './sink-suite.js';

@@ -6,7 +6,7 @@ import type { RegistrySource, RegistryUpdate } from '../../src/access/source.js'
 import { torrentKey, type TorrentRecord, type UserRecord } from '../../src/access/records.js';
 import { makePeer } from '../../src/bittorrent/ip.js';
 import type { AnnounceRequest, AnnounceResponse } from '../../src/bittorrent/types.js';
-import type { HookDeps } from '../../src/middleware/registry.js';
+import type { HookDeps } from '../../src/middleware/hook.js';
 import { MemoryPeerStore } from '../../src/storage/memory/memory-store.js';
 import { ManualClock } from '../../src/clock.js';
 
@@ -39,7 +39,7 @@ export function torrent(infoHash: Buffer, over: Partial<Omit<TorrentRecord, 'key
 
 export async function fixedRegistry(users: UserRecord[], torrents: TorrentRecord[] = [], metrics = new Registry()): Promise<{ registry: AccessRegistry; source: FixedSource }> {
   const source = new FixedSource({ allUsers: users, allTorrents: torrents });
-  const registry = new AccessRegistry(source, { logger: pino({ level: 'silent' }), metrics });
+  const registry = new AccessRegistry(source, { logger: pino({ level: 'silent' }), prometheus: metrics });
   await registry.start();
   await registry.stop(); // no timer in unit tests: refresh() is called by hand
   return { registry, source };
@@ -47,7 +47,7 @@ export async function fixedRegistry(users: UserRecord[], torrents: TorrentRecord
 
 export function hookDeps(registry?: AccessRegistry, metrics = new Registry()): HookDeps {
   return {
-    store: new MemoryPeerStore(new ManualClock(0)), logger: pino({ level: 'silent' }), metrics,
+    store: new MemoryPeerStore(new ManualClock(0)), logger: pino({ level: 'silent' }), prometheus: metrics,
     announceIntervalMs: 1_800_000, accessRegistry: registry,
   };
 }

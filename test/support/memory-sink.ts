@@ -3,7 +3,7 @@
  * It follows the same contract as the real sinks (atomic, idempotent by seq); the real sinks are checked against that contract by test/sinks/sink-suite.ts.
  */
 import type { DeltaSink, SinkState, TotalsQuery, TotalsRow } from '../../src/sinks/sink.js';
-import type { DeltaBatch } from '../../src/middleware/privtrak/delta.js';
+import type { DeltaBatch } from '../../src/accounting/delta.js';
 import { aggregateBatch } from '../../src/sinks/aggregate.js';
 
 export class MemorySink implements DeltaSink {

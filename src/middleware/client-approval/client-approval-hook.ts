@@ -17,7 +17,7 @@ import type { AnnounceRequest, AnnounceResponse } from '../../bittorrent/types.j
 import { ClientError } from '../../bittorrent/errors.js';
 import type { Hook } from '../hook.js';
 import type { RequestContext } from '../context.js';
-import type { HookDeps } from '../registry.js';
+import type { HookDeps } from '../hook.js';
 import { parseHookOptions } from '../options.js';
 import { refusalCounters, type RefusalCounters } from '../refusals.js';
 
@@ -60,12 +60,12 @@ export class ClientApprovalHook implements Hook {
   private readonly notAllowed = new ClientError('CLIENT_NOT_ALLOWED', 'client not allowed');
   private readonly uaNotAllowed = new ClientError('CLIENT_NOT_ALLOWED', 'user agent not allowed');
 
-  constructor(opts: z.output<typeof clientApprovalOptionsSchema>, deps: Pick<HookDeps, 'metrics'>) {
+  constructor(opts: z.output<typeof clientApprovalOptionsSchema>, deps: Pick<HookDeps, 'prometheus'>) {
     this.allow = opts.allow.map((p) => Buffer.from(p, 'latin1'));
     this.deny = opts.deny.map((p) => ({ bytes: Buffer.from(p, 'latin1'), refusal: new ClientError('CLIENT_BANNED', `client banned (${p})`) }));
     this.uaAllow = opts.user_agent.allow;
     this.uaDeny = opts.user_agent.deny.map((p) => ({ prefix: p, refusal: new ClientError('CLIENT_BANNED', `user agent banned (${p})`) }));
-    this.refused = refusalCounters(deps.metrics, this.name, REASONS);
+    this.refused = refusalCounters(deps.prometheus, this.name, REASONS);
   }
 
   handleAnnounce(ctx: RequestContext, req: AnnounceRequest, _resp: AnnounceResponse): void {

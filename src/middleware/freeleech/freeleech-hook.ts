@@ -17,7 +17,7 @@ import { z } from 'zod';
 import type { AnnounceRequest, AnnounceResponse } from '../../bittorrent/types.js';
 import type { Hook } from '../hook.js';
 import type { RequestContext } from '../context.js';
-import type { HookDeps } from '../registry.js';
+import type { HookDeps } from '../hook.js';
 import { parseHookOptions } from '../options.js';
 import type { AccessRegistry } from '../../access/registry.js';
 import { MAX_MULTIPLIER } from '../../access/records.js';

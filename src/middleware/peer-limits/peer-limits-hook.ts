@@ -17,7 +17,7 @@ import type { AnnounceRequest, AnnounceResponse } from '../../bittorrent/types.j
 import { ClientError } from '../../bittorrent/errors.js';
 import type { Hook } from '../hook.js';
 import type { RequestContext } from '../context.js';
-import type { HookDeps } from '../registry.js';
+import type { HookDeps } from '../hook.js';
 import { parseHookOptions } from '../options.js';
 import { durationSchema } from '../../config/zod-duration.js';
 import { refusalCounters, type RefusalCounters } from '../refusals.js';
@@ -58,7 +58,7 @@ export class PeerLimitsHook implements Hook {
   private timer: NodeJS.Timeout | undefined;
   private sweeping = false;
 
-  constructor(private readonly opts: PeerLimitsOptions, deps: Pick<HookDeps, 'metrics'>, private readonly now: () => number = Date.now) {
+  constructor(private readonly opts: PeerLimitsOptions, deps: Pick<HookDeps, 'prometheus'>, private readonly now: () => number = Date.now) {
     const burst = opts.rate_limit.announces === 0 ? 0 : opts.rate_limit.burst || opts.rate_limit.announces;
     this.limiter = new PeerLimiter({
       maxPeers: opts.max_peers_per_torrent,
@@ -68,11 +68,11 @@ export class PeerLimitsHook implements Hook {
     });
     this.identifier = createPasskeyIdentifier(opts.identifier);
     this.tooManyPeers = new ClientError('TOO_MANY_PEERS', `too many peers on this torrent (at most ${opts.max_peers_per_torrent} per user)`);
-    this.refused = refusalCounters(deps.metrics, this.name, REASONS);
+    this.refused = refusalCounters(deps.prometheus, this.name, REASONS);
     const limiter = this.limiter;
-    if (!deps.metrics.getSingleMetric('privtrak_peer_limits_users')) {
+    if (!deps.prometheus.getSingleMetric('privtrak_peer_limits_users')) {
       new Gauge({
-        name: 'privtrak_peer_limits_users', help: 'Users with peer-limit or rate-limit state held in memory.', registers: [deps.metrics],
+        name: 'privtrak_peer_limits_users', help: 'Users with peer-limit or rate-limit state held in memory.', registers: [deps.prometheus],
         collect() { this.set(limiter.trackedUsers); },
       });
     }

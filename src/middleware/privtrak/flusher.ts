@@ -6,8 +6,9 @@
  */
 import type { Logger } from 'pino';
 import type { DeltaSink } from '../../sinks/sink.js';
-import type { StatDelta } from './delta.js';
-import { PendingQueue, RecordBatch } from './pending-queue.js';
+import type { StatDelta } from '../../accounting/delta.js';
+import { PendingQueue } from './pending-queue.js';
+import { RecordBatch } from '../../accounting/record-batch.js';
 import type { PrivtrakMetrics } from './metrics.js';
 
 export interface FlusherOptions {

@@ -17,7 +17,7 @@
  */
 import { closeSync, constants, fstatSync, fsyncSync, ftruncateSync, openSync, readFileSync, writeSync } from 'node:fs';
 import type { MmapAddon } from '../../native/mmap.js';
-import { clearTrailers, scanRecords, writeTrailers } from './journal-record.js';
+import { clearTrailers, scanRecords, writeTrailers } from '../../accounting/delta-record.js';
 
 export interface JournalSegment {
   readonly path: string;

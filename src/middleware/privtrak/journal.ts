@@ -19,8 +19,8 @@
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import type { StatDelta } from './delta.js';
-import { RECORD_SIZE, decodeRecord, encodeRecordInto, scanRecords } from './journal-record.js';
+import type { StatDelta } from '../../accounting/delta.js';
+import { RECORD_SIZE, decodeRecord, encodeRecordInto, scanRecords } from '../../accounting/delta-record.js';
 import { MappedSegment, WrittenSegment, type JournalSegment } from './journal-segment.js';
 import { loadMmap, type MmapAddon } from '../../native/mmap.js';
 

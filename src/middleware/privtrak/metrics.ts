@@ -4,6 +4,16 @@ import { FLAG_COUNTER_REGRESSION, FLAG_UNKNOWN_PEER } from './rules.js';
 
 const FLAG_LABELS = ['none', 'unknown_peer', 'counter_regression'] as const;
 
+/** What the privtrak gauges show, read from the hook's parts. */
+export interface GaugeSources {
+  readonly journalRecords: number;
+  readonly pending: number;
+  readonly oldestPendingMs: number | undefined;
+  readonly users: number;
+  readonly peers: number;
+  readonly peersActive: number;
+}
+
 export class PrivtrakMetrics {
   readonly flushDuration: Histogram;
   readonly flushFailures: Counter;
@@ -66,6 +76,16 @@ export class PrivtrakMetrics {
     this.users = new Gauge({ name: 'privtrak_users_tracked', help: 'Users with at least one peer baseline.', registers });
     this.peers = new Gauge({ name: 'privtrak_peers_tracked', help: 'Peer baselines kept (user, info_hash, peer_id).', registers });
     this.peersActive = new Gauge({ name: 'privtrak_peers_active', help: 'Peer baselines that announced within peer_lifetime.', registers });
+  }
+
+  /** Refreshes the gauges (every prometheus_reporting_interval, as in the Go original). */
+  report(s: GaugeSources, nowMs: number): void {
+    this.journalRecords.set(s.journalRecords);
+    this.pending.set(s.pending);
+    this.oldestPendingAge.set(s.oldestPendingMs === undefined ? 0 : (nowMs - s.oldestPendingMs) / 1000);
+    this.users.set(s.users);
+    this.peers.set(s.peers);
+    this.peersActive.set(s.peersActive);
   }
 
   /** Counts one delta by its flags (a delta may carry both flags). */

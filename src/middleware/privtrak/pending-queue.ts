@@ -6,31 +6,9 @@
  * the memory, and bound what max_pending really costs. Objects are decoded only for the batch
  * being flushed.
  */
-import type { DeltaBatch, StatDelta } from './delta.js';
-import { RECORD, RECORD_SIZE, decodeRecord, encodeRecordInto, get64 } from './journal-record.js';
-
-export function decodeRecords(records: Buffer): StatDelta[] {
-  const out: StatDelta[] = new Array(records.length / RECORD_SIZE);
-  for (let i = 0; i < out.length; i++) out[i] = decodeRecord(records, i * RECORD_SIZE);
-  return out;
-}
-
-/** A batch for the sink straight from the queue: records, with objects only if a sink asks. */
-export class RecordBatch implements DeltaBatch {
-  private decoded: StatDelta[] | undefined;
-  readonly id: number;
-  readonly size: number;
-
-  constructor(readonly instance: string, readonly records: Buffer) {
-    this.size = records.length / RECORD_SIZE;
-    this.id = get64(records, records.length - RECORD_SIZE + RECORD.seq);
-  }
-
-  get deltas(): readonly StatDelta[] {
-    this.decoded ??= decodeRecords(this.records);
-    return this.decoded;
-  }
-}
+import type { StatDelta } from '../../accounting/delta.js';
+import { RECORD, RECORD_SIZE, encodeRecordInto, get64 } from '../../accounting/delta-record.js';
+import { decodeRecords } from '../../accounting/record-batch.js';
 
 export class PendingQueue {
   private buf = Buffer.allocUnsafe(1024 * RECORD_SIZE);

@@ -15,17 +15,12 @@
  * | completed                                              | as above + one snatch      | —                   |
  */
 import type { AnnounceEvent } from '../../bittorrent/types.js';
+import type { Baseline } from '../../accounting/delta.js';
+
+export type { Baseline };
 
 export const FLAG_UNKNOWN_PEER = 1;
 export const FLAG_COUNTER_REGRESSION = 2;
-
-export interface Baseline {
-  uploaded: number;
-  downloaded: number;
-  left: number;
-  /** Epoch ms of the last counted announce. */
-  lastMs: number;
-}
 
 /** What an announce reports (an AnnounceRequest is one). */
 export interface Counters {

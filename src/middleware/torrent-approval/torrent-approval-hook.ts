@@ -14,7 +14,7 @@ import type { AnnounceRequest, AnnounceResponse } from '../../bittorrent/types.j
 import { ClientError } from '../../bittorrent/errors.js';
 import type { Hook } from '../hook.js';
 import type { RequestContext } from '../context.js';
-import type { HookDeps } from '../registry.js';
+import type { HookDeps } from '../hook.js';
 import { parseHookOptions } from '../options.js';
 import { requireAccessRegistry } from '../access-deps.js';
 import { refusalCounters, type RefusalCounters } from '../refusals.js';
@@ -33,9 +33,9 @@ export class TorrentApprovalHook implements Hook {
   private readonly notRegistered = new ClientError('TORRENT_NOT_REGISTERED', 'torrent not registered');
   private readonly banned = new ClientError('TORRENT_BANNED', 'torrent banned');
 
-  constructor(private readonly registry: AccessRegistry, opts: z.output<typeof torrentApprovalOptionsSchema>, deps: Pick<HookDeps, 'metrics'>) {
+  constructor(private readonly registry: AccessRegistry, opts: z.output<typeof torrentApprovalOptionsSchema>, deps: Pick<HookDeps, 'prometheus'>) {
     this.whitelist = opts.mode === 'whitelist';
-    this.refused = refusalCounters(deps.metrics, this.name, REASONS);
+    this.refused = refusalCounters(deps.prometheus, this.name, REASONS);
   }
 
   handleAnnounce(ctx: RequestContext, req: AnnounceRequest, _resp: AnnounceResponse): void {

@@ -20,7 +20,7 @@ import type { AnnounceRequest, AnnounceResponse } from '../../bittorrent/types.j
 import { ClientError } from '../../bittorrent/errors.js';
 import type { Hook } from '../hook.js';
 import type { RequestContext } from '../context.js';
-import type { HookDeps } from '../registry.js';
+import type { HookDeps } from '../hook.js';
 import { parseHookOptions } from '../options.js';
 import { requireAccessRegistry } from '../access-deps.js';
 import { refusalCounters, type RefusalCounters } from '../refusals.js';
@@ -46,12 +46,12 @@ export class UserApprovalHook implements Hook {
   private readonly leeching = new ClientError('LEECHING_FORBIDDEN', 'download privileges revoked: seeding only');
   private readonly refused: RefusalCounters<(typeof REASONS)[number]>;
 
-  constructor(private readonly registry: AccessRegistry, opts: z.output<typeof userApprovalOptionsSchema>, deps: Pick<HookDeps, 'metrics'>) {
+  constructor(private readonly registry: AccessRegistry, opts: z.output<typeof userApprovalOptionsSchema>, deps: Pick<HookDeps, 'prometheus'>) {
     this.from = opts.identifier.from;
     this.key = opts.identifier.name;
     this.missing = new ClientError('UNAUTHORIZED', `missing ${this.key}`);
     this.unknown = new ClientError('UNAUTHORIZED', `unknown ${this.key}`);
-    this.refused = refusalCounters(deps.metrics, this.name, REASONS);
+    this.refused = refusalCounters(deps.prometheus, this.name, REASONS);
   }
 
   /** The enabled user behind the request's passkey, or a ClientError. */

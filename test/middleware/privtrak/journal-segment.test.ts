@@ -6,8 +6,8 @@ import { release, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Journal } from '../../../src/middleware/privtrak/journal.js';
 import { MappedSegment } from '../../../src/middleware/privtrak/journal-segment.js';
-import { RECORD_SIZE, clearTrailers, encodeRecord, isRecordAt, scanRecords, writeTrailers } from '../../../src/middleware/privtrak/journal-record.js';
-import type { StatDelta } from '../../../src/middleware/privtrak/delta.js';
+import { RECORD_SIZE, clearTrailers, encodeRecord, isRecordAt, scanRecords, writeTrailers } from '../../../src/accounting/delta-record.js';
+import type { StatDelta } from '../../../src/accounting/delta.js';
 import { mmapOrSkip } from '../../support/mmap.js';
 
 function delta(seq: number): StatDelta {

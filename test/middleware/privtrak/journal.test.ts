@@ -5,8 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Journal } from '../../../src/middleware/privtrak/journal.js';
 import { mmapOrSkip } from '../../support/mmap.js';
-import { RECORD_SIZE, decodeRecord, encodeRecord } from '../../../src/middleware/privtrak/journal-record.js';
-import type { StatDelta } from '../../../src/middleware/privtrak/delta.js';
+import { RECORD_SIZE, decodeRecord, encodeRecord } from '../../../src/accounting/delta-record.js';
+import type { StatDelta } from '../../../src/accounting/delta.js';
 
 function delta(seq: number, over: Partial<StatDelta> = {}): StatDelta {
   return {

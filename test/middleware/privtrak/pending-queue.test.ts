@@ -1,8 +1,9 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { PendingQueue, decodeRecords } from '../../../src/middleware/privtrak/pending-queue.js';
-import { encodeRecord, RECORD_SIZE } from '../../../src/middleware/privtrak/journal-record.js';
-import type { StatDelta } from '../../../src/middleware/privtrak/delta.js';
+import { PendingQueue } from '../../../src/middleware/privtrak/pending-queue.js';
+import { decodeRecords } from '../../../src/accounting/record-batch.js';
+import { encodeRecord, RECORD_SIZE } from '../../../src/accounting/delta-record.js';
+import type { StatDelta } from '../../../src/accounting/delta.js';
 
 function delta(seq: number): StatDelta {
   return {

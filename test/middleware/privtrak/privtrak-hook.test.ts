@@ -32,7 +32,7 @@ function makeHook(sink: MemorySink, over: Record<string, unknown> = {}, journalD
   const dir = journalDir ?? mkdtempSync(join(tmpdir(), 'privtrak-hook-'));
   if (!journalDir) dirs.push(dir);
   const opts = privtrakOptionsSchema.parse({ journal_dir: dir, flush_interval: '50ms', ...over });
-  return new PrivtrakHook(opts, sink, { logger: pino({ level: 'silent' }), metrics: new Registry(), announceIntervalMs: 1_800_000 });
+  return new PrivtrakHook(opts, sink, { logger: pino({ level: 'silent' }), prometheus: new Registry(), announceIntervalMs: 1_800_000 });
 }
 
 function req(peer: string, uploaded: number, downloaded: number, left: number, event: AnnounceEvent, ih = IH): AnnounceRequest {
@@ -359,7 +359,7 @@ describe('privtrak hook', () => {
     const dir = mkdtempSync(join(tmpdir(), 'privtrak-metrics-'));
     dirs.push(dir);
     const opts = privtrakOptionsSchema.parse({ journal_dir: dir, flush_interval: '1h', prometheus_reporting_interval: '50ms', peer_lifetime: '1h' });
-    const hook = new PrivtrakHook(opts, sink, { logger: pino({ level: 'silent' }), metrics: registry, announceIntervalMs: 1_800_000 });
+    const hook = new PrivtrakHook(opts, sink, { logger: pino({ level: 'silent' }), prometheus: registry, announceIntervalMs: 1_800_000 });
     await hook.start();
     try {
       announce(hook, PASSKEY_A, req('-qB4520-aaa', 10, 0, 0, 'started'));

@@ -1,10 +1,21 @@
 /**
- * A StatDelta is what one counted announce contributes to a user's totals. It carries the
- * raw facts (peer, counters, event, time) as well as the credited deltas, so a sink can
- * keep an audit log and nothing is lost if accounting rules change later.
+ * The accounting vocabulary that the privtrak hook and the sinks share (as chihaya's
+ * `bittorrent/` package is for the tracker): a StatDelta is what one counted announce
+ * contributes to a user's totals, a DeltaBatch is what a sink applies. A delta carries the raw
+ * facts (peer, counters, event, time) as well as the credited deltas, so a sink can keep an
+ * audit log and nothing is lost if accounting rules change later. This folder imports nothing
+ * of the hook's or the sinks'.
  */
-import type { AnnounceEvent } from '../../bittorrent/types.js';
-import type { Baseline } from './rules.js';
+import type { AnnounceEvent } from '../bittorrent/types.js';
+
+/** A peer's counters at its last counted announce: what its next announce's delta is taken against. */
+export interface Baseline {
+  uploaded: number;
+  downloaded: number;
+  left: number;
+  /** Epoch ms of the last counted announce. */
+  lastMs: number;
+}
 
 export interface StatDelta {
   /** Monotonic sequence number, unique per tracker instance; batches are contiguous ranges of it. */
@@ -49,7 +60,7 @@ export interface DeltaBatch {
   /** The deltas in seq order. */
   readonly deltas: readonly StatDelta[];
   /**
-   * The same deltas as journal records (journal-record.ts), when the batch comes from the
+   * The same deltas as delta records (delta-record.ts), when the batch comes from the
    * tracker: aggregateBatch() folds these without making an object per delta, and `deltas`
    * is then decoded only if a sink asks for it (a raw delta log). Valid until `apply` settles:
    * the flusher then reuses the memory for its next batch (a sink that keeps bytes copies them).

@@ -1,6 +1,7 @@
 /**
- * The journal's binary record: fixed 208 bytes, big-endian, written into one reused Buffer.
- * Binary because the announce path pays for every record: JSON with hex ids cost about as much
+ * The delta record: one StatDelta as fixed 208 bytes, big-endian, written into one reused Buffer.
+ * The privtrak hook's journal stores these, its pending queue keeps them, and batches reach the
+ * sinks as them (record-batch.ts). Binary because the announce path pays for every record: JSON with hex ids cost about as much
  * as the write syscall itself (BENCHMARKS.md). A torn write (power loss mid-append) leaves a
  * partial last record, recognised by the file length or the trailing magic.
  *
@@ -13,8 +14,8 @@
  *   184 u64 credited up | 192 u64 credited down | 200 u32 reserved | 204 u32 magic
  * u64 fields hold integers up to 2^53 - 1, written as two u32 halves.
  */
-import type { AnnounceEvent } from '../../bittorrent/types.js';
-import { packIPv6 } from '../../bittorrent/ip.js';
+import type { AnnounceEvent } from '../bittorrent/types.js';
+import { packIPv6 } from '../bittorrent/ip.js';
 import type { StatDelta } from './delta.js';
 
 export const RECORD_SIZE = 208;
