@@ -1,0 +1,51 @@
+/**
+ * The layering the README describes, checked on the sources: a layer imports only what is below
+ * it. A change that makes a sink reach into the privtrak hook's files (or the protocol codecs
+ * into anything) fails here instead of in review.
+ */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import { ROOT } from './support/tracker-process.js';
+
+const SRC = join(ROOT, 'src');
+
+function sources(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? sources(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : []);
+}
+
+/** The src-relative folders a file imports from (relative imports only; packages and node: are not layers). */
+function importedFolders(file: string): string[] {
+  const text = readFileSync(file, 'utf8');
+  const out: string[] = [];
+  for (const m of text.matchAll(/^(?:import|export)[^'"]*from\s+'(\.[^']+)'/gm)) {
+    out.push(relative(SRC, dirname(resolve(dirname(file), m[1]!))).replaceAll('\\', '/'));
+  }
+  return out;
+}
+
+/** For each layer (a folder under src/), the folders it may import from besides its own. */
+const ALLOWED: Record<string, string[]> = {
+  bittorrent: [],
+  accounting: ['bittorrent'],
+  sinks: ['accounting', 'bittorrent'],
+};
+
+describe('layering', () => {
+  for (const [layer, allowed] of Object.entries(ALLOWED)) {
+    it(`src/${layer}/ imports only from ${allowed.length ? allowed.join(', ') : 'itself'}`, () => {
+      const files = sources(join(SRC, layer));
+      assert.ok(files.length > 0, `src/${layer} has sources`);
+      const bad: string[] = [];
+      for (const f of files) {
+        for (const folder of importedFolders(f)) {
+          const top = folder.split('/')[0]!;
+          if (top !== layer && !allowed.includes(top)) bad.push(`${relative(SRC, f)} imports from src/${folder}`);
+        }
+      }
+      assert.deepEqual(bad, []);
+    });
+  }
+});
