@@ -73,10 +73,10 @@ describe('real clients through the access hooks', { timeout: 120_000 }, () => {
 
       const ms = await ws.waitForFile(join(leechDir, name), payload, 90_000, 'aria2 download by an enabled user');
       t.diagnostic(`enabled user downloaded ${payload.length} bytes in ${ms} ms`);
-      await waitUntil(() => logOf(disabled).includes('Tracker returned failure reason: account disabled'), 30_000,
-        `the disabled user's aria2 to log the refusal; its log:\n${logOf(disabled).slice(-800)}`);
-      await waitUntil(() => logOf(unknown).includes('Tracker returned failure reason: torrent not registered'), 30_000,
-        `aria2 to log the unregistered torrent's refusal; its log:\n${logOf(unknown).slice(-800)}`);
+      await waitUntil(() => logOf(disabled.proc).includes('Tracker returned failure reason: account disabled'), 30_000,
+        `the disabled user's aria2 to log the refusal; its log:\n${logOf(disabled.proc).slice(-800)}`);
+      await waitUntil(() => logOf(unknown.proc).includes('Tracker returned failure reason: torrent not registered'), 30_000,
+        `aria2 to log the unregistered torrent's refusal; its log:\n${logOf(unknown.proc).slice(-800)}`);
       // The disabled user never entered the swarm: only the seeder and the enabled leecher are in it.
       const counts = tracker.store.scrapeSwarm(ih) as { complete: number; incomplete: number };
       assert.equal(counts.complete + counts.incomplete, 2, JSON.stringify(counts));

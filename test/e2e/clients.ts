@@ -24,6 +24,21 @@ export function requireCommands(t: { skip(msg: string): void }, cmds: string[]):
   return false;
 }
 
+/** What a client itself reports having transferred of its one torrent, in payload bytes. */
+export interface Transferred {
+  uploaded: number;
+  downloaded: number;
+}
+
+/** A running client: its process and its own account of the transfer (its API, not the tracker's). */
+export interface BtClient {
+  readonly name: string;
+  readonly proc: ChildProcess;
+  /** The signal that makes it quit cleanly, announcing `stopped` to its trackers. */
+  readonly stopSignal: NodeJS.Signals;
+  transferred(): Promise<Transferred>;
+}
+
 const running = new Set<ChildProcess>();
 // A test process that exits without reaching its finally blocks still kills its clients.
 process.on('exit', () => { for (const p of running) killGroup(p); });
@@ -50,8 +65,7 @@ export class Workspace {
     const payload = randomBytes(sizeBytes);
     writeFileSync(join(seedDir, name), payload);
     const torrent = this.path('payload.torrent');
-    const r = spawnSync('mktorrent', ['-p', '-l', '16', '-a', announceUrl, '-o', torrent, join(seedDir, name)], { encoding: 'utf8' });
-    if (r.status !== 0) throw new Error(`mktorrent failed: ${r.stderr}`);
+    mktorrent(announceUrl, join(seedDir, name), torrent);
     return { payload, torrent, name, seedDir };
   }
 
@@ -70,39 +84,59 @@ export class Workspace {
     return child;
   }
 
-  async aria2(torrent: string, dir: string, opts: { seed: boolean; udp?: boolean; name: string; netns?: string }): Promise<ChildProcess> {
+  /**
+   * aria2 with its JSON-RPC on 127.0.0.1 (`transferred()` asks it). With RPC on, aria2 keeps
+   * running when its download is done, until it is stopped. `maxUpload` caps its upload, bytes/s.
+   */
+  async aria2(torrent: string, dir: string, opts: { seed: boolean; udp?: boolean; name: string; netns?: string; maxUpload?: number }): Promise<BtClient> {
     const port = await freePort();
+    const rpcPort = await freePort();
     const args = [
       `--dir=${dir}`, `--listen-port=${port}`, '--enable-dht=false', '--enable-dht6=false', '--bt-enable-lpd=false',
       '--enable-peer-exchange=false', '--check-integrity=true', '--bt-seed-unverified=true', '--summary-interval=0',
       '--console-log-level=notice', '--file-allocation=none', '--bt-require-crypto=false', '--bt-max-peers=10',
       // aria2 stops seeding at share ratio 1.0 by default: a leecher that lost a piece to an end-game duplicate never finishes.
       opts.seed ? '--seed-time=60' : '--seed-time=0', '--seed-ratio=0.0',
+      '--enable-rpc=true', `--rpc-listen-port=${rpcPort}`, '--rpc-listen-all=false',
     ];
     if (opts.udp) args.push('--enable-dht=true', `--dht-listen-port=${await freePort()}`);
+    if (opts.maxUpload !== undefined) args.push(`--max-upload-limit=${opts.maxUpload}`);
     args.push(torrent);
-    return this.run('aria2c', args, opts.name, { netns: opts.netns });
+    const proc = this.run('aria2c', args, opts.name, { netns: opts.netns });
+    // aria2 1.36 takes SIGTERM (and SIGHUP) as an emergency shutdown that tells no tracker;
+    // SIGINT is its graceful shutdown, which announces `stopped`.
+    return { name: opts.name, proc, stopSignal: 'SIGINT', transferred: () => aria2Transferred(rpcPort) };
   }
 
-  /** qBittorrent with a headless profile: SSRF mitigation off, several connections per IP, no DHT/PeX/LSD. */
-  async qbittorrent(torrent: string, saveDir: string, opts: { seed: boolean; name: string; netns?: string }): Promise<ChildProcess> {
+  /**
+   * qBittorrent with a headless profile: SSRF mitigation off, several connections per IP, no
+   * DHT/PeX/LSD. qbittorrent-nox 4.5.2 always serves its WebUI (WebUI\Enabled only matters to
+   * the GUI build); LocalHostAuth=false lets `transferred()` call its API from 127.0.0.1 without
+   * logging in, and Address keeps it on loopback. `maxUpload` caps its upload, bytes/s (rounded
+   * to KiB/s; measured to hold for peers on loopback too).
+   */
+  async qbittorrent(torrent: string, saveDir: string, opts: { seed: boolean; name: string; netns?: string; maxUpload?: number }): Promise<BtClient> {
     const profile = this.path(`${opts.name}-profile`);
     const conf = join(profile, 'qBittorrent', 'config');
     mkdirSync(conf, { recursive: true });
     mkdirSync(saveDir, { recursive: true });
     const port = await freePort();
+    const webuiPort = await freePort();
+    const limit = opts.maxUpload === undefined ? [] : [`Session\\GlobalUPSpeedLimit=${Math.max(1, Math.round(opts.maxUpload / 1024))}`];
     writeFileSync(join(conf, 'qBittorrent.conf'), [
       '[LegalNotice]', 'Accepted=true', '',
       '[BitTorrent]',
       'Session\\SSRFMitigation=false', 'Session\\DHTEnabled=false', 'Session\\PeXEnabled=false', 'Session\\LSDEnabled=false',
       'Session\\MultiConnectionsPerIp=true', `Session\\Port=${port}`, 'Session\\AnnounceToAllTrackers=true',
-      'Session\\Encryption=0', 'Session\\QueueingSystemEnabled=false', '',
-      '[Preferences]', 'WebUI\\Enabled=false', 'WebUI\\LocalHostAuth=false', '',
+      'Session\\Encryption=0', 'Session\\QueueingSystemEnabled=false', ...limit, '',
+      '[Preferences]', 'WebUI\\Enabled=true', 'WebUI\\Address=127.0.0.1', 'WebUI\\LocalHostAuth=false', '',
     ].join('\n'));
-    const args = [`--profile=${profile}`, `--webui-port=${await freePort()}`, `--save-path=${saveDir}`, '--add-paused=false', '--skip-dialog=true'];
+    const args = [`--profile=${profile}`, `--webui-port=${webuiPort}`, `--save-path=${saveDir}`, '--add-paused=false', '--skip-dialog=true'];
     if (opts.seed) args.push('--skip-hash-check');
     args.push(torrent);
-    return this.run('qbittorrent-nox', args, opts.name, { netns: opts.netns });
+    const proc = this.run('qbittorrent-nox', args, opts.name, { netns: opts.netns });
+    // qbittorrent-nox exits cleanly on SIGTERM ("Exiting cleanly"), announcing `stopped`.
+    return { name: opts.name, proc, stopSignal: 'SIGTERM', transferred: () => qbittorrentTransferred(webuiPort) };
   }
 
   /**
@@ -157,6 +191,65 @@ export class Workspace {
     for (const p of this.procs) killGroup(p);
     await new Promise((r) => setTimeout(r, 100));
     rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** Makes a private torrent of `file` announcing to `announceUrl` (64 KiB pieces). */
+export function mktorrent(announceUrl: string, file: string, out: string): void {
+  const r = spawnSync('mktorrent', ['-p', '-l', '16', '-a', announceUrl, '-o', out, file], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`mktorrent failed: ${r.stderr}`);
+}
+
+/** The one torrent's figures from qBittorrent's WebUI API (`uploaded`/`downloaded`: its all-time payload counters). */
+async function qbittorrentTransferred(webuiPort: number): Promise<Transferred> {
+  const res = await fetch(`http://127.0.0.1:${webuiPort}/api/v2/torrents/info`, { signal: AbortSignal.timeout(3000) });
+  if (!res.ok) throw new Error(`qBittorrent API: HTTP ${res.status}`);
+  const list = await res.json() as Array<{ uploaded: number; downloaded: number }>;
+  if (list.length !== 1) throw new Error(`qBittorrent API: ${list.length} torrents, expected 1`);
+  return { uploaded: list[0]!.uploaded, downloaded: list[0]!.downloaded };
+}
+
+/**
+ * The one torrent's figures from aria2's JSON-RPC, active or finished. aria2 exposes no
+ * downloaded-bytes counter: `completedLength` (verified bytes held) stands for it, which is
+ * what a client that started empty downloaded, less duplicate or corrupt blocks; for a seeder
+ * it is the whole payload, so `downloaded` is meaningful for a leecher only.
+ */
+async function aria2Transferred(rpcPort: number): Promise<Transferred> {
+  const keys = ['status', 'uploadLength', 'completedLength'];
+  const call = async (method: string, params: unknown[]) => {
+    const res = await fetch(`http://127.0.0.1:${rpcPort}/jsonrpc`, {
+      method: 'POST', body: JSON.stringify({ jsonrpc: '2.0', id: method, method, params }), signal: AbortSignal.timeout(3000),
+    });
+    const body = await res.json() as { result?: Array<Record<string, string>>; error?: { message: string } };
+    if (body.result === undefined) throw new Error(`aria2 ${method}: ${body.error?.message ?? res.status}`);
+    return body.result;
+  };
+  const all = [...await call('aria2.tellActive', [keys]), ...await call('aria2.tellStopped', [0, 100, keys])];
+  if (all.length !== 1) throw new Error(`aria2 RPC: ${all.length} downloads, expected 1`);
+  return { uploaded: Number(all[0]!['uploadLength']), downloaded: Number(all[0]!['completedLength']) };
+}
+
+/**
+ * Stops a client as a user would (its clean-quit signal), so that it announces `stopped`, and
+ * resolves once it has exited; rejects if it is still running after `timeoutMs` (the caller's
+ * finally kills it).
+ */
+export async function stopGracefully(client: BtClient, timeoutMs: number): Promise<{ ms: number; code: number | null; signal: string | null }> {
+  const { proc } = client;
+  const began = Date.now();
+  if (proc.exitCode !== null || proc.signalCode !== null) return { ms: 0, code: proc.exitCode, signal: proc.signalCode };
+  const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) => proc.once('exit', (code, signal) => resolve({ code, signal })));
+  proc.kill(client.stopSignal);
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${client.name} still running ${timeoutMs} ms after ${client.stopSignal}`)), timeoutMs);
+  });
+  try {
+    const r = await Promise.race([exited, timeout]);
+    return { ms: Date.now() - began, ...r };
+  } finally {
+    clearTimeout(timer);
   }
 }
 

@@ -1,6 +1,7 @@
 /** Runs `privtrak serve` as a child process, for tests that kill and restart it. */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
+import { createSocket } from 'node:dgram';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -20,8 +21,23 @@ export function freePort(): Promise<number> {
   });
 }
 
-/** Starts the tracker and resolves once it logged "privtrak started" (bounded by timeoutMs). */
-export function startTracker(configPath: string, timeoutMs = 15_000): Promise<ChildProcess> {
+/** A UDP port that was free a moment ago: the TCP port of freePort() may be taken in UDP. */
+export function freeUdpPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const sock = createSocket('udp4');
+    sock.on('error', reject);
+    sock.bind(0, '127.0.0.1', () => {
+      const port = sock.address().port;
+      sock.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * Starts the tracker and resolves once it logged "privtrak started" (bounded by timeoutMs).
+ * `onOutput` receives everything it writes, also after the start (for a failure's message).
+ */
+export function startTracker(configPath: string, timeoutMs = 15_000, onOutput?: (text: string) => void): Promise<ChildProcess> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [MAIN, 'serve', '--config', configPath], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
@@ -34,12 +50,16 @@ export function startTracker(configPath: string, timeoutMs = 15_000): Promise<Ch
       if (out.includes('"msg":"privtrak started"')) {
         clearTimeout(timer);
         child.stdout!.off('data', onData);
-        child.stdout!.resume();
+        if (onOutput === undefined) child.stdout!.resume();
         resolve(child);
       }
     };
     child.stdout!.on('data', onData);
     child.stderr!.on('data', (c: Buffer) => { out += c.toString(); });
+    if (onOutput !== undefined) {
+      child.stdout!.on('data', (c: Buffer) => onOutput(c.toString()));
+      child.stderr!.on('data', (c: Buffer) => onOutput(c.toString()));
+    }
     child.on('exit', (code, signal) => {
       clearTimeout(timer);
       reject(new Error(`tracker exited (${code ?? signal}) before starting:\n${out}`));
