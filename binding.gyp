@@ -1,8 +1,8 @@
 {
   "targets": [
     {
-      "target_name": "privtrak_mmap",
-      "sources": ["native/privtrak_mmap.c"],
+      "target_name": "privtrak_native",
+      "sources": ["native/privtrak_native.c"],
       "cflags": ["-O2", "-Wall", "-Wextra"]
     }
   ]

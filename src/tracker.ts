@@ -23,6 +23,7 @@ import { createHttpFrontend } from './frontend/http/server.js';
 import { createUdpFrontend } from './frontend/udp/server.js';
 import { createAccessRegistry, type AccessRegistry } from './access/index.js';
 import { createAdminHandler } from './access/admin-api.js';
+import { BuildInfo } from './metrics/build-info.js';
 
 export class Tracker {
   readonly metrics: TrackerMetrics;
@@ -30,6 +31,8 @@ export class Tracker {
   readonly chain: HookChain;
   /** The access registry (config `registry:`), shared by the access hooks; undefined if not configured. */
   readonly accessRegistry: AccessRegistry | undefined;
+  /** privtrak_build_info, and the run-time choices (HTTP transport, journal I/O) logged as they are made. */
+  readonly buildInfo: BuildInfo;
   private readonly clock = new CoarseClock();
   private readonly maintenance: StoreMaintenance;
   private readonly frontends: Frontend[] = [];
@@ -37,10 +40,12 @@ export class Tracker {
 
   constructor(readonly config: Config, readonly logger: Logger, options: { defaultMetrics?: boolean } = {}) {
     this.metrics = new TrackerMetrics(options);
+    this.buildInfo = new BuildInfo(this.metrics.prometheus, logger);
     this.store = createPeerStore(config.storage, this.clock);
     this.accessRegistry = config.registry === undefined ? undefined : createAccessRegistry(config.registry, { logger, prometheus: this.metrics.prometheus });
     const deps: HookDeps = {
       store: this.store, logger, prometheus: this.metrics.prometheus, announceIntervalMs: config.announce_interval, accessRegistry: this.accessRegistry,
+      buildInfo: this.buildInfo,
     };
     const pre = config.prehooks.map((h, i) => buildHook(h.name, h.options, deps, `prehooks.${i}`));
     const post = config.posthooks.map((h, i) => buildHook(h.name, h.options, deps, `posthooks.${i}`));
@@ -50,7 +55,11 @@ export class Tracker {
     });
     this.maintenance = new StoreMaintenance(this.store, config.storage.config, this.metrics, logger);
     const fdeps: FrontendDeps = { chain: this.chain, metrics: this.metrics, logger, clock: this.clock };
-    if (config.http.addr !== '') this.frontends.push(createHttpFrontend(config.http, fdeps));
+    if (config.http.addr !== '') {
+      const http = createHttpFrontend(config.http, fdeps);
+      this.buildInfo.note('transport', http.transport, http.transportReason, http.transportFallback);
+      this.frontends.push(http);
+    }
     if (config.udp.addr !== '') this.frontends.push(createUdpFrontend(config.udp, config.http.announce_routes, fdeps));
   }
 
@@ -67,7 +76,7 @@ export class Tracker {
     try {
       for (const f of this.frontends) {
         await f.listen();
-        this.logger.info({ frontend: f.name, port: f.port() }, 'listening');
+        this.logger.info({ frontend: f.name, host: f.boundHost, port: f.port() }, 'listening');
       }
       if (this.config.metrics_addr !== '') {
         const token = this.config.registry?.admin_token ?? '';

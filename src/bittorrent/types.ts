@@ -75,3 +75,11 @@ export interface ScrapeResponse {
 export function isSeeder(req: AnnounceRequest): boolean {
   return req.left === 0;
 }
+
+/** Where an announce puts its peer in the swarm: the swarm hook applies this, the response counts it. */
+export type SwarmRole = 'seeder' | 'leecher' | 'gone';
+
+export function roleAfter(req: AnnounceRequest): SwarmRole {
+  if (req.event === 'stopped') return 'gone';
+  return req.event === 'completed' || req.left === 0 ? 'seeder' : 'leecher';
+}

@@ -28,7 +28,8 @@ const numwant = {
 };
 
 export const httpSchema = z.object({
-  addr: addr('0.0.0.0:6969').describe('listen address; "" disables HTTP'),
+  // Dual-stack: one socket for IPv6 and IPv4 clients; IPv4 only where the host has no IPv6.
+  addr: addr('[::]:6969').describe('listen address; "" disables HTTP'),
   // A private tracker's routes: every announce carries the passkey (UDP: as BEP 41 URL data).
   announce_routes: z.array(route).min(1).default(['/:passkey/announce']),
   scrape_routes: z.array(route).default(['/:passkey/scrape']),
@@ -39,11 +40,14 @@ export const httpSchema = z.object({
   idle_timeout: duration('30s').describe('keep-alive: idle time before closing'),
   max_request_size: z.number().int().min(256).max(65536).default(8192).describe('bytes allowed for request line and headers'),
   max_connections: z.number().int().min(1).default(10000).describe('open connections allowed at once'),
+  max_connections_per_ip: z.number().int().min(0).default(0).describe('open connections allowed per client address (the socket\'s, not real_ip_header\'s); 0 = no limit'),
+  max_buffered_bytes: z.number().int().min(1024).max(16 << 20).default(65536)
+    .describe('per connection: unanswered request bytes, and reply bytes the client has not read, before the tracker stops reading from it'),
   ...numwant,
 }).strict();
 
 export const udpSchema = z.object({
-  addr: addr('0.0.0.0:6969').describe('listen address; "" disables UDP'),
+  addr: addr('[::]:6969').describe('listen address; "" disables UDP'),
   private_key: z.string().default('').describe('key for connection IDs; "" = random at start (IDs then do not survive a restart)'),
   max_clock_skew: duration('10s'),
   connection_id_lifetime: duration('2m'),

@@ -10,6 +10,8 @@ export interface Frontend {
   listen(): Promise<void>;
   /** The bound port (useful with port 0 in tests). */
   port(): number;
+  /** The host bound once listening: '::' (dual-stack), '0.0.0.0' where the host has no IPv6, or the configured one. */
+  readonly boundHost: string;
   /** Stops accepting and closes; in-flight requests may finish. */
   close(): Promise<void>;
 }

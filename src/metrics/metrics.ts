@@ -18,6 +18,9 @@ export class TrackerMetrics {
   readonly leechers: Gauge;
   readonly gcDuration: Histogram;
   readonly gcRemoved: Counter;
+  readonly httpConnectionsRefused: Counter<'reason'>;
+  readonly udpRepliesWithheld: Counter;
+  private readOpenConnections: () => number = () => 0;
   private readonly children = new Map<number, { count: { inc(): void }; latency: { observe(v: number): void } }>();
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
@@ -40,7 +43,28 @@ export class TrackerMetrics {
       buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
     });
     this.gcRemoved = new Counter({ name: 'privtrak_storage_gc_removed_peers_total', help: 'Peers dropped by garbage collection.', registers });
+    const self = this;
+    new Gauge({
+      name: 'privtrak_http_connections', help: 'Open HTTP connections.', registers,
+      collect() {
+        this.set(self.readOpenConnections());
+      },
+    });
+    this.httpConnectionsRefused = new Counter({
+      name: 'privtrak_http_connections_refused_total', help: 'HTTP connections closed at accept, by reason (max_connections, per_ip).',
+      labelNames: ['reason'], registers,
+    });
+    this.udpRepliesWithheld = new Counter({
+      name: 'privtrak_udp_replies_withheld_total',
+      help: 'UDP error replies not sent because they were larger than the request of a source whose connection ID did not check out.',
+      registers,
+    });
     if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.prometheus, prefix: 'privtrak_' });
+  }
+
+  /** Where privtrak_http_connections is read at scrape time (the HTTP frontend's open connections). */
+  httpConnectionsOpen(read: () => number): void {
+    this.readOpenConnections = read;
   }
 
   /** Records one request. `startNs` is from process.hrtime.bigint(). */

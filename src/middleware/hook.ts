@@ -13,6 +13,7 @@ import type { AnnounceRequest, AnnounceResponse, ScrapeRequest, ScrapeResponse }
 import type { PeerStore } from '../storage/peer-store.js';
 import type { AccessRegistry } from '../access/registry.js';
 import type { RequestContext } from './context.js';
+import type { BuildInfo } from '../metrics/build-info.js';
 
 export type MaybePromise = void | Promise<void>;
 
@@ -36,6 +37,8 @@ export interface HookDeps {
   readonly announceIntervalMs: number;
   /** The tracker's one access registry (config `registry:`), shared by the hooks that need it; absent if not configured. */
   readonly accessRegistry?: AccessRegistry;
+  /** Where a hook reports a run-time choice (the privtrak hook: its journal I/O); absent in unit tests. */
+  readonly buildInfo?: BuildInfo;
 }
 
 /** Whether a hook (or the chain) answered asynchronously. */

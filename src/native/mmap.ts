@@ -1,11 +1,10 @@
 /**
- * The native mmap addon (native/privtrak_mmap.c, built by `npm install` through binding.gyp):
- * file mappings shared with the page cache, for the journal's no-syscall append path. Optional: if
- * it was not built, `loadMmap()` returns undefined and the journal writes with write(2).
- * PRIVTRAK_NO_NATIVE=1 makes it act as if it were not built (to run or test that fallback).
+ * File mappings shared with the page cache, for the journal's no-syscall append path, from the
+ * native addon (addon.ts). Optional: if the addon was not built, `loadMmap()` returns undefined
+ * and the journal writes with write(2).
  */
-import { createRequire } from 'node:module';
 import { getSystemErrorName } from 'node:util';
+import { loadNative, nativeUnavailableReason } from './addon.js';
 
 export interface MmapAddon {
   /** The first `length` bytes of the file, read/write, MAP_SHARED: stores land in the page cache. */
@@ -20,28 +19,27 @@ export interface MmapAddon {
 
 let cached: MmapAddon | null | undefined;
 
-/** The addon, or undefined if it is not built (or not loadable on this platform). */
+/** Why loadMmap() found no addon ('' when it did, or before it was called). */
+export function mmapUnavailableReason(): string {
+  return nativeUnavailableReason();
+}
+
+/** The mapping functions, or undefined if the addon is not built (or not loadable on this platform). */
 export function loadMmap(): MmapAddon | undefined {
-  if (cached === undefined && process.env['PRIVTRAK_NO_NATIVE'] === '1') cached = null;
   if (cached === undefined) {
-    try {
-      // dist/src/native/mmap.js -> <package root>/build/Release/privtrak_mmap.node
-      const raw = createRequire(import.meta.url)('../../../build/Release/privtrak_mmap.node') as MmapAddon;
-      cached = {
-        map: raw.map,
-        unmap: raw.unmap,
-        populate: raw.populate,
-        allocate: (fd, offset, length) => {
-          try {
-            raw.allocate(fd, offset, length);
-          } catch (err) {
-            throw withCode(err);
-          }
-        },
-      };
-    } catch {
-      cached = null;
-    }
+    const raw = loadNative();
+    cached = raw === undefined ? null : {
+      map: raw.map,
+      unmap: raw.unmap,
+      populate: raw.populate,
+      allocate: (fd, offset, length) => {
+        try {
+          raw.allocate(fd, offset, length);
+        } catch (err) {
+          throw withCode(err);
+        }
+      },
+    };
   }
   return cached ?? undefined;
 }

@@ -3,7 +3,7 @@
  * (memory) or return Promises (Redis); callers handle both. Swarms are kept per info_hash
  * and per address family: an IPv4 announcer is only given IPv4 peers and vice versa.
  */
-import type { AddressFamily, Peer, ScrapeCounts } from '../bittorrent/types.js';
+import type { AddressFamily, Peer, ScrapeCounts, SwarmRole } from '../bittorrent/types.js';
 
 export type Maybe<T> = T | Promise<T>;
 
@@ -21,6 +21,12 @@ export interface PeerStore {
   announcePeers(infoHash: Buffer, seeder: boolean, numWant: number, announcer: Peer): Maybe<Peer[]>;
   /** Counts over both families; `downloaded` counts completed events. */
   scrapeSwarm(infoHash: Buffer): Maybe<ScrapeCounts>;
+  /**
+   * The counts an announce is answered with: the swarm as it will be once the announce is applied,
+   * the announcer itself counted as `role` (or not at all when 'gone'), as opentracker, Ocelot and
+   * UNIT3D-Announce answer. The first seeder of a swarm is told there is one seeder.
+   */
+  announceCounts(infoHash: Buffer, announcer: Peer, role: SwarmRole): Maybe<ScrapeCounts>;
   /** Removes peers not seen since `cutoffMs` (epoch ms). Returns how many were removed. */
   collectGarbage(cutoffMs: number): Maybe<number>;
   /** Current sizes, for metrics. */

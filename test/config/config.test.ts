@@ -14,8 +14,10 @@ describe('config', () => {
     assert.equal(c.announce_interval, 1_800_000);
     assert.equal(c.min_announce_interval, 900_000);
     assert.equal(c.metrics_addr, '127.0.0.1:6880');
-    assert.equal(c.http.addr, '0.0.0.0:6969');
-    assert.equal(c.udp.addr, '0.0.0.0:6969');
+    assert.equal(c.http.addr, '[::]:6969', 'dual-stack');
+    assert.equal(c.udp.addr, '[::]:6969', 'dual-stack');
+    assert.equal(c.http.max_connections_per_ip, 0);
+    assert.equal(c.http.max_buffered_bytes, 65536);
     assert.equal(c.http.keep_alive, false);
     assert.equal(c.http.transport, 'auto');
     assert.equal(c.http.allow_ip_spoofing, false);

@@ -80,6 +80,23 @@ export function runPeerStoreSuite(name: string, makeStore: (clock: ManualClock) 
       await store.stop();
     });
 
+    it('counts the announcer as its announce leaves it: new, moving between lists, stopping', async () => {
+      const { store } = await setup();
+      const empty = Buffer.alloc(20, 0x43);
+      assert.deepEqual(await store.announceCounts(empty, peer(1), 'seeder'), { complete: 1, incomplete: 0, downloaded: 0 }, 'the first seeder counts itself');
+      assert.deepEqual(await store.announceCounts(empty, peer(1), 'gone'), { complete: 0, incomplete: 0, downloaded: 0 });
+      await store.putSeeder(ih, peer(1));
+      assert.deepEqual(await store.announceCounts(ih, peer(2), 'leecher'), { complete: 1, incomplete: 1, downloaded: 0 }, 'a new leecher beside one seeder');
+      await store.putLeecher(ih, peer(2));
+      assert.deepEqual(await store.announceCounts(ih, peer(2), 'leecher'), { complete: 1, incomplete: 1, downloaded: 0 }, 'a leecher announcing again is not counted twice');
+      assert.deepEqual(await store.announceCounts(ih, peer(2), 'seeder'), { complete: 2, incomplete: 0, downloaded: 0 }, 'a leecher that completes');
+      assert.deepEqual(await store.announceCounts(ih, peer(1), 'gone'), { complete: 0, incomplete: 1, downloaded: 0 }, 'a seeder that stops');
+      assert.deepEqual(await store.announceCounts(ih, peer(1), 'leecher'), { complete: 0, incomplete: 2, downloaded: 0 });
+      // Same peer_id from the other family is another peer (swarms are kept per family).
+      assert.deepEqual(await store.announceCounts(ih, peer(1, '2001:db8::1'), 'seeder'), { complete: 2, incomplete: 1, downloaded: 0 });
+      await store.stop();
+    });
+
     it('collects peers silent for too long, with expired and live peers in every position', async () => {
       const { store, clock } = await setup();
       const t0 = clock.nowMs();

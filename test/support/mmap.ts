@@ -1,5 +1,5 @@
 /**
- * The native mmap addon for tests (native/privtrak_mmap.c, built by npm install). In CI (CI=true) a
+ * The native mmap addon for tests (native/privtrak_native.c, built by npm install). In CI (CI=true) a
  * missing addon fails the test; elsewhere the test is skipped with a one-line reason.
  */
 import { loadMmap, type MmapAddon } from '../../src/native/mmap.js';

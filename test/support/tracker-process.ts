@@ -37,9 +37,9 @@ export function freeUdpPort(): Promise<number> {
  * Starts the tracker and resolves once it logged "privtrak started" (bounded by timeoutMs).
  * `onOutput` receives everything it writes, also after the start (for a failure's message).
  */
-export function startTracker(configPath: string, timeoutMs = 15_000, onOutput?: (text: string) => void): Promise<ChildProcess> {
+export function startTracker(configPath: string, timeoutMs = 15_000, onOutput?: (text: string) => void, cwd?: string): Promise<ChildProcess> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [MAIN, 'serve', '--config', configPath], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [MAIN, 'serve', '--config', configPath], { stdio: ['ignore', 'pipe', 'pipe'], cwd });
     let out = '';
     const timer = setTimeout(() => {
       child.kill('SIGKILL');

@@ -18,12 +18,25 @@ export interface Connection {
   done: boolean;
   /** True once closed (by either side): writes are dropped. */
   readonly closed: boolean;
+  /** Reply bytes handed to write() that the kernel has not taken yet. */
+  readonly queuedBytes: number;
+  /** The address this connection was counted under for max_connections_per_ip (set by the frontend). */
+  countedIp: string | undefined;
   /** The peer's address as the OS reports it ("1.2.3.4", "::1", "::ffff:1.2.3.4"), or undefined if unknown. */
   remoteAddress(): string | undefined;
   /** Turns Nagle off: keep-alive replies must not wait for the previous reply's ACK. */
   noDelay(): void;
   /** Queues bytes for the client. */
   write(data: Buffer): void;
+  /**
+   * The last bytes of the connection: writes them, then FIN (as shutdown()); in one segment where
+   * the kernel takes them whole, so the client is woken once and acknowledges once.
+   */
+  writeLast(data: Buffer): void;
+  /** Stops taking bytes from the kernel (its receive buffer fills, and TCP makes the client wait). Idempotent. */
+  pauseReading(): void;
+  /** Takes bytes again after pauseReading(). Idempotent. */
+  resumeReading(): void;
   /** Sends FIN after pending writes; the connection closes when the client closes its side (or the sweep cuts it). */
   shutdown(): void;
   /** Closes at once. */
@@ -40,11 +53,18 @@ export interface ConnectionHandlers {
    * connection closes at once, unless a request is in flight: then after its reply is written.
    */
   onClose(conn: Connection): void;
+  /** Every queued reply byte went to the kernel (queuedBytes fell to 0). */
+  onDrained(conn: Connection): void;
+  /** A connection was refused at accept because max_connections were open. */
+  onRefused(): void;
 }
 
 export interface TcpListener {
-  /** Binds and listens; host undefined = every interface (IPv6 dual-stack where available). */
-  listen(host: string | undefined, port: number, backlog: number): Promise<void>;
+  /**
+   * Binds and listens; host '::' or undefined = every interface (IPv6 dual-stack, IPv4 only where
+   * the host has no IPv6: net-addr.ts listenDualStack). Resolves with the host bound.
+   */
+  listen(host: string | undefined, port: number, backlog: number): Promise<string>;
   /** The bound port. */
   port(): number;
   /** Stops accepting; open connections are left to the caller. */

@@ -4,6 +4,7 @@
  */
 import { createServer, type Server, type Socket } from 'node:net';
 import type { Connection, ConnectionHandlers, ListenerOptions, TcpListener } from './connection.js';
+import { listenDualStack } from '../../net-addr.js';
 
 class NetConnection implements Connection {
   rx = '';
@@ -11,10 +12,16 @@ class NetConnection implements Connection {
   deadline = 0;
   done = false;
   closed = false;
+  countedIp: string | undefined = undefined;
   /** The client half-closed while its request was in flight: end once the reply is written. */
   endAfterWrite = false;
+  private reading = true;
 
   constructor(readonly socket: Socket) {}
+
+  get queuedBytes(): number {
+    return this.socket.writableLength;
+  }
 
   remoteAddress(): string | undefined {
     return this.socket.remoteAddress;
@@ -30,6 +37,22 @@ class NetConnection implements Connection {
     else this.socket.write(data);
   }
 
+  writeLast(data: Buffer): void {
+    if (!this.closed) this.socket.end(data);
+  }
+
+  pauseReading(): void {
+    if (!this.reading || this.closed) return;
+    this.reading = false;
+    this.socket.pause();
+  }
+
+  resumeReading(): void {
+    if (this.reading || this.closed) return;
+    this.reading = true;
+    this.socket.resume();
+  }
+
   shutdown(): void {
     if (!this.closed) this.socket.end();
   }
@@ -41,21 +64,21 @@ class NetConnection implements Connection {
 
 export class NetTcpListener implements TcpListener {
   private readonly server: Server;
+  private count = 0;
 
-  constructor(private readonly handlers: ConnectionHandlers, opts: ListenerOptions) {
+  constructor(private readonly handlers: ConnectionHandlers, private readonly opts: ListenerOptions) {
     // allowHalfOpen: a client may half-close right after its request; its reply must still be written.
     this.server = createServer({ noDelay: true, allowHalfOpen: true }, (socket) => this.accept(socket));
-    this.server.maxConnections = opts.maxConnections;
   }
 
-  listen(host: string | undefined, port: number, backlog: number): Promise<void> {
-    return new Promise((resolve, reject) => {
+  listen(host: string | undefined, port: number, backlog: number): Promise<string> {
+    return listenDualStack(host, (h) => new Promise<void>((resolve, reject) => {
       this.server.once('error', reject);
-      this.server.listen({ port, host, backlog }, () => {
+      this.server.listen({ port, host: h, backlog }, () => {
         this.server.off('error', reject);
         resolve();
       });
-    });
+    }));
   }
 
   port(): number {
@@ -68,13 +91,22 @@ export class NetTcpListener implements TcpListener {
   }
 
   private accept(socket: Socket): void {
+    // Counted here rather than with server.maxConnections, which drops connections without telling anyone.
+    if (this.count >= this.opts.maxConnections) {
+      socket.destroy();
+      this.handlers.onRefused();
+      return;
+    }
+    this.count++;
     const conn = new NetConnection(socket);
     socket.on('error', () => socket.destroy());
     socket.on('close', () => {
       conn.closed = true;
+      this.count--;
       this.handlers.onClose(conn);
     });
     socket.on('data', (chunk: Buffer) => this.handlers.onData(conn, chunk.toString('latin1')));
+    socket.on('drain', () => this.handlers.onDrained(conn));
     socket.on('end', () => {
       if (conn.inFlight) conn.endAfterWrite = true;
       else socket.end();

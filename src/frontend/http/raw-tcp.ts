@@ -8,12 +8,14 @@
  * the kernel takes whole (the usual case for a reply of a few hundred bytes) allocates
  * nothing, because its write request object is reused.
  *
- * These bindings are Node internals, stable across Node 12–22 but not a public API, so
+ * These bindings are Node internals, stable across Node 12–24 but not a public API, so
  * `loadRawTcp()` checks their shape and returns undefined if they are missing or changed;
  * the frontend then falls back to node:net (`http.transport: auto`).
  */
 import { getSystemErrorName } from 'node:util';
 import type { Connection, ConnectionHandlers, ListenerOptions, TcpListener } from './connection.js';
+import { listenDualStack } from '../../net-addr.js';
+import { loadNative } from '../../native/addon.js';
 
 interface UvReq {
   oncomplete: (this: UvReq, status: number) => void;
@@ -33,8 +35,10 @@ interface UvTcp {
   getpeername(out: { address?: string; port?: number }): number;
   setNoDelay(on: boolean): number;
   readStart(): number;
+  readStop(): number;
   useUserBuffer(buf: Buffer): void;
   writeBuffer(req: UvReq, data: Buffer): number;
+  readonly fd: number;
   shutdown(req: UvReq): number;
   close(cb?: () => void): void;
 }
@@ -51,35 +55,46 @@ interface RawBindings {
 }
 
 let cached: RawBindings | null | undefined;
+let unavailable = '';
 
-/** The libuv bindings, or undefined if this Node does not expose them as expected. */
+/** Why loadRawTcp() found no usable bindings ('' when it did, or before it was called). */
+export function rawTcpUnavailableReason(): string {
+  return unavailable;
+}
+
+/** The libuv bindings, or undefined if this Node does not expose them as expected (rawTcpUnavailableReason says why). */
 export function loadRawTcp(): RawBindings | undefined {
   if (cached !== undefined) return cached ?? undefined;
   cached = null;
+  const missing = (why: string) => {
+    unavailable = why;
+    return undefined;
+  };
   try {
     const binding = (process as unknown as { binding?: (name: string) => Record<string, unknown> }).binding;
-    if (typeof binding !== 'function') return undefined;
+    if (typeof binding !== 'function') return missing('process.binding is not available on this Node');
     const tcp = binding('tcp_wrap');
     const stream = binding('stream_wrap');
     const TCP = tcp['TCP'] as RawBindings['TCP'] | undefined;
     const constants = tcp['constants'] as { SERVER?: number } | undefined;
     const proto = TCP?.prototype as Partial<Record<keyof UvTcp, unknown>> | undefined;
-    const methods: Array<keyof UvTcp> = ['bind', 'bind6', 'listen', 'getsockname', 'getpeername', 'setNoDelay', 'readStart', 'useUserBuffer', 'writeBuffer', 'shutdown', 'close'];
-    if (TCP === undefined || proto === undefined || typeof constants?.SERVER !== 'number') return undefined;
-    if (!methods.every((m) => typeof proto[m] === 'function')) return undefined;
+    const methods: Array<keyof UvTcp> = ['bind', 'bind6', 'listen', 'getsockname', 'getpeername', 'setNoDelay', 'readStart', 'readStop', 'useUserBuffer', 'writeBuffer', 'shutdown', 'close'];
+    if (TCP === undefined || proto === undefined || typeof constants?.SERVER !== 'number') return missing("tcp_wrap has no TCP class or SERVER constant");
+    const absent = methods.filter((m) => typeof proto[m] !== 'function');
+    if (absent.length > 0) return missing(`tcp_wrap's TCP lacks ${absent.join(', ')}`);
     const state = stream['streamBaseState'];
     const kRead = stream['kReadBytesOrError'];
     const kAsync = stream['kLastWriteWasAsync'];
-    if (!(state instanceof Int32Array) || typeof kRead !== 'number' || typeof kAsync !== 'number') return undefined;
-    if (typeof stream['WriteWrap'] !== 'function' || typeof stream['ShutdownWrap'] !== 'function') return undefined;
+    if (!(state instanceof Int32Array) || typeof kRead !== 'number' || typeof kAsync !== 'number') return missing('stream_wrap has no streamBaseState');
+    if (typeof stream['WriteWrap'] !== 'function' || typeof stream['ShutdownWrap'] !== 'function') return missing('stream_wrap has no WriteWrap or ShutdownWrap');
     cached = {
       TCP, serverType: constants.SERVER, state, kReadBytesOrError: kRead, kLastWriteWasAsync: kAsync,
       WriteWrap: stream['WriteWrap'] as RawBindings['WriteWrap'],
       ShutdownWrap: stream['ShutdownWrap'] as RawBindings['ShutdownWrap'],
     };
     return cached;
-  } catch {
-    return undefined;
+  } catch (err) {
+    return missing(`process.binding failed: ${(err as Error).message}`);
   }
 }
 
@@ -101,8 +116,11 @@ class RawConnection implements Connection {
   deadline = 0;
   done = false;
   closed = false;
+  countedIp: string | undefined = undefined;
   /** Writes the kernel did not take whole yet; close waits for none (shutdown does). */
   pendingWrites = 0;
+  queuedBytes = 0;
+  private reading = true;
   /** The client half-closed while its request was in flight: close once the reply is written. */
   closeAfterWrite = false;
   private address: string | undefined = undefined;
@@ -126,6 +144,30 @@ class RawConnection implements Connection {
     if (!this.closed) this.listener.write(this, data);
   }
 
+  writeLast(data: Buffer): void {
+    if (!this.closed) this.listener.writeLast(this, data);
+  }
+
+  pauseReading(): void {
+    if (!this.reading || this.closed) return;
+    this.reading = false;
+    this.handle.readStop();
+  }
+
+  resumeReading(): void {
+    if (this.reading || this.closed) return;
+    this.reading = true;
+    if (this.handle.readStart() !== 0) this.close();
+  }
+
+  /** A write the kernel took in parts has completed (status < 0: failed). */
+  written(bytes: number, status: number): void {
+    this.pendingWrites--;
+    this.queuedBytes -= bytes;
+    if (status < 0 || (this.closeAfterWrite && this.pendingWrites === 0)) this.close();
+    else if (this.queuedBytes === 0) this.listener.drained(this);
+  }
+
   shutdown(): void {
     if (!this.closed) this.listener.shutdown(this);
   }
@@ -144,6 +186,8 @@ export class RawTcpListener implements TcpListener {
   private spareWrite: UvReq;
   private readonly peer: { address?: string; port?: number } = {};
   private readonly onRead: (this: UvTcp, ab: ArrayBuffer | undefined) => void;
+  /** The addon's one-segment last write, when it is built (otherwise a write, then a separate shutdown). */
+  private readonly sendLast = loadNative()?.sendLast;
 
   constructor(private readonly uv: RawBindings, private readonly handlers: ConnectionHandlers, private readonly opts: ListenerOptions) {
     this.spareWrite = this.newWriteReq();
@@ -160,22 +204,13 @@ export class RawTcpListener implements TcpListener {
     };
   }
 
-  listen(host: string | undefined, port: number, backlog: number): Promise<void> {
-    const server = new this.uv.TCP(this.uv.serverType);
-    let err: number;
-    if (host === undefined) {
-      // Every interface: IPv6 dual-stack, or IPv4 only where the host has no IPv6.
-      err = server.bind6('::', port, 0);
-      if (err !== 0) {
-        server.close();
-        return this.listenOn(new this.uv.TCP(this.uv.serverType), '0.0.0.0', port, backlog);
-      }
-      return this.finishListen(server, backlog);
-    }
-    return this.listenOn(server, host, port, backlog);
+  listen(host: string | undefined, port: number, backlog: number): Promise<string> {
+    // Every interface ('::' or none): IPv6 dual-stack, or IPv4 only where the host has no IPv6.
+    return listenDualStack(host, (h) => this.listenOn(new this.uv.TCP(this.uv.serverType), h, port, backlog));
   }
 
   private listenOn(server: UvTcp, host: string, port: number, backlog: number): Promise<void> {
+    // bind6 flags 0: not IPV6_V6ONLY, so '::' takes IPv4 clients too (as ::ffff:a.b.c.d).
     const err = host.includes(':') ? server.bind6(host, port, 0) : server.bind(host, port);
     if (err !== 0) {
       server.close();
@@ -213,6 +248,7 @@ export class RawTcpListener implements TcpListener {
     if (status !== 0 || client === undefined) return;
     if (this.count >= this.opts.maxConnections) {
       client.close();
+      this.handlers.onRefused();
       return;
     }
     this.count++;
@@ -253,10 +289,30 @@ export class RawTcpListener implements TcpListener {
       req.buffer = data;
       req.conn = conn;
       conn.pendingWrites++;
+      conn.queuedBytes += data.length;
       this.spareWrite = this.newWriteReq();
     } else if (conn.closeAfterWrite && conn.pendingWrites === 0) {
       this.closeConnection(conn);
     }
+  }
+
+  /** The reply, then FIN; in one segment when the addon is there and the kernel takes it all at once. */
+  writeLast(conn: RawConnection, data: Buffer): void {
+    const send = this.sendLast;
+    if (send !== undefined && conn.pendingWrites === 0) {
+      const n = send(conn.handle.fd, data);
+      if (n === data.length) {
+        if (conn.closeAfterWrite) this.closeConnection(conn);
+        return;
+      }
+      if (n < 0) {
+        this.closeConnection(conn);
+        return;
+      }
+      if (n > 0) data = data.subarray(n);
+    }
+    this.write(conn, data);
+    this.shutdown(conn);
   }
 
   shutdown(conn: RawConnection): void {
@@ -266,6 +322,10 @@ export class RawTcpListener implements TcpListener {
     req.conn = conn;
     req.oncomplete = onShutdownDone;
     if (conn.handle.shutdown(req) !== 0) this.closeConnection(conn);
+  }
+
+  drained(conn: RawConnection): void {
+    this.handlers.onDrained(conn);
   }
 
   closeConnection(conn: RawConnection): void {
@@ -291,12 +351,11 @@ export class RawTcpListener implements TcpListener {
 
 function onWriteDone(this: UvReq, status: number): void {
   const conn = this.conn;
+  const bytes = this.buffer?.length ?? 0;
   this.buffer = null;
   this.conn = null;
   this.handle = null;
-  if (conn === null) return;
-  conn.pendingWrites--;
-  if (status < 0 || (conn.closeAfterWrite && conn.pendingWrites === 0)) conn.close();
+  conn?.written(bytes, status);
 }
 
 function onShutdownDone(this: UvReq, status: number): void {

@@ -19,7 +19,7 @@ import { parseAnnounce, parseScrape } from './parser.js';
 import { frameResponse, writeAnnounceBody, writeFailureBody, writeScrapeBody } from './writer.js';
 import type { Action } from '../../metrics/metrics.js';
 import type { Connection, ConnectionHandlers, TcpListener } from './connection.js';
-import { createRawTcpListener } from './raw-tcp.js';
+import { createRawTcpListener, rawTcpUnavailableReason } from './raw-tcp.js';
 import { createNetTcpListener } from './net-tcp.js';
 
 interface RequestHead {
@@ -33,22 +33,31 @@ interface RequestHead {
 }
 
 /** Picks the TCP layer (`http.transport`): raw libuv handles when available, else node:net. */
-function createListener(cfg: HttpConfig, handlers: ConnectionHandlers): { listener: TcpListener; transport: 'raw' | 'net' } {
+function createListener(cfg: HttpConfig, handlers: ConnectionHandlers): { listener: TcpListener; transport: 'raw' | 'net'; why: string; fallback: boolean } {
   const opts = { maxConnections: cfg.max_connections };
   if (cfg.transport !== 'net') {
     const raw = createRawTcpListener(handlers, opts);
-    if (raw !== undefined) return { listener: raw, transport: 'raw' };
-    if (cfg.transport === 'raw') throw new Error('http.transport: raw: this Node does not expose the libuv TCP bindings (use auto or net)');
+    if (raw !== undefined) return { listener: raw, transport: 'raw', why: '', fallback: false };
+    if (cfg.transport === 'raw') throw new Error(`http.transport: raw: this Node does not expose the libuv TCP bindings (${rawTcpUnavailableReason()}); use auto or net`);
+    return { listener: createNetTcpListener(handlers, opts), transport: 'net', why: `libuv TCP bindings unavailable: ${rawTcpUnavailableReason()}`, fallback: true };
   }
-  return { listener: createNetTcpListener(handlers, opts), transport: 'net' };
+  return { listener: createNetTcpListener(handlers, opts), transport: 'net', why: 'http.transport: net', fallback: false };
 }
 
 export class HttpFrontend implements Frontend, ConnectionHandlers {
   readonly name = 'http';
   /** The TCP layer in use: 'raw' (libuv handles) or 'net' (node:net). */
   readonly transport: 'raw' | 'net';
+  /** Why the transport is 'net' ('' when it is 'raw'), and whether that is a fallback (auto found no bindings) rather than the config's choice. */
+  readonly transportReason: string;
+  readonly transportFallback: boolean;
+  /** The host bound ('::' dual-stack, or '0.0.0.0' where there is no IPv6, or the configured one). */
+  boundHost = '';
   private readonly listener: TcpListener;
   private readonly connections = new Set<Connection>();
+  /** Open connections per client address, when max_connections_per_ip is set. */
+  private readonly perIp = new Map<string, number>();
+  private readonly maxBuffered: number;
   private readonly matchAnnounce: RouteMatcher;
   private readonly matchScrape: RouteMatcher;
   private readonly realIpHeader: string;
@@ -59,14 +68,18 @@ export class HttpFrontend implements Frontend, ConnectionHandlers {
     this.matchAnnounce = compileRoutes(cfg.announce_routes);
     this.matchScrape = compileRoutes(cfg.scrape_routes);
     this.realIpHeader = cfg.real_ip_header.toLowerCase();
-    const { listener, transport } = createListener(cfg, this);
+    const { listener, transport, why, fallback } = createListener(cfg, this);
     this.listener = listener;
     this.transport = transport;
+    this.transportReason = why;
+    this.transportFallback = fallback;
+    this.maxBuffered = cfg.max_buffered_bytes;
+    deps.metrics.httpConnectionsOpen(() => this.connections.size);
   }
 
   async listen(): Promise<void> {
     const { host, port } = splitHostPort(this.cfg.addr);
-    await this.listener.listen(host, port, 4096);
+    this.boundHost = await this.listener.listen(host, port, 4096);
     this.sweeper = setInterval(() => this.sweep(Date.now()), Math.min(1000, this.cfg.read_timeout)).unref();
   }
 
@@ -98,21 +111,65 @@ export class HttpFrontend implements Frontend, ConnectionHandlers {
   onConnection(conn: Connection): void {
     conn.deadline = Date.now() + this.cfg.read_timeout;
     this.connections.add(conn);
+    const limit = this.cfg.max_connections_per_ip;
+    if (limit > 0) {
+      // The socket's address: behind a reverse proxy every client shares the proxy's (leave the limit off there).
+      const ip = conn.remoteAddress();
+      if (ip === undefined) return;
+      const open = (this.perIp.get(ip) ?? 0) + 1;
+      if (open > limit) {
+        this.deps.metrics.httpConnectionsRefused.labels('per_ip').inc();
+        conn.close();
+        return;
+      }
+      this.perIp.set(ip, open);
+      conn.countedIp = ip;
+    }
   }
 
   onClose(conn: Connection): void {
     this.connections.delete(conn);
+    const ip = conn.countedIp;
+    if (ip !== undefined) {
+      conn.countedIp = undefined;
+      const open = this.perIp.get(ip)! - 1;
+      if (open === 0) this.perIp.delete(ip);
+      else this.perIp.set(ip, open);
+    }
+  }
+
+  onRefused(): void {
+    this.deps.metrics.httpConnectionsRefused.labels('max_connections').inc();
   }
 
   onData(conn: Connection, text: string): void {
     if (conn.done) return; // answered with "Connection: close": anything after is ignored
     conn.rx = conn.rx === '' ? text : conn.rx + text;
     if (!conn.inFlight) this.drain(conn);
+    this.flowControl(conn);
   }
 
-  /** Handles every complete request buffered on the connection, one at a time, in order. */
+  /** The kernel took every queued reply byte: requests held back for it can be answered now. */
+  onDrained(conn: Connection): void {
+    if (!conn.inFlight) this.drain(conn);
+    this.flowControl(conn);
+  }
+
+  /**
+   * Bounds what one connection costs: past max_buffered_bytes of unanswered requests (a client
+   * pipelining while one is answered asynchronously) or of replies the kernel has not taken (a
+   * client that does not read), the tracker stops reading from it. Its requests then wait in the
+   * kernel's buffers and TCP flow control makes the client wait; the rest of the tracker goes on.
+   */
+  private flowControl(conn: Connection): void {
+    if (conn.closed) return;
+    if (conn.rx.length > this.maxBuffered || conn.queuedBytes > this.maxBuffered) conn.pauseReading();
+    else conn.resumeReading();
+  }
+
+  /** Handles every complete request buffered on the connection, one at a time, in order, while replies are being taken. */
   private drain(conn: Connection): void {
-    while (!conn.closed && !conn.done) {
+    while (!conn.closed && !conn.done && conn.queuedBytes <= this.maxBuffered) {
       const end = conn.rx.indexOf('\r\n\r\n');
       if (end < 0) {
         if (conn.rx.length > this.cfg.max_request_size) this.refuse(conn, 431, 'request too large');
@@ -176,30 +233,27 @@ export class HttpFrontend implements Frontend, ConnectionHandlers {
   }
 
   private refuse(conn: Connection, status: number, reason: string): void {
-    conn.write(frameResponse(status, writeFailureBody(reason), false));
-    conn.done = true;
-    conn.rx = '';
-    conn.deadline = Date.now() + this.cfg.read_timeout;
-    // FIN after the reply, not close(): closing with unread request bytes makes the kernel send RST, which can destroy the reply.
-    conn.shutdown();
+    this.send(conn, status, writeFailureBody(reason), false);
   }
 
   private send(conn: Connection, status: number, body: Buffer, keepAlive: boolean): void {
     if (conn.closed) return;
     const open = keepAlive && !this.closing;
-    if (open) conn.noDelay();
-    conn.write(frameResponse(status, body, open));
     if (open) {
+      conn.noDelay();
+      conn.write(frameResponse(status, body, true));
       conn.deadline = Date.now() + this.cfg.idle_timeout;
-    } else {
-      // "Connection: close" tells the client to close; we close when it has. The side that closes
-      // first keeps the TIME_WAIT entry, so this leaves it with the client instead of piling tens of
-      // thousands on the tracker (which, under load, made new connections collide with old
-      // TIME_WAIT entries and stall). A client that has not closed within read_timeout is cut off by the sweep.
-      conn.done = true;
-      conn.rx = '';
-      conn.deadline = Date.now() + this.cfg.read_timeout;
+      return;
     }
+    // "Connection: close": the server closes after the response (RFC 9112 §9.6). FIN once the
+    // reply is written, so a client reading to the end of the stream is done at once. The handle
+    // itself closes when the client's FIN arrives (or the sweep cuts it off after read_timeout):
+    // closing it now, with request bytes unread, would make the kernel send RST, which can
+    // destroy the reply on its way.
+    conn.done = true;
+    conn.rx = '';
+    conn.deadline = Date.now() + this.cfg.read_timeout;
+    conn.writeLast(frameResponse(status, body, false));
   }
 
   private clientIp(conn: Connection, head: RequestHead): string | undefined {
@@ -268,6 +322,7 @@ export class HttpFrontend implements Frontend, ConnectionHandlers {
   private resume(conn: Connection, head: RequestHead): void {
     conn.inFlight = false;
     if (head.keepAlive && !this.closing) this.drain(conn);
+    this.flowControl(conn);
   }
 
   private finishAnnounce(conn: Connection, head: RequestHead, ctx: RequestContext, req: AnnounceRequest, resp: AnnounceResponse, start: bigint): void {
@@ -315,6 +370,6 @@ export class HttpFrontend implements Frontend, ConnectionHandlers {
   }
 }
 
-export function createHttpFrontend(cfg: HttpConfig, deps: FrontendDeps): Frontend {
+export function createHttpFrontend(cfg: HttpConfig, deps: FrontendDeps): HttpFrontend {
   return new HttpFrontend(cfg, deps);
 }

@@ -20,7 +20,7 @@ import {
   encodeConnectResponse, encodeErrorResponse, encodeScrapeResponse, type UdpAnnounceRequest, type UdpScrapeRequest,
 } from '../../bittorrent/udp-codec.js';
 import { createContext, type RequestContext } from '../../middleware/context.js';
-import { splitHostPort } from '../../net-addr.js';
+import { listenDualStack, splitHostPort } from '../../net-addr.js';
 import { compileRoutes, type RouteMatcher } from '../http/router.js';
 import { ConnectionIds } from './connection-id.js';
 
@@ -40,35 +40,49 @@ const NO_PARAMS: Record<string, string> = Object.freeze({}) as Record<string, st
 
 export class UdpFrontend implements Frontend {
   readonly name = 'udp';
-  private readonly socket: Socket;
+  private socket: Socket | undefined;
   private readonly ids: ConnectionIds;
   private readonly matchRoute: RouteMatcher;
   private readonly maxSize: number;
+  /** The host bound ('::' dual-stack, '0.0.0.0' where there is no IPv6, or the configured one). */
+  boundHost = '';
 
   constructor(private readonly cfg: UdpConfig, announceRoutes: string[], private readonly deps: FrontendDeps) {
-    const { host } = splitHostPort(cfg.addr);
-    this.socket = createSocket({
-      type: host !== undefined && isIPv6(host) ? 'udp6' : 'udp4',
-      // Room for bursts: the kernel charges ~1-2 KB per queued datagram, so the default buffer
-      // (≈208 KB) overflows at a couple of hundred packets in flight. Capped by net.core.rmem_max.
-      recvBufferSize: cfg.socket_buffer_size,
-      sendBufferSize: cfg.socket_buffer_size,
-      // Replies go to the literal address a packet came from: skip dns.lookup and its extra tick.
-      lookup: literalLookup,
-    });
     this.ids = new ConnectionIds(cfg.private_key, cfg.connection_id_lifetime, cfg.max_clock_skew);
     this.matchRoute = compileRoutes(announceRoutes);
     this.maxSize = maxPacketSize(cfg);
-    this.socket.on('message', (msg, rinfo) => this.onMessage(msg, rinfo));
-    this.socket.on('error', (err) => this.deps.logger.error({ err }, 'udp socket error'));
   }
 
-  listen(): Promise<void> {
+  async listen(): Promise<void> {
     const { host, port } = splitHostPort(this.cfg.addr);
+    this.boundHost = await listenDualStack(host, (h) => this.bind(h, port));
+  }
+
+  /** Binds a new socket on `host` (udp6 for an IPv6 host: '::' takes IPv4 clients too, as ::ffff:a.b.c.d). */
+  private bind(host: string, port: number): Promise<void> {
+    const socket = createSocket({
+      type: isIPv6(host) ? 'udp6' : 'udp4',
+      // Room for bursts: the kernel charges ~1-2 KB per queued datagram, so the default buffer
+      // (≈208 KB) overflows at a couple of hundred packets in flight. Capped by net.core.rmem_max.
+      recvBufferSize: this.cfg.socket_buffer_size,
+      sendBufferSize: this.cfg.socket_buffer_size,
+      // Replies go to the literal address a packet came from: skip dns.lookup and its extra tick.
+      lookup: literalLookup,
+    });
     return new Promise((resolve, reject) => {
-      this.socket.once('error', reject);
-      this.socket.bind(port, host, () => {
-        this.socket.off('error', reject);
+      socket.once('error', (err) => {
+        try {
+          socket.close();
+        } catch {
+          // never bound: nothing to close
+        }
+        reject(err);
+      });
+      socket.bind(port, host, () => {
+        socket.removeAllListeners('error');
+        socket.on('error', (err) => this.deps.logger.error({ err }, 'udp socket error'));
+        socket.on('message', (msg, rinfo) => this.onMessage(msg, rinfo));
+        this.socket = socket;
         resolve();
       });
     });
@@ -76,16 +90,22 @@ export class UdpFrontend implements Frontend {
 
   port(): number {
     try {
-      return this.socket.address().port;
+      return this.socket?.address().port ?? 0;
     } catch {
       return 0;
     }
   }
 
   close(): Promise<void> {
+    const socket = this.socket;
+    this.socket = undefined;
     return new Promise((resolve) => {
+      if (socket === undefined) {
+        resolve();
+        return;
+      }
       try {
-        this.socket.close(() => resolve());
+        socket.close(() => resolve());
       } catch {
         resolve();
       }
@@ -94,13 +114,17 @@ export class UdpFrontend implements Frontend {
 
   /** Without a callback, send errors surface as the socket's 'error' event (logged above). */
   private send(buf: Buffer, rinfo: RemoteInfo): void {
-    this.socket.send(buf, rinfo.port, rinfo.address);
+    this.socket?.send(buf, rinfo.port, rinfo.address);
   }
 
   private onMessage(msg: Buffer, rinfo: RemoteInfo): void {
     const start = process.hrtime.bigint();
     let action: Action = 'other';
     let tid: number | undefined;
+    // Until its connection ID checks out, the source address may be forged (BEP 15's reason for
+    // connection IDs): an error reply is then sent only if it is no larger than the request, so
+    // privtrak can never amplify a flood towards someone else.
+    let verified = false;
     try {
       if (msg.length > this.maxSize) {
         tid = msg.length >= 16 ? msg.readUInt32BE(12) : undefined;
@@ -117,19 +141,25 @@ export class UdpFrontend implements Frontend {
       }
       action = req.action === ACTION_ANNOUNCE ? 'announce' : 'scrape';
       if (!this.ids.valid(req.connectionId, ip, Date.now())) throw new ClientError('BAD_CONNECTION_ID', 'bad connection id');
+      verified = true;
       if (req.action === ACTION_ANNOUNCE) this.announce(req, ip, rinfo, start);
       else this.scrape(req, ip, rinfo, start);
     } catch (err) {
       if (err instanceof UdpDecodeError && err.code === 'UNKNOWN_ACTION') action = 'other';
-      this.fail(err, tid ?? (err instanceof UdpDecodeError ? err.transactionId : undefined), action, rinfo, start);
+      this.fail(err, tid ?? (err instanceof UdpDecodeError ? err.transactionId : undefined), action, rinfo, start, verified ? Infinity : msg.length);
     }
   }
 
-  private fail(err: unknown, tid: number | undefined, action: Action, rinfo: RemoteInfo, start: bigint): void {
+  /** Sends an error packet of at most `maxBytes` (the request's size for an unverified source; see onMessage). */
+  private fail(err: unknown, tid: number | undefined, action: Action, rinfo: RemoteInfo, start: bigint, maxBytes = Infinity): void {
     const client = isClientError(err);
     if (!client) this.deps.logger.error({ err, action }, 'internal error handling udp request');
     // Without a transaction ID the client could not match a reply: drop silently.
-    if (tid !== undefined) this.send(encodeErrorResponse(tid, publicReason(err)), rinfo);
+    if (tid !== undefined) {
+      const reply = encodeErrorResponse(tid, publicReason(err));
+      if (reply.length <= maxBytes) this.send(reply, rinfo);
+      else this.deps.metrics.udpRepliesWithheld.inc();
+    }
     this.deps.metrics.observe('udp', action, client ? 'client_error' : 'internal_error', start);
   }
 

@@ -1,9 +1,10 @@
 /**
  * Built-in last pre-hook: fills the response's peers and counts from storage
- * (chihaya's responseHook). A stopping peer is given no peers.
+ * (chihaya's responseHook). A stopping peer is given no peers. The counts include the announcer
+ * as its announce leaves it (the swarm hook applies the announce only after the reply).
  */
 import type { AnnounceRequest, AnnounceResponse, Peer, ScrapeCounts, ScrapeRequest, ScrapeResponse } from '../../bittorrent/types.js';
-import { isSeeder } from '../../bittorrent/types.js';
+import { isSeeder, roleAfter } from '../../bittorrent/types.js';
 import type { PeerStore } from '../../storage/peer-store.js';
 import { isPromise, type Hook, type MaybePromise } from '../hook.js';
 import type { RequestContext } from '../context.js';
@@ -23,7 +24,7 @@ export function createResponseHook(store: PeerStore): Hook {
     handleAnnounce(_ctx: RequestContext, req: AnnounceRequest, resp: AnnounceResponse): MaybePromise {
       const wantPeers = req.event !== 'stopped' && req.numWant > 0;
       const peers = wantPeers ? store.announcePeers(req.infoHash, isSeeder(req), req.numWant, req.peer) : NO_PEERS;
-      const counts = store.scrapeSwarm(req.infoHash);
+      const counts = store.announceCounts(req.infoHash, req.peer, roleAfter(req));
       if (!isPromise(peers) && !isPromise(counts)) {
         fill(req, resp, peers, counts);
         return undefined;

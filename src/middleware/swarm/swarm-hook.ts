@@ -3,7 +3,7 @@
  * swarmInteractionHook). Runs after the response is written, so the announcer never
  * receives itself and a slow store does not delay the reply.
  */
-import type { AnnounceRequest } from '../../bittorrent/types.js';
+import { roleAfter, type AnnounceRequest } from '../../bittorrent/types.js';
 import type { PeerStore } from '../../storage/peer-store.js';
 import type { Hook, MaybePromise } from '../hook.js';
 
@@ -12,16 +12,10 @@ export function createSwarmHook(store: PeerStore): Hook {
     name: 'swarm',
     handleAnnounce(_ctx, req: AnnounceRequest): MaybePromise {
       let result;
-      switch (req.event) {
-        case 'stopped':
-          result = req.left === 0 ? store.deleteSeeder(req.infoHash, req.peer) : store.deleteLeecher(req.infoHash, req.peer);
-          break;
-        case 'completed':
-          result = store.graduateLeecher(req.infoHash, req.peer);
-          break;
-        default:
-          result = req.left === 0 ? store.putSeeder(req.infoHash, req.peer) : store.putLeecher(req.infoHash, req.peer);
-      }
+      const role = roleAfter(req);
+      if (role === 'gone') result = req.left === 0 ? store.deleteSeeder(req.infoHash, req.peer) : store.deleteLeecher(req.infoHash, req.peer);
+      else if (req.event === 'completed') result = store.graduateLeecher(req.infoHash, req.peer);
+      else result = role === 'seeder' ? store.putSeeder(req.infoHash, req.peer) : store.putLeecher(req.infoHash, req.peer);
       return result as MaybePromise;
     },
     handleScrape(): MaybePromise {

@@ -3,7 +3,7 @@
  * with separate IPv4 and IPv6 seeder/leecher lists. All operations are synchronous and
  * O(1) apart from peer selection (O(numwant)) and garbage collection.
  */
-import type { AddressFamily, Peer, ScrapeCounts } from '../../bittorrent/types.js';
+import type { AddressFamily, Peer, ScrapeCounts, SwarmRole } from '../../bittorrent/types.js';
 import type { PeerStore } from '../peer-store.js';
 import { PeerList } from './peer-list.js';
 import type { Clock } from '../../clock.js';
@@ -109,6 +109,19 @@ export class MemoryPeerStore implements PeerStore {
       incomplete: swarm.leechers4.size + swarm.leechers6.size,
       downloaded,
     };
+  }
+
+  announceCounts(infoHash: Buffer, announcer: Peer, role: SwarmRole): ScrapeCounts {
+    const counts = this.scrapeSwarm(infoHash);
+    const swarm = this.swarms.get(infoHash.toString('latin1'));
+    if (swarm !== undefined) {
+      const key = PeerList.key(announcer);
+      if (swarm.seeders(announcer.family).has(key)) counts.complete--;
+      else if (swarm.leechers(announcer.family).has(key)) counts.incomplete--;
+    }
+    if (role === 'seeder') counts.complete++;
+    else if (role === 'leecher') counts.incomplete++;
+    return counts;
   }
 
   collectGarbage(cutoffMs: number): number {

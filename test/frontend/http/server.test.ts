@@ -90,11 +90,13 @@ describe(`http frontend (${layer})`, () => {
     assert.equal(d1['interval'], 1800);
     assert.equal(d1['min interval'], 900);
     assert.deepEqual(d1['peers'], Buffer.alloc(0));
+    // Counts include the announcer (as opentracker, Ocelot and UNIT3D-Announce answer): the first seeder is a seeder.
+    assert.deepEqual([d1['complete'], d1['incomplete']], [1, 0]);
     const second = await get(fe.port(), announce({ ih, id: peerId(11), port: 5001, left: 10, event: 'started' }));
     const d2 = dict(second.body);
     assert.deepEqual(d2['peers'], Buffer.from([127, 0, 0, 1, 0x13, 0x88]));
     assert.equal(d2['complete'], 1);
-    assert.equal(d2['incomplete'], 0);
+    assert.equal(d2['incomplete'], 1, 'the joining leecher counts itself');
     const third = dict((await get(fe.port(), announce({ ih, id: peerId(10), port: 5000, left: 0 }))).body);
     // The seeder is given the leecher only, and counts now include both.
     assert.deepEqual(third['peers'], Buffer.from([127, 0, 0, 1, 0x13, 0x89]));
@@ -219,22 +221,35 @@ describe(`http frontend (${layer})`, () => {
     assert.equal((await get(fe.port(), announce())).status, 200);
   });
 
-  it('leaves the close to the client after "Connection: close", and cuts off one that never closes', async () => {
+  it('closes after answering "Connection: close" (FIN once the reply is written), and cuts off a client that never closes its side', async () => {
     const p2 = pipeline();
     const fe2 = await start(p2, { read_timeout: '300ms' });
+    const open = async () => (await p2.metrics.prometheus.getSingleMetric('privtrak_http_connections')!.get()).values[0]!.value;
     try {
+      // A client that reads to the end of the stream (HTTP/1.0 style) and keeps its own side open.
+      const s = connect({ port: fe2.port(), host: '127.0.0.1', allowHalfOpen: true });
+      await once(s, 'connect');
       const began = Date.now();
-      const { received, closedAt } = await new Promise<{ received: Buffer; closedAt: number }>((resolve, reject) => {
-        const chunks: Buffer[] = [];
-        const s = connect({ port: fe2.port(), host: '127.0.0.1' }, () => s.write(`GET ${announce()} HTTP/1.1\r\n\r\n`));
-        s.on('data', (c) => chunks.push(c));
-        s.on('close', () => resolve({ received: Buffer.concat(chunks), closedAt: Date.now() }));
-        s.on('error', reject);
-      });
-      assert.equal(parseReply(received).status, 200);
-      assert.equal(parseReply(received).headers['connection'], 'close');
-      assert.ok(closedAt - began >= 250, `closed after ${closedAt - began} ms: the server waited for the client first`);
-      assert.ok(closedAt - began < 2500);
+      const chunks: Buffer[] = [];
+      s.on('data', (c) => chunks.push(c));
+      s.write(`GET ${announce()} HTTP/1.1\r\n\r\n`);
+      await once(s, 'end');
+      const endedAfter = Date.now() - began;
+      const reply = parseReply(Buffer.concat(chunks));
+      assert.equal(reply.status, 200);
+      assert.equal(reply.headers['connection'], 'close');
+      assert.ok(endedAfter < 200, `the stream ended ${endedAfter} ms after the request: the server sent FIN with the reply`);
+      assert.equal(await open(), 1, 'the handle stays until the client closes its side (closing it first could reset the reply)');
+      // The client never closes: the sweep cuts it off after read_timeout.
+      const deadline = Date.now() + 2500;
+      while ((await open()) > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      const cutAfter = Date.now() - began;
+      assert.equal(await open(), 0, 'cut off');
+      assert.ok(cutAfter >= 250, `cut off after ${cutAfter} ms, not before read_timeout`);
+      s.destroy();
+      // HTTP/1.0 without keep-alive gets the same.
+      const reply10 = await rawRequest(fe2.port(), `GET ${announce()} HTTP/1.0\r\n\r\n`);
+      assert.equal(parseReply(reply10).status, 200);
     } finally {
       await fe2.close();
     }
@@ -245,7 +260,8 @@ describe(`http frontend (${layer})`, () => {
   });
 
   it('closes connections beyond max_connections at once and keeps serving the others', async () => {
-    const fe2 = await start(pipeline(), { max_connections: 2 });
+    const p2 = pipeline();
+    const fe2 = await start(p2, { max_connections: 2 });
     const open: Socket[] = [];
     try {
       for (let i = 0; i < 2; i++) {
@@ -258,9 +274,48 @@ describe(`http frontend (${layer})`, () => {
       third.on('error', () => undefined);
       const closedWithin = await Promise.race([once(third, 'close').then(() => true), new Promise((r) => setTimeout(() => r(false), 2000))]);
       assert.equal(closedWithin, true, 'the third connection is closed by the server');
+      const refused = (await p2.metrics.prometheus.getSingleMetric('privtrak_http_connections_refused_total')!.get()).values;
+      assert.equal(refused.find((v) => v.labels['reason'] === 'max_connections')?.value, 1, 'counted');
       open[0]!.write(`GET ${announce()} HTTP/1.1\r\n\r\n`);
       const [reply] = await once(open[0]!, 'data') as [Buffer];
       assert.equal(parseReply(reply).status, 200);
+    } finally {
+      for (const s of open) s.destroy();
+      await fe2.close();
+    }
+  });
+
+  it('limits open connections per client address when max_connections_per_ip is set, counting the refusals', async () => {
+    const p2 = pipeline();
+    const fe2 = await start(p2, { max_connections_per_ip: 2 });
+    const open: Socket[] = [];
+    const refused = async (reason: string) => (await p2.metrics.prometheus.getSingleMetric('privtrak_http_connections_refused_total')!.get())
+      .values.find((v) => v.labels['reason'] === reason)?.value ?? 0;
+    const connectFrom = async (localAddress: string) => {
+      const s = connect({ port: fe2.port(), host: '127.0.0.1', localAddress });
+      s.on('error', () => undefined);
+      await once(s, 'connect');
+      open.push(s);
+      return s;
+    };
+    const closedSoon = (s: Socket) => Promise.race([once(s, 'close').then(() => true), new Promise((r) => setTimeout(() => r(false), 1000))]);
+    try {
+      await connectFrom('127.0.0.1');
+      await connectFrom('127.0.0.1');
+      const third = await connectFrom('127.0.0.1');
+      assert.equal(await closedSoon(third), true, 'a third connection from the same address is closed');
+      assert.equal(await refused('per_ip'), 1);
+      const elsewhere = await connectFrom('127.0.0.2');
+      elsewhere.write(`GET ${announce()} HTTP/1.1\r\n\r\n`);
+      const [reply] = await once(elsewhere, 'data') as [Buffer];
+      assert.equal(parseReply(reply).status, 200, 'another address is served');
+      open[0]!.destroy();
+      await new Promise((r) => setTimeout(r, 50));
+      const again = await connectFrom('127.0.0.1');
+      again.write(`GET ${announce()} HTTP/1.1\r\n\r\n`);
+      const [reply2] = await once(again, 'data') as [Buffer];
+      assert.equal(parseReply(reply2).status, 200, 'a slot freed by a close is taken again');
+      assert.equal(await refused('per_ip'), 1);
     } finally {
       for (const s of open) s.destroy();
       await fe2.close();
@@ -417,5 +472,40 @@ describe(`http frontend options (${layer})`, () => {
       await fe.close();
     }
   });
+
+  it('listens dual-stack by default: IPv4 and IPv6 clients on one socket, each in its own family\'s swarm', { skip: !(process.env['PRIVTRAK_NO_IPV6'] === undefined) }, async () => {
+    assert.equal(httpSchema.parse({}).addr, '[::]:6969', 'the embedded default');
+    const p = pipeline();
+    const fe = await start(p, { addr: '[::]:0' }) as HttpFrontend;
+    try {
+      assert.equal(fe.boundHost, '::');
+      const ih = Buffer.alloc(20, 0x61);
+      const target = (n: number, left: number) => announce({ ih, id: peerId(n), port: 9100 + n, left });
+      const ask = (t: string, host: string) => rawRequest(fe.port(), `GET ${t} HTTP/1.1\r\n\r\n`, 3000, host);
+      await ask(target(1, 0), '127.0.0.1');
+      await ask(target(2, 0), '::1');
+      const v4 = dict(parseReply(await ask(target(3, 5), '127.0.0.1')).body);
+      // The IPv4 client arrived as ::ffff:127.0.0.1 and was put in the IPv4 swarm: 6-byte peers.
+      assert.deepEqual(v4['peers'], Buffer.from([127, 0, 0, 1, (9101 >> 8) & 255, 9101 & 255]));
+      assert.deepEqual([v4['complete'], v4['incomplete']], [2, 1], 'both families counted');
+      const v6 = dict(parseReply(await ask(target(4, 5), '::1')).body);
+      assert.equal((v6['peers6'] as Buffer).length, 18);
+    } finally {
+      await fe.close();
+    }
+  });
 });
 }
+
+describe('http transport on this Node', () => {
+  it('loads the libuv TCP bindings where they are expected (Node 20, 22, 24): auto does not silently fall back to node:net', (t) => {
+    const major = Number(process.versions.node.split('.')[0]);
+    if (![20, 22, 24].includes(major)) {
+      t.skip(`Node ${major} is not one privtrak supports (20, 22, 24)`);
+      return;
+    }
+    const fe = createHttpFrontend(httpSchema.parse({ addr: '127.0.0.1:0' }), pipeline().deps) as HttpFrontend;
+    assert.equal(fe.transport, 'raw', `fell back on Node ${process.versions.node}: ${fe.transportReason}`);
+    assert.equal(fe.transportReason, '');
+  });
+});

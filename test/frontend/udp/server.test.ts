@@ -1,4 +1,5 @@
 import { describe, it, before, after } from 'node:test';
+import { createSocket } from 'node:dgram';
 import assert from 'node:assert/strict';
 import { createUdpFrontend } from '../../../src/frontend/udp/server.js';
 import { udpSchema } from '../../../src/config/schema.js';
@@ -58,8 +59,9 @@ describe('udp frontend', () => {
     assert.equal(first.readUInt32BE(4), 77);
     assert.equal(first.readUInt32BE(8), 1800);
     assert.equal(first.length, 20);
+    assert.deepEqual([first.readUInt32BE(12), first.readUInt32BE(16)], [0, 1], 'leechers, seeders: the first seeder counts itself');
     const second = (await client.ask(announcePacket(cid, { infoHash: ih, peerId: Buffer.from('-qB4520-000000000002'), port: 1001 })))!;
-    assert.deepEqual([second.readUInt32BE(12), second.readUInt32BE(16)], [0, 1], 'leechers, seeders');
+    assert.deepEqual([second.readUInt32BE(12), second.readUInt32BE(16)], [1, 1], 'leechers, seeders: the joining leecher counts itself');
     assert.equal(second.subarray(20).toString('hex'), '7f00000103e8');
     const scrape = (await client.ask(encodeScrapeRequest(cid, 5, [ih, Buffer.alloc(20, 0x02)])))!;
     assert.equal(scrape.toString('hex'), '00000002000000050000000100000000000000010000000000000000' + '00000000');
@@ -102,7 +104,8 @@ describe('udp frontend', () => {
 
   it('answers malformed packets with an error when a transaction id is there, drops them otherwise, and stays up', async () => {
     const cid = await client.connect();
-    const unknown = encodeConnectRequest(9);
+    // (Sources are unverified until a connection ID checks out: a reply must fit in the request, hence the padding.)
+    const unknown = Buffer.concat([encodeConnectRequest(9), Buffer.alloc(16)]);
     unknown.writeUInt32BE(7, 8);
     assert.equal(errorText(await client.ask(unknown)), 'unknown action');
     assert.match(errorText(await client.ask(announcePacket(cid).subarray(0, 60))) ?? '', /malformed packet/);
@@ -113,6 +116,43 @@ describe('udp frontend', () => {
     assert.equal(await client.ask(Buffer.alloc(10), 200), undefined, 'no reply without a transaction id');
     for (let len = 0; len <= 200; len++) client.fire(Buffer.alloc(len, len));
     await client.connect();
+  });
+
+  it('never sends a source whose connection ID does not check out more bytes than it sent (forged sources)', async () => {
+    const cid = await client.connect(); // issued to 127.0.0.1
+    // Another address replays that ID, as a forger would: 127.0.0.2 stands for the victim whose address is used.
+    const forger = createSocket('udp4');
+    await new Promise<void>((resolve) => forger.bind(0, '127.0.0.2', resolve));
+    const replies = new Map<number, number>();
+    forger.on('message', (m) => { if (m.length >= 8) replies.set(m.readUInt32BE(4), m.length); });
+    const sent = new Map<number, number>();
+    const send = (pkt: Buffer) => {
+      sent.set(pkt.readUInt32BE(12), pkt.length);
+      forger.send(pkt, fe.port(), '127.0.0.1');
+    };
+    try {
+      const withheld = async () => (await p.metrics.prometheus.getSingleMetric('privtrak_udp_replies_withheld_total')!.get()).values[0]?.value ?? 0;
+      const before = await withheld();
+      send(announcePacket(cid, { transactionId: 1 })); // 98 bytes: "bad connection id" (25) fits
+      send(encodeScrapeRequest(cid, 2, [])); // 16 bytes: the 25-byte error does not fit
+      // Every length from a bare header up, every action (the 4th byte of the action field): transaction id = 1000 + n.
+      for (let n = 0; n < 400; n++) {
+        const pkt = Buffer.alloc(16 + (n % 100), n & 0xff);
+        cid.copy(pkt, 0);
+        pkt.writeUInt32BE(n % 4 === 0 ? 7 : n % 4, 8);
+        pkt.writeUInt32BE(1000 + n, 12);
+        send(pkt);
+      }
+      await new Promise((r) => setTimeout(r, 300));
+      assert.equal(replies.get(1), 25, 'the announce got its error');
+      assert.equal(replies.has(2), false, 'the 16-byte scrape got nothing');
+      const larger = [...replies].filter(([tid, len]) => len > sent.get(tid)!);
+      assert.deepEqual(larger, [], 'replies larger than their request');
+      assert.ok(replies.size > 100, `most garbage is still answered within its size (${replies.size} replies)`);
+      assert.ok((await withheld()) - before >= 1, 'withheld replies are counted');
+    } finally {
+      forger.close();
+    }
   });
 
   it('refuses an expired connection id', async () => {
@@ -129,6 +169,31 @@ describe('udp frontend', () => {
     } finally {
       c2.close();
       await fe2.close();
+    }
+  });
+
+  it('listens dual-stack by default: IPv4 and IPv6 clients on one socket, each in its own family\'s swarm', async () => {
+    assert.equal(udpSchema.parse({}).addr, '[::]:6969', 'the embedded default');
+    const pd = pipeline();
+    const fed = createUdpFrontend(udpSchema.parse({ addr: '[::]:0' }), ROUTES, pd.deps);
+    await fed.listen();
+    const c4 = new UdpClient(fed.port(), '127.0.0.1');
+    const c6 = new UdpClient(fed.port(), '::1');
+    try {
+      const ih = Buffer.alloc(20, 0x62);
+      const cid4 = await c4.connect();
+      const cid6 = await c6.connect();
+      await c4.ask(announcePacket(cid4, { infoHash: ih, left: 0, port: 3000 }));
+      await c6.ask(announcePacket(cid6, { infoHash: ih, left: 0, port: 3001 }));
+      const r4 = (await c4.ask(announcePacket(cid4, { infoHash: ih, peerId: Buffer.from('-qB4520-000000000004'), port: 3002 })))!;
+      assert.equal(r4.subarray(20).toString('hex'), '7f000001' + '0bb8', 'the IPv4 client (::ffff:127.0.0.1) is in the IPv4 swarm');
+      assert.deepEqual([r4.readUInt32BE(12), r4.readUInt32BE(16)], [1, 2], 'leechers, seeders of both families');
+      const r6 = (await c6.ask(announcePacket(cid6, { infoHash: ih, peerId: Buffer.from('-qB4520-000000000006'), port: 3003 })))!;
+      assert.equal(r6.length, 20 + 18);
+    } finally {
+      c4.close();
+      c6.close();
+      await fed.close();
     }
   });
 

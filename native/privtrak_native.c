@@ -1,7 +1,8 @@
 /*
- * privtrak_mmap: the three system calls the memory-mapped journal needs and Node does not expose:
- * mmap (MAP_SHARED, read/write) as an ArrayBuffer, munmap, posix_fallocate, and
- * madvise(MADV_POPULATE_WRITE) to map reserved pages ahead of the stores that fill them.
+ * privtrak_native: the system calls privtrak needs and Node does not expose. For the memory-mapped
+ * journal: mmap (MAP_SHARED, read/write) as an ArrayBuffer, munmap, posix_fallocate, and
+ * madvise(MADV_POPULATE_WRITE) to map reserved pages ahead of the stores that fill them. For the
+ * HTTP frontend: sendLast, a reply and FIN in one segment.
  *
  * Why by hand: the npm mmap packages either no longer build on Node 20 (mmap-io) or bring ~150
  * packages (node-gyp, node-pre-gyp) at run time and unmap only when the garbage collector gets to
@@ -18,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 
 /* One per map() call. The ArrayBuffer's finalizer gets this (not the address: after an explicit
  * unmap the kernel may hand the same address to a later mapping, which must not be touched). The
@@ -161,12 +163,35 @@ static napi_value populate(napi_env env, napi_callback_info info) {
   return result;
 }
 
+/* sendLast(fd, buffer): the last bytes of a connection, with FIN in the same segment. send() with
+ * MSG_MORE holds the bytes in the socket; shutdown(SHUT_WR) then sets FIN on that held segment and
+ * pushes it: one packet instead of data then FIN, so the peer is woken once and ACKs once. Only if
+ * the kernel took every byte does it shut down; returns the bytes taken (0 if it would block) or
+ * -errno. The caller writes what is left (which pushes the held bytes) and shuts down itself. */
+static napi_value send_last(napi_env env, napi_callback_info info) {
+  napi_value argv[2], result;
+  int32_t fd;
+  void *data;
+  size_t len;
+  if (!args(env, info, 2, argv)) return NULL;
+  if (napi_get_value_int32(env, argv[0], &fd) != napi_ok || napi_get_buffer_info(env, argv[1], &data, &len) != napi_ok) {
+    napi_throw_type_error(env, NULL, "sendLast(fd, buffer)");
+    return NULL;
+  }
+  ssize_t n = send(fd, data, len, MSG_MORE | MSG_NOSIGNAL | MSG_DONTWAIT);
+  if (n < 0) n = (errno == EAGAIN || errno == EWOULDBLOCK) ? 0 : -errno;
+  else if ((size_t)n == len && shutdown(fd, SHUT_WR) != 0) n = -errno;
+  napi_create_int64(env, (int64_t)n, &result);
+  return result;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
     {"map", NULL, map, NULL, NULL, NULL, napi_default, NULL},
     {"unmap", NULL, unmap, NULL, NULL, NULL, napi_default, NULL},
     {"allocate", NULL, allocate, NULL, NULL, NULL, napi_default, NULL},
     {"populate", NULL, populate, NULL, NULL, NULL, napi_default, NULL},
+    {"sendLast", NULL, send_last, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;
