@@ -9,12 +9,15 @@
  * a warning); a file that disappears later is a failure (last good copy kept).
  *
  * It is also a RegistryStore: the operator commands and the admin API rewrite the files
- * atomically (temporary file + rename) under a lock file, so admin changes persist.
+ * atomically under a lock file, so admin changes persist: a temporary file, fsynced, renamed
+ * over the old one, then the directory fsynced — after a power loss the file is the old one or
+ * the new one, never a mix, and an admin change that was answered is on disk.
  */
 import { promises as fsp, type Stats } from 'node:fs';
 import { dirname, basename, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { RegistrySource, RegistryUpdate } from './source.js';
+import { nodeFs, type DurableFs } from '../durable-fs.js';
 import type { RegistryStore } from './store.js';
 import type { TorrentRecord, UserRecord } from './records.js';
 import { formatOf, formatTorrentsFile, formatUsersFile, parseTorrentsFile, parseUsersFile } from './file-format.js';
@@ -25,6 +28,8 @@ export interface FileSourceOptions {
   /** Torrents file ("" = none). */
   readonly torrents: string;
   readonly pollIntervalMs: number;
+  /** The file-system seam for the fsyncs of a write (tests record them). */
+  readonly fs?: DurableFs;
 }
 
 interface Loaded<T> {
@@ -57,6 +62,7 @@ class ListFile<T> {
     private readonly parse: (text: string, path: string) => T[],
     private readonly format: (records: T[]) => string,
     private readonly keyOf: (r: T) => string,
+    private readonly fs: DurableFs,
   ) {}
 
   /** Re-reads the file if its stamp changed. `missingOk`: a missing file is empty; otherwise an error. */
@@ -99,8 +105,15 @@ class ListFile<T> {
     const base = this.loaded?.stamp;
     await fsp.mkdir(dirname(this.path), { recursive: true });
     const tmp = join(dirname(this.path), `.${basename(this.path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
-    await fsp.writeFile(tmp, this.format([...records.values()]));
-    await fsp.rename(tmp, this.path);
+    const file = await fsp.open(tmp, 'w');
+    try {
+      await file.writeFile(this.format([...records.values()]));
+      await this.fs.fsync(file, tmp);
+    } finally {
+      await file.close();
+    }
+    await this.fs.rename(tmp, this.path);
+    await this.fs.fsyncDir(dirname(this.path));
     this.loaded = { stamp: await stamp(this.path), records };
     if (this.delivered === base) this.delivered = this.loaded.stamp;
   }
@@ -143,8 +156,9 @@ export class FileSource implements RegistrySource, RegistryStore {
     this.refreshIntervalMs = options.pollIntervalMs;
     const u = options.users;
     const t = options.torrents;
-    this.users = u === '' ? undefined : new ListFile(u, (text, p) => parseUsersFile(text, formatOf(u), p), (r) => formatUsersFile(r, formatOf(u)), (r) => r.passkey);
-    this.torrents = t === '' ? undefined : new ListFile(t, (text, p) => parseTorrentsFile(text, formatOf(t), p), (r) => formatTorrentsFile(r, formatOf(t)), (r) => r.key);
+    const fs = options.fs ?? nodeFs;
+    this.users = u === '' ? undefined : new ListFile(u, (text, p) => parseUsersFile(text, formatOf(u), p), (r) => formatUsersFile(r, formatOf(u)), (r) => r.passkey, fs);
+    this.torrents = t === '' ? undefined : new ListFile(t, (text, p) => parseTorrentsFile(text, formatOf(t), p), (r) => formatTorrentsFile(r, formatOf(t)), (r) => r.key, fs);
   }
 
   /** Files that are missing at start-up count as empty, so a new site can start before its first `users add`. */

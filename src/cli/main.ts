@@ -4,7 +4,6 @@
  * Exit codes: 0 ok, 1 runtime failure, 2 usage or configuration error.
  */
 import { parseArgs } from 'node:util';
-import { readFileSync } from 'node:fs';
 import { defaultConfig, loadConfigFile } from '../config/load.js';
 import { ConfigError } from '../config/errors.js';
 import { createLogger } from '../log.js';
@@ -13,8 +12,12 @@ import type { Config } from '../config/schema.js';
 import { sinkFromConfig } from './commands/sink-from-config.js';
 import { runStats } from './commands/stats.js';
 import { runTorrents, runUsers } from './commands/registry-commands.js';
+import { runRecover } from './commands/recover.js';
+import { CheckpointDamagedError } from '../middleware/privtrak/checkpoint.js';
+import { DirLockedError } from '../middleware/privtrak/dir-lock.js';
 import { storeFromConfig } from './commands/registry-from-config.js';
 import { UsageError } from './usage-error.js';
+import { packageVersion } from '../metrics/build-info.js';
 
 const USAGE = `usage: privtrak <command> [options]
 
@@ -25,6 +28,8 @@ commands:
                                  and privtrak's own registry tables when the registry is a database
   stats [--config FILE] [--user PASSKEY] [--by-torrent] [--json] [--detail]
                                  totals per user (or per user and torrent) from the configured sink
+  recover [--config FILE]        with the tracker stopped: rebuild a damaged baseline checkpoint from
+                                 the previous checkpoint and the journal (nothing the journal holds is lost)
 
   access registry (config "registry:"; a running tracker picks changes up at its next poll/refresh):
   users import FILE              bulk-import users, keeping their passkeys (YAML or CSV: passkey,site_id,enabled,can_leech)
@@ -41,10 +46,6 @@ commands:
 
 Configuration: see config.example.yaml. Signals: SIGINT/SIGTERM stop gracefully.`;
 
-function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
-  return pkg.version;
-}
 
 function loadConfig(path: string | undefined): Config {
   return path === undefined ? defaultConfig() : loadConfigFile(path);
@@ -54,7 +55,7 @@ async function serve(config: Config): Promise<number> {
   const logger = createLogger(config.log_level);
   const tracker = new Tracker(config, logger);
   await tracker.start();
-  logger.info({ version: version() }, 'privtrak started');
+  logger.info({ version: packageVersion() }, 'privtrak started');
   return new Promise((resolve) => {
     let stopping = false;
     const onSignal = (signal: NodeJS.Signals) => {
@@ -87,7 +88,7 @@ export async function main(argv: string[]): Promise<number> {
     return command === undefined ? 2 : 0;
   }
   if (command === 'version' || command === '--version') {
-    console.log(version());
+    console.log(packageVersion());
     return 0;
   }
   const io = { out: (l: string) => console.log(l), err: (l: string) => console.error(l) };
@@ -138,6 +139,9 @@ export async function main(argv: string[]): Promise<number> {
       }
       return 0;
     }
+    case 'recover':
+      await runRecover(loadConfig(values.config), (line) => console.log(line));
+      return 0;
     case 'stats':
       await runStats(sinkFromConfig(loadConfig(values.config)), {
         user: values.user, byTorrent: values['by-torrent'] ?? false, json: values.json ?? false, detail: values.detail ?? false,
@@ -155,6 +159,11 @@ main(process.argv.slice(2)).then(
     if (err instanceof ConfigError) {
       console.error(`privtrak: ${err.message}`);
       process.exit(2);
+    }
+    // Operator errors that say what to do: the message, not a stack.
+    if (err instanceof CheckpointDamagedError || err instanceof DirLockedError) {
+      console.error(`privtrak: ${err.message}`);
+      process.exit(1);
     }
     if (err instanceof UsageError) {
       console.error(`privtrak: ${err.message} (see privtrak --help)`);

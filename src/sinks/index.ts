@@ -2,7 +2,7 @@
  * The sink factory and the `sink:` options block of the privtrak hook:
  *   {name: sqlite, path: ./data/privtrak.sqlite, delta_log: false, durable: false, worker: true}  (the default)
  *   {name: postgres, url: postgres://..., schema: public, delta_log: false}          (needs `privtrak migrate`)
- *   {name: log, path: '-'}                                                            ('-' = stdout)
+ *   {name: log, path: ./data/privtrak-deltas.ndjson}                                  (its own file, mark in <path>.state)
  */
 import { z } from 'zod';
 import type { DeltaSink } from './sink.js';
@@ -30,8 +30,13 @@ export const sinkOptionsSchema = z.discriminatedUnion('name', [
   }).strict(),
   z.object({
     name: z.literal('log'),
-    /** File to append to ('-': stdout); its mark is kept in `<path>.state`. */
-    path: z.string().min(1).default('-'),
+    /**
+     * File to append to; its mark is kept in `<path>.state`. Not stdout: there the deltas would mix
+     * with the tracker's own logs, and a restart could neither know what was written nor avoid
+     * writing the replayed journal again.
+     */
+    path: z.string().min(1).default('./data/privtrak-deltas.ndjson')
+      .refine((p) => p !== '-', 'the log sink writes to a file of its own, not stdout ("-"): give a path (tail -F it to pipe the deltas elsewhere)'),
   }).strict(),
 ]);
 

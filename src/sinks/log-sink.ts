@@ -1,15 +1,15 @@
 /**
- * `log`: newline-delimited JSON, one line per applied delta, to a file or stdout ('-'), for
- * piping into other systems (a queue, an audit store). Ids are lowercase hex.
+ * `log`: newline-delimited JSON, one line per applied delta, to a file of its own (never the
+ * tracker's log), for piping into other systems (a queue, an audit store: `tail -F` it). Ids are
+ * lowercase hex.
  *
  * Not transactional — a file cannot be atomic with its own bookkeeping. The mark
  * (appliedThrough per instance) is kept in memory and in `<path>.state` (JSON
- * {instance: appliedThrough}, replaced atomically by rename), written AFTER each append. A
- * crash between the append and the state write makes the last batch appear twice after the
- * restart: this sink is at-least-once, not exactly-once. On stdout there is no state file: the
- * mark lives in memory only, so after a restart the replayed journal is written again.
- * Use sqlite or postgres where exactness matters. `migrate` is a no-op; `totals` reads the
- * file back and sums.
+ * {instance: appliedThrough}, replaced atomically by rename), written AFTER each append, and read
+ * back at start: a restart writes nothing twice. A crash between the append and the state write
+ * makes that batch appear twice after the restart: this sink is at-least-once, not
+ * exactly-once. Use sqlite or postgres where exactness matters. `migrate` is a no-op; `totals`
+ * reads the file back and sums.
  */
 import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -30,15 +30,9 @@ export class LogSink implements DeltaSink {
   readonly name = 'log';
   private marks: Record<string, number> = {};
 
-  /** `write` receives the text when `path` is '-' (stdout by default; tests capture it). */
-  constructor(private readonly path: string, private readonly write: (text: string) => void = (t) => process.stdout.write(t)) {}
-
-  private get toStdout(): boolean {
-    return this.path === '-';
-  }
+  constructor(private readonly path: string) {}
 
   async open(): Promise<void> {
-    if (this.toStdout) return;
     mkdirSync(dirname(this.path), { recursive: true });
     if (existsSync(`${this.path}.state`)) this.marks = JSON.parse(readFileSync(`${this.path}.state`, 'utf8')) as Record<string, number>;
   }
@@ -52,20 +46,16 @@ export class LogSink implements DeltaSink {
   async apply(batch: DeltaBatch): Promise<void> {
     const agg = aggregateBatch(batch, this.marks[batch.instance] ?? 0);
     if (agg.count === 0) return;
-    const text = agg.applied().map(formatDeltaLine).join('');
-    if (this.toStdout) this.write(text);
-    else appendFileSync(this.path, text);
+    appendFileSync(this.path, agg.applied().map(formatDeltaLine).join(''));
     // <- a crash here writes this batch again after the restart (at-least-once).
     this.marks[batch.instance] = agg.through;
-    if (!this.toStdout) {
-      writeFileSync(`${this.path}.state.tmp`, JSON.stringify(this.marks));
-      renameSync(`${this.path}.state.tmp`, `${this.path}.state`);
-    }
+    writeFileSync(`${this.path}.state.tmp`, JSON.stringify(this.marks));
+    renameSync(`${this.path}.state.tmp`, `${this.path}.state`);
   }
 
-  /** Sums the file (for `privtrak stats`); stdout keeps nothing to read back. */
+  /** Sums the file (for `privtrak stats`). */
   async totals(query: TotalsQuery): Promise<TotalsRow[]> {
-    if (this.toStdout || !existsSync(this.path)) return [];
+    if (!existsSync(this.path)) return [];
     const rows = new Map<string, {
       user: Buffer; infoHash?: Buffer; up: bigint; down: bigint; rawUp: bigint; rawDown: bigint; site: bigint | null;
       seed: bigint; leech: bigint; snatched: Set<string>;

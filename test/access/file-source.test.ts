@@ -7,7 +7,7 @@ import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { FileSource } from '../../src/access/file-source.js';
@@ -15,6 +15,7 @@ import { AccessRegistry } from '../../src/access/registry.js';
 import { RegistryFileError, formatTorrentsFile, formatUsersFile, parseTorrentsFile, parseUsersFile } from '../../src/access/file-format.js';
 import { torrent, user } from '../support/access.js';
 import { waitUntil } from '../e2e/clients.js';
+import { RecordingFs } from '../support/recording-fs.js';
 
 const A = '0123456789abcdef0123456789abcdef';
 const DIGITS = '12345678901234567890123456789012';
@@ -61,9 +62,9 @@ describe('registry file formats', () => {
 });
 
 describe('file registry source', () => {
-  async function start(dir: string, pollIntervalMs = 50) {
+  async function start(dir: string, pollIntervalMs = 50, fs?: RecordingFs) {
     const metrics = new Registry();
-    const source = new FileSource({ users: join(dir, 'users.csv'), torrents: join(dir, 'torrents.yaml'), pollIntervalMs });
+    const source = new FileSource({ users: join(dir, 'users.csv'), torrents: join(dir, 'torrents.yaml'), pollIntervalMs, fs });
     const registry = new AccessRegistry(source, { logger: pino({ level: 'silent' }), prometheus: metrics });
     await registry.start();
     return { registry, metrics, source };
@@ -108,9 +109,15 @@ describe('file registry source', () => {
   it('writes admin changes to the file (atomically, under a lock) and does not re-read its own write', async () => {
     const dir = tmp();
     writeFileSync(join(dir, 'users.csv'), `passkey\n${A}\n`);
-    const { registry, metrics } = await start(dir, 3_600_000);
+    const fs = new RecordingFs();
+    const { registry, metrics } = await start(dir, 3_600_000, fs);
     try {
       await registry.putUser(user(DIGITS, { siteId: 4 }));
+      // Durable before it is answered: the new content fsynced, renamed into place, the directory fsynced.
+      assert.equal(fs.calls.length, 3, fs.calls.join(' | '));
+      assert.match(fs.calls[0]!, /^fsync \.users\.csv\.\d+\.[0-9a-f]+\.tmp$/);
+      assert.match(fs.calls[1]!, /^rename \.users\.csv\.\d+\.[0-9a-f]+\.tmp users\.csv$/);
+      assert.equal(fs.calls[2], `fsyncdir ${basename(dir)}`);
       await registry.setUserEnabled(A, false);
       await registry.putTorrent(torrent(Buffer.alloc(20, 7), { siteId: 8 }));
       assert.equal(registry.user(A)?.enabled, false);

@@ -1,12 +1,14 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createSocket } from 'node:dgram';
+import { connect } from 'node:net';
 import { get, escapeBytes } from '../support/http-client.js';
+import { freePort, startTracker, waitExit } from '../support/tracker-process.js';
 import { privtrakOptionsSchema } from '../../src/middleware/privtrak/options.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
@@ -85,6 +87,84 @@ describe('privtrak CLI', () => {
       assert.equal(JSON.parse(detail.stdout.trim()).site_torrent_id, null);
     } finally {
       child.kill('SIGKILL');
+      cfg.cleanup();
+    }
+  });
+
+  it('logs which HTTP transport and journal I/O it runs on, and reports them in privtrak_build_info', async () => {
+    const [http, metrics] = [await freePort(), await freePort()];
+    const cfg = withConfig(`metrics_addr: "127.0.0.1:${metrics}"\nhttp: {addr: "127.0.0.1:${http}"}\nudp: {addr: ""}\n`);
+    let out = '';
+    const child = await startTracker(cfg.path, 15_000, (t) => { out += t; }, dirname(cfg.path));
+    try {
+      const lines = out.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
+      assert.ok(lines.some((l) => l['msg'] === 'transport: raw' && l['transport'] === 'raw'), out);
+      assert.ok(lines.some((l) => l['msg'] === 'journal_io: mmap' && l['journal_io'] === 'mmap'), out);
+      const scrape = await (await fetch(`http://127.0.0.1:${metrics}/metrics`)).text();
+      assert.match(scrape, new RegExp(`privtrak_build_info\\{version="[^"]+",node="${process.versions.node}",transport="raw",journal_io="mmap"\\} 1`));
+    } finally {
+      child.kill('SIGKILL');
+      await waitExit(child);
+    }
+    // The other paths say why: node:net configured (information), the addon unavailable under auto
+    // (a warning: a fallback). Without the addon the raw transport half-closes with a separate
+    // shutdown: a client reading to the end of the stream still gets its end at once.
+    const q = `info_hash=${escapeBytes(Buffer.alloc(20, 9))}&peer_id=${escapeBytes(Buffer.alloc(20, 8))}&port=1234&uploaded=0&downloaded=0&left=0`;
+    try {
+      for (const [yaml, env] of [['transport: net', {}], ['transport: auto', { PRIVTRAK_NO_NATIVE: '1' }]] as const) {
+        writeFileSync(cfg.path, `metrics_addr: ""\nhttp: {addr: "127.0.0.1:${http}", ${yaml}}\nudp: {addr: ""}\n`);
+        let out2 = '';
+        const spawned = spawn(process.execPath, [MAIN, 'serve', '--config', cfg.path], { cwd: dirname(cfg.path), env: { ...process.env, ...env } });
+        try {
+          await new Promise<void>((resolve, reject) => {
+            const timer = setTimeout(() => reject(new Error(out2)), 10_000);
+            spawned.stdout.on('data', (c: Buffer) => { out2 += c.toString(); if (out2.includes('privtrak started')) { clearTimeout(timer); resolve(); } });
+          });
+          if (yaml === 'transport: net') {
+            assert.match(out2, /"level":30,[^\n]*"transport":"net","reason":"http.transport: net"/, 'configured: information');
+            continue;
+          }
+          assert.match(out2, /"level":30,[^\n]*"transport":"raw"/);
+          assert.match(out2, /"level":40,[^\n]*"journal_io":"write","reason":"the native mmap addon is not loadable \(PRIVTRAK_NO_NATIVE=1\)"/);
+          const began = Date.now();
+          const reply = await new Promise<Buffer>((resolve, reject) => {
+            const chunks: Buffer[] = [];
+            const s = connect({ port: http, host: '127.0.0.1', allowHalfOpen: true }, () => s.write(`GET /${'0123456789abcdef'.repeat(2)}/announce?${q}&event=started HTTP/1.1\r\n\r\n`));
+            s.on('data', (c: Buffer) => chunks.push(c));
+            s.on('end', () => { s.destroy(); resolve(Buffer.concat(chunks)); });
+            s.on('error', reject);
+          });
+          assert.match(reply.toString('latin1'), /^HTTP\/1\.1 200 /);
+          assert.ok(Date.now() - began < 1000, 'the end of the stream came with the reply');
+        } finally {
+          spawned.kill('SIGKILL');
+          await waitExit(spawned);
+        }
+      }
+    } finally {
+      cfg.cleanup();
+    }
+  });
+
+  it('the log sink writes to a file of its own and keeps its mark: a restart writes nothing twice and reports nothing missing', async () => {
+    const http = await freePort();
+    const cfg = withConfig(`metrics_addr: ""\nhttp: {addr: "127.0.0.1:${http}"}\nudp: {addr: ""}\nprehooks: [{name: privtrak, options: {sink: {name: log}}}]\n`);
+    const cwd = dirname(cfg.path);
+    const q = (up: number, event = '') => `/0123456789abcdef0123456789abcdef/announce?info_hash=${escapeBytes(Buffer.alloc(20, 9))}&peer_id=${escapeBytes(Buffer.alloc(20, 8))}&port=1234&uploaded=${up}&downloaded=0&left=0${event}`;
+    try {
+      for (const [run, ups] of [[1, [0, 100]], [2, [250]]] as const) {
+        let out = '';
+        const child = await startTracker(cfg.path, 15_000, (t) => { out += t; }, cwd);
+        for (const up of ups) assert.equal((await get(http, q(up, up === 0 ? '&event=started' : ''))).status, 200);
+        child.kill('SIGTERM');
+        assert.equal(await waitExit(child), 0, out);
+        assert.doesNotMatch(out, /"seq":/, `run ${run}: no delta on the tracker's own output`);
+        assert.doesNotMatch(out, /records are missing/, `run ${run}: ${out}`);
+      }
+      const lines = readFileSync(join(cwd, 'data', 'privtrak-deltas.ndjson'), 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l) as { seq: number; delta_up: number });
+      assert.deepEqual(lines.map((l) => l.seq), [1, 2, 3], 'each delta once, across the restart');
+      assert.deepEqual(lines.map((l) => l.delta_up), [0, 100, 150]);
+    } finally {
       cfg.cleanup();
     }
   });

@@ -2,13 +2,17 @@
 import type { Config } from '../../config/schema.js';
 import { ConfigError } from '../../config/errors.js';
 import { parseHookOptions } from '../../middleware/options.js';
-import { privtrakOptionsSchema } from '../../middleware/privtrak/options.js';
+import { privtrakOptionsSchema, type PrivtrakOptions } from '../../middleware/privtrak/options.js';
 import { createSink } from '../../sinks/index.js';
 import type { DeltaSink } from '../../sinks/sink.js';
 
-export function sinkFromConfig(config: Config): DeltaSink {
+/** The privtrak hook's options in a config (validated), or a ConfigError saying there is none. */
+export function privtrakOptionsFromConfig(config: Config): PrivtrakOptions {
   const index = config.prehooks.findIndex((h) => h.name === 'privtrak');
-  if (index < 0) throw new ConfigError('prehooks', 'no privtrak hook is configured, so there is no sink to read');
-  const opts = parseHookOptions(privtrakOptionsSchema, config.prehooks[index]!.options, `prehooks.${index}`);
-  return createSink(opts.sink);
+  if (index < 0) throw new ConfigError('prehooks', 'no privtrak hook is configured, so there is no sink or journal to work on');
+  return parseHookOptions(privtrakOptionsSchema, config.prehooks[index]!.options, `prehooks.${index}`);
+}
+
+export function sinkFromConfig(config: Config): DeltaSink {
+  return createSink(privtrakOptionsFromConfig(config).sink);
 }

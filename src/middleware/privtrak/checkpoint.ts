@@ -8,26 +8,44 @@
  * because restoring replays every journal record above S in order, and a record carries its
  * peer's complete baseline afterwards (not a difference): each peer ends at the state of its
  * last record, or at the checkpoint's entry if it has none above S, in which case that entry
- * did not change during the write. Hence the journal is pruned only up to min(S, sink mark).
+ * did not change during the write.
  *
- * File: `baselines.ckpt`, written as `baselines.ckpt.tmp` and renamed when complete (a crash
- * mid-write leaves the previous checkpoint). Big-endian:
- *   header 32 bytes: u32 magic "PTCK" | u32 version 1 | f64 seq | f64 written-at ms | u64 reserved
+ * Two generations are kept: `baselines.ckpt` and the one before it, `baselines.ckpt.prev`,
+ * and the journal is kept back to the previous one (the hook prunes it up to
+ * min(sink mark, previous checkpoint's seq)). So a damaged checkpoint loses nothing: `privtrak
+ * recover` rebuilds it from the previous one and the journal (recovery.ts). A new one is
+ * written as `baselines.ckpt.tmp` (fsynced when configured), the current one renamed to `.prev`,
+ * the new one renamed into place, then the directory fsynced: a crash anywhere leaves a
+ * complete current or previous checkpoint, with the journal that goes with it.
+ *
+ * File, big-endian:
+ *   header 32 bytes: u32 magic "PTCK" | u32 version 2 | f64 seq | f64 written-at ms | u64 reserved
  *   entries of 88 bytes: user[16] info_hash[20] peer_id[20] f64 uploaded f64 downloaded f64 left f64 last ms
- *   trailer 16 bytes: u32 magic "PTCE" | u32 reserved | f64 entry count
+ *   trailer 16 bytes: u32 magic "PTCE" | u32 CRC-32 of header and entries (version 1: 0, unchecked) | f64 entry count
  * Counters are f64: exact for every integer up to 2^53, the bound the parser enforces.
  */
-import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { crc32 } from 'node:zlib';
+import { existsSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Baseline } from './rules.js';
+import type { Baseline } from '../../accounting/delta.js';
+import { nodeFs, type DurableFs } from '../../durable-fs.js';
 
 export const CHECKPOINT_FILE = 'baselines.ckpt';
+export const PREVIOUS_CHECKPOINT_FILE = 'baselines.ckpt.prev';
 const HEADER = 32;
 const ENTRY = 88;
 const TRAILER = 16;
 const MAGIC = 0x5054_434b; // "PTCK"
 const END = 0x5054_4345; // "PTCE"
-const VERSION = 1;
+const VERSION = 2;
+
+/** A checkpoint file that cannot be read whole: the operator is told which and what to do. */
+export class CheckpointDamagedError extends Error {
+  readonly code = 'CHECKPOINT_DAMAGED';
+  constructor(readonly path: string, readonly why: string) {
+    super(`${path}: ${why}`);
+  }
+}
 
 /** What a checkpoint writer needs from the baseline store: its entries, one shard at a time. */
 export interface ShardedBaselines {
@@ -50,17 +68,21 @@ export interface Checkpoint {
   readonly entries: CheckpointEntry[];
 }
 
-/** Reads the checkpoint in `dir`; undefined if there is none. Throws if it is damaged. */
-export function readCheckpoint(dir: string): Checkpoint | undefined {
-  const path = join(dir, CHECKPOINT_FILE);
+/** Reads the checkpoint in `dir` (`file`: the current one by default); undefined if there is none. Throws CheckpointDamagedError. */
+export function readCheckpoint(dir: string, file = CHECKPOINT_FILE): Checkpoint | undefined {
+  const path = join(dir, file);
   if (!existsSync(path)) return undefined;
   const buf = readFileSync(path);
-  if (buf.length < HEADER + TRAILER || buf.readUInt32BE(0) !== MAGIC || buf.readUInt32BE(4) !== VERSION) {
-    throw new Error(`${path}: not a privtrak baseline checkpoint (version ${VERSION})`);
+  const version = buf.length >= 8 ? buf.readUInt32BE(4) : 0;
+  if (buf.length < HEADER + TRAILER || buf.readUInt32BE(0) !== MAGIC || (version !== 1 && version !== VERSION)) {
+    throw new CheckpointDamagedError(path, 'not a privtrak baseline checkpoint (bad header)');
   }
   const count = buf.readDoubleBE(buf.length - 8);
   if (buf.readUInt32BE(buf.length - TRAILER) !== END || buf.length !== HEADER + count * ENTRY + TRAILER) {
-    throw new Error(`${path}: truncated or damaged (size ${buf.length}, ${count} entries announced)`);
+    throw new CheckpointDamagedError(path, `truncated or damaged (size ${buf.length}, ${count} entries announced)`);
+  }
+  if (version === VERSION && crc32(buf.subarray(0, buf.length - TRAILER)) !== buf.readUInt32BE(buf.length - TRAILER + 4)) {
+    throw new CheckpointDamagedError(path, 'damaged (checksum mismatch)');
   }
   const entries: CheckpointEntry[] = new Array(count);
   for (let i = 0, off = HEADER; i < count; i++, off += ENTRY) {
@@ -77,20 +99,33 @@ export function readCheckpoint(dir: string): Checkpoint | undefined {
   return { seq: buf.readDoubleBE(8), entries };
 }
 
+/** The seq a checkpoint file was written at, from its header alone; undefined if missing or unreadable. */
+export function checkpointSeqOf(dir: string, file: string): number | undefined {
+  try {
+    const cp = readCheckpoint(dir, file);
+    return cp?.seq;
+  } catch {
+    return undefined;
+  }
+}
+
 export interface WriteOptions {
-  /** fsync the file before the rename (survive power loss, not only process crashes). */
+  /** fsync the file before the rename and the directory after (survive power loss, not only process crashes). */
   readonly fsync: boolean;
   /** Entries older than this are left out (they would be purged anyway). */
   readonly sinceMs: number;
   /** Called between shards; return false to abandon the checkpoint (the previous one stays). */
   readonly stillValid?: () => boolean;
+  readonly fs?: DurableFs;
 }
 
 /**
- * Writes a checkpoint at `seq`, one shard per event-loop turn so announces keep flowing.
- * Resolves true when the new file is in place, false if `stillValid` called it off.
+ * Writes a checkpoint at `seq`, one shard per event-loop turn so announces keep flowing, and
+ * moves the one it replaces to `.prev`. Resolves true when the new file is in place, false if
+ * `stillValid` called it off.
  */
 export async function writeCheckpoint(dir: string, seq: number, store: ShardedBaselines, opts: WriteOptions): Promise<boolean> {
+  const fs = opts.fs ?? nodeFs;
   const tmp = join(dir, `${CHECKPOINT_FILE}.tmp`);
   const fd = openSync(tmp, 'w');
   let ok = false;
@@ -101,8 +136,13 @@ export async function writeCheckpoint(dir: string, seq: number, store: ShardedBa
     header.writeDoubleBE(seq, 8);
     header.writeDoubleBE(Date.now(), 16);
     writeSync(fd, header);
+    let crc = crc32(header);
     let count = 0;
     let chunk = Buffer.allocUnsafe(64 * ENTRY);
+    const put = (bytes: number) => {
+      writeSync(fd, chunk, 0, bytes);
+      crc = crc32(chunk.subarray(0, bytes), crc);
+    };
     for (let shard = 0; shard < store.shardCount; shard++) {
       if (shard > 0) {
         await new Promise<void>((resolve) => setImmediate(resolve));
@@ -113,7 +153,7 @@ export async function writeCheckpoint(dir: string, seq: number, store: ShardedBa
         const b = store.read(slot);
         if (b.lastMs < opts.sinceMs) continue;
         if (used + ENTRY > chunk.length) {
-          writeSync(fd, chunk, 0, used);
+          put(used);
           used = 0;
           if (chunk.length < 1 << 20) chunk = Buffer.allocUnsafe(chunk.length * 2);
         }
@@ -125,28 +165,24 @@ export async function writeCheckpoint(dir: string, seq: number, store: ShardedBa
         used += ENTRY;
         count++;
       }
-      if (used > 0) writeSync(fd, chunk, 0, used);
+      if (used > 0) put(used);
     }
     if (opts.stillValid && !opts.stillValid()) return false;
     const trailer = Buffer.alloc(TRAILER);
     trailer.writeUInt32BE(END, 0);
+    trailer.writeUInt32BE(crc >>> 0, 4);
     trailer.writeDoubleBE(count, 8);
     writeSync(fd, trailer);
-    if (opts.fsync) fsyncSync(fd);
+    if (opts.fsync) fs.fsyncSync(fd, tmp);
     ok = true;
   } finally {
-    closeSync(fd);
+    fs.closeSync(fd, tmp);
     if (!ok && existsSync(tmp)) unlinkSync(tmp);
   }
-  renameSync(tmp, join(dir, CHECKPOINT_FILE));
-  if (opts.fsync) {
-    // The rename itself must reach the disk too: fsync the directory.
-    const dfd = openSync(dir, 'r');
-    try {
-      fsyncSync(dfd);
-    } finally {
-      closeSync(dfd);
-    }
-  }
+  const current = join(dir, CHECKPOINT_FILE);
+  if (existsSync(current)) fs.renameSync(current, join(dir, PREVIOUS_CHECKPOINT_FILE));
+  fs.renameSync(tmp, current);
+  // The renames themselves must reach the disk too: fsync the directory.
+  if (opts.fsync) fs.fsyncDirSync(dir);
   return true;
 }

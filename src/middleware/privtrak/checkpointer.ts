@@ -1,20 +1,23 @@
 /**
  * When baselines are checkpointed, and what of the journal can then go. A checkpoint is taken
  * every checkpoint_interval or after checkpoint_records journal records, one at a time, while
- * announces go on (checkpoint.ts); journal segments that both the sink (applied) and a
- * checkpoint (baselines) cover are deleted.
+ * announces go on (checkpoint.ts). Journal segments that both the sink (applied) and the
+ * previous checkpoint cover are deleted: the journal reaches back to the checkpoint before the
+ * current one, so a damaged current checkpoint can be rebuilt without loss (recovery.ts).
  */
 import type { Logger } from 'pino';
 import type { BaselineStore } from './baselines.js';
 import type { Journal } from './journal.js';
 import type { PrivtrakMetrics } from './metrics.js';
 import { writeCheckpoint } from './checkpoint.js';
+import type { DurableFs } from '../../durable-fs.js';
 
 export interface CheckpointerOptions {
   readonly dir: string;
   readonly fsync: boolean;
   readonly baselineLifetimeMs: number;
   readonly checkpointRecords: number;
+  readonly fs?: DurableFs;
 }
 
 /** What the checkpointer needs from the announce path: the seq reached, and a way to close the turn's group first. */
@@ -26,6 +29,8 @@ export interface CommitPosition {
 export class Checkpointer {
   /** Highest seq covered by the checkpoint on disk. */
   checkpointSeq = 0;
+  /** The seq of the checkpoint before it (0: none); the journal is kept back to it. */
+  previousCheckpointSeq = 0;
   /** Journal records since the last checkpoint started. */
   sinceCheckpoint = 0;
   /** Bumped when a commit is undone: a checkpoint being written may hold undone states and is abandoned. */
@@ -77,8 +82,10 @@ export class Checkpointer {
           fsync: this.opts.fsync,
           sinceMs: Date.now() - this.opts.baselineLifetimeMs,
           stillValid: () => this.epoch === epoch,
+          fs: this.opts.fs,
         });
         if (!written) return;
+        this.previousCheckpointSeq = this.checkpointSeq;
         this.checkpointSeq = seq;
         stopTimer();
         this.pruneJournal();
@@ -93,8 +100,8 @@ export class Checkpointer {
     return this.running;
   }
 
-  /** Deletes journal segments that both the sink (applied) and the checkpoint (baselines) cover. */
+  /** Deletes journal segments that both the sink (applied) and the previous checkpoint (baselines) cover. */
   pruneJournal(): void {
-    this.journal.prune(Math.min(this.appliedThrough(), this.checkpointSeq));
+    this.journal.prune(Math.min(this.appliedThrough(), this.previousCheckpointSeq));
   }
 }

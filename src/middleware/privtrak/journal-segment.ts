@@ -15,8 +15,9 @@
  * Both guarantee that a failed commit leaves no partial record behind, and that a reader never
  * takes a half-copied record for a whole one (the trailer of each record is written last).
  */
-import { closeSync, constants, fstatSync, fsyncSync, ftruncateSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { closeSync, constants, fstatSync, ftruncateSync, openSync, readFileSync, writeSync } from 'node:fs';
 import type { MmapAddon } from '../../native/mmap.js';
+import type { DurableFs } from '../../durable-fs.js';
 import { clearTrailers, scanRecords, writeTrailers } from '../../accounting/delta-record.js';
 
 export interface JournalSegment {
@@ -31,7 +32,8 @@ export interface JournalSegment {
   append(records: Buffer): void;
   /** Makes the stored records durable against power loss (fsync). */
   sync(): void;
-  close(): void;
+  /** Closes the file; with `sync`, fsyncs it first (what a roll or a shutdown with journal_fsync does). */
+  close(sync: boolean): void;
 }
 
 const PAGE = 4096;
@@ -45,7 +47,7 @@ export class WrittenSegment implements JournalSegment {
   hasRecords = false;
   broken = false;
 
-  constructor(readonly path: string) {
+  constructor(readonly path: string, private readonly fs: DurableFs) {
     this.fd = openSync(path, 'a');
     this.size = fstatSync(this.fd).size;
   }
@@ -75,11 +77,15 @@ export class WrittenSegment implements JournalSegment {
   }
 
   sync(): void {
-    fsyncSync(this.fd);
+    this.fs.fsyncSync(this.fd, this.path);
   }
 
-  close(): void {
-    closeSync(this.fd);
+  close(sync: boolean): void {
+    try {
+      if (sync) this.sync();
+    } finally {
+      this.fs.closeSync(this.fd, this.path);
+    }
   }
 }
 
@@ -100,7 +106,7 @@ export class MappedSegment implements JournalSegment {
    * `capacity`: the bytes mapped (address space; pages count in memory only once written).
    * `step`: how far ahead disk blocks are reserved.
    */
-  constructor(readonly path: string, private readonly mm: MmapAddon, readonly capacity: number, private readonly step: number) {
+  constructor(readonly path: string, private readonly mm: MmapAddon, readonly capacity: number, private readonly step: number, private readonly fs: DurableFs) {
     this.fd = openSync(path, constants.O_RDWR | constants.O_CREAT, 0o644);
     try {
       this.allocated = fstatSync(this.fd).size;
@@ -153,16 +159,17 @@ export class MappedSegment implements JournalSegment {
 
   sync(): void {
     // On Linux fsync writes back the file's dirty page-cache pages, those written through the mapping included.
-    fsyncSync(this.fd);
+    this.fs.fsyncSync(this.fd, this.path);
   }
 
-  close(): void {
+  close(sync: boolean): void {
     this.mm.unmap(this.mapping);
     try {
       // The reserved tail holds no records: trim it (replay would skip it, but it is wasted disk).
       ftruncateSync(this.fd, this.pos);
+      if (sync) this.sync();
     } finally {
-      closeSync(this.fd);
+      this.fs.closeSync(this.fd, this.path);
     }
   }
 }

@@ -22,15 +22,21 @@ import { join } from 'node:path';
 import type { StatDelta } from '../../accounting/delta.js';
 import { RECORD_SIZE, decodeRecord, encodeRecordInto, scanRecords } from '../../accounting/delta-record.js';
 import { MappedSegment, WrittenSegment, type JournalSegment } from './journal-segment.js';
-import { loadMmap, type MmapAddon } from '../../native/mmap.js';
+import { loadMmap, mmapUnavailableReason, type MmapAddon } from '../../native/mmap.js';
+import { nodeFs, type DurableFs } from '../../durable-fs.js';
 
 /** How committed records reach the segment file: `auto` is `mmap` where the native addon is built. */
 export type JournalIo = 'auto' | 'mmap' | 'write';
 
 export interface JournalOptions {
-  /** fsync on sync() (before each flush to the sink, and at close). */
+  /** fsync on sync() (before each flush to the sink), before a segment is closed (roll, shutdown), and the directory when a segment is created. */
   fsync?: boolean;
   io?: JournalIo;
+  /** The mmap addon (tests wrap it); default: the one npm install built, if any. */
+  mm?: MmapAddon;
+  fs?: DurableFs;
+  /** Called when the journal switches from mmap to write at run time (e.g. a file system without fallocate). */
+  onIoFallback?: (reason: string) => void;
   /** Capacity of a mapped segment (the journal moves to a new segment when a commit does not fit). */
   segmentBytes?: number;
   /** Disk blocks reserved ahead in a mapped segment. */
@@ -55,16 +61,28 @@ export class Journal {
   /** The first record of `pending` as a view of its own: commits of one record allocate no view. */
   private first: Buffer = this.pending.subarray(0, RECORD_SIZE);
   private readonly fsync: boolean;
-  private readonly mm: MmapAddon | undefined;
+  private mm: MmapAddon | undefined;
+  /** Why records are written with write(2) rather than mapped ('' while mmap is in use), and whether that is a fallback from `auto`. */
+  ioReason = '';
+  ioFallback = false;
+  private readonly fs: DurableFs;
+  private readonly onIoFallback: (reason: string) => void;
   private readonly segmentBytes: number;
   private readonly reserveBytes: number;
 
   constructor(private readonly dir: string, options: JournalOptions = {}) {
     this.fsync = options.fsync ?? false;
+    this.fs = options.fs ?? nodeFs;
+    this.onIoFallback = options.onIoFallback ?? (() => undefined);
     const io = options.io ?? 'auto';
-    this.mm = io === 'write' ? undefined : loadMmap();
+    this.mm = io === 'write' ? undefined : options.mm ?? loadMmap();
     if (io === 'mmap' && this.mm === undefined) {
-      throw new Error('journal_io: mmap needs the native addon (build/Release/privtrak_mmap.node), which is not built: run npm install with python3, make and a C compiler, or set journal_io: write');
+      throw new Error(`journal_io: mmap needs the native addon (build/Release/privtrak_native.node), which is not loadable (${mmapUnavailableReason()}): run npm install with python3, make and a C compiler, or set journal_io: write`);
+    }
+    if (io === 'write') this.ioReason = 'journal_io: write';
+    else if (this.mm === undefined) {
+      this.ioReason = `the native mmap addon is not loadable (${mmapUnavailableReason()})`;
+      this.ioFallback = true;
     }
     // 4 MiB (~20,000 records): the written pages of the open segment count in the process RSS until it is unmapped.
     this.segmentBytes = options.segmentBytes ?? 4 * 1024 * 1024;
@@ -116,11 +134,31 @@ export class Journal {
   /** Opens the segment for records from `firstSeq` on, with room for at least `bytes`. */
   private open(firstSeq: number, bytes: number): void {
     const path = join(this.dir, `${PREFIX}${String(firstSeq).padStart(16, '0')}${SUFFIX}`);
-    this.current = this.mm === undefined
-      ? new WrittenSegment(path)
-      : new MappedSegment(path, this.mm, Math.max(this.segmentBytes, bytes), this.reserveBytes);
+    if (this.mm !== undefined) {
+      try {
+        this.current = new MappedSegment(path, this.mm, Math.max(this.segmentBytes, bytes), this.reserveBytes, this.fs);
+      } catch (err) {
+        if (!mmapUnsupported(err)) throw err;
+        this.fallBackToWrite(err);
+      }
+    }
+    if (this.mm === undefined) this.current = new WrittenSegment(path, this.fs);
+    // The new file's directory entry must reach the disk as well as its records.
+    if (this.fsync) this.fs.fsyncDirSync(this.dir);
     // Reopened after an empty segment of the same name was closed: listed once.
     if (this.segments.at(-1)?.path !== path) this.segments.push({ firstSeq, path });
+  }
+
+  /**
+   * Mapping or reserving blocks is not supported where the journal lives (a file system without
+   * fallocate or shared mappings): write records with write(2) from now on, instead of refusing
+   * every announce. A full disk is not this: it stays an error the caller answers.
+   */
+  private fallBackToWrite(err: unknown): void {
+    this.mm = undefined;
+    this.ioReason = `mmap journal not supported here (${(err as Error).message}): switched to write(2)`;
+    this.ioFallback = true;
+    this.onIoFallback(this.ioReason);
   }
 
   /** Encodes a record into memory; it reaches the file at the next `commit`. */
@@ -156,7 +194,16 @@ export class Journal {
         this.open(firstSeq, bytes);
       }
       const records = bytes === RECORD_SIZE ? this.first : this.pending.subarray(0, bytes);
-      this.current!.append(records);
+      try {
+        this.current!.append(records);
+      } catch (err) {
+        if (this.mm === undefined || !mmapUnsupported(err)) throw err;
+        // Nothing of this commit was stored: continue in a written segment from its first seq.
+        this.fallBackToWrite(err);
+        this.closeCurrent();
+        this.open(firstSeq, bytes);
+        this.current!.append(records);
+      }
       if (this.pending.length > 1 << 20) this.setPending(Buffer.allocUnsafe(64 * RECORD_SIZE));
       return records;
     } catch (err) {
@@ -211,13 +258,19 @@ export class Journal {
 
   close(): void {
     if (this.pendingBytes > 0) throw new Error('journal: close with uncommitted records');
-    this.sync();
-    this.closeCurrent();
+    this.closeCurrent(); // fsyncs the segment first when configured
   }
 
   private closeCurrent(): void {
     const segment = this.current;
     this.current = undefined;
-    segment?.close();
+    segment?.close(this.fsync);
   }
+}
+
+/** Errors that say mapping or fallocate is not supported here (as opposed to a full disk or an I/O error). */
+const UNSUPPORTED = new Set(['EOPNOTSUPP', 'ENOTSUP', 'ENOSYS', 'ENODEV', 'EINVAL']);
+
+function mmapUnsupported(err: unknown): boolean {
+  return UNSUPPORTED.has((err as NodeJS.ErrnoException).code ?? '');
 }

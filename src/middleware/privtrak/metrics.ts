@@ -23,6 +23,7 @@ export class PrivtrakMetrics {
   readonly gcDuration: Histogram;
   readonly checkpointDuration: Histogram;
   readonly checkpointFailures: Counter;
+  readonly journalIoFallbacks: Counter;
 
   readonly pending: Gauge;
   readonly journalRecords: Gauge;
@@ -69,6 +70,9 @@ export class PrivtrakMetrics {
       buckets: [0.01, 0.1, 0.5, 1, 5, 30, 120],
     });
     this.checkpointFailures = new Counter({ name: 'privtrak_checkpoint_failures_total', help: 'Baseline checkpoints that failed (the journal is kept).', registers });
+    this.journalIoFallbacks = new Counter({
+      name: 'privtrak_journal_io_fallbacks_total', help: 'Times the journal switched from mmap to write(2) at run time (mapping or fallocate unsupported).', registers,
+    });
     this.journalRecords = new Gauge({ name: 'privtrak_journal_records', help: 'Journal records since the last checkpoint (replayed at a restart).', registers });
     // Gauges are refreshed every prometheus_reporting_interval by the hook (as in the Go original).
     this.pending = new Gauge({ name: 'privtrak_deltas_pending', help: 'Deltas waiting to be applied to the sink.', registers });

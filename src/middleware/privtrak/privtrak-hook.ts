@@ -29,8 +29,18 @@ import { Flusher } from './flusher.js';
 import { restoreState } from './recovery.js';
 import { collectBaselines } from './baseline-gc.js';
 import { PrivtrakMetrics } from './metrics.js';
+import { lockDir } from './dir-lock.js';
+import type { MmapAddon } from '../../native/mmap.js';
+import type { DurableFs } from '../../durable-fs.js';
+import { mkdirSync } from 'node:fs';
 import { createPasskeyIdentifier, type UserIdentifier } from './identifier.js';
 import { privtrakOptionsSchema, type PrivtrakOptions } from './options.js';
+
+/** What tests may put in place of the real thing (the mmap addon, the file-system seam). */
+export interface PrivtrakInternals {
+  readonly mm?: MmapAddon;
+  readonly fs?: DurableFs;
+}
 
 export class PrivtrakHook implements Hook {
   readonly name = 'privtrak';
@@ -44,6 +54,7 @@ export class PrivtrakHook implements Hook {
   private readonly maxGapMs: number;
   private readonly timers: NodeJS.Timeout[] = [];
   private state: 'new' | 'running' | 'closing' | 'closed' = 'new';
+  private unlock: (() => void) | undefined;
   // Reused on every announce: an announce allocates no delta, outcome or baseline object.
   private readonly delta = new DeltaScratch();
   private readonly outcome = new ReusableOutcome();
@@ -52,11 +63,20 @@ export class PrivtrakHook implements Hook {
   constructor(
     readonly options: PrivtrakOptions,
     readonly sink: DeltaSink,
-    private readonly deps: Pick<HookDeps, 'logger' | 'prometheus' | 'announceIntervalMs'>,
+    private readonly deps: Pick<HookDeps, 'logger' | 'prometheus' | 'announceIntervalMs' | 'buildInfo'>,
+    internals: PrivtrakInternals = {},
   ) {
     this.baselines = new BaselineStore(options.shard_count);
-    this.journal = new Journal(options.journal_dir, { fsync: options.journal_fsync, io: options.journal_io });
     this.metrics = new PrivtrakMetrics(deps.prometheus);
+    this.journal = new Journal(options.journal_dir, {
+      fsync: options.journal_fsync, io: options.journal_io, mm: internals.mm, fs: internals.fs,
+      onIoFallback: (reason) => {
+        this.metrics.journalIoFallbacks.inc();
+        deps.buildInfo?.note('journal_io', 'write', reason, true);
+        if (deps.buildInfo === undefined) deps.logger.warn({ reason }, 'journal_io: write (fallback)');
+      },
+    });
+    deps.buildInfo?.note('journal_io', this.journal.io, this.journal.ioReason, this.journal.ioFallback);
     this.identifier = createPasskeyIdentifier(options.identifier);
     this.maxGapMs = 2 * deps.announceIntervalMs;
     this.committer = new Committer(this.journal, this.baselines, {
@@ -81,6 +101,7 @@ export class PrivtrakHook implements Hook {
       fsync: options.journal_fsync,
       baselineLifetimeMs: options.baseline_lifetime,
       checkpointRecords: options.checkpoint_records,
+      fs: internals.fs,
     }, this.baselines, this.journal, this.committer, () => this.flusher.appliedThrough, this.metrics, deps.logger);
   }
 
@@ -90,6 +111,17 @@ export class PrivtrakHook implements Hook {
 
   /** Restores baselines and unapplied deltas (recovery.ts), then starts flushing, GC, checkpoints and gauges. */
   async start(): Promise<void> {
+    mkdirSync(this.options.journal_dir, { recursive: true });
+    this.unlock = lockDir(this.options.journal_dir);
+    try {
+      await this.restore();
+    } catch (err) {
+      this.unlock();
+      throw err;
+    }
+  }
+
+  private async restore(): Promise<void> {
     await this.sink.open();
     const { appliedThrough } = await this.sink.load(this.options.instance);
     this.flusher.appliedThrough = appliedThrough;
@@ -98,6 +130,7 @@ export class PrivtrakHook implements Hook {
     }, this.baselines, this.journal, (d) => this.flusher.enqueue(d), this.logger);
     this.committer.seq = restored.seq;
     this.checkpointer.checkpointSeq = restored.checkpointSeq;
+    this.checkpointer.previousCheckpointSeq = restored.previousCheckpointSeq;
     this.checkpointer.sinceCheckpoint = restored.records;
     this.logger.info({
       baselines: this.baselines.size, appliedThrough, checkpointSeq: restored.checkpointSeq, replayed: restored.replayed, journalIo: this.journal.io,
@@ -183,6 +216,7 @@ export class PrivtrakHook implements Hook {
     if (this.checkpointer.sinceCheckpoint > 0) await this.checkpoint();
     this.journal.close();
     await this.sink.close();
+    this.unlock?.();
     this.state = 'closed';
   }
 }

@@ -12,7 +12,8 @@
  * | known peer, a counter < baseline, started              | counters in full (session) | counters            |
  * | known peer, a counter < baseline, not started          | 0 for it, counter_regression | unchanged for it  |
  * | known peer, stopped                                    | counters − baseline        | removed             |
- * | completed                                              | as above + one snatch      | —                   |
+ * | completed, or a known leecher (baseline left > 0) now  | as above + one snatch      | —                   |
+ * |   reporting left = 0 (not a late announce)             |                            |                     |
  */
 import type { AnnounceEvent } from '../../bittorrent/types.js';
 import type { Baseline } from '../../accounting/delta.js';
@@ -85,9 +86,9 @@ function settle(out: ReusableOutcome, deltaUp: number, deltaDown: number, seedTi
  */
 export function computeDelta(prev: Baseline | undefined, c: Counters, nowMs: number, maxGapMs: number,
   out: ReusableOutcome = new ReusableOutcome()): DeltaOutcome {
-  const snatch = c.event === 'completed';
   const stopped = c.event === 'stopped';
   if (prev === undefined) {
+    const snatch = c.event === 'completed';
     const started = c.event === 'started';
     return settle(out, started ? c.uploaded : 0, started ? c.downloaded : 0, 0, 0, snatch,
       started ? 0 : FLAG_UNKNOWN_PEER, stopped, c.uploaded, c.downloaded, c.left, nowMs);
@@ -124,6 +125,10 @@ export function computeDelta(prev: Baseline | undefined, c: Counters, nowMs: num
   if (gap > maxGapMs) gap = maxGapMs;
   const seconds = Math.floor(gap / 1000);
   const late = (flags & FLAG_COUNTER_REGRESSION) !== 0;
+  // A leecher that is now a seeder finished the download, `completed` or not: aria2 told to stop at
+  // once after its download sends `stopped` with left=0 and no `completed` (seen in the e2e tests).
+  // UNIT3D-Announce counts times_completed on the same leecher-to-seeder step.
+  const snatch = c.event === 'completed' || (prev.left > 0 && c.left === 0 && !late);
   return settle(out, deltaUp, deltaDown, late ? 0 : prev.left === 0 ? seconds : 0, late ? 0 : prev.left === 0 ? 0 : seconds,
     snatch, flags, stopped, nextUp, nextDown, c.left, late ? prev.lastMs : nowMs);
 }

@@ -9,6 +9,7 @@ import { MappedSegment } from '../../../src/middleware/privtrak/journal-segment.
 import { RECORD_SIZE, clearTrailers, encodeRecord, isRecordAt, scanRecords, writeTrailers } from '../../../src/accounting/delta-record.js';
 import type { StatDelta } from '../../../src/accounting/delta.js';
 import { mmapOrSkip } from '../../support/mmap.js';
+import { nodeFs } from '../../../src/durable-fs.js';
 
 function delta(seq: number): StatDelta {
   return {
@@ -51,7 +52,7 @@ describe('journal without the native addon', () => {
       `], { env: { ...process.env, PRIVTRAK_NO_NATIVE: '1' } });
       const [io, refusal] = child.stdout.toString().trim().split('\n');
       assert.equal(io, 'write', child.stderr.toString());
-      assert.match(refusal ?? '', /journal_io: mmap needs the native addon .* not built/);
+      assert.match(refusal ?? '', /journal_io: mmap needs the native addon .* not loadable \(PRIVTRAK_NO_NATIVE=1\)/);
     });
   });
 });
@@ -112,11 +113,11 @@ describe('mapped journal segments', () => {
       const path = join(dir, 'journal-0000000000000001.bin');
       const torn = encodeRecord(delta(3)).subarray(0, 150);
       writeFileSync(path, Buffer.concat([encodeRecord(delta(1)), encodeRecord(delta(2)), torn, Buffer.alloc(8192 - 2 * RECORD_SIZE - 150)]));
-      const seg = new MappedSegment(path, mm, 16384, 4096);
+      const seg = new MappedSegment(path, mm, 16384, 4096, nodeFs);
       assert.ok(seg.hasRecords);
       const rec = encodeRecord(delta(3));
       seg.append(rec);
-      seg.close();
+      seg.close(false);
       const data = readFileSync(path);
       assert.equal(data.length, 3 * RECORD_SIZE, 'trimmed after the third record');
       assert.deepEqual(new Journal(dir).replay().map((d) => d.seq), [1, 2, 3]);

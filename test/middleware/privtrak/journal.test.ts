@@ -2,11 +2,12 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, appendFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { Journal } from '../../../src/middleware/privtrak/journal.js';
 import { mmapOrSkip } from '../../support/mmap.js';
 import { RECORD_SIZE, encodeRecord } from '../../../src/accounting/delta-record.js';
 import { delta } from '../../support/deltas.js';
+import { RecordingFs } from '../../support/recording-fs.js';
 
 
 describe('journal', () => {
@@ -93,3 +94,84 @@ for (const io of ['write', 'mmap'] as const) {
     });
   });
 }
+
+describe('journal durability', () => {
+  for (const io of ['write', 'mmap'] as const) {
+    it(`with fsync on, fsyncs each segment before it is closed (roll, close) and the directory when one is created (${io})`, (t) => {
+      if (io === 'mmap' && mmapOrSkip(t) === undefined) return;
+      const dir = mkdtempSync(join(tmpdir(), 'privtrak-journal-'));
+      try {
+        const fs = new RecordingFs();
+        const j = new Journal(dir, { io, fsync: true, fs });
+        j.replay();
+        j.roll(1);
+        j.append(delta(1));
+        j.commit(1);
+        j.sync(); // what the flusher does before each batch
+        j.roll(2);
+        j.append(delta(2));
+        j.commit(2);
+        j.close();
+        const first = 'journal-0000000000000001.bin';
+        const second = 'journal-0000000000000002.bin';
+        assert.deepEqual(fs.calls, [
+          `fsyncdir ${basename(dir)}`, // segment 1 created
+          `fsync ${first}`, // before a flush
+          `fsync ${first}`, `close ${first}`, // rolled
+          `fsyncdir ${basename(dir)}`, // segment 2 created
+          `fsync ${second}`, `close ${second}`, // closed at shutdown
+        ]);
+        // Without fsync: closes only.
+        const quiet = new RecordingFs();
+        const k = new Journal(dir, { io, fs: quiet });
+        k.replay();
+        k.roll(3);
+        k.append(delta(3));
+        k.commit(3);
+        k.sync();
+        k.close();
+        assert.deepEqual(quiet.calls, ['close journal-0000000000000003.bin']);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+  }
+
+  it('switches to write(2) when the file system cannot reserve blocks (fallocate unsupported), refusing nothing and losing nothing', (t) => {
+    const real = mmapOrSkip(t);
+    if (real === undefined) return;
+    const dir = mkdtempSync(join(tmpdir(), 'privtrak-journal-'));
+    try {
+      let allocations = 0;
+      const fallocateFails = {
+        ...real,
+        allocate(fd: number, offset: number, length: number) {
+          // The first reservation works; then the file system says it cannot (as some network and FUSE file systems do).
+          if (++allocations > 1) throw Object.assign(new Error('fallocate failed (errno -95)'), { code: 'EOPNOTSUPP' });
+          real.allocate(fd, offset, length);
+        },
+      };
+      const reasons: string[] = [];
+      const j = new Journal(dir, { io: 'mmap', mm: fallocateFails, reserveBytes: 4096, onIoFallback: (r) => reasons.push(r) });
+      j.replay();
+      j.roll(1);
+      assert.equal(j.io, 'mmap');
+      let seq = 0;
+      for (let group = 0; group < 10; group++) {
+        const first = seq + 1;
+        for (let i = 0; i < 7; i++) j.append(delta(++seq));
+        j.commit(first); // 7 records: the second 4 KiB reservation comes in the 3rd group
+      }
+      assert.equal(j.io, 'write');
+      assert.equal(reasons.length, 1);
+      assert.match(reasons[0]!, /fallocate failed.*switched to write/);
+      assert.match(j.ioReason, /switched to write/);
+      j.close();
+      const again = new Journal(dir, { io: 'write' });
+      assert.deepEqual(again.replay().map((d) => d.seq), Array.from({ length: seq }, (_, i) => i + 1), 'every record, before and after the switch');
+      assert.equal(again.damaged, 0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -1,6 +1,6 @@
 import { describe, it, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
-import { closeSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,63 +10,13 @@ import { PrivtrakHook } from '../../../src/middleware/privtrak/privtrak-hook.js'
 import { BaselineStore } from '../../../src/middleware/privtrak/baselines.js';
 import { privtrakOptionsSchema } from '../../../src/middleware/privtrak/options.js';
 import { createContext } from '../../../src/middleware/context.js';
-import { makePeer } from '../../../src/bittorrent/ip.js';
-import type { AnnounceEvent, AnnounceRequest, AnnounceResponse } from '../../../src/bittorrent/types.js';
+import type { AnnounceEvent, AnnounceRequest } from '../../../src/bittorrent/types.js';
 import { ClientError } from '../../../src/bittorrent/errors.js';
 import { MemorySink } from '../../support/memory-sink.js';
 import { mmapOrSkip } from '../../support/mmap.js';
+import { PASSKEY_A, PASSKEY_B, announce, announceWith, byHex, makeHook, removeHookDirs, req, resp, settle, totalsOf, trackDir } from '../../support/hook-driver.js';
 
-/** A store's entries keyed by the key's hex (Buffers are compared by reference as Map keys). */
-const byHex = (store: BaselineStore) => new Map([...store.entries()].map(([k, b]) => [k.toString('hex'), b]));
-
-const PASSKEY_A = '0123456789abcdef0123456789abcdef';
-const PASSKEY_B = 'fedcba9876543210fedcba9876543210';
-const IH = Buffer.alloc(20, 0x11);
-
-const dirs: string[] = [];
-afterEach(() => {
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
-
-function makeHook(sink: MemorySink, over: Record<string, unknown> = {}, journalDir?: string): PrivtrakHook {
-  const dir = journalDir ?? mkdtempSync(join(tmpdir(), 'privtrak-hook-'));
-  if (!journalDir) dirs.push(dir);
-  const opts = privtrakOptionsSchema.parse({ journal_dir: dir, flush_interval: '50ms', ...over });
-  return new PrivtrakHook(opts, sink, { logger: pino({ level: 'silent' }), prometheus: new Registry(), announceIntervalMs: 1_800_000 });
-}
-
-function req(peer: string, uploaded: number, downloaded: number, left: number, event: AnnounceEvent, ih = IH): AnnounceRequest {
-  return {
-    infoHash: ih, peer: makePeer(Buffer.from(peer.padEnd(20, '0')), '127.0.0.1', 6881), event, uploaded, downloaded, left,
-    numWant: 50, compact: true, noPeerId: true, transport: 'http',
-  };
-}
-
-const resp = (): AnnounceResponse => ({ interval: 1, minInterval: 1, complete: 0, incomplete: 0, ipv4Peers: [], ipv6Peers: [] });
-
-/** Replies the hook is holding until its journal write (the commit group of the current turn). */
-let inFlight: Promise<void>[] = [];
-
-/** Runs one announce through the hook; a refusal throws at once, a counted one is awaited by settle(). */
-function announce(hook: PrivtrakHook, passkey: string | undefined, r: AnnounceRequest, where: 'param' | 'query' = 'param') {
-  const params: Record<string, string> = passkey !== undefined && where === 'param' ? { passkey } : {};
-  const query: Record<string, string> = passkey !== undefined && where === 'query' ? { passkey } : {};
-  const ctx = createContext(params, query);
-  inFlight.push(hook.handleAnnounce(ctx, r, resp()) ?? Promise.resolve());
-  return ctx;
-}
-
-/** Waits until every announce made so far is journalled (its reply released) and handed to the flusher. */
-async function settle(): Promise<void> {
-  const all = inFlight;
-  inFlight = [];
-  await Promise.all(all);
-}
-
-async function totalsOf(sink: MemorySink, passkey: string) {
-  const rows = await sink.totals({ user: Buffer.from(passkey, 'hex'), byTorrent: false });
-  return rows[0] === undefined ? undefined : { up: rows[0].uploaded, down: rows[0].downloaded, snatched: rows[0].snatched };
-}
+afterEach(removeHookDirs);
 
 describe('privtrak hook', () => {
   it('identifies the user from the route parameter or the query, and refuses missing or malformed passkeys', async () => {
@@ -109,7 +59,7 @@ describe('privtrak hook', () => {
       ctx.uploadMultiplier = up;
       ctx.downloadMultiplier = down;
       ctx.siteTorrentId = site;
-      inFlight.push(hook.handleAnnounce(ctx, r, resp()) ?? Promise.resolve());
+      announceWith(hook, ctx, r);
     };
     withPolicy(req('-qB4520-fl', 0, 0, 1000, 'started'), 2, 0, 7);
     await settle();
@@ -230,7 +180,7 @@ describe('privtrak hook', () => {
   it('resumes after a crash from the sink plus the journal: nothing lost, nothing doubled', async () => {
     const sink = new MemorySink();
     const dir = mkdtempSync(join(tmpdir(), 'privtrak-crash-'));
-    dirs.push(dir);
+    trackDir(dir);
     const first = makeHook(sink, { flush_interval: '1h', batch_size: 100 }, dir);
     await first.start();
     announce(first, PASSKEY_A, req('-qB4520-a', 100, 0, 0, 'started'));
@@ -246,17 +196,17 @@ describe('privtrak hook', () => {
     assert.equal(second.flusher.pending, 2);
     // The retried stopped and B's next announce are counted once, on top of the replayed ones.
     announce(second, PASSKEY_A, req('-qB4520-a', 400, 0, 0, 'stopped'));
-    announce(second, PASSKEY_B, req('-qB4520-b', 0, 35, 0, 'none'));
+    announce(second, PASSKEY_B, req('-qB4520-b', 0, 35, 0, 'none')); // B's leecher is now a seeder: its snatch
     await second.stop();
     assert.deepEqual(await totalsOf(sink, PASSKEY_A), { up: 400n, down: 0n, snatched: 0n });
-    assert.deepEqual(await totalsOf(sink, PASSKEY_B), { up: 0n, down: 35n, snatched: 0n });
+    assert.deepEqual(await totalsOf(sink, PASSKEY_B), { up: 0n, down: 35n, snatched: 1n });
     assert.equal(Math.max(...sink.batches.map((b) => b.id)), 6);
   });
 
   it('restores baselines from a checkpoint written while announces went on, plus the journal after it', async () => {
     const sink = new MemorySink();
     const dir = mkdtempSync(join(tmpdir(), 'privtrak-ckpt-'));
-    dirs.push(dir);
+    trackDir(dir);
     const first = makeHook(sink, { flush_interval: '1h', shard_count: 8 }, dir);
     await first.start();
     const peers = Array.from({ length: 40 }, (_, i) => `-qB4520-p${String(i).padStart(3, '0')}`);
@@ -283,17 +233,18 @@ describe('privtrak hook', () => {
     const second = makeHook(sink, { flush_interval: '1h', shard_count: 8 }, dir);
     await second.start();
     assert.deepEqual(byHex(second.baselines), before);
-    for (const [p, up] of counters) announce(second, PASSKEY_A, req(p, up + 1, 0, 0, 'stopped', Buffer.alloc(20, peers.indexOf(p))));
+    // They stop as leechers (left as before): no download completed, no snatch.
+    for (const [p, up] of counters) announce(second, PASSKEY_A, req(p, up + 1, 0, 100, 'stopped', Buffer.alloc(20, peers.indexOf(p))));
     await settle();
     await second.stop();
     const sum = [...counters.values()].reduce((a, b) => a + b, 0) + counters.size + 5;
     assert.deepEqual(await totalsOf(sink, PASSKEY_A), { up: BigInt(sum), down: 0n, snatched: 0n });
   });
 
-  it('deletes journal segments once both the sink and a checkpoint cover them', async () => {
+  it('deletes journal segments once both the sink and the previous checkpoint cover them (the journal reaches back one checkpoint)', async () => {
     const sink = new MemorySink();
     const dir = mkdtempSync(join(tmpdir(), 'privtrak-prune-'));
-    dirs.push(dir);
+    trackDir(dir);
     const hook = makeHook(sink, { flush_interval: '1h' }, dir);
     await hook.start();
     const segments = () => readdirSync(dir).filter((f) => f.startsWith('journal-')).length;
@@ -304,9 +255,12 @@ describe('privtrak hook', () => {
       announce(hook, PASSKEY_A, req('-qB4520-a', 2, 0, 0, 'none'));
       await settle();
       assert.equal(segments(), 2);
-      await hook.flusher.flush(); // sink through 2, checkpoint through 1: the first segment goes
-      assert.equal(segments(), 1);
-      await hook.checkpoint();
+      await hook.flusher.flush(); // sink through 2, a checkpoint through 1 but none before it: everything stays
+      assert.equal(segments(), 2, 'kept back to the previous checkpoint (there is none yet)');
+      await hook.checkpoint(); // through 2; the previous one (through 1) and the sink cover segment 1
+      assert.equal(segments(), 2, 'segment 1 went; segment 2 (seq 2) and the new open one remain');
+      assert.ok(existsSync(join(dir, 'baselines.ckpt.prev')), 'the previous checkpoint is kept');
+      await hook.checkpoint(); // nothing new: the previous checkpoint is now through 2
       assert.equal(segments(), 1, 'only the open segment remains');
     } finally {
       await hook.stop();
@@ -319,7 +273,7 @@ describe('privtrak hook', () => {
       if (io === 'mmap' && mmapOrSkip(t) === undefined) return;
       // A real full disk: a 64 KiB tmpfs (needs root; CI runs as root).
       const mnt = mkdtempSync(join(tmpdir(), 'privtrak-full-'));
-      dirs.push(mnt);
+      trackDir(mnt);
       const mounted = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', mnt]);
       if (mounted.status !== 0) {
         if (process.env['CI'] === 'true') throw new Error(`cannot mount a tmpfs in CI: ${mounted.stderr}`);
@@ -357,7 +311,7 @@ describe('privtrak hook', () => {
     const sink = new MemorySink();
     const registry = new Registry();
     const dir = mkdtempSync(join(tmpdir(), 'privtrak-metrics-'));
-    dirs.push(dir);
+    trackDir(dir);
     const opts = privtrakOptionsSchema.parse({ journal_dir: dir, flush_interval: '1h', prometheus_reporting_interval: '50ms', peer_lifetime: '1h' });
     const hook = new PrivtrakHook(opts, sink, { logger: pino({ level: 'silent' }), prometheus: registry, announceIntervalMs: 1_800_000 });
     await hook.start();
@@ -397,7 +351,7 @@ describe('privtrak hook', () => {
   it('answers inline while event-loop turns hold one announce each, groups again when they hold many, and counts exactly either way', async () => {
     const sink = new MemorySink();
     const dir = mkdtempSync(join(tmpdir(), 'privtrak-inline-'));
-    dirs.push(dir);
+    trackDir(dir);
     // write(2) journal: the test makes an inline write fail by closing its file under it.
     const hook = makeHook(sink, { flush_interval: '1h', journal_io: 'write' }, dir);
     await hook.start();

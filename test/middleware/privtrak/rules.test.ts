@@ -69,9 +69,15 @@ describe('delta rule table', () => {
     assert.deepEqual([out.deltaUp, out.deltaDown, out.flags, out.next], [0, 20, FLAG_COUNTER_REGRESSION, null]);
   });
 
-  it('completed: one snatch', () => {
+  it('completed, or a known leecher now reporting left = 0 (a client that skips `completed`): one snatch', () => {
     assert.equal(computeDelta(base(0, 50), at(0, 100, 0, 'completed'), GAP).snatch, true);
-    assert.equal(computeDelta(base(0, 50), at(0, 100, 0, 'none'), GAP).snatch, false);
+    assert.equal(computeDelta(undefined, at(0, 100, 0, 'completed'), GAP).snatch, true, 'unknown peer, completed');
+    assert.equal(computeDelta(base(0, 50), at(0, 100, 0, 'none'), GAP).snatch, true, 'leecher to seeder without completed');
+    assert.equal(computeDelta(base(0, 50), at(0, 100, 0, 'stopped'), GAP).snatch, true, 'aria2: stopped with left=0, no completed');
+    assert.equal(computeDelta(base(0, 50, 0), at(0, 50, 0, 'none'), GAP).snatch, false, 'a seeder staying a seeder');
+    assert.equal(computeDelta(base(0, 50), at(0, 60, 10, 'none'), GAP).snatch, false, 'still leeching');
+    assert.equal(computeDelta(undefined, at(0, 100, 0, 'started'), GAP).snatch, false, 'a seeder that starts complete');
+    assert.equal(computeDelta(base(0, 50), at(0, 40, 0, 'none'), GAP).snatch, false, 'a late announce is not a transition');
   });
 
   it('seed time counts when the previous state was seeding, leech time otherwise, capped at twice the interval', () => {
