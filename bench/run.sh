@@ -11,6 +11,9 @@
 #     MW_SIDE=1 also both side by side on one core (CPU per announce);
 #   - optionally (BENCH_ACCESS=1) the full private chain (access hooks + privtrak) over a registry of
 #     100,000 users and 100,000 torrents, against the bare tracker and the privtrak hook alone.
+#   - optionally (BENCH_BEFORE=DIR) this build against an earlier one, built in DIR (a checkout with
+#     node_modules and dist/): the bare tracker and the privtrak hook, MW_ROUNDS alternating pairs per
+#     mode, to show a change did not cost throughput (same bench, before/after, side by side).
 #   SKIP_TRACKERS=1 leaves out the three-tracker comparison (to run only the hook sections).
 #
 # usage: bench/run.sh [DURATION_S]            (default 10; or DURATION=...)
@@ -42,6 +45,9 @@ MW_FILL="${MW_FILL:-100000 1000000}"  # peer counts for the privtrak hook's memo
 MW_SIDE="${MW_SIDE:-0}"               # 1: also the hook's CPU per announce with both trackers side by side on one core
 BENCH_ACCESS="${BENCH_ACCESS:-0}"     # 1: the full private chain (100k users, 100k torrents) against the bare tracker
 SKIP_TRACKERS="${SKIP_TRACKERS:-0}"   # 1: skip the three-tracker comparison and its memory fill (hook sections only)
+BENCH_BEFORE="${BENCH_BEFORE:-}"      # DIR: compare with the privtrak built in DIR (before/after)
+AB_CONFS="${AB_CONFS:-pk mw}"         # before/after: pk = no hooks, mw = the privtrak hook
+AB_MODES="${AB_MODES:-close keepalive udp}"
 QUIET_WAIT="${QUIET_WAIT:-120}"  # before each cell, wait up to this many seconds for the machine to be idle
 PASSKEY_MW=0123456789abcdef0123456789abcdef
 
@@ -57,6 +63,7 @@ done
 (( $(nproc) >= 2 )) || die "needs 2 cores (tracker on core 0, load on core 1)"
 for cmd in wrk opentracker cc taskset ss node; do command -v "$cmd" >/dev/null || die "missing: $cmd"; done
 [ -f ../dist/src/cli/main.js ] || die "privtrak is not built: run 'npm run build' at the repository root"
+[ -z "$BENCH_BEFORE" ] || [ -f "$BENCH_BEFORE/dist/src/cli/main.js" ] || die "BENCH_BEFORE=$BENCH_BEFORE holds no built privtrak (dist/src/cli/main.js)"
 export IH_POOL PEER_POOL NUMWANT
 
 mkdir -p bin results
@@ -126,6 +133,8 @@ start_tracker() { # $1 name, $2 keep_alive (true|false) -> sets PID; returns 1 i
       taskset -c 0 node ../dist/src/cli/main.js serve --config "$RUN_DIR/pt.yaml" >"$RUN_DIR/log" 2>&1 & ;;
     privtrak+mw) pt_config "$2" yes > "$RUN_DIR/pt.yaml"
       taskset -c 0 node ../dist/src/cli/main.js serve --config "$RUN_DIR/pt.yaml" >"$RUN_DIR/log" 2>&1 & ;;
+    before-pk|before+mw) pt_config "$2" "$([ "$1" = before+mw ] && echo yes || echo no)" > "$RUN_DIR/pt.yaml"
+      taskset -c 0 node "$BENCH_BEFORE/dist/src/cli/main.js" serve --config "$RUN_DIR/pt.yaml" >"$RUN_DIR/log" 2>&1 & ;;
     opentracker)
       taskset -c 0 opentracker -i 127.0.0.1 -p "$PORT" -P "$PORT" -w whitelist.txt -d "$PWD/results" -u nobody >"$RUN_DIR/log" 2>&1 & ;;
     bittorrent-tracker) taskset -c 0 node bt-tracker.mjs "$PORT" >"$RUN_DIR/log" 2>&1 & ;;
@@ -391,6 +400,31 @@ if [ "$BENCH_ACCESS" = 1 ]; then
   unset PASSKEY; export UDP_PASSKEY=""
 fi
 
+# Optional: this build against an earlier one (BENCH_BEFORE), the bare tracker and the privtrak hook, on the
+# passkey load; MW_ROUNDS pairs per mode and configuration, order alternating, the change is the median pair's.
+declare -A AB_R AB
+if [ -n "$BENCH_BEFORE" ]; then
+  echo "before/after: $(git -C "$BENCH_BEFORE" rev-parse --short HEAD 2>/dev/null || echo "$BENCH_BEFORE") vs this build" >&2
+  export PASSKEY=$PASSKEY_MW UDP_PASSKEY=$PASSKEY_MW
+  for conf in $AB_CONFS; do
+    now=$([ "$conf" = pk ] && echo privtrak-pk || echo privtrak+mw); was=$([ "$conf" = pk ] && echo before-pk || echo before+mw)
+    for mode in $AB_MODES; do
+      for ((round = 1; round <= MW_ROUNDS; round++)); do
+        order=$( (( round % 2 == 1 )) && echo "$was $now" || echo "$now $was")
+        for t in $order; do measure "$t" "$mode"; RATE_R[$t,$mode,$round]=${RATE[$t,$mode]}; done
+        AB_R[$conf,$mode,$round]=$(awk -v a="${RATE_R[$was,$mode,$round]}" -v b="${RATE_R[$now,$mode,$round]}" \
+          'BEGIN { if (a > 0) printf "%+.1f", (b / a - 1) * 100; else print "nan" }')
+        echo "  round $round, $conf $mode: ${AB_R[$conf,$mode,$round]}%" >&2
+      done
+      for t in $was $now; do
+        RATE[$t,$mode]=$(median $(for ((round = 1; round <= MW_ROUNDS; round++)); do echo "${RATE_R[$t,$mode,$round]}"; done))
+      done
+      AB[$conf,$mode]=$(median $(for ((round = 1; round <= MW_ROUNDS; round++)); do echo "${AB_R[$conf,$mode,$round]}"; done))
+    done
+  done
+  unset PASSKEY; export UDP_PASSKEY=""
+fi
+
 label() { case "$1" in close) echo "HTTP, connection close";; keepalive) echo "HTTP keep-alive";; udp) echo "UDP";; esac; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f×", a / b; else print "n/a" }'; }
 cell() { printf "%s/s, p99 %s ms" "${RATE[$1,$2]}" "${P99[$1,$2]}"; }
@@ -435,7 +469,7 @@ OUT="results/run-$STAMP.md"
   echo
   echo "| server | mode | announces/s | p99 ms | errors | tracker CPU | generator CPU | other CPU |"
   echo "|---|---|---|---|---|---|---|---|"
-  for t in trivial-http trivial-udp privtrak opentracker bittorrent-tracker privtrak-pk privtrak+mw privtrak+chain; do
+  for t in trivial-http trivial-udp privtrak opentracker bittorrent-tracker privtrak-pk privtrak+mw privtrak+chain before-pk before+mw; do
     for mode in close keepalive udp; do
       [ -n "${RATE[$t,$mode]+x}" ] || continue
       echo "| $t | $mode | ${RATE[$t,$mode]} | ${P99[$t,$mode]} | ${ERR[$t,$mode]} | ${TCPU[$t,$mode]:-?}% | ${GCPU[$t,$mode]:-?}% | ${OCPU[$t,$mode]:-?}% |"
@@ -492,6 +526,21 @@ OUT="results/run-$STAMP.md"
     done
     echo
     echo "RSS at start: no hooks ${CHAINRSS[privtrak-pk]:-?} MB, full chain with the registry loaded ${CHAINRSS[privtrak+chain]:-?} MB."
+  fi
+  if [ -n "$BENCH_BEFORE" ]; then
+    echo
+    echo "Before/after: this build against $(git -C "$BENCH_BEFORE" rev-parse --short HEAD 2>/dev/null || echo "$BENCH_BEFORE"), passkey load, $MW_ROUNDS pairs per mode back to back (order alternating); rates are medians, the change is the median of the pairs' changes (+ = this build is faster):"
+    echo
+    echo "| configuration | mode | before | after | change of each pair | change, median |"
+    echo "|---|---|---|---|---|---|"
+    for conf in $AB_CONFS; do
+      now=$([ "$conf" = pk ] && echo privtrak-pk || echo privtrak+mw); was=$([ "$conf" = pk ] && echo before-pk || echo before+mw)
+      name=$([ "$conf" = pk ] && echo "no hooks" || echo "privtrak hook")
+      for mode in $AB_MODES; do
+        pairs=$(for ((round = 1; round <= MW_ROUNDS; round++)); do printf '%s%% ' "${AB_R[$conf,$mode,$round]}"; done)
+        echo "| $name | $(label $mode) | ${RATE[$was,$mode]}/s | ${RATE[$now,$mode]}/s | ${pairs% } | **${AB[$conf,$mode]}%** |"
+      done
+    done
   fi
 } > "$OUT"
 cp "$OUT" results/latest.md
