@@ -29,24 +29,22 @@ export function loadMmap(): MmapAddon | undefined {
   if (cached === undefined) {
     const raw = loadNative();
     cached = raw === undefined ? null : {
-      map: raw.map,
+      map: (fd, length) => coded(() => raw.map(fd, length)),
       unmap: raw.unmap,
       populate: raw.populate,
-      allocate: (fd, offset, length) => {
-        try {
-          raw.allocate(fd, offset, length);
-        } catch (err) {
-          throw withCode(err);
-        }
-      },
+      allocate: (fd, offset, length) => coded(() => raw.allocate(fd, offset, length)),
     };
   }
   return cached ?? undefined;
 }
 
-/** The addon reports `errno` as a negative number; give the error Node's `code` (ENOSPC, ...) too. */
-function withCode(err: unknown): unknown {
-  const e = err as NodeJS.ErrnoException;
-  if (typeof e?.errno === 'number') e.code = getSystemErrorName(e.errno);
-  return err;
+/** The addon reports `errno` as a negative number; its errors get Node's `code` (ENOSPC, ENODEV, ...) too. */
+function coded<T>(call: () => T): T {
+  try {
+    return call();
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    if (typeof e?.errno === 'number') e.code = getSystemErrorName(e.errno);
+    throw err;
+  }
 }

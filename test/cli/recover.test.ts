@@ -24,7 +24,7 @@ describe('privtrak recover', () => {
     const announce = (peer: number, up: number, event = '') => get(http,
       `/${PASSKEY}/announce?info_hash=${escapeBytes(Buffer.alloc(20, 7))}&peer_id=${escapeBytes(Buffer.alloc(20, peer))}&port=${6000 + peer}&uploaded=${up}&downloaded=0&left=0${event}`);
     const serve = async (steps: () => Promise<void>) => {
-      const child = await startTracker(config, 15_000, undefined, dir);
+      const child = await startTracker(config, { cwd: dir });
       try {
         await steps();
       } finally {

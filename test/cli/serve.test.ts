@@ -95,7 +95,7 @@ describe('privtrak CLI', () => {
     const [http, metrics] = [await freePort(), await freePort()];
     const cfg = withConfig(`metrics_addr: "127.0.0.1:${metrics}"\nhttp: {addr: "127.0.0.1:${http}"}\nudp: {addr: ""}\n`);
     let out = '';
-    const child = await startTracker(cfg.path, 15_000, (t) => { out += t; }, dirname(cfg.path));
+    const child = await startTracker(cfg.path, { onOutput: (t) => { out += t; }, cwd: dirname(cfg.path) });
     try {
       const lines = out.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
       assert.ok(lines.some((l) => l['msg'] === 'transport: raw' && l['transport'] === 'raw'), out);
@@ -114,12 +114,8 @@ describe('privtrak CLI', () => {
       for (const [yaml, env] of [['transport: net', {}], ['transport: auto', { PRIVTRAK_NO_NATIVE: '1' }]] as const) {
         writeFileSync(cfg.path, `metrics_addr: ""\nhttp: {addr: "127.0.0.1:${http}", ${yaml}}\nudp: {addr: ""}\n`);
         let out2 = '';
-        const spawned = spawn(process.execPath, [MAIN, 'serve', '--config', cfg.path], { cwd: dirname(cfg.path), env: { ...process.env, ...env } });
+        const spawned = await startTracker(cfg.path, { onOutput: (t) => { out2 += t; }, cwd: dirname(cfg.path), env });
         try {
-          await new Promise<void>((resolve, reject) => {
-            const timer = setTimeout(() => reject(new Error(out2)), 10_000);
-            spawned.stdout.on('data', (c: Buffer) => { out2 += c.toString(); if (out2.includes('privtrak started')) { clearTimeout(timer); resolve(); } });
-          });
           if (yaml === 'transport: net') {
             assert.match(out2, /"level":30,[^\n]*"transport":"net","reason":"http.transport: net"/, 'configured: information');
             continue;
@@ -154,7 +150,7 @@ describe('privtrak CLI', () => {
     try {
       for (const [run, ups] of [[1, [0, 100]], [2, [250]]] as const) {
         let out = '';
-        const child = await startTracker(cfg.path, 15_000, (t) => { out += t; }, cwd);
+        const child = await startTracker(cfg.path, { onOutput: (t) => { out += t; }, cwd });
         for (const up of ups) assert.equal((await get(http, q(up, up === 0 ? '&event=started' : ''))).status, 200);
         child.kill('SIGTERM');
         assert.equal(await waitExit(child), 0, out);

@@ -89,7 +89,7 @@ class TrackerRun {
   /** Resolves once it logged "privtrak started", which follows the restore of its state. */
   async start(): Promise<void> {
     const run = this.logs.push('') - 1;
-    this.proc = await startTracker(this.configPath, 15_000, (text) => { this.logs[run] += text; });
+    this.proc = await startTracker(this.configPath, { onOutput: (text) => { this.logs[run] += text; } });
   }
 
   async kill9(): Promise<void> {

@@ -7,15 +7,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, connect, type Socket } from 'node:net';
 import { once } from 'node:events';
-import { loadNative } from '../../src/native/addon.js';
-
-function nativeOrSkip(t: { skip(msg: string): void }) {
-  const addon = loadNative();
-  if (addon !== undefined) return addon;
-  if (process.env['CI'] === 'true') throw new Error('the native addon is required in CI but not built (npm install runs node-gyp)');
-  t.skip('the native addon is not built');
-  return undefined;
-}
+import { nativeOrSkip } from '../support/native.js';
 
 /** A connected pair on loopback: the server side (whose fd sendLast gets) and the client side. */
 async function pair(): Promise<{ server: Socket; client: Socket; close(): void }> {

@@ -33,13 +33,22 @@ export function freeUdpPort(): Promise<number> {
   });
 }
 
-/**
- * Starts the tracker and resolves once it logged "privtrak started" (bounded by timeoutMs).
- * `onOutput` receives everything it writes, also after the start (for a failure's message).
- */
-export function startTracker(configPath: string, timeoutMs = 15_000, onOutput?: (text: string) => void, cwd?: string): Promise<ChildProcess> {
+export interface StartOptions {
+  /** Bound on the start (default 15 s). */
+  readonly timeoutMs?: number;
+  /** Receives everything the tracker writes, also after the start (for a failure's message). */
+  readonly onOutput?: (text: string) => void;
+  /** Working directory (the default config keeps its data under ./data). */
+  readonly cwd?: string;
+  /** Extra environment variables. */
+  readonly env?: Record<string, string>;
+}
+
+/** Starts the tracker and resolves once it logged "privtrak started" (bounded by opts.timeoutMs). */
+export function startTracker(configPath: string, opts: StartOptions = {}): Promise<ChildProcess> {
+  const { timeoutMs = 15_000, onOutput, cwd, env } = opts;
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [MAIN, 'serve', '--config', configPath], { stdio: ['ignore', 'pipe', 'pipe'], cwd });
+    const child = spawn(process.execPath, [MAIN, 'serve', '--config', configPath], { stdio: ['ignore', 'pipe', 'pipe'], cwd, env: { ...process.env, ...env } });
     let out = '';
     const timer = setTimeout(() => {
       child.kill('SIGKILL');

@@ -212,12 +212,16 @@ export class PrivtrakHook implements Hook {
     const left = await this.flusher.drain(Date.now() + 3000);
     if (left > 0) this.logger.warn({ pending: left }, 'sink unavailable at shutdown: pending deltas stay in the journal and are replayed at start');
     // A final checkpoint makes the next start read one file instead of replaying the journal.
-    if (this.checkpointer.busy !== undefined) await this.checkpointer.busy;
-    if (this.checkpointer.sinceCheckpoint > 0) await this.checkpoint();
-    this.journal.close();
-    await this.sink.close();
-    this.unlock?.();
-    this.state = 'closed';
+    try {
+      if (this.checkpointer.busy !== undefined) await this.checkpointer.busy;
+      if (this.checkpointer.sinceCheckpoint > 0) await this.checkpoint();
+      this.journal.close();
+      await this.sink.close();
+    } finally {
+      // Released even if closing failed: this process no longer writes the journal.
+      this.unlock?.();
+      this.state = 'closed';
+    }
   }
 }
 

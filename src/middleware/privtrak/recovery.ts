@@ -43,6 +43,26 @@ export interface RestoredState {
 /** Advice for an operator whose checkpoint is damaged. */
 const RECOVER_ADVICE = 'run `privtrak recover` with the same --config to rebuild it from the previous checkpoint and the journal (nothing the journal holds is lost), then start again';
 
+/** Puts a checkpoint's baselines (those seen since `cutoffMs`) into the store; returns its seq (0: none). */
+function loadBaselines(checkpoint: Checkpoint | undefined, baselines: BaselineStore, cutoffMs: number): number {
+  for (const e of checkpoint?.entries ?? []) if (e.baseline.lastMs >= cutoffMs) baselines.set(e.key, e.baseline);
+  return checkpoint?.seq ?? 0;
+}
+
+/**
+ * Replays journal records above `baseSeq` onto the baselines (each record holds its peer's whole
+ * baseline afterwards, so the last one per peer wins); returns how many it replayed.
+ */
+function replayBaselines(records: readonly StatDelta[], baseSeq: number, baselines: BaselineStore): number {
+  let replayed = 0;
+  for (const d of records) {
+    if (d.seq <= baseSeq) continue;
+    baselines.put(d.user, d.infoHash, d.peerId, d.baseline);
+    replayed++;
+  }
+  return replayed;
+}
+
 export function restoreState(opts: RestoreOptions, baselines: BaselineStore, journal: Journal, resend: (d: StatDelta) => void, logger: Logger): RestoredState {
   const { appliedThrough } = opts;
   let checkpoint: Checkpoint | undefined;
@@ -59,8 +79,7 @@ export function restoreState(opts: RestoreOptions, baselines: BaselineStore, jou
     if (err instanceof CheckpointDamagedError) throw new CheckpointDamagedError(err.path, `${err.why}; ${RECOVER_ADVICE}`);
     throw err;
   }
-  for (const e of checkpoint?.entries ?? []) if (e.baseline.lastMs >= opts.cutoffMs) baselines.set(e.key, e.baseline);
-  const checkpointSeq = checkpoint?.seq ?? 0;
+  const checkpointSeq = loadBaselines(checkpoint, baselines, opts.cutoffMs);
   const records = journal.replay();
   if (journal.damaged > 0) logger.warn({ damaged: journal.damaged }, 'journal: skipped damaged records');
   // The journal must hold every record above min(mark, checkpoint): otherwise deltas or baselines
@@ -71,16 +90,14 @@ export function restoreState(opts: RestoreOptions, baselines: BaselineStore, jou
     logger.error({ checkpointSeq, appliedThrough, journalFrom: records[0]?.seq },
       'journal: records are missing after the checkpoint or the sink mark; some deltas or baselines are lost');
   }
-  let seq = Math.max(appliedThrough, checkpointSeq);
+  replayBaselines(records, checkpointSeq, baselines);
   let replayed = 0;
   for (const d of records) {
-    if (d.seq > checkpointSeq) baselines.put(d.user, d.infoHash, d.peerId, d.baseline);
-    if (d.seq > appliedThrough) {
-      resend(d);
-      replayed++;
-    }
-    if (d.seq > seq) seq = d.seq;
+    if (d.seq <= appliedThrough) continue;
+    resend(d);
+    replayed++;
   }
+  const seq = Math.max(appliedThrough, checkpointSeq, records.at(-1)?.seq ?? 0);
   journal.roll(seq + 1);
   return { seq, checkpointSeq, previousCheckpointSeq, records: records.length, replayed };
 }
@@ -135,17 +152,9 @@ export async function recoverState(opts: RecoverOptions): Promise<RecoveryReport
   }
   const previous = readOrMoveAside(PREVIOUS_CHECKPOINT_FILE);
   const baselines = new BaselineStore(opts.shardCount);
-  for (const e of previous?.entries ?? []) if (e.baseline.lastMs >= opts.cutoffMs) baselines.set(e.key, e.baseline);
-  const baseSeq = previous?.seq ?? 0;
-  let seq = Math.max(baseSeq, opts.appliedThrough);
-  let replayed = 0;
-  for (const d of records) {
-    if (d.seq > baseSeq) {
-      baselines.put(d.user, d.infoHash, d.peerId, d.baseline);
-      replayed++;
-    }
-    if (d.seq > seq) seq = d.seq;
-  }
+  const baseSeq = loadBaselines(previous, baselines, opts.cutoffMs);
+  const replayed = replayBaselines(records, baseSeq, baselines);
+  const seq = Math.max(baseSeq, opts.appliedThrough, records.at(-1)?.seq ?? 0);
   const firstNeeded = baseSeq + 1;
   const journalFrom = records.find((d) => d.seq > baseSeq)?.seq;
   const missing = journalFrom !== undefined && journalFrom > firstNeeded ? { fromSeq: firstNeeded, toSeq: journalFrom - 1 }

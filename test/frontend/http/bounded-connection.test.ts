@@ -110,7 +110,7 @@ describe('memory and service per connection', () => {
     const port = await freePort();
     const config = join(dir, 'config.yaml');
     writeFileSync(config, `metrics_addr: ""\nudp: {addr: ""}\nhttp: {addr: "127.0.0.1:${port}", keep_alive: true}\n`);
-    const tracker: ChildProcess = await startTracker(config, 15_000, undefined, dir);
+    const tracker: ChildProcess = await startTracker(config, { cwd: dir });
     const pid = tracker.pid!;
     let peak = 0;
     const sampler = setInterval(() => { peak = Math.max(peak, rssOf(pid)); }, 50);

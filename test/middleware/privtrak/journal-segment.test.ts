@@ -8,7 +8,7 @@ import { Journal } from '../../../src/middleware/privtrak/journal.js';
 import { MappedSegment } from '../../../src/middleware/privtrak/journal-segment.js';
 import { RECORD_SIZE, clearTrailers, encodeRecord, isRecordAt, scanRecords, writeTrailers } from '../../../src/accounting/delta-record.js';
 import type { StatDelta } from '../../../src/accounting/delta.js';
-import { mmapOrSkip } from '../../support/mmap.js';
+import { mmapOrSkip } from '../../support/native.js';
 import { nodeFs } from '../../../src/durable-fs.js';
 
 function delta(seq: number): StatDelta {

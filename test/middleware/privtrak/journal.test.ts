@@ -4,7 +4,7 @@ import { mkdtempSync, readdirSync, appendFileSync, rmSync, writeFileSync } from 
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { Journal } from '../../../src/middleware/privtrak/journal.js';
-import { mmapOrSkip } from '../../support/mmap.js';
+import { mmapOrSkip } from '../../support/native.js';
 import { RECORD_SIZE, encodeRecord } from '../../../src/accounting/delta-record.js';
 import { delta } from '../../support/deltas.js';
 import { RecordingFs } from '../../support/recording-fs.js';

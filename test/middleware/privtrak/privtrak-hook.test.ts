@@ -13,7 +13,7 @@ import { createContext } from '../../../src/middleware/context.js';
 import type { AnnounceEvent, AnnounceRequest } from '../../../src/bittorrent/types.js';
 import { ClientError } from '../../../src/bittorrent/errors.js';
 import { MemorySink } from '../../support/memory-sink.js';
-import { mmapOrSkip } from '../../support/mmap.js';
+import { mmapOrSkip } from '../../support/native.js';
 import { PASSKEY_A, PASSKEY_B, announce, announceWith, byHex, makeHook, removeHookDirs, req, resp, settle, totalsOf, trackDir } from '../../support/hook-driver.js';
 
 afterEach(removeHookDirs);
