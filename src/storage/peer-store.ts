@@ -15,23 +15,27 @@ export interface PeerStore {
   /** Moves a leecher to the seeders and counts one completed download. */
   graduateLeecher(infoHash: Buffer, peer: Peer): Maybe<void>;
   /**
-   * Up to `numWant` peers of the announcer's family, never the announcer itself.
-   * A seeder gets only leechers; a leecher gets seeders first, then leechers.
+   * What an announce is answered with, read in one step:
+   * - up to `numWant` peers of the announcer's family, never the announcer itself: a seeder gets
+   *   only leechers, a leecher seeders first, then leechers; 'gone' (stopped) gets none;
+   * - the counts of the swarm as it will be once the announce is applied (both families), the
+   *   announcer counted as `role` or not at all when 'gone', as opentracker, Ocelot and
+   *   UNIT3D-Announce answer: the first seeder of a swarm is told there is one seeder.
    */
-  announcePeers(infoHash: Buffer, seeder: boolean, numWant: number, announcer: Peer): Maybe<Peer[]>;
+  announceView(infoHash: Buffer, announcer: Peer, role: SwarmRole, numWant: number): Maybe<AnnounceView>;
   /** Counts over both families; `downloaded` counts completed events. */
   scrapeSwarm(infoHash: Buffer): Maybe<ScrapeCounts>;
-  /**
-   * The counts an announce is answered with: the swarm as it will be once the announce is applied,
-   * the announcer itself counted as `role` (or not at all when 'gone'), as opentracker, Ocelot and
-   * UNIT3D-Announce answer. The first seeder of a swarm is told there is one seeder.
-   */
-  announceCounts(infoHash: Buffer, announcer: Peer, role: SwarmRole): Maybe<ScrapeCounts>;
   /** Removes peers not seen since `cutoffMs` (epoch ms). Returns how many were removed. */
   collectGarbage(cutoffMs: number): Maybe<number>;
   /** Current sizes, for metrics. */
   stats(): Maybe<{ swarms: number; seeders: number; leechers: number }>;
   stop(): Promise<void>;
+}
+
+export interface AnnounceView {
+  readonly peers: Peer[];
+  readonly complete: number;
+  readonly incomplete: number;
 }
 
 export interface PeerStoreOptions {

@@ -4,7 +4,7 @@
  * O(1) apart from peer selection (O(numwant)) and garbage collection.
  */
 import type { AddressFamily, Peer, ScrapeCounts, SwarmRole } from '../../bittorrent/types.js';
-import type { PeerStore } from '../peer-store.js';
+import type { AnnounceView, PeerStore } from '../peer-store.js';
 import { PeerList } from './peer-list.js';
 import type { Clock } from '../../clock.js';
 
@@ -88,15 +88,28 @@ export class MemoryPeerStore implements PeerStore {
     this.downloads.set(ih, (this.downloads.get(ih) ?? 0) + 1);
   }
 
-  announcePeers(infoHash: Buffer, seeder: boolean, numWant: number, announcer: Peer): Peer[] {
-    const out: Peer[] = [];
-    if (numWant <= 0) return out;
+  announceView(infoHash: Buffer, announcer: Peer, role: SwarmRole, numWant: number): AnnounceView {
+    const peers: Peer[] = [];
+    let complete = 0;
+    let incomplete = 0;
     const swarm = this.swarms.get(infoHash.toString('latin1'));
-    if (swarm === undefined) return out;
-    const skip = PeerList.key(announcer);
-    if (!seeder) swarm.seeders(announcer.family).sample(out, numWant, skip);
-    swarm.leechers(announcer.family).sample(out, numWant, skip);
-    return out;
+    if (swarm !== undefined) {
+      const self = PeerList.key(announcer);
+      const seeders = swarm.seeders(announcer.family);
+      const leechers = swarm.leechers(announcer.family);
+      if (role !== 'gone' && numWant > 0) {
+        if (role === 'leecher') seeders.sample(peers, numWant, self);
+        leechers.sample(peers, numWant, self);
+      }
+      complete = swarm.seeders4.size + swarm.seeders6.size;
+      incomplete = swarm.leechers4.size + swarm.leechers6.size;
+      // The announcer as it stands now, before the swarm hook applies its announce.
+      if (seeders.has(self)) complete--;
+      else if (leechers.has(self)) incomplete--;
+    }
+    if (role === 'seeder') complete++;
+    else if (role === 'leecher') incomplete++;
+    return { peers, complete, incomplete };
   }
 
   scrapeSwarm(infoHash: Buffer): ScrapeCounts {
@@ -109,19 +122,6 @@ export class MemoryPeerStore implements PeerStore {
       incomplete: swarm.leechers4.size + swarm.leechers6.size,
       downloaded,
     };
-  }
-
-  announceCounts(infoHash: Buffer, announcer: Peer, role: SwarmRole): ScrapeCounts {
-    const counts = this.scrapeSwarm(infoHash);
-    const swarm = this.swarms.get(infoHash.toString('latin1'));
-    if (swarm !== undefined) {
-      const key = PeerList.key(announcer);
-      if (swarm.seeders(announcer.family).has(key)) counts.complete--;
-      else if (swarm.leechers(announcer.family).has(key)) counts.incomplete--;
-    }
-    if (role === 'seeder') counts.complete++;
-    else if (role === 'leecher') counts.incomplete++;
-    return counts;
   }
 
   collectGarbage(cutoffMs: number): number {
