@@ -12,8 +12,7 @@ import type { Config } from '../config/schema.js';
 import { sinkFromConfig } from './commands/sink-from-config.js';
 import { runStats } from './commands/stats.js';
 import { runMigrate } from './commands/migrate.js';
-import { siteUserKey } from '../accounting/user-key.js';
-import { loadRegistryUsers, registryMode, userKeysFromConfig } from './commands/user-keys-from-config.js';
+import { passkeyResolver } from './commands/user-keys-from-config.js';
 import { runTorrents, runUsers } from './commands/registry-commands.js';
 import { runRecover } from './commands/recover.js';
 import { CheckpointDamagedError } from '../middleware/privtrak/checkpoint.js';
@@ -154,14 +153,7 @@ export async function main(argv: string[]): Promise<number> {
       const config = loadConfig(values.config);
       await runStats(sinkFromConfig(config), {
         user: values.user, siteUser: values['site-user'], byTorrent: values['by-torrent'] ?? false, json: values.json ?? false, detail: values.detail ?? false,
-      }, (line) => console.log(line), async (passkey) => {
-        // As the tracker keys it: the registry's site user ID, else the keyed hash (secret read, never created here).
-        if (registryMode(config)) {
-          const user = (await loadRegistryUsers(config)).find((u) => u.passkey === passkey.toLowerCase());
-          if (user !== undefined && user.siteId !== null) return siteUserKey(user.siteId);
-        }
-        return userKeysFromConfig(config, false).forPasskey(passkey);
-      });
+      }, (line) => console.log(line), passkeyResolver(config));
       return 0;
     }
     default:

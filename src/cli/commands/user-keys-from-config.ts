@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import type { Config } from '../../config/schema.js';
 import { createRegistrySource } from '../../access/index.js';
 import { RecordError, normalizePasskey, toSiteId, type UserRecord } from '../../access/records.js';
-import { UserKeys } from '../../accounting/user-key.js';
+import { UserKeys, siteUserKey } from '../../accounting/user-key.js';
 import { loadUserKeySecret } from '../../user-key-secret.js';
 import { UsageError } from '../usage-error.js';
 
@@ -54,4 +54,18 @@ export function readPasskeyHistory(path: string): Map<string, number> {
 /** The installation's user keys; the secret is created only if `create` (a command that writes). */
 export function userKeysFromConfig(config: Config, create: boolean): UserKeys {
   return new UserKeys(loadUserKeySecret(config.user_key_secret, { create }));
+}
+
+/**
+ * `stats --user PASSKEY`: the passkey's key as the tracker makes it — the registry's site user ID,
+ * else the keyed hash (the secret is read, never created, here).
+ */
+export function passkeyResolver(config: Config): (passkey: string) => Promise<Buffer> {
+  return async (passkey) => {
+    if (registryMode(config)) {
+      const user = (await loadRegistryUsers(config)).find((u) => u.passkey === passkey.toLowerCase());
+      if (user !== undefined && user.siteId !== null) return siteUserKey(user.siteId);
+    }
+    return userKeysFromConfig(config, false).forPasskey(passkey);
+  };
 }
