@@ -66,26 +66,34 @@ export class SqliteSink implements DeltaSink {
    */
   async migrate(rekey?: Rekey): Promise<void> {
     const db = this.connect();
-    db.transaction(() => {
+    const rekeyed = db.transaction(() => {
       for (const sql of schemaStatements('sqlite')) db.exec(sql);
       const v = (db.prepare('SELECT max(version) AS v FROM privtrak_schema_version').get() as { v: number | null }).v;
-      if (v === SCHEMA_VERSION) return;
+      if (v === SCHEMA_VERSION) return false;
       if (v !== null && v > SCHEMA_VERSION) throw new Error(`sqlite sink ${this.opts.path}: schema version ${v} is newer than this privtrak (${SCHEMA_VERSION}): upgrade privtrak`);
-      if (v !== null) this.rekeyLegacy(db, rekey);
+      const changed = v !== null && this.rekeyLegacy(db, rekey);
       db.prepare('INSERT INTO privtrak_schema_version (version) VALUES (?)').run(SCHEMA_VERSION);
+      return changed;
     })();
+    if (rekeyed && this.opts.path !== ':memory:') {
+      // Deleted rows stay in free pages and old WAL frames: rewrite the file and empty the WAL, so
+      // no passkey is left on disk.
+      db.exec('VACUUM');
+      db.pragma('wal_checkpoint(TRUNCATE)');
+    }
   }
 
-  /** Schema 1: rows keyed by passkeys (sql-rekey.ts). Without rows there is nothing to rekey. */
-  private rekeyLegacy(db: Database.Database, rekey: Rekey | undefined): void {
+  /** Schema 1: rows keyed by passkeys (sql-rekey.ts). Without rows there is nothing to rekey (false). */
+  private rekeyLegacy(db: Database.Database, rekey: Rekey | undefined): boolean {
     const legacy = db.prepare(LEGACY_USERS_SQL).pluck().all() as Buffer[];
-    if (legacy.length === 0) return;
+    if (legacy.length === 0) return false;
     if (rekey === undefined) throw new LegacyDataError(`the SQLite sink ${this.opts.path}`);
     const map = mapAll(`the SQLite sink ${this.opts.path}`, legacy, rekey);
     db.exec(rekeyMapTableSql('sqlite'));
     const put = db.prepare('INSERT INTO privtrak_rekey (old_id, new_id) VALUES (?, ?)');
     for (const old of legacy) put.run(old, map.get(old.toString('latin1')));
     for (const sql of rekeyStatements('sqlite')) db.exec(sql);
+    return true;
   }
 
   private requireDb(allowUnprepared = false): Database.Database {
