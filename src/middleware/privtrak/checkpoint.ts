@@ -226,6 +226,7 @@ export async function writeCheckpoint(dir: string, seq: number, store: ShardedBa
  * the old file or the new one, and migrate simply runs again. Returns false if the file is not legacy.
  */
 export function rekeyCheckpointFile(dir: string, file: string, rekey: (user: Buffer) => Buffer, fsync: boolean, fs: DurableFs = nodeFs): boolean {
+  if (!isLegacyCheckpoint(dir, file)) return false;
   const cp = readCheckpoint(dir, file);
   if (cp === undefined || !cp.legacy) return false;
   const byKey = new Map<string, CheckpointEntry>();

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { legacyRecordOffsets, recordUser, upgradeLegacyRecord } from '../../accounting/delta-record.js';
 import { mapAll, type Rekey } from '../../accounting/legacy-data.js';
 import { nodeFs, type DurableFs } from '../../durable-fs.js';
-import { CHECKPOINT_FILE, PREVIOUS_CHECKPOINT_FILE, readCheckpoint, rekeyCheckpointFile } from './checkpoint.js';
+import { CHECKPOINT_FILE, PREVIOUS_CHECKPOINT_FILE, isLegacyCheckpoint, readCheckpoint, rekeyCheckpointFile } from './checkpoint.js';
 import { segmentFiles } from './journal.js';
 
 const CHECKPOINTS = [CHECKPOINT_FILE, PREVIOUS_CHECKPOINT_FILE];
@@ -37,6 +37,8 @@ export function findLegacyJournalData(dir: string): LegacyJournalData {
     for (const off of offsets) keys.push(recordUser(data, off));
   }
   for (const file of CHECKPOINTS) {
+    // From the header first: a current checkpoint is none of migrate's business, damaged or not.
+    if (!isLegacyCheckpoint(dir, file)) continue;
     const cp = readCheckpoint(dir, file);
     if (cp === undefined || !cp.legacy) continue;
     files.push(join(dir, file));

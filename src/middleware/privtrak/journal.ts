@@ -20,7 +20,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import type { StatDelta } from '../../accounting/delta.js';
-import { RECORD_SIZE, decodeRecord, encodeRecordInto, legacyRecordOffsets, scanRecords } from '../../accounting/delta-record.js';
+import { RECORD_SIZE, decodeRecord, encodeRecordInto, isRecordAt, legacyRecordOffsets, scanRecords } from '../../accounting/delta-record.js';
 import { LegacyDataError } from '../../accounting/legacy-data.js';
 import { MappedSegment, WrittenSegment, type JournalSegment } from './journal-segment.js';
 import { loadMmap, mmapUnavailableReason, type MmapAddon } from '../../native/mmap.js';
@@ -119,7 +119,9 @@ export class Journal {
     this.damaged = 0;
     for (const seg of this.segments) {
       const data = readFileSync(seg.path);
-      if (legacyRecordOffsets(data).length > 0) throw new LegacyDataError(seg.path);
+      // A segment is written by one version: one that starts with a current record is current
+      // (the full walk is only for a segment that does not: legacy, or damaged at its start).
+      if (!isRecordAt(data, 0) && legacyRecordOffsets(data).length > 0) throw new LegacyDataError(seg.path);
       this.damaged += scanRecords(data, (off) => {
         const d = decodeRecord(data, off);
         bySeq.delete(d.seq); // re-insert: the later occurrence wins

@@ -64,7 +64,7 @@ export class PrivtrakHook implements Hook {
   private readonly checkpointer: Checkpointer;
   private readonly metrics: PrivtrakMetrics;
   private readonly identifier: UserIdentifier;
-  /** Made at start (the secret is read then); undefined before. */
+  /** Made at start; undefined before. */
   private keys: UserKeys | undefined;
   private readonly maxGapMs: number;
   private readonly timers: NodeJS.Timeout[] = [];

@@ -12,8 +12,8 @@
  *   download privileges …  LEECHING_FORBIDDEN  can_leech=false and left>0 (seeding and `stopped` still pass)
  *
  * On success, when the registry has the user's site ID, it sets ctx.siteUserId and ctx.userId (the
- * site user's key, accounting/user-key.ts, unless an earlier hook set one): the user stays the same user when the passkey changes,
- * for peer_limits and the privtrak hook alike. A user without a site ID is keyed by the privtrak
+ * site user's key, accounting/user-key.ts, unless an earlier hook set one): the user stays the
+ * same user when the passkey changes, for peer_limits and the privtrak hook alike. A user without a site ID is keyed by the privtrak
  * hook (a keyed hash of the passkey). Scrapes need a known, enabled user too.
  */
 import { z } from 'zod';
