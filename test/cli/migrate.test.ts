@@ -191,18 +191,25 @@ describe('privtrak migrate', () => {
         assert.match(String(refused.stderr), /the postgres sink's schema ".*" holds accounting data keyed by passkeys/);
         assert.equal(ws.cli('migrate').status, 1, 'A and D map to no user');
         assert.equal((await client.query('SELECT max(version) AS v FROM privtrak_schema_version')).rows[0].v, 1, 'nothing changed');
-        writeFileSync(join(ws.dir, 'history.csv'), `${A},7\n${D},9\n`);
-        const done = ws.cli('migrate', '--history', join(ws.dir, 'history.csv'));
+        // A is site user 7's old passkey (history); D is nobody's: kept under its hashed key, as open mode would.
+        writeFileSync(join(ws.dir, 'history.csv'), `${A},7\n`);
+        const done = ws.cli('migrate', '--history', join(ws.dir, 'history.csv'), '--unmapped', 'hash');
         assert.equal(done.status, 0, String(done.stderr));
         const logUsers = (await client.query('SELECT DISTINCT encode(user_id, \'hex\') AS u FROM privtrak_delta_log ORDER BY 1')).rows.map((r) => r.u);
         const secret = readFileSync(join(ws.dir, 'user-key.secret'));
-        assert.deepEqual(logUsers, [siteUserKey(7), siteUserKey(9), hashedPasskeyKey(secret, C)].map((k) => k.toString('hex')));
+        assert.deepEqual(logUsers, [siteUserKey(7), hashedPasskeyKey(secret, C), hashedPasskeyKey(secret, D)].map((k) => k.toString('hex')).sort());
         const torrents = (await client.query('SELECT count(*)::int AS n FROM privtrak_torrent_stats')).rows[0].n;
         assert.equal(torrents, 3, 'one row per (user, info_hash): A\'s and B\'s merged');
+        assert.equal(ws.cli('migrate', '--unmapped', 'maybe').status, 2);
       } finally {
         await client.end();
       }
-      assert.deepEqual(stats(ws.cli).map((r) => [r.site_user_id ?? 'hashed', r.uploaded]), [[7, 160], [9, 1], ['hashed', 10]]);
+      const secret = readFileSync(join(ws.dir, 'user-key.secret'));
+      const rows = stats(ws.cli).map((r) => [r.site_user_id ?? r.user, r.uploaded]);
+      assert.deepEqual(rows[0], [7, 160]);
+      assert.deepEqual(new Map(rows.slice(1) as Array<[string, number]>), new Map([
+        [hashedPasskeyKey(secret, C).toString('hex'), 10], [hashedPasskeyKey(secret, D).toString('hex'), 1],
+      ]));
     } finally {
       rmSync(ws.dir, { recursive: true, force: true });
       await schema.drop();

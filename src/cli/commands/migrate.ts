@@ -17,8 +17,7 @@
 import { existsSync } from 'node:fs';
 import type { Config } from '../../config/schema.js';
 import { distinctKeys, UnmappedUserKeysError, type Rekey } from '../../accounting/legacy-data.js';
-import type { UserKeys } from '../../accounting/user-key.js';
-import { siteUserKey } from '../../accounting/user-key.js';
+import { siteUserKey, type UserKeys } from '../../accounting/user-key.js';
 import { createSink } from '../../sinks/index.js';
 import type { DeltaSink } from '../../sinks/sink.js';
 import { lockDir } from '../../middleware/privtrak/dir-lock.js';

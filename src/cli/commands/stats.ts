@@ -10,8 +10,7 @@
  * passkey's key the way the tracker does (the registry's site user ID, else the keyed hash).
  */
 import type { DeltaSink, TotalsRow } from '../../sinks/sink.js';
-import { siteUserIdOf } from '../../accounting/user-key.js';
-import { UserKeys } from '../../accounting/user-key.js';
+import { siteUserIdOf, siteUserKey } from '../../accounting/user-key.js';
 import { isPasskey } from '../../middleware/privtrak/identifier.js';
 import { toSiteId } from '../../access/records.js';
 import { ConfigError } from '../../config/errors.js';
@@ -73,7 +72,7 @@ async function userOf(args: StatsArgs, resolve: PasskeyResolver | undefined): Pr
       id = null;
     }
     if (id === null) throw new ConfigError('--site-user', 'expected a site user ID (a non-negative integer)');
-    return new UserKeys().forSiteUser(id);
+    return siteUserKey(id);
   }
   if (args.user === undefined) return undefined;
   if (!isPasskey(args.user)) throw new ConfigError('--user', 'expected a 32-hex-character passkey');
