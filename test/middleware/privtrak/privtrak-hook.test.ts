@@ -14,7 +14,7 @@ import type { AnnounceEvent, AnnounceRequest } from '../../../src/bittorrent/typ
 import { ClientError } from '../../../src/bittorrent/errors.js';
 import { MemorySink } from '../../support/memory-sink.js';
 import { mmapOrSkip } from '../../support/native.js';
-import { PASSKEY_A, PASSKEY_B, announce, announceWith, byHex, keyOf, makeHook, removeHookDirs, req, resp, settle, totalsOf, trackDir } from '../../support/hook-driver.js';
+import { PASSKEY_A, PASSKEY_B, TEST_SECRET, announce, announceWith, byHex, keyOf, makeHook, removeHookDirs, req, resp, settle, totalsOf, trackDir } from '../../support/hook-driver.js';
 import { siteUserKey } from '../../../src/accounting/user-key.js';
 
 afterEach(removeHookDirs);
@@ -321,7 +321,7 @@ describe('privtrak hook', () => {
     const dir = mkdtempSync(join(tmpdir(), 'privtrak-metrics-'));
     trackDir(dir);
     const opts = privtrakOptionsSchema.parse({ journal_dir: dir, flush_interval: '1h', prometheus_reporting_interval: '50ms', peer_lifetime: '1h' });
-    const hook = new PrivtrakHook(opts, sink, { logger: pino({ level: 'silent' }), prometheus: registry, announceIntervalMs: 1_800_000 });
+    const hook = new PrivtrakHook(opts, sink, { logger: pino({ level: 'silent' }), prometheus: registry, announceIntervalMs: 1_800_000 }, { userKeySecret: TEST_SECRET });
     await hook.start();
     try {
       announce(hook, PASSKEY_A, req('-qB4520-aaa', 10, 0, 0, 'started'));
