@@ -45,7 +45,7 @@ export class Tracker {
     this.accessRegistry = config.registry === undefined ? undefined : createAccessRegistry(config.registry, { logger, prometheus: this.metrics.prometheus });
     const deps: HookDeps = {
       store: this.store, logger, prometheus: this.metrics.prometheus, announceIntervalMs: config.announce_interval, accessRegistry: this.accessRegistry,
-      buildInfo: this.buildInfo,
+      buildInfo: this.buildInfo, userKeySecretPath: config.user_key_secret,
     };
     const pre = config.prehooks.map((h, i) => buildHook(h.name, h.options, deps, `prehooks.${i}`));
     const post = config.posthooks.map((h, i) => buildHook(h.name, h.options, deps, `posthooks.${i}`));

@@ -22,6 +22,7 @@ import type { Logger } from 'pino';
 import type { AccessRegistry } from './registry.js';
 import { RecordError, normalizeInfoHash, normalizePasskey, torrentFromRow, torrentKey, torrentToJson, userFromRow, userToJson } from './records.js';
 import { TORRENT_COLUMNS, USER_COLUMNS } from './file-format.js';
+import { fingerprint } from '../accounting/fingerprint.js';
 
 /** Handles the request if it is for the admin API; returns false to let the caller answer 404. */
 export type AdminHandler = (req: IncomingMessage, res: ServerResponse) => boolean;
@@ -97,18 +98,19 @@ export function createAdminHandler(registry: AccessRegistry, token: string, logg
         const body = await readJson(req, USER_COLUMNS.filter((c) => c !== 'passkey'));
         const user = parse(() => userFromRow({ ...body, passkey }));
         await registry.putUser(user);
-        logger.info({ admin: 'put_user', user: userToJson(user) }, 'admin change');
+        // Logs name a passkey by its fingerprint: logs are kept, and a passkey is a secret.
+        logger.info({ admin: 'put_user', user: { ...userToJson(user), passkey: fingerprint(passkey) } }, 'admin change');
         return send(res, 200, userToJson(user));
       }
       if ((action === 'disable' || action === 'enable') && method === 'POST') {
         const u = await registry.setUserEnabled(passkey, action === 'enable');
         if (!u) return send(res, 404, { error: 'no such user' });
-        logger.info({ admin: action, passkey }, 'admin change');
+        logger.info({ admin: action, passkey: fingerprint(passkey) }, 'admin change');
         return send(res, 200, userToJson(u));
       }
       if (action === undefined && method === 'DELETE') {
         if (!(await registry.removeUser(passkey))) return send(res, 404, { error: 'no such user' });
-        logger.info({ admin: 'remove_user', passkey }, 'admin change');
+        logger.info({ admin: 'remove_user', passkey: fingerprint(passkey) }, 'admin change');
         return send(res, 204, undefined);
       }
     }

@@ -10,7 +10,7 @@
  */
 
 export interface UserRecord {
-  /** 32 lower-case hex characters; its 16 bytes are the user ID privtrak accounts to. */
+  /** 32 lower-case hex characters. privtrak accounts to the site user (siteId), or to a keyed hash of the passkey (accounting/user-key.ts). */
   readonly passkey: string;
   /** The site's own numeric user ID, if the source has one. */
   readonly siteId: number | null;

@@ -5,22 +5,26 @@
  * as the write syscall itself (BENCHMARKS.md). A torn write (power loss mid-append) leaves a
  * partial last record, recognised by the file length or the trailing magic.
  *
- *   0 u8 magic 0xA2 (version 2) | 1 u8 event (0 none, 1 completed, 2 started, 3 stopped) | 2 u8 flags
+ *   0 u8 magic 0xA3 (version 3) | 1 u8 event (0 none, 1 completed, 2 started, 3 stopped) | 2 u8 flags
  *   3 u8 bits: 1 snatch, 2 has baseline, 4 IPv6, 8 has site torrent id | 4 u16 port | 6 u16 reserved
  *   8 u64 seq | 16 u64 time ms | 24 u64 uploaded | 32 u64 downloaded | 40 u64 left
  *   48 u64 delta up | 56 u64 delta down | 64 u32 seed time | 68 u32 leech time
- *   72 user[16] | 88 info_hash[20] | 108 peer_id[20] | 128 ip[16] (IPv4 in the first 4)
+ *   72 user key[16] (user-key.ts) | 88 info_hash[20] | 108 peer_id[20] | 128 ip[16] (IPv4 in the first 4)
  *   144 baseline: u64 uploaded, u64 downloaded, u64 left, u64 last ms | 176 u64 site torrent id
  *   184 u64 credited up | 192 u64 credited down | 200 u32 reserved | 204 u32 magic
- * u64 fields hold integers up to 2^53 - 1, written as two u32 halves.
+ * u64 fields hold integers up to 2^53 - 1, written as two u32 halves. Trailer magic "prk3".
+ * Version 2 (magic 0xA2, trailer "prk2") is the same layout with the passkey's bytes as the user:
+ * legacy data (legacy-data.ts), recognised here and rekeyed by `privtrak migrate`, never read as is.
  */
 import type { AnnounceEvent } from '../bittorrent/types.js';
 import { packIPv6 } from '../bittorrent/ip.js';
 import type { StatDelta } from './delta.js';
 
 export const RECORD_SIZE = 208;
-const MAGIC = 0xa2;
-const TRAILER = 0x7072_6b32; // "prk2"
+const MAGIC = 0xa3;
+const TRAILER = 0x7072_6b33; // "prk3"
+const LEGACY_MAGIC = 0xa2;
+const LEGACY_TRAILER = 0x7072_6b32; // "prk2"
 const TRAILER_AT = 204;
 const EVENTS: AnnounceEvent[] = ['none', 'completed', 'started', 'stopped'];
 const EVENT_CODE: Record<AnnounceEvent, number> = { none: 0, completed: 1, started: 2, stopped: 3 };
@@ -218,4 +222,50 @@ export function decodeRecord(buf: Buffer, off = 0): StatDelta {
     timeMs: r(16),
     baseline: (bits & 2) !== 0 ? { uploaded: r(144), downloaded: r(152), left: r(160), lastMs: r(168) } : null,
   };
+}
+
+/** Whether a whole version-2 (legacy: keyed by passkey) record starts at `off`. */
+function isLegacyRecordAt(buf: Buffer, off: number): boolean {
+  return off + RECORD_SIZE <= buf.length && buf[off] === LEGACY_MAGIC && buf.readUInt32BE(off + TRAILER_AT) === LEGACY_TRAILER && buf[off + 1]! <= 3;
+}
+
+/**
+ * The offsets of the legacy records in `buf` (a journal segment's bytes), in order. Walks records
+ * as scanRecords does, taking current and legacy ones alike, so bytes inside a current record
+ * (a peer_id is the client's choice) are never taken for a legacy record; after damage it resumes
+ * at the next record of either version.
+ */
+export function legacyRecordOffsets(buf: Buffer): number[] {
+  const found: number[] = [];
+  let off = 0;
+  while (off + RECORD_SIZE <= buf.length) {
+    if (isLegacyRecordAt(buf, off)) found.push(off);
+    else if (!isRecordAt(buf, off)) {
+      let next = off + 1;
+      for (;;) {
+        const a = buf.indexOf(MAGIC, next);
+        const b = buf.indexOf(LEGACY_MAGIC, next);
+        next = a < 0 ? (b < 0 ? buf.length : b) : b < 0 ? a : Math.min(a, b);
+        if (next + RECORD_SIZE > buf.length || isRecordAt(buf, next) || isLegacyRecordAt(buf, next)) break;
+        next++;
+      }
+      off = next;
+      continue;
+    }
+    off += RECORD_SIZE;
+  }
+  return found;
+}
+
+/** The user of the record at `off` (a copy). */
+export function recordUser(buf: Buffer, off: number): Buffer {
+  return Buffer.from(buf.subarray(off + RECORD.user, off + RECORD.user + 16));
+}
+
+/** Makes the legacy record at `off` a current one with `user` as its user key (in place). */
+export function upgradeLegacyRecord(buf: Buffer, off: number, user: Uint8Array): void {
+  if (!isLegacyRecordAt(buf, off)) throw new Error('not a legacy journal record');
+  buf.set(user, off + RECORD.user);
+  buf[off] = MAGIC;
+  put32(buf, off + TRAILER_AT, TRAILER);
 }

@@ -11,6 +11,8 @@ import { Tracker } from '../tracker.js';
 import type { Config } from '../config/schema.js';
 import { sinkFromConfig } from './commands/sink-from-config.js';
 import { runStats } from './commands/stats.js';
+import { runMigrate } from './commands/migrate.js';
+import { passkeyResolver } from './commands/user-keys-from-config.js';
 import { runTorrents, runUsers } from './commands/registry-commands.js';
 import { runRecover } from './commands/recover.js';
 import { CheckpointDamagedError } from '../middleware/privtrak/checkpoint.js';
@@ -24,9 +26,13 @@ const USAGE = `usage: privtrak <command> [options]
 commands:
   serve [--config FILE]          run the tracker (embedded defaults without --config)
   check-config [--config FILE]   validate a config file (and its hooks' options), print it with defaults (JSON)
-  migrate [--config FILE]        create or upgrade the sink's schema (PostgreSQL needs this once),
-                                 and privtrak's own registry tables when the registry is a database
-  stats [--config FILE] [--user PASSKEY] [--by-torrent] [--json] [--detail]
+  migrate [--config FILE] [--history FILE] [--unmapped refuse|hash]
+                                 create or upgrade the sink's schema (PostgreSQL needs this once),
+                                 and privtrak's own registry tables when the registry is a database;
+                                 with the tracker stopped, rekey data from before user keys (keyed by
+                                 passkeys): registry: site user IDs (--history: CSV passkey,site_id of
+                                 old passkeys), open mode: keyed hashes
+  stats [--config FILE] [--user PASSKEY | --site-user ID] [--by-torrent] [--json] [--detail]
                                  totals per user (or per user and torrent) from the configured sink
   recover [--config FILE]        with the tracker stopped: rebuild a damaged baseline checkpoint from
                                  the previous checkpoint and the journal (nothing the journal holds is lost)
@@ -46,6 +52,9 @@ commands:
 
 Configuration: see config.example.yaml. Signals: SIGINT/SIGTERM stop gracefully.`;
 
+
+/** Errors whose message says what to do (docs/errors.md): printed without a stack, exit 1. */
+const OPERATOR_CODES = new Set(['LEGACY_DATA', 'UNMAPPED_USER_KEYS', 'USER_KEY_SECRET']);
 
 function loadConfig(path: string | undefined): Config {
   return path === undefined ? defaultConfig() : loadConfigFile(path);
@@ -99,6 +108,9 @@ export async function main(argv: string[]): Promise<number> {
     options: {
       config: { type: 'string', short: 'c' },
       user: { type: 'string' },
+      'site-user': { type: 'string' },
+      history: { type: 'string' },
+      unmapped: { type: 'string' },
       'by-torrent': { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
       detail: { type: 'boolean', default: false },
@@ -122,12 +134,7 @@ export async function main(argv: string[]): Promise<number> {
       const hasSink = config.prehooks.some((h) => h.name === 'privtrak');
       const sqlRegistry = config.registry !== undefined && config.registry.source !== 'file';
       if (!hasSink && !sqlRegistry) throw new ConfigError('prehooks', 'nothing to migrate: no privtrak hook (sink) and no database registry');
-      if (hasSink) {
-        const sink = sinkFromConfig(config);
-        await sink.migrate();
-        await sink.close();
-        console.log(`privtrak: ${sink.name} schema is up to date`);
-      }
+      if (hasSink) await runMigrate(config, { history: values.history, unmapped: values.unmapped }, (line) => console.log(line));
       if (sqlRegistry) {
         const { store, config: reg } = storeFromConfig(config);
         try {
@@ -142,11 +149,13 @@ export async function main(argv: string[]): Promise<number> {
     case 'recover':
       await runRecover(loadConfig(values.config), (line) => console.log(line));
       return 0;
-    case 'stats':
-      await runStats(sinkFromConfig(loadConfig(values.config)), {
-        user: values.user, byTorrent: values['by-torrent'] ?? false, json: values.json ?? false, detail: values.detail ?? false,
-      }, (line) => console.log(line));
+    case 'stats': {
+      const config = loadConfig(values.config);
+      await runStats(sinkFromConfig(config), {
+        user: values.user, siteUser: values['site-user'], byTorrent: values['by-torrent'] ?? false, json: values.json ?? false, detail: values.detail ?? false,
+      }, (line) => console.log(line), passkeyResolver(config));
       return 0;
+    }
     default:
       console.error(`privtrak: unknown command "${command}"\n\n${USAGE}`);
       return 2;
@@ -161,7 +170,8 @@ main(process.argv.slice(2)).then(
       process.exit(2);
     }
     // Operator errors that say what to do: the message, not a stack.
-    if (err instanceof CheckpointDamagedError || err instanceof DirLockedError) {
+    if (err instanceof CheckpointDamagedError || err instanceof DirLockedError
+      || (err instanceof Error && OPERATOR_CODES.has(String((err as { code?: unknown }).code)))) {
       console.error(`privtrak: ${err.message}`);
       process.exit(1);
     }

@@ -70,6 +70,8 @@ export const configSchema = z.object({
   metrics_addr: addr('127.0.0.1:6880').describe('Prometheus /metrics; "" disables'),
   log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   shutdown_timeout: duration('5s'),
+  // The HMAC key of open-mode user keys (src/user-key-secret.ts): created on the first start of a privtrak hook.
+  user_key_secret: z.string().min(1).default('./data/user-key.secret').describe('file of the installation\'s user-key secret (created on first start; back it up with the data)'),
   http: httpSchema.default({}),
   udp: udpSchema.default({}),
   storage: storageSchema.default({}),

@@ -5,7 +5,7 @@
  *
  * | field | set by | meaning |
  * |---|---|---|
- * | `userId` | `user_approval`, `privtrak` | the 16-byte user ID (the passkey's bytes) |
+ * | `userId` | `user_approval` (site users), `privtrak` | the 16-byte user key (accounting/user-key.ts): the site user's, or the hashed passkey |
  * | `siteUserId` | `user_approval` | the site's numeric user ID, when the registry has one |
  * | `siteTorrentId` | `torrent_approval` | the site's numeric torrent ID, when the registry has one |
  * | `downloadMultiplier`, `uploadMultiplier` | `freeleech` | credit `raw × multiplier` bytes (undefined: ×1) |
@@ -19,7 +19,10 @@ export interface RequestContext {
   readonly query: Record<string, string>;
   /** The HTTP User-Agent, when there is one (UDP never has one). */
   readonly userAgent: string | undefined;
-  /** 16-byte user ID, set by an identifying hook. */
+  /**
+   * The 16-byte user key (accounting/user-key.ts), never the passkey: set by `user_approval` when the
+   * registry knows the site user ID, else by `privtrak` (a keyed hash of the passkey).
+   */
   userId?: Buffer;
   /** The site's own numeric user ID (e.g. `users.id`), from the registry; set by `user_approval`. */
   siteUserId?: number;

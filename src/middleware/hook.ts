@@ -37,6 +37,8 @@ export interface HookDeps {
   readonly announceIntervalMs: number;
   /** The tracker's one access registry (config `registry:`), shared by the hooks that need it; absent if not configured. */
   readonly accessRegistry?: AccessRegistry;
+  /** The user-key secret's file (config `user_key_secret`), which the privtrak hook reads or creates at start. */
+  readonly userKeySecretPath?: string;
   /** Where a hook reports a run-time choice (the privtrak hook: its journal I/O); absent in unit tests. */
   readonly buildInfo?: BuildInfo;
 }

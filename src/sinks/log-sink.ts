@@ -8,14 +8,25 @@
  * {instance: appliedThrough}, replaced atomically by rename), written AFTER each append, and read
  * back at start: a restart writes nothing twice. A crash between the append and the state write
  * makes that batch appear twice after the restart: this sink is at-least-once, not
- * exactly-once. Use sqlite or postgres where exactness matters. `migrate` is a no-op; `totals`
- * reads the file back and sums.
+ * exactly-once. Use sqlite or postgres where exactness matters. `totals` reads the file back and sums.
+ *
+ * The state file is `{"version":2,"marks":{...}}`; a plain `{instance: mark}` is the state of a file
+ * written before user keys (its "user" fields are passkeys): open() refuses it (LegacyDataError)
+ * and `migrate(rekey)` rewrites the file (see there).
  */
-import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { appendFileSync, closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { DeltaBatch, StatDelta } from '../accounting/delta.js';
 import type { DeltaSink, SinkState, TotalsQuery, TotalsRow } from './sink.js';
 import { aggregateBatch } from './aggregate.js';
+import { LegacyDataError, mapAll, type Rekey } from '../accounting/legacy-data.js';
+
+const STATE_VERSION = 2;
+
+interface State {
+  readonly legacy: boolean;
+  readonly marks: Record<string, number>;
+}
 
 /** One delta as one JSON line (with its newline). Numbers stay numbers: every field is ≤ 2^53. */
 export function formatDeltaLine(d: StatDelta): string {
@@ -34,10 +45,65 @@ export class LogSink implements DeltaSink {
 
   async open(): Promise<void> {
     mkdirSync(dirname(this.path), { recursive: true });
-    if (existsSync(`${this.path}.state`)) this.marks = JSON.parse(readFileSync(`${this.path}.state`, 'utf8')) as Record<string, number>;
+    const state = this.readState();
+    if (state.legacy) throw new LegacyDataError(`the log sink's ${this.path}`);
+    this.marks = state.marks;
+    // Left by a migrate that stopped after its last step but before deleting it: holds passkeys.
+    if (existsSync(this.backupPath)) unlinkSync(this.backupPath);
   }
 
-  async migrate(): Promise<void> {}
+  private get backupPath(): string {
+    return `${this.path}.v1`;
+  }
+
+  private readState(): State {
+    if (!existsSync(`${this.path}.state`)) return { legacy: false, marks: {} };
+    const s = JSON.parse(readFileSync(`${this.path}.state`, 'utf8')) as Record<string, unknown>;
+    if (s['version'] === STATE_VERSION && typeof s['marks'] === 'object' && s['marks'] !== null) {
+      return { legacy: false, marks: s['marks'] as Record<string, number> };
+    }
+    return { legacy: true, marks: s as Record<string, number> };
+  }
+
+  private writeState(): void {
+    writeFileSync(`${this.path}.state.tmp`, JSON.stringify({ version: STATE_VERSION, marks: this.marks }));
+    renameSync(`${this.path}.state.tmp`, `${this.path}.state`);
+  }
+
+  /**
+   * Rekeys a file written before user keys: every line's "user" is replaced. Crash-safe: the old
+   * file is first renamed to `<path>.v1` (once), the new one is written from it and renamed into
+   * place, then the state is written in its new form, and only then `.v1` (it holds passkeys) is
+   * deleted. Until the state is new, running migrate again starts over from `.v1`.
+   */
+  async migrate(rekey?: Rekey): Promise<void> {
+    mkdirSync(dirname(this.path), { recursive: true });
+    const state = this.readState();
+    if (!state.legacy) return;
+    const where = `the log sink's ${this.path}`;
+    if (rekey === undefined) throw new LegacyDataError(where);
+    const from = existsSync(this.backupPath) ? this.backupPath : this.path;
+    const lines = existsSync(from) ? readFileSync(from, 'utf8').split('\n').filter((l) => l !== '') : [];
+    const userOf = (line: string) => (JSON.parse(line) as { user: string }).user;
+    const map = mapAll(where, lines.map((l) => Buffer.from(userOf(l), 'hex')), rekey);
+    if (from === this.path && lines.length > 0) renameSync(this.path, this.backupPath);
+    const text = lines.map((l) => {
+      const user = userOf(l);
+      return l.replace(`"user":"${user}"`, `"user":"${map.get(Buffer.from(user, 'hex').toString('latin1'))!.toString('hex')}"`);
+    }).join('\n');
+    const tmp = `${this.path}.rekey.tmp`;
+    const fd = openSync(tmp, 'w');
+    try {
+      writeSync(fd, text === '' ? '' : `${text}\n`);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, this.path);
+    this.marks = state.marks;
+    this.writeState();
+    if (existsSync(this.backupPath)) unlinkSync(this.backupPath);
+  }
 
   async load(instance: string): Promise<SinkState> {
     return { appliedThrough: this.marks[instance] ?? 0 };
@@ -49,8 +115,7 @@ export class LogSink implements DeltaSink {
     appendFileSync(this.path, agg.applied().map(formatDeltaLine).join(''));
     // <- a crash here writes this batch again after the restart (at-least-once).
     this.marks[batch.instance] = agg.through;
-    writeFileSync(`${this.path}.state.tmp`, JSON.stringify(this.marks));
-    renameSync(`${this.path}.state.tmp`, `${this.path}.state`);
+    this.writeState();
   }
 
   /** Sums the file (for `privtrak stats`). */

@@ -19,6 +19,8 @@ import type { DeltaBatch } from '../accounting/delta.js';
 import type { DeltaSink, SinkState, TotalsQuery, TotalsRow } from './sink.js';
 import { aggregateBatch, type Aggregate } from './aggregate.js';
 import { SCHEMA_VERSION, schemaStatements } from './sql-schema.js';
+import { LEGACY_USERS_SQL, rekeyMapTableSql, rekeyStatements } from './sql-rekey.js';
+import { LegacyDataError, mapAll, type Rekey } from '../accounting/legacy-data.js';
 
 export interface PostgresSinkOptions {
   readonly url: string;
@@ -153,6 +155,7 @@ export class PostgresSink implements DeltaSink {
     }
     const v = await this.getPool().query('SELECT max(version) AS v FROM privtrak_schema_version');
     const version = Number(v.rows[0].v ?? 0);
+    if (version === 1) throw new LegacyDataError(`the postgres sink's schema "${this.schema}"`);
     if (version < SCHEMA_VERSION) {
       throw new Error(`postgres sink: schema "${this.schema}" is at version ${version}, this privtrak needs ${SCHEMA_VERSION}: run \`privtrak migrate\``);
     }
@@ -161,8 +164,11 @@ export class PostgresSink implements DeltaSink {
     }
   }
 
-  /** Creates the schema and tables (CREATE ... IF NOT EXISTS) and records version 1. Idempotent. */
-  async migrate(): Promise<void> {
+  /**
+   * Creates the schema and tables (CREATE ... IF NOT EXISTS) and records the version; upgrades
+   * schema 1 (sink.ts: legacy rows are rekeyed, in the same transaction). Idempotent.
+   */
+  async migrate(rekey?: Rekey): Promise<void> {
     const client = await this.getPool().connect();
     try {
       await client.query('BEGIN');
@@ -170,6 +176,9 @@ export class PostgresSink implements DeltaSink {
       await client.query(`SELECT pg_advisory_xact_lock(hashtext('privtrak_migrate'))`);
       await client.query(`CREATE SCHEMA IF NOT EXISTS ${client.escapeIdentifier(this.schema)}`);
       for (const sql of schemaStatements('postgres')) await client.query(sql);
+      const v = (await client.query('SELECT max(version) AS v FROM privtrak_schema_version')).rows[0].v as number | null;
+      if (v !== null && v > SCHEMA_VERSION) throw new Error(`postgres sink: schema "${this.schema}" is at version ${v}, newer than this privtrak (${SCHEMA_VERSION}): upgrade privtrak`);
+      if (v !== null && v < SCHEMA_VERSION) await this.rekeyLegacy(client, rekey);
       await client.query('INSERT INTO privtrak_schema_version (version) SELECT $1 WHERE NOT EXISTS (SELECT 1 FROM privtrak_schema_version WHERE version >= $1)', [SCHEMA_VERSION]);
       await client.query('COMMIT');
     } catch (err) {
@@ -178,6 +187,19 @@ export class PostgresSink implements DeltaSink {
     } finally {
       client.release();
     }
+  }
+
+  /** Schema 1: rows keyed by passkeys (sql-rekey.ts), inside migrate's transaction. */
+  private async rekeyLegacy(client: pg.PoolClient, rekey: Rekey | undefined): Promise<void> {
+    const legacy = (await client.query(LEGACY_USERS_SQL)).rows.map((r: { user_id: Buffer }) => r.user_id);
+    if (legacy.length === 0) return;
+    const where = `the postgres sink's schema "${this.schema}"`;
+    if (rekey === undefined) throw new LegacyDataError(where);
+    const map = mapAll(where, legacy, rekey);
+    await client.query(rekeyMapTableSql('postgres'));
+    await client.query('INSERT INTO privtrak_rekey (old_id, new_id) SELECT * FROM unnest($1::bytea[], $2::bytea[])',
+      [legacy, legacy.map((k) => map.get(k.toString('latin1')))]);
+    for (const sql of rekeyStatements('postgres')) await client.query(sql);
   }
 
   async apply(batch: DeltaBatch): Promise<void> {

@@ -11,8 +11,13 @@
  *   skips every delta whose seq is not above the recorded value.
  * Sinks keep totals only. The peers' baselines are the tracker's own state: it keeps them in
  * its journal and checkpoints (src/middleware/privtrak/checkpoint.ts), not in the sink.
+ *
+ * Users are user keys (accounting/user-key.ts). A sink holding rows from before them (keyed by
+ * passkeys: SQL schema 1, the log sink's old state file) refuses to open with LegacyDataError, and
+ * `migrate(rekey)` rekeys it (accounting/legacy-data.ts).
  */
 import type { DeltaBatch } from '../accounting/delta.js';
+import type { Rekey } from '../accounting/legacy-data.js';
 
 export interface SinkState {
   /** Highest delta seq applied for the instance (0 if none). */
@@ -20,7 +25,7 @@ export interface SinkState {
 }
 
 export interface TotalsQuery {
-  /** Only this user (16 bytes). */
+  /** Only this user (its 16-byte user key). */
   readonly user?: Buffer;
   /** One row per (user, info_hash) instead of per user. */
   readonly byTorrent: boolean;
@@ -47,8 +52,13 @@ export interface DeltaSink {
   readonly name: string;
   /** Connects and checks the schema is there (SQLite creates it; PostgreSQL needs `privtrak migrate`). */
   open(): Promise<void>;
-  /** Creates or upgrades the schema. Idempotent. */
-  migrate(): Promise<void>;
+  /**
+   * Creates or upgrades the schema. Idempotent. Legacy rows (keyed by passkeys) are rekeyed with
+   * `rekey` in one step, merging the totals of old keys that become one user; without `rekey` that
+   * is a LegacyDataError, and if `rekey` maps some legacy key to nothing, nothing changes and
+   * UnmappedUserKeysError lists every such key (a rekey that maps nothing lists them all).
+   */
+  migrate(rekey?: Rekey): Promise<void>;
   /** What the tracker needs to resume after a restart. */
   load(instance: string): Promise<SinkState>;
   /** Applies a batch atomically and idempotently (see above). */

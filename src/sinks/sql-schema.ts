@@ -3,11 +3,12 @@
  * `uploaded`/`downloaded` are credited bytes (after freeleech multipliers: what ratios count);
  * `raw_uploaded`/`raw_downloaded` what the clients reported; `site_torrent_id` the site's own
  * torrent ID when the torrent_approval registry has one.
- * Version 1. Byte counts are 64-bit integers (SQLite's INTEGER is 64-bit, PostgreSQL's
+ * Version 2: user_id is a user key (accounting/user-key.ts); version 1 held the passkey's bytes there
+ * and is rekeyed by `privtrak migrate` (sql-rekey.ts). Byte counts are 64-bit integers (SQLite's INTEGER is 64-bit, PostgreSQL's
  * BIGINT); totals are read back as bigint. The CHECKs on id lengths make a malformed delta
  * fail its whole batch instead of storing a row no one can look up.
  */
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
 
 export function schemaStatements(dialect: 'sqlite' | 'postgres'): string[] {
   const bin = dialect === 'sqlite' ? 'BLOB' : 'BYTEA';

@@ -20,6 +20,8 @@ import type { DeltaBatch } from '../accounting/delta.js';
 import type { DeltaSink, SinkState, TotalsQuery, TotalsRow } from './sink.js';
 import { aggregateBatch } from './aggregate.js';
 import { SCHEMA_VERSION, schemaStatements } from './sql-schema.js';
+import { LEGACY_USERS_SQL, rekeyMapTableSql, rekeyStatements } from './sql-rekey.js';
+import { LegacyDataError, mapAll, type Rekey } from '../accounting/legacy-data.js';
 
 export interface SqliteSinkOptions {
   /** Database file (its directory is created), or ':memory:'. */
@@ -58,14 +60,40 @@ export class SqliteSink implements DeltaSink {
     return db;
   }
 
-  /** Creates the file and schema if missing (also without open(): `privtrak migrate`). Idempotent. */
-  async migrate(): Promise<void> {
+  /**
+   * Creates the file and schema if missing (also without open(): `privtrak migrate`), and upgrades
+   * schema 1 (sink.ts: legacy rows are rekeyed, in the same transaction). Idempotent.
+   */
+  async migrate(rekey?: Rekey): Promise<void> {
     const db = this.connect();
-    db.transaction(() => {
+    const rekeyed = db.transaction(() => {
       for (const sql of schemaStatements('sqlite')) db.exec(sql);
-      const v = db.prepare('SELECT max(version) AS v FROM privtrak_schema_version').get() as { v: number | null };
-      if (v.v === null) db.prepare('INSERT INTO privtrak_schema_version (version) VALUES (?)').run(SCHEMA_VERSION);
+      const v = (db.prepare('SELECT max(version) AS v FROM privtrak_schema_version').get() as { v: number | null }).v;
+      if (v === SCHEMA_VERSION) return false;
+      if (v !== null && v > SCHEMA_VERSION) throw new Error(`sqlite sink ${this.opts.path}: schema version ${v} is newer than this privtrak (${SCHEMA_VERSION}): upgrade privtrak`);
+      const changed = v !== null && this.rekeyLegacy(db, rekey);
+      db.prepare('INSERT INTO privtrak_schema_version (version) VALUES (?)').run(SCHEMA_VERSION);
+      return changed;
     })();
+    if (rekeyed && this.opts.path !== ':memory:') {
+      // Deleted rows stay in free pages and old WAL frames: rewrite the file and empty the WAL, so
+      // no passkey is left on disk.
+      db.exec('VACUUM');
+      db.pragma('wal_checkpoint(TRUNCATE)');
+    }
+  }
+
+  /** Schema 1: rows keyed by passkeys (sql-rekey.ts). Without rows there is nothing to rekey (false). */
+  private rekeyLegacy(db: Database.Database, rekey: Rekey | undefined): boolean {
+    const legacy = db.prepare(LEGACY_USERS_SQL).pluck().all() as Buffer[];
+    if (legacy.length === 0) return false;
+    if (rekey === undefined) throw new LegacyDataError(`the SQLite sink ${this.opts.path}`);
+    const map = mapAll(`the SQLite sink ${this.opts.path}`, legacy, rekey);
+    db.exec(rekeyMapTableSql('sqlite'));
+    const put = db.prepare('INSERT INTO privtrak_rekey (old_id, new_id) VALUES (?, ?)');
+    for (const old of legacy) put.run(old, map.get(old.toString('latin1')));
+    for (const sql of rekeyStatements('sqlite')) db.exec(sql);
+    return true;
   }
 
   private requireDb(allowUnprepared = false): Database.Database {

@@ -13,7 +13,8 @@
 import { Worker } from 'node:worker_threads';
 import type { DeltaBatch, StatDelta } from '../accounting/delta.js';
 import type { DeltaSink, SinkState, TotalsQuery, TotalsRow } from './sink.js';
-import type { SqliteSinkOptions } from './sqlite-sink.js';
+import { SqliteSink, type SqliteSinkOptions } from './sqlite-sink.js';
+import { LegacyDataError, type Rekey } from '../accounting/legacy-data.js';
 
 /** A call to the worker (sqlite-worker.ts). */
 export type WorkerCall = { id: number } & (
@@ -53,8 +54,19 @@ export class SqliteWorkerSink implements DeltaSink {
     this.opened = true;
   }
 
-  async migrate(): Promise<void> {
-    await this.call({ op: 'migrate' });
+  async migrate(rekey?: Rekey): Promise<void> {
+    if (rekey === undefined) {
+      await this.call({ op: 'migrate' });
+      return;
+    }
+    // A rekey is a function of this thread (the registry, the secret): `privtrak migrate` runs it
+    // here, on a SqliteSink of its own, with the tracker stopped.
+    const sink = new SqliteSink(this.opts);
+    try {
+      await sink.migrate(rekey);
+    } finally {
+      await sink.close();
+    }
   }
 
   async load(instance: string): Promise<SinkState> {
@@ -117,7 +129,8 @@ export class SqliteWorkerSink implements DeltaSink {
       if (this.pending.size === 0) worker.unref();
       if (reply.room !== undefined && reply.room.byteLength > (this.room?.byteLength ?? 0)) this.room = reply.room;
       if (reply.ok) p.resolve(reply.value);
-      else p.reject(Object.assign(new Error(reply.message), reply.code === undefined ? {} : { code: reply.code }));
+      else p.reject(reply.code === 'LEGACY_DATA' ? new LegacyDataError(`the SQLite sink ${this.opts.path}`)
+        : Object.assign(new Error(reply.message), reply.code === undefined ? {} : { code: reply.code }));
     });
     const died = (err: Error) => {
       if (this.worker !== worker) return;

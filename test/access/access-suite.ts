@@ -19,6 +19,7 @@ import type { RequestContext } from '../../src/middleware/context.js';
 import { escapeBytes, get } from '../support/http-client.js';
 import { UdpClient } from '../support/udp-client.js';
 import { waitUntil } from '../e2e/clients.js';
+import { siteUserKey } from '../../src/accounting/user-key.js';
 
 export interface SuiteUser { passkey: string; siteId: number; enabled: boolean; canLeech: boolean }
 export interface SuiteTorrent { infoHash: Buffer; siteId: number; banned: boolean; freeleech: boolean; doubleUpload: boolean }
@@ -148,9 +149,9 @@ export function runAccessSuite(name: string, makeBackend: () => Promise<SuiteBac
         if (!backend) return t.skip('no backend');
         seen.length = 0;
         assert.equal(await send()({ passkey: USERS.ok.passkey, left: 100, peerId: peerId(`${transport}ok`) }), undefined);
-        assert.deepEqual(seen.at(-1), { siteUserId: 11, siteTorrentId: 101, down: 0, up: 2, userId: USERS.ok.passkey });
+        assert.deepEqual(seen.at(-1), { siteUserId: 11, siteTorrentId: 101, down: 0, up: 2, userId: siteUserKey(11).toString('hex') });
         assert.equal(await send()({ passkey: USERS.ok.passkey, infoHash: TORRENTS.plain.infoHash, peerId: peerId(`${transport}ok`) }), undefined);
-        assert.deepEqual(seen.at(-1), { siteUserId: 11, siteTorrentId: 103, down: 1, up: 1, userId: USERS.ok.passkey });
+        assert.deepEqual(seen.at(-1), { siteUserId: 11, siteTorrentId: 103, down: 1, up: 1, userId: siteUserKey(11).toString('hex') });
         // A passkey in upper case is the same user.
         assert.equal(await send()({ passkey: USERS.ok.passkey.toUpperCase(), peerId: peerId(`${transport}ok`) }), undefined);
         for (const torrent of [TORRENTS.free, TORRENTS.plain]) {

@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -10,6 +10,7 @@ import { connect } from 'node:net';
 import { get, escapeBytes } from '../support/http-client.js';
 import { freePort, startTracker, waitExit } from '../support/tracker-process.js';
 import { privtrakOptionsSchema } from '../../src/middleware/privtrak/options.js';
+import { hashedPasskeyKey } from '../../src/accounting/user-key.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const MAIN = join(ROOT, 'dist', 'src', 'cli', 'main.js');
@@ -79,7 +80,13 @@ describe('privtrak CLI', () => {
       // The announce was flushed to the default SQLite sink at shutdown.
       const stats = spawnSync(process.execPath, [MAIN, 'stats', '--config', cfg.path, '--json'], { encoding: 'utf8', cwd: dirname(cfg.path) });
       assert.equal(stats.status, 0, stats.stderr);
-      assert.equal(stats.stdout.trim(), '{"user":"0123456789abcdef0123456789abcdef","uploaded":0,"downloaded":0,"seed_time":0,"leech_time":0,"snatched":0}');
+      // Open mode: the user is a keyed hash of the passkey, under the secret the first start created (0600).
+      const secretPath = join(dirname(cfg.path), 'data', 'user-key.secret');
+      assert.equal(statSync(secretPath).mode & 0o777, 0o600);
+      const key = hashedPasskeyKey(readFileSync(secretPath), '0123456789abcdef0123456789abcdef').toString('hex');
+      assert.equal(stats.stdout.trim(), `{"user":"${key}","uploaded":0,"downloaded":0,"seed_time":0,"leech_time":0,"snatched":0}`);
+      const byPasskey = spawnSync(process.execPath, [MAIN, 'stats', '--config', cfg.path, '--json', '--user', '0123456789ABCDEF0123456789ABCDEF'], { encoding: 'utf8', cwd: dirname(cfg.path) });
+      assert.equal(byPasskey.stdout.trim(), stats.stdout.trim(), byPasskey.stderr);
       // --detail adds the raw bytes, and per torrent the site's torrent ID (none here: no torrent_approval).
       const detail = spawnSync(process.execPath, [MAIN, 'stats', '--config', cfg.path, '--json', '--by-torrent', '--detail'], { encoding: 'utf8', cwd: dirname(cfg.path) });
       assert.equal(detail.status, 0, detail.stderr);

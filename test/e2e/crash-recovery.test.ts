@@ -9,7 +9,7 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync, type ChildProcess } from 'node:child_process';
@@ -17,6 +17,7 @@ import { request } from 'node:http';
 import { escapeBytes } from '../support/http-client.js';
 import { freePort, MAIN, startTracker, waitExit } from '../support/tracker-process.js';
 import { postgresUrlOrSkip, freshSchema } from '../support/postgres.js';
+import { hashedPasskeyKey } from '../../src/accounting/user-key.js';
 
 interface Client {
   user: string;
@@ -87,6 +88,7 @@ async function simulate(sinkYaml: string, seed: number, migrate = false): Promis
     'metrics_addr: ""',
     `http: {addr: "127.0.0.1:${port}"}`,
     'udp: {addr: ""}',
+    `user_key_secret: ${JSON.stringify(join(dir, 'user-key.secret'))}`,
     'prehooks:',
     '  - name: privtrak',
     '    options:',
@@ -197,8 +199,10 @@ async function simulate(sinkYaml: string, seed: number, migrate = false): Promis
   const stats = spawnSync(process.execPath, [MAIN, 'stats', '--config', configPath, '--json'], { encoding: 'utf8', timeout: 20_000 });
   assert.equal(stats.status, 0, stats.stderr);
   const rows = stats.stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as { user: string; uploaded: number; downloaded: number; snatched: number });
+  // Open mode: users are keyed hashes of their passkeys, under the secret the first start made.
+  const secret = readFileSync(join(dir, 'user-key.secret'));
   for (const u of users) {
-    const row = rows.find((r) => r.user === u);
+    const row = rows.find((r) => r.user === hashedPasskeyKey(secret, u).toString('hex'));
     const e = expected.get(u)!;
     assert.ok(row, `no totals for ${u}`);
     assert.deepEqual(

@@ -19,6 +19,7 @@ import { infoHashOf } from './recording-tracker.js';
 import { freePort, freeUdpPort, MAIN, startTracker, waitExit } from '../support/tracker-process.js';
 import { postgresUrlOrSkip, freshSchema } from '../support/postgres.js';
 import { readDeltaLog, readStats, type DeltaLogRow, type SinkSpec, type StatsOutput, type StatsRow } from '../support/sink-readers.js';
+import { siteUserKey } from '../../src/accounting/user-key.js';
 
 type ClientKind = 'aria2' | 'qbittorrent';
 
@@ -128,6 +129,9 @@ interface Setup {
   metricsPort: number;
   seederKey: string;
   leecherKey: string;
+  /** The users' keys (hex), as the delta log holds them: the site users 1 and 2, never the passkeys. */
+  seederUser: string;
+  leecherUser: string;
   siteTorrentId: number;
   payload: Buffer;
   infoHash: Buffer;
@@ -179,7 +183,8 @@ async function prepare(c: Case, ws: Workspace, sink: SinkSpec): Promise<Setup> {
     // The delta log (one row per counted announce) shows which events each client sent.
     `      sink: ${JSON.stringify({ ...sink, delta_log: true })}`,
   ].join('\n'));
-  return { ws, configPath, sink, metricsPort, seederKey, leecherKey, siteTorrentId, payload, infoHash, seedTorrent, leechTorrent, seedDir, name };
+  const [seederUser, leecherUser] = [siteUserKey(1).toString('hex'), siteUserKey(2).toString('hex')];
+  return { ws, configPath, sink, metricsPort, seederKey, leecherKey, seederUser, leecherUser, siteTorrentId, payload, infoHash, seedTorrent, leechTorrent, seedDir, name };
 }
 
 function startClient(ws: Workspace, kind: ClientKind, torrent: string, dir: string, opts: { seed: boolean; name: string; maxUpload?: number }): Promise<BtClient> {
@@ -252,7 +257,7 @@ async function waitForStopped(s: Setup, tracker: TrackerRun): Promise<DeltaLogRo
       const users = new Set(log.map((r) => r.user));
       const peers = [...byPeer(log).values()];
       swarm = `seeders ${await metric(s.metricsPort, 'privtrak_seeders')}, leechers ${await metric(s.metricsPort, 'privtrak_leechers')}`;
-      return users.has(s.seederKey) && users.has(s.leecherKey) && peers.every((rows) => rows.at(-1)!.event === 'stopped')
+      return users.has(s.seederUser) && users.has(s.leecherUser) && peers.every((rows) => rows.at(-1)!.event === 'stopped')
         && swarm === 'seeders 0, leechers 0';
     }, 15_000, 'every client to announce stopped');
   } catch (err) {
@@ -282,8 +287,9 @@ async function stableTotals(configPath: string): Promise<Totals> {
   return out!;
 }
 
+/** The row of a user key (hex): stats names site users by site_user_id. */
 function rowOf(rows: StatsRow[], user: string): StatsRow {
-  const mine = rows.filter((r) => r.user === user);
+  const mine = rows.filter((r) => (r.site_user_id !== undefined ? siteUserKey(r.site_user_id).toString('hex') : r.user) === user);
   assert.equal(mine.length, 1, `one totals row for ${user}: ${JSON.stringify(rows)}`);
   return mine[0]!;
 }
@@ -308,8 +314,8 @@ function checkTotals(c: Case, s: Setup, totals: Totals, figures: { seeder: Trans
     assert.equal(r.uploaded, r.raw_uploaded);
     assert.equal(r.downloaded, r.raw_downloaded);
   }
-  const seeder = rowOf(users.rows, s.seederKey);
-  const leecher = rowOf(users.rows, s.leecherKey);
+  const seeder = rowOf(users.rows, s.seederUser);
+  const leecher = rowOf(users.rows, s.leecherUser);
 
   // The seeder user: at least the payload uploaded (one leecher fetched it all from it), as its client says.
   assert.ok(seeder.uploaded >= size, `seeder uploaded ${seeder.uploaded} < payload ${size}`);
@@ -327,8 +333,8 @@ function checkTotals(c: Case, s: Setup, totals: Totals, figures: { seeder: Trans
   // Per torrent: one row per user for this info_hash, carrying the site's torrent ID that
   // torrent_approval took from the registry, and equal to the user's totals (one torrent).
   assert.equal(torrents.rows.length, 2, torrents.text);
-  for (const user of [seeder, leecher]) {
-    const t = rowOf(torrents.rows, user.user);
+  for (const [user, key] of [[seeder, s.seederUser], [leecher, s.leecherUser]] as const) {
+    const t = rowOf(torrents.rows, key);
     assert.equal(t.info_hash, s.infoHash.toString('hex'));
     assert.equal(t.site_torrent_id, s.siteTorrentId);
     assert.deepEqual({ ...t, info_hash: undefined, site_torrent_id: undefined }, { ...user, info_hash: undefined, site_torrent_id: undefined });
@@ -337,10 +343,10 @@ function checkTotals(c: Case, s: Setup, totals: Totals, figures: { seeder: Trans
   // The delta log: every announce once (unique seq), no counter anomaly, and it adds up to the totals.
   assert.equal(new Set(log.map((r) => r.seq)).size, log.length, 'unique seqs');
   assert.deepEqual(log.filter((r) => r.flags !== 0), [], 'no unknown-peer or counter-regression announce');
-  for (const user of [seeder, leecher]) {
-    const mine = log.filter((r) => r.user === user.user);
-    assert.equal(mine.reduce((a, r) => a + r.deltaUp, 0), user.raw_uploaded, `sum of ${user.user}'s delta_up`);
-    assert.equal(mine.reduce((a, r) => a + r.deltaDown, 0), user.raw_downloaded, `sum of ${user.user}'s delta_down`);
+  for (const [user, key] of [[seeder, s.seederUser], [leecher, s.leecherUser]] as const) {
+    const mine = log.filter((r) => r.user === key);
+    assert.equal(mine.reduce((a, r) => a + r.deltaUp, 0), user.raw_uploaded, `sum of ${key}'s delta_up`);
+    assert.equal(mine.reduce((a, r) => a + r.deltaDown, 0), user.raw_downloaded, `sum of ${key}'s delta_down`);
     assert.equal(mine.filter((r) => r.snatch).length, user.snatched);
   }
   // Exact: each client ran one session (started … stopped), so what it was credited is what its
@@ -408,8 +414,8 @@ async function runCase(t: TestContext, c: Case): Promise<void> {
     assert.equal(after.torrents.text, before.torrents.text, 'per-torrent totals, byte for byte, after SIGKILL and restart');
     assert.deepEqual(await readDeltaLog(s.sink), log, 'no announce applied again after the restart');
 
-    const seederRow = rowOf(before.users.rows, s.seederKey);
-    const leecherRow = rowOf(before.users.rows, s.leecherKey);
+    const seederRow = rowOf(before.users.rows, s.seederUser);
+    const leecherRow = rowOf(before.users.rows, s.leecherUser);
     t.diagnostic(`payload ${s.payload.length} B, downloaded in ${downloadMs} ms; case took ${Date.now() - began} ms`);
     t.diagnostic(`seeder ${c.seeder}: reports up ${figures.seeder.uploaded} down ${figures.seeder.downloaded}; counted up ${seederRow.uploaded} down ${seederRow.downloaded}`);
     t.diagnostic(`leecher ${c.leecher}: reports up ${figures.leecher.uploaded} down ${figures.leecher.downloaded}; counted up ${leecherRow.uploaded} down ${leecherRow.downloaded} snatched ${leecherRow.snatched}`);

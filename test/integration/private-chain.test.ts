@@ -14,6 +14,7 @@ import { Tracker } from '../../src/tracker.js';
 import { validateConfig } from '../../src/config/load.js';
 import { SqliteSink } from '../../src/sinks/sqlite-sink.js';
 import { escapeBytes, get } from '../support/http-client.js';
+import { siteUserKey } from '../../src/accounting/user-key.js';
 
 const PASSKEY = '0123456789abcdef0123456789abcdef';
 const FREELEECH = Buffer.alloc(20, 0xf1); // download ×0, upload ×2, site ID 4242
@@ -56,7 +57,7 @@ describe('the private chain: registry → access hooks → privtrak → sink', (
       const sink = new SqliteSink({ path: dbPath });
       await sink.open();
       try {
-        const user = Buffer.from(PASSKEY, 'hex');
+        const user = siteUserKey(99); // the site user, not the passkey
         const [total] = await sink.totals({ user, byTorrent: false });
         assert.deepEqual([total!.uploaded, total!.downloaded, total!.rawUploaded, total!.rawDownloaded, total!.snatched],
           [3000n + 40n, 0n + 100n, 1540n, 5100n, 2n]);

@@ -5,6 +5,7 @@ import { buildHook } from '../../src/middleware/hook-factories.js';
 import { ClientError } from '../../src/bittorrent/errors.js';
 import { ConfigError } from '../../src/config/errors.js';
 import { announceReq, emptyResponse, fixedRegistry, hookDeps, user } from '../support/access.js';
+import { siteUserKey } from '../../src/accounting/user-key.js';
 
 const OK = '0123456789abcdef0123456789abcdef';
 const OFF = 'ffffffffffffffffffffffffffffffff';
@@ -26,12 +27,17 @@ function refusal(fn: () => unknown): { code: string; message: string } {
 }
 
 describe('user_approval hook', () => {
-  it('accepts an enabled user and sets the user ID and the site user ID', async () => {
+  it('accepts an enabled user and sets the site user ID and its user key (never the passkey)', async () => {
     const hook = await setup();
     const ctx = createContext({ passkey: OK }, {});
     hook.handleAnnounce(ctx, announceReq(), emptyResponse());
-    assert.equal(ctx.userId?.toString('hex'), OK);
+    assert.deepEqual(ctx.userId, siteUserKey(42));
     assert.equal(ctx.siteUserId, 42);
+    // Without a site ID the privtrak hook keys the user (a hashed passkey): nothing is set here.
+    const noSite = createContext({ passkey: SEED }, {});
+    hook.handleAnnounce(noSite, announceReq({ left: 0 }), emptyResponse());
+    assert.equal(noSite.userId, undefined);
+    assert.equal(noSite.siteUserId, undefined);
   });
 
   it('keeps a user ID an earlier hook set', async () => {

@@ -51,7 +51,7 @@ describe('log sink', () => {
     await sink.apply({ id: 3, instance: 'a', deltas: [delta(1), delta(2), delta(3)] });
     await sink.apply({ id: 1, instance: 'b', deltas: [delta(1)] });
     await sink.close();
-    assert.deepEqual(JSON.parse(readFileSync(`${path}.state`, 'utf8')), { a: 3, b: 1 });
+    assert.deepEqual(JSON.parse(readFileSync(`${path}.state`, 'utf8')), { version: 2, marks: { a: 3, b: 1 } });
     const again = new LogSink(path);
     await again.open();
     assert.deepEqual(await again.load('a'), { appliedThrough: 3 });

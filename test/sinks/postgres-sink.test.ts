@@ -80,7 +80,7 @@ if (unreachable !== undefined) {
         await sink.migrate();
         await sink.migrate();
         await sink.open();
-        assert.deepEqual(await query(schema.name, 'SELECT version FROM privtrak_schema_version'), [{ version: 1 }]);
+        assert.deepEqual(await query(schema.name, 'SELECT version FROM privtrak_schema_version'), [{ version: 2 }]);
       } finally {
         await sink.close();
       }

@@ -129,7 +129,7 @@ describe('sqlite sink on a worker thread', () => {
 });
 
 describe('sqlite sink', () => {
-  it('creates its directory and schema on open, records version 1, and reopens', async () => {
+  it('creates its directory and schema on open, records version 2, and reopens', async () => {
     const path = freshPath();
     const sink = new SqliteSink({ path });
     await sink.open();
@@ -143,7 +143,7 @@ describe('sqlite sink', () => {
     await again.close();
     const db = new Database(path, { readonly: true });
     try {
-      assert.deepEqual(db.prepare('SELECT version FROM privtrak_schema_version').all(), [{ version: 1 }]);
+      assert.deepEqual(db.prepare('SELECT version FROM privtrak_schema_version').all(), [{ version: 2 }]);
       assert.equal(db.pragma('journal_mode', { simple: true }), 'wal');
       assert.equal(db.prepare('SELECT count(*) FROM privtrak_delta_log').pluck().get(), 0, 'no delta log unless asked');
     } finally {

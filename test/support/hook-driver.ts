@@ -14,6 +14,14 @@ import { createContext, type RequestContext } from '../../src/middleware/context
 import { makePeer } from '../../src/bittorrent/ip.js';
 import type { AnnounceEvent, AnnounceRequest, AnnounceResponse } from '../../src/bittorrent/types.js';
 import type { DeltaSink } from '../../src/sinks/sink.js';
+import { UserKeys } from '../../src/accounting/user-key.js';
+
+/** The user-key secret of hooks made here (a fixed one: tests compute the same keys). */
+export const TEST_SECRET = Buffer.alloc(32, 0x5e);
+/** Keys as the hooks made here make them. */
+export const testKeys = new UserKeys(TEST_SECRET);
+/** The user key of a passkey in open mode (makeHook's hooks). */
+export const keyOf = (passkey: string): Buffer => testKeys.forPasskey(passkey);
 
 /** A store's entries keyed by the key's hex (Buffers are compared by reference as Map keys). */
 export const byHex = (store: BaselineStore) => new Map([...store.entries()].map(([k, b]) => [k.toString('hex'), b]));
@@ -46,7 +54,7 @@ export function makeHook(sink: DeltaSink, over: Record<string, unknown> = {}, jo
   const opts = privtrakOptionsSchema.parse({ journal_dir: dir, flush_interval: '50ms', ...over });
   return new PrivtrakHook(opts, sink, {
     logger: extras.logger ?? pino({ level: 'silent' }), prometheus: extras.prometheus ?? new Registry(), announceIntervalMs: 1_800_000,
-  }, extras.internals);
+  }, { userKeySecret: TEST_SECRET, ...extras.internals });
 }
 
 export function req(peer: string, uploaded: number, downloaded: number, left: number, event: AnnounceEvent, ih = IH): AnnounceRequest {
@@ -81,7 +89,8 @@ export async function settle(): Promise<void> {
   await Promise.all(all);
 }
 
-export async function totalsOf(sink: DeltaSink, passkey: string) {
-  const rows = await sink.totals({ user: Buffer.from(passkey, 'hex'), byTorrent: false });
+/** The totals of a passkey's user in open mode (or of a user key). */
+export async function totalsOf(sink: DeltaSink, passkey: string | Buffer) {
+  const rows = await sink.totals({ user: typeof passkey === 'string' ? keyOf(passkey) : passkey, byTorrent: false });
   return rows[0] === undefined ? undefined : { up: rows[0].uploaded, down: rows[0].downloaded, snatched: rows[0].snatched };
 }

@@ -18,7 +18,10 @@ export type SinkSpec =
 
 /** One line of `privtrak stats --json --detail` (with `--by-torrent`: also info_hash and site_torrent_id). */
 export interface StatsRow {
-  user: string;
+  /** A user without a site ID: its key's hex (a keyed hash of the passkey). */
+  user?: string;
+  /** A site user (the registry's site ID). */
+  site_user_id?: number;
   info_hash?: string;
   uploaded: number;
   downloaded: number;

@@ -7,9 +7,9 @@
  *   too many peers on this torrent (at most N per user)   TOO_MANY_PEERS
  *   too many announces, slow down                         RATE_LIMITED
  *
- * The user is ctx.userId, set by an earlier hook (user_approval); without one it reads the
- * passkey itself, like the privtrak hook. Place it after user_approval, so that only known
- * users get state. Expired state is swept every `gc_interval`, a slice per event-loop turn.
+ * The user is ctx.userId, the site user's key set by an earlier hook (user_approval), so a passkey
+ * change keeps the user's slots; without one it is the passkey's bytes (held in memory only).
+ * Place it after user_approval, so that only known users get state. Expired state is swept every `gc_interval`, a slice per event-loop turn.
  */
 import { z } from 'zod';
 import { Gauge } from 'prom-client';

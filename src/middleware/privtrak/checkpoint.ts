@@ -19,16 +19,19 @@
  * complete current or previous checkpoint, with the journal that goes with it.
  *
  * File, big-endian:
- *   header 32 bytes: u32 magic "PTCK" | u32 version 2 | f64 seq | f64 written-at ms | u64 reserved
- *   entries of 88 bytes: user[16] info_hash[20] peer_id[20] f64 uploaded f64 downloaded f64 left f64 last ms
+ *   header 32 bytes: u32 magic "PTCK" | u32 version 3 | f64 seq | f64 written-at ms | u64 reserved
+ *   entries of 88 bytes: user key[16] info_hash[20] peer_id[20] f64 uploaded f64 downloaded f64 left f64 last ms
  *   trailer 16 bytes: u32 magic "PTCE" | u32 CRC-32 of header and entries (version 1: 0, unchecked) | f64 entry count
+ * Versions 1 and 2 have the passkey's bytes as the user: legacy data (accounting/legacy-data.ts),
+ * which restoring and recovering refuse and `privtrak migrate` rekeys (rekeyCheckpointFile).
  * Counters are f64: exact for every integer up to 2^53, the bound the parser enforces.
  */
 import { crc32 } from 'node:zlib';
-import { existsSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, readSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Baseline } from '../../accounting/delta.js';
 import { nodeFs, type DurableFs } from '../../durable-fs.js';
+import { LegacyDataError } from '../../accounting/legacy-data.js';
 
 export const CHECKPOINT_FILE = 'baselines.ckpt';
 export const PREVIOUS_CHECKPOINT_FILE = 'baselines.ckpt.prev';
@@ -37,7 +40,9 @@ const ENTRY = 88;
 const TRAILER = 16;
 const MAGIC = 0x5054_434b; // "PTCK"
 const END = 0x5054_4345; // "PTCE"
-const VERSION = 2;
+const VERSION = 3;
+/** The first version keyed by user keys; below it the user is the passkey. */
+const FIRST_KEYED_VERSION = 3;
 
 /** A checkpoint file that cannot be read whole: the operator is told which and what to do. */
 export class CheckpointDamagedError extends Error {
@@ -66,6 +71,10 @@ export interface CheckpointEntry {
 export interface Checkpoint {
   readonly seq: number;
   readonly entries: CheckpointEntry[];
+  /** Epoch ms it was written at. */
+  readonly writtenAtMs: number;
+  /** true: written before user keys (the users are passkeys): to be rekeyed, never restored as is. */
+  readonly legacy: boolean;
 }
 
 /** Reads the checkpoint in `dir` (`file`: the current one by default); undefined if there is none. Throws CheckpointDamagedError. */
@@ -74,14 +83,14 @@ export function readCheckpoint(dir: string, file = CHECKPOINT_FILE): Checkpoint 
   if (!existsSync(path)) return undefined;
   const buf = readFileSync(path);
   const version = buf.length >= 8 ? buf.readUInt32BE(4) : 0;
-  if (buf.length < HEADER + TRAILER || buf.readUInt32BE(0) !== MAGIC || (version !== 1 && version !== VERSION)) {
+  if (buf.length < HEADER + TRAILER || buf.readUInt32BE(0) !== MAGIC || version < 1 || version > VERSION) {
     throw new CheckpointDamagedError(path, 'not a privtrak baseline checkpoint (bad header)');
   }
   const count = buf.readDoubleBE(buf.length - 8);
   if (buf.readUInt32BE(buf.length - TRAILER) !== END || buf.length !== HEADER + count * ENTRY + TRAILER) {
     throw new CheckpointDamagedError(path, `truncated or damaged (size ${buf.length}, ${count} entries announced)`);
   }
-  if (version === VERSION && crc32(buf.subarray(0, buf.length - TRAILER)) !== buf.readUInt32BE(buf.length - TRAILER + 4)) {
+  if (version >= 2 && crc32(buf.subarray(0, buf.length - TRAILER)) !== buf.readUInt32BE(buf.length - TRAILER + 4)) {
     throw new CheckpointDamagedError(path, 'damaged (checksum mismatch)');
   }
   const entries: CheckpointEntry[] = new Array(count);
@@ -96,7 +105,29 @@ export function readCheckpoint(dir: string, file = CHECKPOINT_FILE): Checkpoint 
       },
     };
   }
-  return { seq: buf.readDoubleBE(8), entries };
+  return { seq: buf.readDoubleBE(8), entries, writtenAtMs: buf.readDoubleBE(16), legacy: version < FIRST_KEYED_VERSION };
+}
+
+/** Whether the checkpoint file `file` in `dir` is a legacy one (version 1 or 2), from its header alone. */
+export function isLegacyCheckpoint(dir: string, file: string): boolean {
+  const path = join(dir, file);
+  if (!existsSync(path)) return false;
+  const header = Buffer.alloc(8);
+  const fd = openSync(path, 'r');
+  try {
+    if (readSync(fd, header, 0, 8, 0) < 8) return false;
+  } finally {
+    closeSync(fd);
+  }
+  const version = header.readUInt32BE(4);
+  return header.readUInt32BE(0) === MAGIC && version >= 1 && version < FIRST_KEYED_VERSION;
+}
+
+/** Throws LegacyDataError if either checkpoint in `dir` is from before user keys. */
+export function refuseLegacyCheckpoints(dir: string): void {
+  for (const file of [CHECKPOINT_FILE, PREVIOUS_CHECKPOINT_FILE]) {
+    if (isLegacyCheckpoint(dir, file)) throw new LegacyDataError(join(dir, file));
+  }
 }
 
 /** The seq a checkpoint file was written at, from its header alone; undefined if missing or unreadable. */
@@ -184,5 +215,55 @@ export async function writeCheckpoint(dir: string, seq: number, store: ShardedBa
   fs.renameSync(tmp, current);
   // The renames themselves must reach the disk too: fsync the directory.
   if (opts.fsync) fs.fsyncDirSync(dir);
+  return true;
+}
+
+/**
+ * `privtrak migrate`: rewrites a legacy checkpoint file with every entry's user rekeyed, at the same
+ * seq. Two legacy users that become one user may both have a baseline for the same (info_hash,
+ * peer_id) — a client that went on under a new passkey — and the later one (last ms) is kept: it is
+ * that client's latest state. Written as a new file, then renamed over the old one: a crash leaves
+ * the old file or the new one, and migrate simply runs again. Returns false if the file is not legacy.
+ */
+export function rekeyCheckpointFile(dir: string, file: string, rekey: (user: Buffer) => Buffer, fsync: boolean, fs: DurableFs = nodeFs): boolean {
+  if (!isLegacyCheckpoint(dir, file)) return false;
+  const cp = readCheckpoint(dir, file);
+  if (cp === undefined || !cp.legacy) return false;
+  const byKey = new Map<string, CheckpointEntry>();
+  for (const e of cp.entries) {
+    const key = Buffer.concat([rekey(e.key.subarray(0, 16)), e.key.subarray(16)]);
+    const id = key.toString('latin1');
+    const had = byKey.get(id);
+    if (had === undefined || had.baseline.lastMs < e.baseline.lastMs) byKey.set(id, { key, baseline: e.baseline });
+  }
+  const entries = [...byKey.values()];
+  const buf = Buffer.alloc(HEADER + entries.length * ENTRY + TRAILER);
+  buf.writeUInt32BE(MAGIC, 0);
+  buf.writeUInt32BE(VERSION, 4);
+  buf.writeDoubleBE(cp.seq, 8);
+  buf.writeDoubleBE(cp.writtenAtMs, 16);
+  let off = HEADER;
+  for (const e of entries) {
+    e.key.copy(buf, off);
+    buf.writeDoubleBE(e.baseline.uploaded, off + 56);
+    buf.writeDoubleBE(e.baseline.downloaded, off + 64);
+    buf.writeDoubleBE(e.baseline.left, off + 72);
+    buf.writeDoubleBE(e.baseline.lastMs, off + 80);
+    off += ENTRY;
+  }
+  buf.writeUInt32BE(END, off);
+  buf.writeUInt32BE(crc32(buf.subarray(0, off)) >>> 0, off + 4);
+  buf.writeDoubleBE(entries.length, off + 8);
+  const path = join(dir, file);
+  const tmp = `${path}.rekey.tmp`;
+  const fd = openSync(tmp, 'w');
+  try {
+    writeSync(fd, buf);
+    if (fsync) fs.fsyncSync(fd, tmp);
+  } finally {
+    fs.closeSync(fd, tmp);
+  }
+  fs.renameSync(tmp, path);
+  if (fsync) fs.fsyncDirSync(dir);
   return true;
 }

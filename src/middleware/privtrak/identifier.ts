@@ -1,15 +1,17 @@
 /**
- * User identifiers: derive the 16-byte user ID from an announce. The shipped one reads a
- * 32-hex-character passkey from a route parameter (which is also where the UDP frontend puts
- * BEP 41 URL data) or from a query parameter; the user ID is the passkey's 16 bytes, so the
- * same passkey is the same user over HTTP and UDP, and its hex form names the user everywhere.
+ * User identifiers: read the passkey of an announce — a 32-hex-character passkey from a route
+ * parameter (which is also where the UDP frontend puts BEP 41 URL data) or from a query
+ * parameter — and turn it into the 16-byte key the caller keeps its state under. The privtrak
+ * hook keys by a keyed hash of the passkey (accounting/user-key.ts), so the same passkey is the
+ * same user over HTTP and UDP and no passkey is stored; peer_limits, which keeps nothing, by the
+ * passkey's own bytes.
  */
 import { z } from 'zod';
 import { ClientError } from '../../bittorrent/errors.js';
 import type { RequestContext } from '../context.js';
 
 export interface UserIdentifier {
-  /** Returns the 16-byte user ID or throws a ClientError saying why there is none. */
+  /** Returns the 16-byte key of the announce's user or throws a ClientError saying why there is none. */
   identify(ctx: RequestContext): Buffer;
 }
 
@@ -24,18 +26,22 @@ export type IdentifierOptions = z.output<typeof identifierSchema>;
 
 const HEX = /^[0-9a-fA-F]{32}$/;
 
-/** Decodes a passkey; undefined if it is not 32 hex characters. */
-export function passkeyToUserId(passkey: string): Buffer | undefined {
-  return HEX.test(passkey) ? Buffer.from(passkey, 'hex') : undefined;
+/** Whether a string is a well-formed passkey (32 hex characters, any case). */
+export function isPasskey(passkey: string): boolean {
+  return HEX.test(passkey);
 }
 
-/** Decoded passkeys kept for reuse; cleared when full (a site has far fewer active users than this). */
+/** The passkey's own 16 bytes. */
+export const passkeyBytes = (passkey: string): Buffer => Buffer.from(passkey, 'hex');
+
+/** Keys made for reuse; cleared when full (a site has far fewer active users than this). */
 const CACHE_LIMIT = 1 << 17;
 
-export function createPasskeyIdentifier(opts: IdentifierOptions): UserIdentifier {
+/** `keyOf`: a well-formed passkey's key (default: its bytes). */
+export function createPasskeyIdentifier(opts: IdentifierOptions, keyOf: (passkey: string) => Buffer = passkeyBytes): UserIdentifier {
   const { from, name } = opts;
-  // The same few passkeys announce over and over: decoding each once saves a regex, a hex decode
-  // and a Buffer per announce. The returned Buffers are shared: callers must not modify them.
+  // The same few passkeys announce over and over: each is checked and keyed once, which saves a
+  // regex, the key and a Buffer per announce. The returned Buffers are shared: callers must not modify them.
   const cache = new Map<string, Buffer>();
   return {
     identify(ctx: RequestContext): Buffer {
@@ -45,8 +51,8 @@ export function createPasskeyIdentifier(opts: IdentifierOptions): UserIdentifier
       if (passkey === undefined || passkey === '') throw new ClientError('UNAUTHORIZED', `missing ${name}`);
       const known = cache.get(passkey);
       if (known !== undefined) return known;
-      const id = passkeyToUserId(passkey);
-      if (id === undefined) throw new ClientError('UNAUTHORIZED', `malformed ${name}: expected 32 hex characters`);
+      if (!isPasskey(passkey)) throw new ClientError('UNAUTHORIZED', `malformed ${name}: expected 32 hex characters`);
+      const id = keyOf(passkey);
       if (cache.size >= CACHE_LIMIT) cache.clear();
       cache.set(passkey, id);
       return id;

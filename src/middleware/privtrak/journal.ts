@@ -20,7 +20,8 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import type { StatDelta } from '../../accounting/delta.js';
-import { RECORD_SIZE, decodeRecord, encodeRecordInto, scanRecords } from '../../accounting/delta-record.js';
+import { RECORD_SIZE, decodeRecord, encodeRecordInto, isRecordAt, legacyRecordOffsets, scanRecords } from '../../accounting/delta-record.js';
+import { LegacyDataError } from '../../accounting/legacy-data.js';
 import { MappedSegment, WrittenSegment, type JournalSegment } from './journal-segment.js';
 import { loadMmap, mmapUnavailableReason, type MmapAddon } from '../../native/mmap.js';
 import { nodeFs, type DurableFs } from '../../durable-fs.js';
@@ -50,6 +51,16 @@ const SUFFIX = '.bin';
 interface Segment {
   firstSeq: number;
   path: string;
+}
+
+/** The journal segments in `dir`, oldest first (none if the directory does not exist). */
+export function segmentFiles(dir: string): Segment[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .filter((f) => f.startsWith(PREFIX) && f.endsWith(SUFFIX))
+    .map((f) => ({ firstSeq: Number(f.slice(PREFIX.length, -SUFFIX.length)), path: join(dir, f) }))
+    .filter((s) => Number.isSafeInteger(s.firstSeq))
+    .sort((a, b) => a.firstSeq - b.firstSeq);
 }
 
 export class Journal {
@@ -99,18 +110,18 @@ export class Journal {
    * torn last record (power loss mid-write) is ignored, and after a damaged stretch reading
    * resumes at the next whole record. If a seq appears twice (a failed write that reached the
    * disk in part, then the same seq written again), the later one is the one that counted.
+   * Records from before user keys are not read: LegacyDataError (legacy-data.ts).
    */
   replay(): StatDelta[] {
     mkdirSync(this.dir, { recursive: true });
-    this.segments = readdirSync(this.dir)
-      .filter((f) => f.startsWith(PREFIX) && f.endsWith(SUFFIX))
-      .map((f) => ({ firstSeq: Number(f.slice(PREFIX.length, -SUFFIX.length)), path: join(this.dir, f) }))
-      .filter((s) => Number.isSafeInteger(s.firstSeq))
-      .sort((a, b) => a.firstSeq - b.firstSeq);
+    this.segments = segmentFiles(this.dir);
     const bySeq = new Map<number, StatDelta>();
     this.damaged = 0;
     for (const seg of this.segments) {
       const data = readFileSync(seg.path);
+      // A segment is written by one version: one that starts with a current record is current
+      // (the full walk is only for a segment that does not: legacy, or damaged at its start).
+      if (!isRecordAt(data, 0) && legacyRecordOffsets(data).length > 0) throw new LegacyDataError(seg.path);
       this.damaged += scanRecords(data, (off) => {
         const d = decodeRecord(data, off);
         bySeq.delete(d.seq); // re-insert: the later occurrence wins

@@ -9,6 +9,12 @@
  * `max_pending` and announces are refused with a retryable "tracker busy" — the tracker
  * slows clients down instead of growing memory without bound. Place it last among the
  * pre-hooks, so an announce another hook refuses is never counted.
+ *
+ * Users are user keys (accounting/user-key.ts): the site user's key when `user_approval` found a
+ * site user ID (ctx.siteUserId), so a passkey change keeps the user's totals and its peers'
+ * baselines; otherwise a keyed hash of the passkey, under the installation's secret
+ * (user-key-secret.ts: loaded or created at start, or with a registry when first needed). No
+ * passkey reaches the journal or the sink.
  */
 import type { Logger } from 'pino';
 import type { AnnounceRequest, AnnounceResponse } from '../../bittorrent/types.js';
@@ -34,13 +40,20 @@ import type { MmapAddon } from '../../native/mmap.js';
 import type { DurableFs } from '../../durable-fs.js';
 import { mkdirSync } from 'node:fs';
 import { createPasskeyIdentifier, type UserIdentifier } from './identifier.js';
+import { UserKeys } from '../../accounting/user-key.js';
+import { loadUserKeySecret } from '../../user-key-secret.js';
 import { privtrakOptionsSchema, type PrivtrakOptions } from './options.js';
 
 /** What tests may put in place of the real thing (the mmap addon, the file-system seam). */
 export interface PrivtrakInternals {
   readonly mm?: MmapAddon;
   readonly fs?: DurableFs;
+  /** The user-key secret itself, instead of reading (or creating) the file. */
+  readonly userKeySecret?: Buffer;
 }
+
+/** The config's default (config/schema.ts `user_key_secret`), for hooks built without a tracker. */
+const DEFAULT_SECRET_PATH = './data/user-key.secret';
 
 export class PrivtrakHook implements Hook {
   readonly name = 'privtrak';
@@ -51,6 +64,8 @@ export class PrivtrakHook implements Hook {
   private readonly checkpointer: Checkpointer;
   private readonly metrics: PrivtrakMetrics;
   private readonly identifier: UserIdentifier;
+  /** Made at start; undefined before. */
+  private keys: UserKeys | undefined;
   private readonly maxGapMs: number;
   private readonly timers: NodeJS.Timeout[] = [];
   private state: 'new' | 'running' | 'closing' | 'closed' = 'new';
@@ -63,8 +78,8 @@ export class PrivtrakHook implements Hook {
   constructor(
     readonly options: PrivtrakOptions,
     readonly sink: DeltaSink,
-    private readonly deps: Pick<HookDeps, 'logger' | 'prometheus' | 'announceIntervalMs' | 'buildInfo'>,
-    internals: PrivtrakInternals = {},
+    private readonly deps: Pick<HookDeps, 'logger' | 'prometheus' | 'announceIntervalMs' | 'buildInfo' | 'userKeySecretPath' | 'accessRegistry'>,
+    private readonly internals: PrivtrakInternals = {},
   ) {
     this.baselines = new BaselineStore(options.shard_count);
     this.metrics = new PrivtrakMetrics(deps.prometheus);
@@ -77,7 +92,7 @@ export class PrivtrakHook implements Hook {
       },
     });
     deps.buildInfo?.note('journal_io', this.journal.io, this.journal.ioReason, this.journal.ioFallback);
-    this.identifier = createPasskeyIdentifier(options.identifier);
+    this.identifier = createPasskeyIdentifier(options.identifier, (passkey) => this.keys!.forPasskey(passkey));
     this.maxGapMs = 2 * deps.announceIntervalMs;
     this.committer = new Committer(this.journal, this.baselines, {
       committed: (records, count) => {
@@ -111,6 +126,11 @@ export class PrivtrakHook implements Hook {
 
   /** Restores baselines and unapplied deltas (recovery.ts), then starts flushing, GC, checkpoints and gauges. */
   async start(): Promise<void> {
+    // The secret keys every passkey in open mode: read (or created) now, so a problem stops the
+    // start. With a registry it is needed only for users without a site ID: read when one announces.
+    this.keys = new UserKeys(this.internals.userKeySecret
+      ?? (() => loadUserKeySecret(this.deps.userKeySecretPath ?? DEFAULT_SECRET_PATH, { create: true })));
+    if (this.deps.accessRegistry === undefined) this.keys.requireSecret();
     mkdirSync(this.options.journal_dir, { recursive: true });
     this.unlock = lockDir(this.options.journal_dir);
     try {
@@ -151,7 +171,7 @@ export class PrivtrakHook implements Hook {
       throw new ClientError('CLOSING', 'tracker closing, retry later');
     }
     const user = this.identify(ctx);
-    // Later hooks read the user from the typed ctx.userId.
+    // Later hooks read the user key from the typed ctx.userId.
     ctx.userId = user;
     if (this.flusher.pending + this.committer.grouped >= this.options.max_pending) {
       this.metrics.refused.labels('busy').inc();
@@ -167,9 +187,10 @@ export class PrivtrakHook implements Hook {
     return later;
   }
 
+  /** The site user's key if user_approval found one, else the hashed passkey. */
   private identify(ctx: RequestContext): Buffer {
     try {
-      return this.identifier.identify(ctx);
+      return ctx.siteUserId !== undefined ? this.keys!.forSiteUser(ctx.siteUserId) : this.identifier.identify(ctx);
     } catch (err) {
       this.metrics.refused.labels('identity').inc();
       throw err;
@@ -177,8 +198,9 @@ export class PrivtrakHook implements Hook {
   }
 
   handleScrape(ctx: RequestContext): void {
+    if (this.keys === undefined) throw new ClientError('CLOSING', 'tracker starting, retry later');
     // Scrapes are not counted, but they are only for users with a well-formed passkey.
-    ctx.userId = this.identifier.identify(ctx);
+    ctx.userId = ctx.siteUserId !== undefined ? this.keys.forSiteUser(ctx.siteUserId) : this.identifier.identify(ctx);
   }
 
   /** Writes a baseline checkpoint now (checkpointer.ts). */

@@ -18,7 +18,9 @@ import type { Logger } from 'pino';
 import type { StatDelta } from '../../accounting/delta.js';
 import { BaselineStore } from './baselines.js';
 import { Journal } from './journal.js';
-import { CHECKPOINT_FILE, CheckpointDamagedError, PREVIOUS_CHECKPOINT_FILE, checkpointSeqOf, readCheckpoint, writeCheckpoint, type Checkpoint } from './checkpoint.js';
+import {
+  CHECKPOINT_FILE, CheckpointDamagedError, PREVIOUS_CHECKPOINT_FILE, checkpointSeqOf, readCheckpoint, refuseLegacyCheckpoints, writeCheckpoint, type Checkpoint,
+} from './checkpoint.js';
 
 export interface RestoreOptions {
   readonly dir: string;
@@ -65,6 +67,8 @@ function replayBaselines(records: readonly StatDelta[], baseSeq: number, baselin
 
 export function restoreState(opts: RestoreOptions, baselines: BaselineStore, journal: Journal, resend: (d: StatDelta) => void, logger: Logger): RestoredState {
   const { appliedThrough } = opts;
+  // Baselines keyed by passkeys would start every user afresh under a new key: refuse (legacy-data.ts).
+  refuseLegacyCheckpoints(opts.dir);
   let checkpoint: Checkpoint | undefined;
   let previousCheckpointSeq = 0;
   try {
@@ -133,6 +137,7 @@ function moveAside(dir: string, file: string, why: string, stamp: string): { fil
 
 /** `privtrak recover`: see the file comment. The journal directory must not be in use (the caller holds its lock). */
 export async function recoverState(opts: RecoverOptions): Promise<RecoveryReport> {
+  refuseLegacyCheckpoints(opts.dir);
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   const movedAside: Array<{ file: string; to: string; why: string }> = [];
   const readOrMoveAside = (file: string): Checkpoint | undefined => {

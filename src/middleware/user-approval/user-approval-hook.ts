@@ -11,9 +11,10 @@
  *   account disabled       USER_DISABLED       enabled=false (disabled or banned)
  *   download privileges …  LEECHING_FORBIDDEN  can_leech=false and left>0 (seeding and `stopped` still pass)
  *
- * On success it sets ctx.userId (the passkey's 16 bytes, if no earlier hook did) and
- * ctx.siteUserId (the site's numeric ID, when the registry has one). Scrapes need a known,
- * enabled user too.
+ * On success, when the registry has the user's site ID, it sets ctx.siteUserId and ctx.userId (the
+ * site user's key, accounting/user-key.ts, unless an earlier hook set one): the user stays the
+ * same user when the passkey changes, for peer_limits and the privtrak hook alike. A user without a site ID is keyed by the privtrak
+ * hook (a keyed hash of the passkey). Scrapes need a known, enabled user too.
  */
 import { z } from 'zod';
 import type { AnnounceRequest, AnnounceResponse } from '../../bittorrent/types.js';
@@ -27,6 +28,7 @@ import { refusalCounters, type RefusalCounters } from '../refusals.js';
 import { identifierSchema, type IdentifierOptions } from '../privtrak/identifier.js';
 import type { AccessRegistry } from '../../access/registry.js';
 import type { UserRecord } from '../../access/records.js';
+import { UserKeys } from '../../accounting/user-key.js';
 
 export const userApprovalOptionsSchema = z.object({
   /** Where the passkey is read; the same options (and defaults) as the privtrak hook's. */
@@ -45,6 +47,8 @@ export class UserApprovalHook implements Hook {
   private readonly disabled = new ClientError('USER_DISABLED', 'account disabled');
   private readonly leeching = new ClientError('LEECHING_FORBIDDEN', 'download privileges revoked: seeding only');
   private readonly refused: RefusalCounters<(typeof REASONS)[number]>;
+  /** Site keys only: they need no secret. */
+  private readonly keys = new UserKeys();
 
   constructor(private readonly registry: AccessRegistry, opts: z.output<typeof userApprovalOptionsSchema>, deps: Pick<HookDeps, 'prometheus'>) {
     this.from = opts.identifier.from;
@@ -74,9 +78,10 @@ export class UserApprovalHook implements Hook {
       this.refused.disabled.inc();
       throw this.disabled;
     }
-    // Registry passkeys are validated lower-case hex: decode without re-checking.
-    if (ctx.userId === undefined) ctx.userId = Buffer.from(user.passkey, 'hex');
-    if (user.siteId !== null) ctx.siteUserId = user.siteId;
+    if (user.siteId !== null) {
+      ctx.siteUserId = user.siteId;
+      ctx.userId ??= this.keys.forSiteUser(user.siteId);
+    }
     return user;
   }
 

@@ -14,7 +14,8 @@ import type { AnnounceEvent, AnnounceRequest } from '../../../src/bittorrent/typ
 import { ClientError } from '../../../src/bittorrent/errors.js';
 import { MemorySink } from '../../support/memory-sink.js';
 import { mmapOrSkip } from '../../support/native.js';
-import { PASSKEY_A, PASSKEY_B, announce, announceWith, byHex, makeHook, removeHookDirs, req, resp, settle, totalsOf, trackDir } from '../../support/hook-driver.js';
+import { PASSKEY_A, PASSKEY_B, TEST_SECRET, announce, announceWith, byHex, keyOf, makeHook, removeHookDirs, req, resp, settle, totalsOf, trackDir } from '../../support/hook-driver.js';
+import { siteUserKey } from '../../../src/accounting/user-key.js';
 
 afterEach(removeHookDirs);
 
@@ -24,8 +25,15 @@ describe('privtrak hook', () => {
     await hook.start();
     try {
       const ctx = announce(hook, PASSKEY_A, req('-qB4520-a', 0, 0, 10, 'started'));
-      assert.deepEqual(ctx.userId, Buffer.from(PASSKEY_A, 'hex'));
-      assert.deepEqual(announce(hook, PASSKEY_B, req('-qB4520-b', 0, 0, 10, 'started'), 'query').userId, Buffer.from(PASSKEY_B, 'hex'));
+      // Open mode: a keyed hash of the passkey, never the passkey itself; the same in either case.
+      assert.deepEqual(ctx.userId, keyOf(PASSKEY_A));
+      assert.notDeepEqual(ctx.userId, Buffer.from(PASSKEY_A, 'hex'));
+      assert.deepEqual(announce(hook, PASSKEY_B, req('-qB4520-b', 0, 0, 10, 'started'), 'query').userId, keyOf(PASSKEY_B));
+      assert.deepEqual(announce(hook, PASSKEY_B.toUpperCase(), req('-qB4520-b', 0, 0, 10, 'none')).userId, keyOf(PASSKEY_B));
+      // A site user (user_approval set the ID): the site key, whatever the passkey.
+      const site = createContext({ passkey: PASSKEY_A }, {});
+      site.siteUserId = 42;
+      assert.deepEqual(announceWith(hook, site, req('-qB4520-s', 0, 0, 10, 'started')).userId, siteUserKey(42));
       assert.throws(() => announce(hook, undefined, req('-qB4520-c', 0, 0, 10, 'started')), (e: ClientError) => e.code === 'UNAUTHORIZED' && /missing passkey/.test(e.message));
       assert.throws(() => announce(hook, 'xyz', req('-qB4520-c', 0, 0, 10, 'started')), /malformed passkey/);
       assert.throws(() => announce(hook, PASSKEY_A.slice(1), req('-qB4520-c', 0, 0, 10, 'started')), /malformed passkey/);
@@ -69,7 +77,7 @@ describe('privtrak hook', () => {
     await settle();
     withPolicy(req('-qB4520-fl', 2101, 778, 222, 'none'), undefined, undefined, undefined); // no policy hooks: ×1
     await hook.stop();
-    const [t] = await sink.totals({ user: Buffer.from(PASSKEY_A, 'hex'), byTorrent: true });
+    const [t] = await sink.totals({ user: keyOf(PASSKEY_A), byTorrent: true });
     assert.deepEqual([t!.uploaded, t!.downloaded, t!.rawUploaded, t!.rawDownloaded, t!.siteTorrentId],
       [2002n + 1500n + 100n, 0n + 222n + 1n, 2101n, 778n, 7n]);
     const deltas = sink.batches.flatMap((b) => b.deltas);
@@ -313,7 +321,7 @@ describe('privtrak hook', () => {
     const dir = mkdtempSync(join(tmpdir(), 'privtrak-metrics-'));
     trackDir(dir);
     const opts = privtrakOptionsSchema.parse({ journal_dir: dir, flush_interval: '1h', prometheus_reporting_interval: '50ms', peer_lifetime: '1h' });
-    const hook = new PrivtrakHook(opts, sink, { logger: pino({ level: 'silent' }), prometheus: registry, announceIntervalMs: 1_800_000 });
+    const hook = new PrivtrakHook(opts, sink, { logger: pino({ level: 'silent' }), prometheus: registry, announceIntervalMs: 1_800_000 }, { userKeySecret: TEST_SECRET });
     await hook.start();
     try {
       announce(hook, PASSKEY_A, req('-qB4520-aaa', 10, 0, 0, 'started'));
