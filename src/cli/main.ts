@@ -17,6 +17,7 @@ import { CheckpointDamagedError } from '../middleware/privtrak/checkpoint.js';
 import { DirLockedError } from '../middleware/privtrak/dir-lock.js';
 import { storeFromConfig } from './commands/registry-from-config.js';
 import { UsageError } from './usage-error.js';
+import { SinkSchemaError, SinkUnreachableError } from '../sinks/sink-errors.js';
 import { packageVersion } from '../metrics/build-info.js';
 
 const USAGE = `usage: privtrak <command> [options]
@@ -24,7 +25,7 @@ const USAGE = `usage: privtrak <command> [options]
 commands:
   serve [--config FILE]          run the tracker (embedded defaults without --config)
   check-config [--config FILE]   validate a config file (and its hooks' options), print it with defaults (JSON)
-  migrate [--config FILE]        create or upgrade the sink's schema (PostgreSQL needs this once),
+  migrate [--config FILE]        create or upgrade the sink's schema (PostgreSQL and MySQL need this once),
                                  and privtrak's own registry tables when the registry is a database
   stats [--config FILE] [--user PASSKEY] [--by-torrent] [--json] [--detail]
                                  totals per user (or per user and torrent) from the configured sink
@@ -161,7 +162,7 @@ main(process.argv.slice(2)).then(
       process.exit(2);
     }
     // Operator errors that say what to do: the message, not a stack.
-    if (err instanceof CheckpointDamagedError || err instanceof DirLockedError) {
+    if (err instanceof CheckpointDamagedError || err instanceof DirLockedError || err instanceof SinkSchemaError || err instanceof SinkUnreachableError) {
       console.error(`privtrak: ${err.message}`);
       process.exit(1);
     }
