@@ -15,8 +15,8 @@
  * The server side of a connection we abandoned may live on (it never saw our FIN) holding the
  * row lock on the instance's mark until it notices. `wait_timeout` (the session's idle limit: a
  * transaction waiting for its next statement is idle) bounds that to twice the deadline, and
- * `innodb_lock_wait_timeout` makes a new transaction waiting on that lock fail within the deadline
- * instead of after InnoDB's 50 s. Connections idle longer than half of wait_timeout are replaced
+ * `innodb_lock_wait_timeout` (half the deadline) makes a new transaction waiting on that lock fail
+ * with InnoDB's error instead of waiting InnoDB's 50 s. Connections idle longer than half of wait_timeout are replaced
  * before use rather than found closed by the server.
  */
 import mysql from 'mysql2/promise';
@@ -124,7 +124,8 @@ export class MysqlSession {
       if (this.conn === conn) this.conn = undefined;
       conn.destroy();
     });
-    const s = Math.max(1, Math.ceil(this.opts.timeoutMs / 1000));
+    // Half the deadline: a lock wait fails with InnoDB's own error first, and the connection stays usable.
+    const s = Math.max(1, Math.floor(this.opts.timeoutMs / 2000));
     // Strict mode: an over-long id or an out-of-range number fails the batch instead of being
     // silently truncated or clipped (which would bend the "exact totals" contract).
     try {

@@ -2,8 +2,9 @@
  * The MySQL / MariaDB sink (mysql2): privtrak's own tables in the site's database server.
  *
  * A batch is one transaction on one connection (mysql-session.ts):
- *   1. `SELECT applied_through ... FOR UPDATE` locks the instance's mark row, so a second writer
- *      with the same instance name (a misconfiguration) waits instead of applying the batch again;
+ *   1. `START TRANSACTION; SELECT applied_through ... FOR UPDATE` (one round trip) locks the
+ *      instance's mark row, so a second writer with the same instance name (a misconfiguration)
+ *      waits instead of applying the batch again;
  *   2. the batch is folded above that mark (aggregate.ts: deltas at or below it are skipped);
  *   3. the upserts (mysql-statements.ts, sorted by key, chunked), the new mark and COMMIT go to the
  *      server in one round trip (multi-statement): a failing statement stops the rest, so COMMIT
@@ -106,7 +107,6 @@ export class MysqlSink implements DeltaSink {
         await conn.query('INSERT IGNORE INTO privtrak_batches (instance, applied_through, applied_at_ms) VALUES (?, 0, ?)', [batch.instance, Date.now()]);
         this.knownInstances.add(batch.instance);
       }
-      await conn.query('START TRANSACTION');
       try {
         await this.applyLocked(conn, batch);
       } catch (err) {
@@ -116,9 +116,10 @@ export class MysqlSink implements DeltaSink {
     });
   }
 
-  /** Inside the transaction: lock the mark, fold above it, write everything and COMMIT in one round trip. */
+  /** Opens the transaction and locks the mark (one round trip), folds above it, writes everything and COMMITs (one more). */
   private async applyLocked(conn: Conn, batch: DeltaBatch): Promise<void> {
-    const [mark] = await rows(conn, 'SELECT applied_through FROM privtrak_batches WHERE instance = ? FOR UPDATE', [batch.instance]);
+    const [results] = await conn.query('START TRANSACTION; SELECT applied_through FROM privtrak_batches WHERE instance = ? FOR UPDATE', [batch.instance]);
+    const [mark] = (results as unknown[])[1] as Row[];
     if (mark === undefined) {
       this.knownInstances.delete(batch.instance);
       throw new Error(`mysql sink: the mark row of instance "${batch.instance}" vanished (was privtrak_batches emptied?); the batch will be retried`);

@@ -26,6 +26,8 @@ export class TcpProxy {
   private readonly pairs = new Set<Pair>();
   /** Connections accepted in blackhole mode, held without a byte exchanged. */
   private readonly held = new Set<Socket>();
+  /** Every open socket, both sides. */
+  private readonly sockets = new Set<Socket>();
   /** Connections accepted, by how they were treated. */
   readonly counts = { forwarded: 0, refused: 0, blackholed: 0 };
 
@@ -59,6 +61,7 @@ export class TcpProxy {
 
   private accept(client: Socket): void {
     client.on('error', () => undefined);
+    this.track(client);
     if (this.mode === 'refuse') {
       this.counts.refused++;
       client.resetAndDestroy();
@@ -74,6 +77,7 @@ export class TcpProxy {
     this.counts.forwarded++;
     const upstream = connect(this.target.port, this.target.host);
     upstream.on('error', () => undefined);
+    this.track(upstream);
     const pair: Pair = { client, upstream, frozen: false };
     this.pairs.add(pair);
     const forward = (from: Socket, to: Socket) => {
@@ -81,8 +85,10 @@ export class TcpProxy {
         if (!pair.frozen) to.write(chunk);
       });
       from.on('close', () => {
+        // A frozen pair stays listed (restore() ends it): its paused ends would not notice a FIN.
+        if (pair.frozen) return;
         this.pairs.delete(pair);
-        if (!pair.frozen) to.destroy();
+        to.destroy();
       });
     };
     forward(client, upstream);
@@ -125,9 +131,16 @@ export class TcpProxy {
     this.mode = 'open';
   }
 
+  /** Closes the listener and every socket it ever opened (server.close() waits for all of them). */
   close(): Promise<void> {
-    this.cut();
-    for (const s of this.held) s.destroy();
+    this.pairs.clear();
+    this.held.clear();
+    for (const s of this.sockets) s.destroy();
     return new Promise((resolve) => this.server.close(() => resolve()));
+  }
+
+  private track(s: Socket): void {
+    this.sockets.add(s);
+    s.on('close', () => this.sockets.delete(s));
   }
 }
