@@ -16,7 +16,7 @@
 //     which says what limits it.
 //
 // usage: node bench/sink-bench.mjs [--sinks sqlite,postgres,mysql] [--step 20] [--cap 15]
-//          [--rates 5000,10000,...] [--pg URL] [--mysql URL]
+//          [--rates 5000,10000,...] [--pg URL] [--mysql URL] [--tag TEXT]
 // Build first (npx tsc -p tsconfig.json). Writes a markdown table to stdout, progress to stderr.
 import { parseArgs } from 'node:util';
 import { mkdtempSync, rmSync, readFileSync, readdirSync } from 'node:fs';
@@ -41,6 +41,8 @@ const { values: args } = parseArgs({
     rates: { type: 'string', default: '5000,10000,22000,30000,45000,60000,90000,120000' },
     pg: { type: 'string', default: 'postgres://postgres@127.0.0.1:5432/test' },
     mysql: { type: 'string', default: 'mysql://root@127.0.0.1:3306/test' },
+    /** Appended to the sink's name in the table (e.g. the server's configuration). */
+    tag: { type: 'string', default: '' },
   },
 });
 const STEP_MS = Number(args.step) * 1000;
@@ -213,6 +215,7 @@ for (const name of args.sinks.split(',')) {
   flusher.start();
   let best;
   let first;
+  seq = 0;
   try {
     for (const rate of RATES) {
       const r = await step(flusher, latencies, rate);
@@ -223,7 +226,7 @@ for (const name of args.sinks.split(',')) {
     }
     const cap = await capacity(sink, server);
     log(`  closed loop: ${cap.rate.toFixed(0)}/s, p50 ${cap.p50.toFixed(0)} ms, client CPU ${(cap.clientCpu * 100).toFixed(0)}%, server CPU ${(cap.serverCpu * 100).toFixed(0)}%`);
-    rows.push({ name, best, first, cap });
+    rows.push({ name: `${name}${args.tag ? ` ${args.tag}` : ''}`, best, first, cap, applied: seq });
   } finally {
     await flusher.drain(Date.now() + 1000);
     await sink.close();
@@ -233,8 +236,8 @@ for (const name of args.sinks.split(',')) {
 
 const f = (n) => (n === undefined || Number.isNaN(n) ? '–' : Math.round(n).toLocaleString('en-US'));
 console.log(`Sink benchmark: ${USERS.toLocaleString('en-US')} users x ${TORRENTS.toLocaleString('en-US')} torrents, random pairs; flusher defaults (batch ${BATCH.toLocaleString('en-US')}, flush every ${FLUSH_MS} ms); steps of ${STEP_MS / 1000} s.\n`);
-console.log('| sink | highest sustained rate (deltas/s) | batch p50 / p99 at it (ms) | first rate not sustained | closed-loop ceiling (deltas/s) | batch p50 (ms) | client CPU | server CPU |');
-console.log('|---|---:|---:|---:|---:|---:|---:|---:|');
-for (const { name, best, first, cap } of rows) {
-  console.log(`| ${name} | ${f(best?.rate)} | ${f(best?.p50)} / ${f(best?.p99)} | ${first ? `${f(first.rate)} (applied ${f(first.appliedRate)}/s)` : `none up to ${f(RATES.at(-1))}`} | ${f(cap.rate)} | ${f(cap.p50)} | ${(cap.clientCpu * 100).toFixed(0)}% | ${(cap.serverCpu * 100).toFixed(0)}% |`);
+console.log('| sink | highest sustained rate (deltas/s) | batch p50 / p99 at it (ms) | first rate not sustained | closed-loop ceiling (deltas/s) | batch p50 (ms) | client CPU | server CPU | torrent rows at the end |');
+console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|');
+for (const { name, best, first, cap, applied } of rows) {
+  console.log(`| ${name} | ${f(best?.rate)} | ${f(best?.p50)} / ${f(best?.p99)} | ${first ? `${f(first.rate)} (applied ${f(first.appliedRate)}/s)` : `none up to ${f(RATES.at(-1))}`} | ${f(cap.rate)} | ${f(cap.p50)} | ${(cap.clientCpu * 100).toFixed(0)}% | ${(cap.serverCpu * 100).toFixed(0)}% | ≈ ${f(applied)} |`);
 }
