@@ -88,8 +88,9 @@ export class MysqlSession {
           resolve(r);
         },
         (err: unknown) => {
-          if ((err as { fatal?: boolean }).fatal === true) this.drop();
+          // After the deadline the connection was dropped already (and another may be in use now).
           if (done) return;
+          if ((err as { fatal?: boolean }).fatal === true) this.drop();
           done = true;
           clearTimeout(timer);
           reject(err);
