@@ -19,6 +19,7 @@ import { CheckpointDamagedError } from '../middleware/privtrak/checkpoint.js';
 import { DirLockedError } from '../middleware/privtrak/dir-lock.js';
 import { storeFromConfig } from './commands/registry-from-config.js';
 import { UsageError } from './usage-error.js';
+import { SinkSchemaError, SinkUnreachableError } from '../sinks/sink-errors.js';
 import { packageVersion } from '../metrics/build-info.js';
 
 const USAGE = `usage: privtrak <command> [options]
@@ -27,7 +28,7 @@ commands:
   serve [--config FILE]          run the tracker (embedded defaults without --config)
   check-config [--config FILE]   validate a config file (and its hooks' options), print it with defaults (JSON)
   migrate [--config FILE] [--history FILE] [--unmapped refuse|hash]
-                                 create or upgrade the sink's schema (PostgreSQL needs this once),
+                                 create or upgrade the sink's schema (PostgreSQL and MySQL need this once),
                                  and privtrak's own registry tables when the registry is a database;
                                  with the tracker stopped, rekey data from before user keys (keyed by
                                  passkeys): registry: site user IDs (--history: CSV passkey,site_id of
@@ -170,7 +171,7 @@ main(process.argv.slice(2)).then(
       process.exit(2);
     }
     // Operator errors that say what to do: the message, not a stack.
-    if (err instanceof CheckpointDamagedError || err instanceof DirLockedError
+    if (err instanceof CheckpointDamagedError || err instanceof DirLockedError || err instanceof SinkSchemaError || err instanceof SinkUnreachableError
       || (err instanceof Error && OPERATOR_CODES.has(String((err as { code?: unknown }).code)))) {
       console.error(`privtrak: ${err.message}`);
       process.exit(1);

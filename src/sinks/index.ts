@@ -1,7 +1,8 @@
 /**
  * The sink factory and the `sink:` options block of the privtrak hook:
  *   {name: sqlite, path: ./data/privtrak.sqlite, delta_log: false, durable: false, worker: true}  (the default)
- *   {name: postgres, url: postgres://..., schema: public, delta_log: false}          (needs `privtrak migrate`)
+ *   {name: postgres, url: postgres://..., schema: public, delta_log: false, timeout: 30s}  (needs `privtrak migrate`)
+ *   {name: mysql, url: mysql://... or mariadb://..., delta_log: false, timeout: 30s}    (needs `privtrak migrate`)
  *   {name: log, path: ./data/privtrak-deltas.ndjson}                                  (its own file, mark in <path>.state)
  */
 import { z } from 'zod';
@@ -10,6 +11,15 @@ import { SqliteSink } from './sqlite-sink.js';
 import { SqliteWorkerSink } from './sqlite-worker-sink.js';
 import { PostgresSink } from './postgres-sink.js';
 import { LogSink } from './log-sink.js';
+import { MysqlSink } from './mysql-sink.js';
+// A leaf module (it imports only zod): durations are written the same way in every option block.
+import { durationSchema as duration } from '../config/zod-duration.js';
+
+/**
+ * How long one batch's transaction (or one query) may take before the connection is dropped and
+ * the batch failed (retried with backoff): a server that stops answering must not hang the flusher.
+ */
+const timeout = () => duration('30s').refine((ms) => ms >= 100, 'at least 100ms');
 
 export const sinkOptionsSchema = z.discriminatedUnion('name', [
   z.object({
@@ -27,6 +37,14 @@ export const sinkOptionsSchema = z.discriminatedUnion('name', [
     /** Schema holding the tables (search_path); lets several trackers or tests share a database. */
     schema: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be a plain SQL identifier').default('public'),
     delta_log: z.boolean().default(false),
+    timeout: timeout(),
+  }).strict(),
+  z.object({
+    name: z.literal('mysql'),
+    /** The site's MySQL or MariaDB server and the database for privtrak's tables. */
+    url: z.string().regex(/^(mysql|mariadb):\/\/[^/]+\/[^/?]+/, 'must be a mysql:// or mariadb:// URL naming a database (mysql://user@host/db)'),
+    delta_log: z.boolean().default(false),
+    timeout: timeout(),
   }).strict(),
   z.object({
     name: z.literal('log'),
@@ -50,7 +68,9 @@ export function createSink(opts: SinkOptions): DeltaSink {
       return opts.worker ? new SqliteWorkerSink(sqlite) : new SqliteSink(sqlite);
     }
     case 'postgres':
-      return new PostgresSink({ url: opts.url, schema: opts.schema, deltaLog: opts.delta_log });
+      return new PostgresSink({ url: opts.url, schema: opts.schema, deltaLog: opts.delta_log, timeoutMs: opts.timeout });
+    case 'mysql':
+      return new MysqlSink({ url: opts.url, deltaLog: opts.delta_log, timeoutMs: opts.timeout });
     case 'log':
       return new LogSink(opts.path);
   }

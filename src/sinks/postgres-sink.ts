@@ -21,6 +21,7 @@ import { aggregateBatch, type Aggregate } from './aggregate.js';
 import { SCHEMA_VERSION, schemaStatements } from './sql-schema.js';
 import { LEGACY_USERS_SQL, rekeyMapTableSql, rekeyStatements } from './sql-rekey.js';
 import { LegacyDataError, mapAll, type Rekey } from '../accounting/legacy-data.js';
+import { SinkSchemaError, SinkUnreachableError, redactUrl as redact } from './sink-errors.js';
 
 export interface PostgresSinkOptions {
   readonly url: string;
@@ -28,6 +29,13 @@ export interface PostgresSinkOptions {
   readonly schema?: string;
   /** Also write every applied delta to privtrak_delta_log. Default false. */
   readonly deltaLog?: boolean;
+  /**
+   * Deadline of one query, ms (default 30,000). A server that stops answering (packets dropped,
+   * no RST) would otherwise hold the flush forever; past it the query fails, the pool destroys
+   * that client, and the batch is retried on a new connection. If the server had committed
+   * before the answer was lost, the retry finds the mark moved and applies nothing twice.
+   */
+  readonly timeoutMs?: number;
 }
 
 /**
@@ -102,17 +110,6 @@ function applyParams(instance: string, agg: Aggregate, deltaLog: boolean): unkno
   ];
 }
 
-/** The URL without its password, for error messages. */
-function redact(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    return 'the configured URL';
-  }
-}
-
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 export class PostgresSink implements DeltaSink {
@@ -132,7 +129,8 @@ export class PostgresSink implements DeltaSink {
       this.pool = new pg.Pool({
         connectionString: this.opts.url,
         max: 2,
-        connectionTimeoutMillis: 10_000,
+        connectionTimeoutMillis: Math.min(10_000, this.opts.timeoutMs ?? 30_000),
+        query_timeout: this.opts.timeoutMs ?? 30_000,
         // BIGINT comes back as a decimal string (pg's default): totals turn it into an exact bigint.
         options: `-c search_path=${this.schema}`,
       });
@@ -148,19 +146,19 @@ export class PostgresSink implements DeltaSink {
       r = await this.getPool().query(`SELECT to_regclass('privtrak_batches') IS NOT NULL AS tables,
         to_regclass('privtrak_schema_version') IS NOT NULL AS versioned`);
     } catch (err) {
-      throw new Error(`postgres sink: cannot reach ${redact(this.opts.url)}: ${(err as Error).message}`, { cause: err });
+      throw new SinkUnreachableError(`postgres sink: cannot reach ${redact(this.opts.url)}: ${(err as Error).message}`, { cause: err });
     }
     if (!r.rows[0].tables || !r.rows[0].versioned) {
-      throw new Error(`postgres sink: schema "${this.schema}" has no privtrak tables: run \`privtrak migrate\` (with the same config) first`);
+      throw new SinkSchemaError(`postgres sink: schema "${this.schema}" has no privtrak tables: run \`privtrak migrate\` (with the same config) first`);
     }
     const v = await this.getPool().query('SELECT max(version) AS v FROM privtrak_schema_version');
     const version = Number(v.rows[0].v ?? 0);
     if (version === 1) throw new LegacyDataError(`the postgres sink's schema "${this.schema}"`);
     if (version < SCHEMA_VERSION) {
-      throw new Error(`postgres sink: schema "${this.schema}" is at version ${version}, this privtrak needs ${SCHEMA_VERSION}: run \`privtrak migrate\``);
+      throw new SinkSchemaError(`postgres sink: schema "${this.schema}" is at version ${version}, this privtrak needs ${SCHEMA_VERSION}: run \`privtrak migrate\``);
     }
     if (version > SCHEMA_VERSION) {
-      throw new Error(`postgres sink: schema "${this.schema}" is at version ${version}, newer than this privtrak (${SCHEMA_VERSION}): upgrade privtrak`);
+      throw new SinkSchemaError(`postgres sink: schema "${this.schema}" is at version ${version}, newer than this privtrak (${SCHEMA_VERSION}): upgrade privtrak`);
     }
   }
 

@@ -1,24 +1,33 @@
 /**
- * The sinks' SQL schema, shared by SQLite and PostgreSQL (binary ids are BLOB / BYTEA).
+ * The sinks' SQL schema, shared by SQLite, PostgreSQL and MySQL/MariaDB (binary ids are BLOB /
+ * BYTEA / VARBINARY).
  * `uploaded`/`downloaded` are credited bytes (after freeleech multipliers: what ratios count);
  * `raw_uploaded`/`raw_downloaded` what the clients reported; `site_torrent_id` the site's own
  * torrent ID when the torrent_approval registry has one.
  * Version 2: user_id is a user key (accounting/user-key.ts); version 1 held the passkey's bytes there
- * and is rekeyed by `privtrak migrate` (sql-rekey.ts). Byte counts are 64-bit integers (SQLite's INTEGER is 64-bit, PostgreSQL's
- * BIGINT); totals are read back as bigint. The CHECKs on id lengths make a malformed delta
+ * and is rekeyed by `privtrak migrate` (sql-rekey.ts). Byte counts are 64-bit integers (SQLite's
+ * INTEGER is 64-bit, BIGINT elsewhere); totals are read back as bigint. MySQL needs bounded types
+ * where the others take TEXT (a key column cannot be TEXT): `instance` is at most 64 characters
+ * (its option says so), an IP at most 45; tables are InnoDB (transactions, row locks), and the
+ * CHECKs are enforced by MariaDB 10.2+ and MySQL 8.0.16+. The CHECKs on id lengths make a malformed delta
  * fail its whole batch instead of storing a row no one can look up.
  */
 export const SCHEMA_VERSION = 2;
 
-export function schemaStatements(dialect: 'sqlite' | 'postgres'): string[] {
-  const bin = dialect === 'sqlite' ? 'BLOB' : 'BYTEA';
+export type SqlDialect = 'sqlite' | 'postgres' | 'mysql';
+
+export function schemaStatements(dialect: SqlDialect): string[] {
+  const my = dialect === 'mysql';
+  const bin = (n: number) => (dialect === 'sqlite' ? 'BLOB' : my ? `VARBINARY(${n})` : 'BYTEA');
   const int = dialect === 'sqlite' ? 'INTEGER' : 'BIGINT';
-  const len = (col: string, n: number) => (dialect === 'sqlite' ? `CHECK (length(${col}) = ${n})` : `CHECK (octet_length(${col}) = ${n})`);
-  return [
+  const text = (n: number) => (my ? `VARCHAR(${n})` : 'TEXT');
+  const len = (col: string, n: number) => (dialect === 'postgres' ? `CHECK (octet_length(${col}) = ${n})` : `CHECK (length(${col}) = ${n})`);
+  const engine = my ? ' ENGINE=InnoDB' : '';
+  const tables = [
     `CREATE TABLE IF NOT EXISTS privtrak_schema_version (version INTEGER NOT NULL)`,
     `CREATE TABLE IF NOT EXISTS privtrak_torrent_stats (
-      user_id ${bin} NOT NULL ${len('user_id', 16)},
-      info_hash ${bin} NOT NULL ${len('info_hash', 20)},
+      user_id ${bin(16)} NOT NULL ${len('user_id', 16)},
+      info_hash ${bin(20)} NOT NULL ${len('info_hash', 20)},
       uploaded ${int} NOT NULL DEFAULT 0,
       downloaded ${int} NOT NULL DEFAULT 0,
       raw_uploaded ${int} NOT NULL DEFAULT 0,
@@ -31,7 +40,7 @@ export function schemaStatements(dialect: 'sqlite' | 'postgres'): string[] {
       last_seen_ms ${int} NOT NULL,
       PRIMARY KEY (user_id, info_hash))`,
     `CREATE TABLE IF NOT EXISTS privtrak_user_stats (
-      user_id ${bin} PRIMARY KEY ${len('user_id', 16)},
+      user_id ${bin(16)} PRIMARY KEY ${len('user_id', 16)},
       uploaded ${int} NOT NULL DEFAULT 0,
       downloaded ${int} NOT NULL DEFAULT 0,
       raw_uploaded ${int} NOT NULL DEFAULT 0,
@@ -41,18 +50,18 @@ export function schemaStatements(dialect: 'sqlite' | 'postgres'): string[] {
       first_seen_ms ${int} NOT NULL,
       last_seen_ms ${int} NOT NULL)`,
     `CREATE TABLE IF NOT EXISTS privtrak_batches (
-      instance TEXT PRIMARY KEY,
+      instance ${text(64)} PRIMARY KEY,
       applied_through ${int} NOT NULL,
       applied_at_ms ${int} NOT NULL)`,
     `CREATE TABLE IF NOT EXISTS privtrak_delta_log (
-      instance TEXT NOT NULL,
+      instance ${text(64)} NOT NULL,
       seq ${int} NOT NULL,
-      user_id ${bin} NOT NULL,
-      info_hash ${bin} NOT NULL,
-      peer_id ${bin} NOT NULL,
-      ip TEXT NOT NULL,
+      user_id ${bin(16)} NOT NULL,
+      info_hash ${bin(20)} NOT NULL,
+      peer_id ${bin(20)} NOT NULL,
+      ip ${text(45)} NOT NULL,
       port INTEGER NOT NULL,
-      event TEXT NOT NULL,
+      event ${text(9)} NOT NULL,
       uploaded ${int} NOT NULL,
       downloaded ${int} NOT NULL,
       left_bytes ${int} NOT NULL,
@@ -68,4 +77,5 @@ export function schemaStatements(dialect: 'sqlite' | 'postgres'): string[] {
       time_ms ${int} NOT NULL,
       PRIMARY KEY (instance, seq))`,
   ];
+  return tables.map((sql) => sql + engine);
 }

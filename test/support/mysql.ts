@@ -50,3 +50,12 @@ export async function mysqlExec(url: string, statements: Array<string | [string,
 export function uniqueName(prefix: string): string {
   return `${prefix}_${randomBytes(5).toString('hex')}`;
 }
+
+/** A database of its own (privtrak_t_<random>) on the server of `url`: its URL, and drop() to remove it. */
+export async function freshDatabase(url = MYSQL_URL): Promise<{ name: string; url: string; drop(): Promise<void> }> {
+  const name = uniqueName('privtrak_t');
+  await mysqlExec(url, [`CREATE DATABASE ${name}`]);
+  const u = new URL(url);
+  u.pathname = `/${name}`;
+  return { name, url: u.toString(), drop: async () => { await mysqlExec(url, [`DROP DATABASE IF EXISTS ${name}`]); } };
+}

@@ -1,0 +1,36 @@
+/**
+ * Errors of the database sinks, with stable codes (docs/errors.md). The operator commands print
+ * SINK_SCHEMA and SINK_UNREACHABLE as one line that says what to do; the flusher logs any of them
+ * and retries the batch (nothing of a failed batch is stored).
+ */
+
+/** The sink's tables are missing, or at a version this privtrak does not speak: run `privtrak migrate` (or upgrade). */
+export class SinkSchemaError extends Error {
+  readonly code = 'SINK_SCHEMA';
+}
+
+/** The database could not be reached or refused the connection. */
+export class SinkUnreachableError extends Error {
+  readonly code = 'SINK_UNREACHABLE';
+}
+
+/**
+ * A statement or transaction took longer than the sink's `timeout`: the connection was destroyed
+ * (a hung or black-holed server must fail the batch, not hang the flusher) and the batch is
+ * retried on a new one. The server rolls the transaction back when it sees the connection gone;
+ * if the commit had already happened, the retry finds the mark moved and applies nothing twice.
+ */
+export class SinkTimeoutError extends Error {
+  readonly code = 'SINK_TIMEOUT';
+}
+
+/** The URL without its password, for error messages. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return 'the configured URL';
+  }
+}

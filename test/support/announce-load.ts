@@ -1,0 +1,159 @@
+/**
+ * Steady announce load for outage drills (test/integration/outage-drill.test.ts and
+ * bench/outage-drill.mjs): peers of a few users announce over HTTP at a fixed rate, each peer's
+ * counters growing as a real client's do, and the load keeps what the tracker must end up with.
+ *
+ * A peer's first announce is `started` at zero; each later one reports more bytes. A refused
+ * announce (tracker busy) changes nothing at the tracker, so the client just reports its (higher)
+ * counters next time: the bytes are counted then. A user's exact expected total is therefore the
+ * sum, over the user's peers, of the counters in the peer's last *accepted* announce. A peer never
+ * has two announces in flight (a real client doesn't, and a reordered pair would be a regression).
+ */
+import { escapeBytes, get } from './http-client.js';
+
+interface Peer {
+  readonly passkey: string;
+  readonly infoHash: Buffer;
+  readonly peerId: Buffer;
+  started: boolean;
+  busy: boolean;
+  up: number;
+  down: number;
+  /** Counters of the last accepted announce. */
+  countedUp: number;
+  countedDown: number;
+}
+
+export interface LoadOptions {
+  readonly port: number;
+  /** Announces per second. */
+  readonly rate: number;
+  readonly users?: number;
+  readonly peersPerUser?: number;
+  /** Most announces in flight (beyond it, a due announce waits: the count of late ones says so). */
+  readonly maxInFlight?: number;
+}
+
+export interface LoadCounts {
+  accepted: number;
+  /** Refused with the retryable "tracker busy". */
+  busy: number;
+  /** Anything else: another failure reason, a network error, a timeout. */
+  failed: number;
+  /** The first few failures' messages. */
+  failures: string[];
+}
+
+export class AnnounceLoad {
+  readonly counts: LoadCounts = { accepted: 0, busy: 0, failed: 0, failures: [] };
+  private readonly peers: Peer[] = [];
+  private next = 0;
+  private inFlight = 0;
+  private running = false;
+  private loop: Promise<void> | undefined;
+  private readonly settled = new Set<Promise<void>>();
+
+  constructor(private readonly opts: LoadOptions) {
+    const users = opts.users ?? 20;
+    const per = opts.peersPerUser ?? 25;
+    for (let u = 0; u < users; u++) {
+      const passkey = (0xa0000000 + u).toString(16).padStart(8, '0').repeat(4);
+      for (let p = 0; p < per; p++) {
+        const infoHash = Buffer.alloc(20, 0);
+        infoHash.writeUInt32BE(0xd0d0d0d0, 0);
+        infoHash.writeUInt32BE(u * per + p, 16);
+        const peerId = Buffer.from(`-qB4520-${String(u).padStart(4, '0')}${String(p).padStart(8, '0')}`);
+        this.peers.push({ passkey, infoHash, peerId, started: false, busy: false, up: 0, down: 0, countedUp: 0, countedDown: 0 });
+      }
+    }
+  }
+
+  start(): void {
+    this.running = true;
+    this.loop = this.run();
+  }
+
+  /** Stops sending and waits for the announces in flight. */
+  async stop(): Promise<void> {
+    this.running = false;
+    await this.loop;
+    await Promise.all(this.settled);
+  }
+
+  private async run(): Promise<void> {
+    const t0 = Date.now();
+    let sent = 0;
+    const max = this.opts.maxInFlight ?? 64;
+    while (this.running) {
+      const due = Math.floor(((Date.now() - t0) / 1000) * this.opts.rate) - sent;
+      for (let i = 0; i < due && this.inFlight < max; i++) {
+        const peer = this.pick();
+        if (peer === undefined) break;
+        sent++;
+        const p = this.announce(peer).finally(() => this.settled.delete(p));
+        this.settled.add(p);
+      }
+      // Behind by more than a second (too many in flight): skip, rather than burst later.
+      if (due > this.opts.rate) sent += due - Math.ceil(this.opts.rate);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  }
+
+  private pick(): Peer | undefined {
+    for (let i = 0; i < this.peers.length; i++) {
+      const peer = this.peers[this.next++ % this.peers.length]!;
+      if (!peer.busy) return peer;
+    }
+    return undefined;
+  }
+
+  private async announce(peer: Peer): Promise<void> {
+    peer.busy = true;
+    this.inFlight++;
+    if (peer.started) {
+      peer.up += 1 + Math.floor(Math.random() * 5_000_000);
+      peer.down += Math.floor(Math.random() * 1_000_000);
+    }
+    const up = peer.up;
+    const down = peer.down;
+    const target = `/${peer.passkey}/announce?info_hash=${escapeBytes(peer.infoHash)}&peer_id=${escapeBytes(peer.peerId)}&port=6881`
+      + `&uploaded=${up}&downloaded=${down}&left=0&numwant=5${peer.started ? '' : '&event=started'}`;
+    try {
+      const reply = await get(this.opts.port, target);
+      const body = reply.body.toString('latin1');
+      if (!body.includes('failure reason')) {
+        peer.started = true;
+        peer.countedUp = up;
+        peer.countedDown = down;
+        this.counts.accepted++;
+      } else if (body.includes('tracker busy')) {
+        this.counts.busy++;
+      } else {
+        this.fail(body);
+      }
+    } catch (err) {
+      this.fail((err as Error).message);
+    } finally {
+      peer.busy = false;
+      this.inFlight--;
+    }
+  }
+
+  private fail(why: string): void {
+    this.counts.failed++;
+    if (this.counts.failures.length < 5) this.counts.failures.push(why);
+  }
+
+  /** What every user's totals must be: the sum of its peers' last accepted counters (hex user → bytes). */
+  expected(): Map<string, { up: bigint; down: bigint }> {
+    const out = new Map<string, { up: bigint; down: bigint }>();
+    for (const p of this.peers) {
+      if (!p.started) continue;
+      const t = out.get(p.passkey) ?? { up: 0n, down: 0n };
+      t.up += BigInt(p.countedUp);
+      t.down += BigInt(p.countedDown);
+      out.set(p.passkey, t);
+    }
+    return out;
+  }
+}
