@@ -59,7 +59,9 @@ describe('privtrak CLI with the mysql sink', () => {
       }
       r = cli('stats', '--json');
       assert.equal(r.status, 0, r.stderr);
-      assert.equal(r.stdout.trim(), `{"user":"${PASSKEY}","uploaded":2000,"downloaded":100,"seed_time":0,"leech_time":0,"snatched":1}`);
+      // Open mode: the user is the keyed hash of the passkey (0x02 + 15 bytes), never the passkey.
+      assert.match(r.stdout.trim(), /^\{"user":"02[0-9a-f]{30}","uploaded":2000,"downloaded":100,"seed_time":0,"leech_time":0,"snatched":1\}$/);
+      assert.doesNotMatch(r.stdout, new RegExp(PASSKEY, 'i'));
       // A lifetime total past 2^53 prints exactly (no float on the way).
       await mysqlExec(db.url, ['UPDATE privtrak_user_stats SET uploaded = 18014398509481985']);
       r = cli('stats', '--json', '--user', PASSKEY);

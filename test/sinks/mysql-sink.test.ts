@@ -6,6 +6,7 @@
 import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { MysqlSink } from '../../src/sinks/mysql-sink.js';
+import { SCHEMA_VERSION } from '../../src/sinks/sql-schema.js';
 import { createSink, sinkOptionsSchema } from '../../src/sinks/index.js';
 import { SinkSchemaError, SinkTimeoutError } from '../../src/sinks/sink-errors.js';
 import { runSinkSuite, delta, USER_A, USER_B, IH1 } from './sink-suite.js';
@@ -59,7 +60,7 @@ if (unreachable !== undefined) {
         await sink.migrate();
         await sink.open();
         const [versions] = await mysqlExec(db.url, ['SELECT version FROM privtrak_schema_version']);
-        assert.deepEqual(versions, [{ version: 1 }]);
+        assert.deepEqual(versions, [{ version: SCHEMA_VERSION }]);
       } finally {
         await sink.close();
       }
