@@ -20,7 +20,7 @@
 import type { DeltaBatch } from '../accounting/delta.js';
 import type { DeltaSink, SinkState, TotalsQuery, TotalsRow } from './sink.js';
 import { aggregateBatch } from './aggregate.js';
-import { SCHEMA_VERSION, schemaStatements } from './sql-schema.js';
+import { SCHEMA_VERSION, schemaStatements, totalsSql } from './sql-schema.js';
 import { MysqlSession, type Conn } from './mysql-session.js';
 import { deltaLogInserts, torrentUpserts, userUpserts } from './mysql-statements.js';
 import { SinkSchemaError } from './sink-errors.js';
@@ -151,12 +151,7 @@ export class MysqlSink implements DeltaSink {
 
   async totals(query: TotalsQuery): Promise<TotalsRow[]> {
     const args = query.user ? [query.user] : [];
-    const sql = query.byTorrent
-      ? `SELECT user_id, info_hash, uploaded, downloaded, raw_uploaded, raw_downloaded, site_torrent_id, seed_time, leech_time, snatched
-         FROM privtrak_torrent_stats ${query.user ? 'WHERE user_id = ?' : ''} ORDER BY user_id, info_hash`
-      : `SELECT u.user_id, u.uploaded, u.downloaded, u.raw_uploaded, u.raw_downloaded, u.seed_time, u.leech_time,
-           (SELECT count(*) FROM privtrak_torrent_stats s WHERE s.user_id = u.user_id AND s.snatched > 0) AS snatched
-         FROM privtrak_user_stats u ${query.user ? 'WHERE u.user_id = ?' : ''} ORDER BY u.user_id`;
+    const sql = totalsSql(query, '?');
     const result = await this.session.run((conn) => rows(conn, sql, args));
     return result.map((row) => ({
       user: row['user_id'] as Buffer,

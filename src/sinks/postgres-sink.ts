@@ -18,7 +18,7 @@ import pg from 'pg';
 import type { DeltaBatch } from '../accounting/delta.js';
 import type { DeltaSink, SinkState, TotalsQuery, TotalsRow } from './sink.js';
 import { aggregateBatch, type Aggregate } from './aggregate.js';
-import { SCHEMA_VERSION, schemaStatements } from './sql-schema.js';
+import { SCHEMA_VERSION, schemaStatements, totalsSql } from './sql-schema.js';
 import { LEGACY_USERS_SQL, rekeyMapTableSql, rekeyStatements } from './sql-rekey.js';
 import { LegacyDataError, mapAll, type Rekey } from '../accounting/legacy-data.js';
 import { SinkSchemaError, SinkUnreachableError, redactUrl as redact } from './sink-errors.js';
@@ -228,12 +228,7 @@ export class PostgresSink implements DeltaSink {
 
   async totals(query: TotalsQuery): Promise<TotalsRow[]> {
     const args = query.user ? [query.user] : [];
-    const sql = query.byTorrent
-      ? `SELECT user_id, info_hash, uploaded, downloaded, raw_uploaded, raw_downloaded, site_torrent_id, seed_time, leech_time, snatched::bigint AS snatched
-         FROM privtrak_torrent_stats ${query.user ? 'WHERE user_id = $1' : ''} ORDER BY user_id, info_hash`
-      : `SELECT u.user_id, u.uploaded, u.downloaded, u.raw_uploaded, u.raw_downloaded, u.seed_time, u.leech_time,
-           (SELECT count(*) FROM privtrak_torrent_stats s WHERE s.user_id = u.user_id AND s.snatched > 0) AS snatched
-         FROM privtrak_user_stats u ${query.user ? 'WHERE u.user_id = $1' : ''} ORDER BY u.user_id`;
+    const sql = totalsSql(query, '$1');
     const r = await this.getPool().query(sql, args);
     return r.rows.map((row) => ({
       user: row.user_id,

@@ -79,3 +79,20 @@ export function schemaStatements(dialect: SqlDialect): string[] {
   ];
   return tables.map((sql) => sql + engine);
 }
+
+/**
+ * The totals query of the SQL sinks (TotalsQuery): one row per user, or per user and torrent, in
+ * byte order of the keys (BLOB, BYTEA and VARBINARY all compare bytewise). `param` is the dialect's
+ * placeholder for the one user (`?` or `$1`).
+ */
+export function totalsSql(query: { readonly user?: Buffer; readonly byTorrent: boolean }, param: '?' | '$1'): string {
+  const where = (col: string) => (query.user ? `WHERE ${col} = ${param}` : '');
+  // PostgreSQL's snatched is an INTEGER column; as bigint it reads back like the counts.
+  const snatched = param === '$1' ? 'snatched::bigint AS snatched' : 'snatched';
+  return query.byTorrent
+    ? `SELECT user_id, info_hash, uploaded, downloaded, raw_uploaded, raw_downloaded, site_torrent_id, seed_time, leech_time, ${snatched}
+       FROM privtrak_torrent_stats ${where('user_id')} ORDER BY user_id, info_hash`
+    : `SELECT u.user_id, u.uploaded, u.downloaded, u.raw_uploaded, u.raw_downloaded, u.seed_time, u.leech_time,
+         (SELECT count(*) FROM privtrak_torrent_stats s WHERE s.user_id = u.user_id AND s.snatched > 0) AS snatched
+       FROM privtrak_user_stats u ${where('u.user_id')} ORDER BY u.user_id`;
+}

@@ -19,7 +19,7 @@ import Database from 'better-sqlite3';
 import type { DeltaBatch } from '../accounting/delta.js';
 import type { DeltaSink, SinkState, TotalsQuery, TotalsRow } from './sink.js';
 import { aggregateBatch, type TorrentRow, type UserRow } from './aggregate.js';
-import { SCHEMA_VERSION, schemaStatements } from './sql-schema.js';
+import { SCHEMA_VERSION, schemaStatements, totalsSql } from './sql-schema.js';
 import { LEGACY_USERS_SQL, rekeyMapTableSql, rekeyStatements } from './sql-rekey.js';
 import { LegacyDataError, mapAll, type Rekey } from '../accounting/legacy-data.js';
 
@@ -165,13 +165,7 @@ export class SqliteSink implements DeltaSink {
   async totals(query: TotalsQuery): Promise<TotalsRow[]> {
     const db = this.requireDb();
     const args = query.user ? [query.user] : [];
-    // BLOBs compare with memcmp: ORDER BY user_id is byte order, as in PostgreSQL.
-    const sql = query.byTorrent
-      ? `SELECT user_id, info_hash, uploaded, downloaded, raw_uploaded, raw_downloaded, site_torrent_id, seed_time, leech_time, snatched
-         FROM privtrak_torrent_stats ${query.user ? 'WHERE user_id = ?' : ''} ORDER BY user_id, info_hash`
-      : `SELECT u.user_id, u.uploaded, u.downloaded, u.raw_uploaded, u.raw_downloaded, u.seed_time, u.leech_time,
-           (SELECT count(*) FROM privtrak_torrent_stats s WHERE s.user_id = u.user_id AND s.snatched > 0) AS snatched
-         FROM privtrak_user_stats u ${query.user ? 'WHERE u.user_id = ?' : ''} ORDER BY u.user_id`;
+    const sql = totalsSql(query, '?');
     const rows = db.prepare(sql).safeIntegers(true).all(...args) as Row[];
     return rows.map((r) => ({
       user: r['user_id'] as Buffer,
