@@ -76,8 +76,9 @@ const REDUNDANT = 4 * 16 * 1024;
  * How far qBittorrent's API figures may lag what it has announced. Its WebUI shows a cached
  * torrent status that libtorrent refreshes only now and then, and the last bytes a connection
  * carried can stay out of it while the torrent runs (once in CI the seeder's `uploaded` stood
- * 151,545 B below the 3,158,073 B payload for 30 s, while its `stopped` announce carried the
- * whole payload); pausing freezes the stale figure instead of refreshing it. So the count may
+ * 151,545 B below the 3,158,073 B payload for 30 s; here a seeder's figure settled 81,920 B below
+ * the payload that its `stopped` announce then carried); pausing freezes the stale figure
+ * instead of refreshing it. So the count may
  * exceed qBittorrent's figure by at most this (4 pieces of 64 KiB), never fall below it; the
  * exact checks are against the counters each client announced (checkTotals, byPeer).
  */
