@@ -43,6 +43,8 @@ export function delta(seq: number, over: Partial<StatDelta> = {}): StatDelta {
 export interface SinkCapabilities {
   /** Provokes an apply that fails halfway (and asserts it rejects); the suite checks nothing was stored. */
   atomicFailure?: (sink: DeltaSink) => Promise<void>;
+  /** Another sink on the same store (a second tracker instance's connection), opened; the suite closes it. */
+  secondSink?: (sink: DeltaSink) => Promise<DeltaSink>;
 }
 
 type Sums = { up: bigint; down: bigint; seed: bigint; leech: bigint; snatched: bigint };
@@ -223,6 +225,20 @@ export function runSinkSuite(name: string, makeSink: () => Promise<DeltaSink>, c
       await sink.apply({ id: 6, instance: 'a', deltas: [delta(6, { user: USER_B, deltaUp: 3 })] });
       assert.equal((await totalsOf(sink, USER_B))!.up, 2n * BigInt(half) + 3n);
     }));
+
+    if (caps.secondSink) {
+      it('applies concurrent retries of the same batch exactly once (the mark is locked)', withSink(async (sink) => {
+        const other = await caps.secondSink!(sink);
+        try {
+          const batch = { id: 40, instance: 'a', deltas: Array.from({ length: 40 }, (_, i) => delta(i + 1, { deltaUp: 1, user: i % 2 ? USER_A : USER_B })) };
+          await Promise.all([sink.apply(batch), other.apply(batch), sink.apply(batch), other.apply(batch)]);
+          const rows = await sink.totals({ byTorrent: false });
+          assert.deepEqual(rows.map((r) => r.uploaded), [20n, 20n]);
+        } finally {
+          await other.close();
+        }
+      }));
+    }
 
     if (caps.atomicFailure) {
       it('stores nothing of a batch that fails', withSink(async (sink) => {
