@@ -5,6 +5,7 @@
  */
 import { parseArgs } from 'node:util';
 import { defaultConfig, loadConfigFile } from '../config/load.js';
+import { maskSecrets } from '../config/mask-secrets.js';
 import { ConfigError } from '../config/errors.js';
 import { createLogger } from '../log.js';
 import { Tracker } from '../tracker.js';
@@ -125,9 +126,8 @@ export async function main(argv: string[]): Promise<number> {
       const config = loadConfig(values.config);
       // Building the hooks validates their options too; nothing is started or opened.
       new Tracker(config, createLogger('silent'), { defaultMetrics: false });
-      // The admin token is a secret: say whether it is set, never print it.
-      const shown = config.registry?.admin_token ? { ...config, registry: { ...config.registry, admin_token: '(set)' } } : config;
-      console.log(JSON.stringify(shown, null, 2));
+      // Secrets (tokens, keys, URL passwords) are shown as set, never printed.
+      console.log(JSON.stringify(maskSecrets(config), null, 2));
       return 0;
     }
     case 'migrate': {

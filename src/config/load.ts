@@ -4,6 +4,7 @@ import { parse } from 'yaml';
 import { ZodError } from 'zod';
 import { configSchema, type Config } from './schema.js';
 import { ConfigError } from './errors.js';
+import { interpolateEnv, type Environment } from './env-interpolation.js';
 
 export function validateConfig(raw: unknown): Config {
   try {
@@ -24,7 +25,8 @@ export function validateConfig(raw: unknown): Config {
   }
 }
 
-export function loadConfigFile(path: string): Config {
+/** Reads, interpolates `${NAME}` from `env` (env-interpolation.ts) and validates a YAML config file. */
+export function loadConfigFile(path: string, env: Environment = process.env): Config {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
@@ -37,7 +39,7 @@ export function loadConfigFile(path: string): Config {
   } catch (err) {
     throw new ConfigError('(file)', `${path} is not valid YAML: ${(err as Error).message}`);
   }
-  return validateConfig(raw);
+  return validateConfig(interpolateEnv(raw, env));
 }
 
 /** The embedded defaults: what `npm start` runs. */
