@@ -37,6 +37,14 @@ export interface BtClient {
   /** The signal that makes it quit cleanly, announcing `stopped` to its trackers. */
   readonly stopSignal: NodeJS.Signals;
   transferred(): Promise<Transferred>;
+  /**
+   * Makes the client refresh what `transferred()` reads. qBittorrent's WebUI serves a cached
+   * status that libtorrent updates when the torrent's state changes; an idle torrent (the transfer
+   * over, no peer connected) posts no update, and its last figures can stay behind the counters for
+   * good (seen: 148 KB for 30 s). A re-announce changes its state (and announces the counters,
+   * which changes no total). aria2 answers from its live counters: nothing to do.
+   */
+  refresh(): Promise<void>;
 }
 
 const running = new Set<ChildProcess>();
@@ -105,7 +113,7 @@ export class Workspace {
     const proc = this.run('aria2c', args, opts.name, { netns: opts.netns });
     // aria2 1.36 takes SIGTERM (and SIGHUP) as an emergency shutdown that tells no tracker;
     // SIGINT is its graceful shutdown, which announces `stopped`.
-    return { name: opts.name, proc, stopSignal: 'SIGINT', transferred: () => aria2Transferred(rpcPort) };
+    return { name: opts.name, proc, stopSignal: 'SIGINT', transferred: () => aria2Transferred(rpcPort), refresh: async () => undefined };
   }
 
   /**
@@ -136,7 +144,7 @@ export class Workspace {
     args.push(torrent);
     const proc = this.run('qbittorrent-nox', args, opts.name, { netns: opts.netns });
     // qbittorrent-nox exits cleanly on SIGTERM ("Exiting cleanly"), announcing `stopped`.
-    return { name: opts.name, proc, stopSignal: 'SIGTERM', transferred: () => qbittorrentTransferred(webuiPort) };
+    return { name: opts.name, proc, stopSignal: 'SIGTERM', transferred: () => qbittorrentTransferred(webuiPort), refresh: () => qbittorrentReannounce(webuiPort) };
   }
 
   /**
@@ -200,13 +208,27 @@ export function mktorrent(announceUrl: string, file: string, out: string): void 
   if (r.status !== 0) throw new Error(`mktorrent failed: ${r.stderr}`);
 }
 
-/** The one torrent's figures from qBittorrent's WebUI API (`uploaded`/`downloaded`: its all-time payload counters). */
+/**
+ * The one torrent's figures from qBittorrent's WebUI API: `uploaded_session`/`downloaded_session`,
+ * libtorrent's payload counters, which are what it announces. Not `uploaded`/`downloaded` (all-time):
+ * libtorrent folds the session's bytes into those on its once-a-second tick of a torrent with
+ * peers, so once the last peer is gone the last second's bytes can stay out of them (seen: all-time
+ * 524,288 B behind the session counter; in CI a seeder's all-time figure stayed 151,545 B, and once
+ * 281,064 B, under the payload for 30 s). In a fresh profile the session is the whole history.
+ */
 async function qbittorrentTransferred(webuiPort: number): Promise<Transferred> {
   const res = await fetch(`http://127.0.0.1:${webuiPort}/api/v2/torrents/info`, { signal: AbortSignal.timeout(3000) });
   if (!res.ok) throw new Error(`qBittorrent API: HTTP ${res.status}`);
-  const list = await res.json() as Array<{ uploaded: number; downloaded: number }>;
+  const list = await res.json() as Array<{ uploaded_session: number; downloaded_session: number }>;
   if (list.length !== 1) throw new Error(`qBittorrent API: ${list.length} torrents, expected 1`);
-  return { uploaded: list[0]!.uploaded, downloaded: list[0]!.downloaded };
+  return { uploaded: list[0]!.uploaded_session, downloaded: list[0]!.downloaded_session };
+}
+
+async function qbittorrentReannounce(webuiPort: number): Promise<void> {
+  const res = await fetch(`http://127.0.0.1:${webuiPort}/api/v2/torrents/reannounce`, {
+    method: 'POST', body: new URLSearchParams({ hashes: 'all' }), signal: AbortSignal.timeout(3000),
+  });
+  if (!res.ok) throw new Error(`qBittorrent reannounce: HTTP ${res.status}`);
 }
 
 /**

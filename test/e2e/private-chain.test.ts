@@ -62,9 +62,9 @@ const REDUNDANT = 4 * 16 * 1024;
  * read here after the transfer was over. So the count equals the figure wherever the client's API
  * shows the counter it announces:
  * - qBittorrent (libtorrent 2.0) announces `uploaded` = its payload upload, which the API's
- *   `uploaded` (all-time, = this session in a fresh profile) also is (lagging, QBT_API_LAG); it announces `downloaded` =
+ *   `uploaded_session` also is (clients.ts: not the all-time `uploaded`, which lags); it announces `downloaded` =
  *   payload download less corrupt and redundant (received twice) bytes, which the API's
- *   `downloaded` includes: the count may be lower by those bytes.
+ *   `downloaded_session` includes: the count may be lower by those bytes.
  * - aria2 announces its session upload, which the RPC's `uploadLength` is; it has no downloaded
  *   figure, and `completedLength` (verified bytes held) leaves out redundant blocks that its
  *   announced `downloaded` includes: the count may be higher by those.
@@ -72,20 +72,8 @@ const REDUNDANT = 4 * 16 * 1024;
  * hide in it: the leecher's count must still reach the payload size, and the per-peer sums are
  * checked exactly against the counters each client announced last.
  */
-/**
- * How far qBittorrent's API figures may lag what it has announced. Its WebUI shows a cached
- * torrent status that libtorrent refreshes only now and then, and the last bytes a connection
- * carried can stay out of it while the torrent runs (once in CI the seeder's `uploaded` stood
- * 151,545 B below the 3,158,073 B payload for 30 s; here a seeder's figure settled 81,920 B below
- * the payload that its `stopped` announce then carried); pausing freezes the stale figure
- * instead of refreshing it. So the count may
- * exceed qBittorrent's figure by at most this (4 pieces of 64 KiB), never fall below it; the
- * exact checks are against the counters each client announced (checkTotals, byPeer).
- */
-const QBT_API_LAG = 4 * 64 * 1024;
-
 const SLACK: Record<ClientKind, Record<keyof Transferred, [min: number, max: number]>> = {
-  qbittorrent: { uploaded: [0, QBT_API_LAG], downloaded: [-REDUNDANT, QBT_API_LAG] },
+  qbittorrent: { uploaded: [0, 0], downloaded: [-REDUNDANT, 0] },
   aria2: { uploaded: [0, 0], downloaded: [0, REDUNDANT] },
 };
 
@@ -203,12 +191,41 @@ async function metric(port: number, name: string): Promise<number> {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
+ * If qBittorrent's figures stay below the payload this long after the leecher has it all, and
+ * re-announces do not refresh them (clients.ts, `refresh`), they are taken as stale: its own figure
+ * may then be lower than the count by up to STALE_SHARE of the payload. Seen in CI: 151,545 and
+ * 281,064 B (5% and 9%) for 30 s, before `refresh` existed. The exact checks (each peer's credited
+ * bytes against the counters it announced) do not depend on these figures.
+ */
+const STALE_AFTER_MS = 15_000;
+const STALE_SHARE = 0.1;
+/**
+ * libtorrent's own upload counter can also fall short of what the leecher verified: once a
+ * qBittorrent seeder announced `stopped` with 3,061,200 B of a 3,158,073 B payload that a
+ * qBittorrent leecher downloaded from it alone. The tracker counts what clients announce, so a
+ * qBittorrent seeder's count must reach the payload less STALE_SHARE; aria2's the whole payload.
+ */
+const SEEDER_FLOOR_SHARE: Record<ClientKind, number> = { qbittorrent: 1 - STALE_SHARE, aria2: 1 };
+
+interface Figures {
+  seeder: Transferred;
+  leecher: Transferred;
+  /** Re-announces asked of the clients to refresh their figures. */
+  refreshes: number;
+  /** True if the figures were stuck below the payload after STALE_AFTER_MS of refreshes. */
+  stale: boolean;
+}
+
+/**
  * Both clients' own figures once the transfer is over: the leecher has the payload and neither
  * figure moves for a second (libtorrent updates its counters once a second).
  */
-async function settledFigures(seeder: BtClient, leecher: BtClient, size: number): Promise<{ seeder: Transferred; leecher: Transferred }> {
+async function settledFigures(seeder: BtClient, leecher: BtClient, size: number): Promise<Figures> {
   let last = '';
   let figures: { seeder: Transferred; leecher: Transferred } | undefined;
+  let refreshes = 0;
+  let stuckSince = 0;
+  let stale = false;
   try {
     await waitUntil(async () => {
       await sleep(1000);
@@ -219,15 +236,25 @@ async function settledFigures(seeder: BtClient, leecher: BtClient, size: number)
         return false;
       }
       const now = JSON.stringify(figures);
-      // The leecher already holds the payload on disk; the figures may lag it (QBT_API_LAG).
-      const settled = now === last && figures.leecher.downloaded >= size - QBT_API_LAG && figures.seeder.uploaded >= size - QBT_API_LAG;
+      const settled = now === last && figures.leecher.downloaded >= size && figures.seeder.uploaded >= size;
+      // Stuck below the payload: a stale cached status (clients.ts) or a client that counts short.
+      // (The leecher already holds the whole payload on disk: the caller waited for that.)
+      if (!settled && now === last) {
+        stuckSince ||= Date.now();
+        // Still stuck after refreshes: take the figures as stale (checkTotals allows for it).
+        if (Date.now() - stuckSince >= STALE_AFTER_MS) return (stale = true);
+        refreshes++;
+        await Promise.all([seeder.refresh(), leecher.refresh()]);
+      } else {
+        stuckSince = 0;
+      }
       last = now;
       return settled;
     }, 30_000, "the clients' own figures to settle");
   } catch (err) {
-    throw new Error(`${(err as Error).message} (last read: ${last}, payload ${size})`);
+    throw new Error(`${(err as Error).message} (last read: ${last}, payload ${size}, ${refreshes} refreshes)`);
   }
-  return figures!;
+  return { ...figures!, refreshes, stale };
 }
 
 /** Each peer's announces in order, from the delta log, keyed "<user> <client prefix>…<peer_id tail, hex>". */
@@ -296,15 +323,17 @@ function rowOf(rows: StatsRow[], user: string): StatsRow {
 }
 
 /** counted − client's figure lies in the client's SLACK range for that figure. */
-function assertMatches(kind: ClientKind, figure: keyof Transferred, counted: number, client: Transferred, who: string): void {
-  const [min, max] = SLACK[kind][figure];
+function assertMatches(kind: ClientKind, figure: keyof Transferred, counted: number, client: Transferred, who: string, staleBy = 0): void {
+  const [min, slackMax] = SLACK[kind][figure];
+  const max = slackMax + (kind === 'qbittorrent' ? staleBy : 0);
   const d = counted - client[figure];
   assert.ok(d >= min && d <= max, `${who} (${kind}) ${figure}: counted ${counted}, the client reports ${client[figure]} (allowed difference ${min}..${max})`);
 }
 
 /** What the tracker counted agrees with the clients, the payload, the registry and the delta log. */
-function checkTotals(c: Case, s: Setup, totals: Totals, figures: { seeder: Transferred; leecher: Transferred }, log: DeltaLogRow[]): void {
+function checkTotals(c: Case, s: Setup, totals: Totals, figures: Figures, log: DeltaLogRow[]): void {
   const size = s.payload.length;
+  const staleBy = figures.stale ? Math.floor(size * STALE_SHARE) : 0;
   const { users, torrents } = totals;
   assert.equal(users.rows.length, 2, `exactly the two users, no one else and no duplicate: ${users.text}`);
   for (const r of [...users.rows, ...torrents.rows]) {
@@ -318,17 +347,19 @@ function checkTotals(c: Case, s: Setup, totals: Totals, figures: { seeder: Trans
   const seeder = rowOf(users.rows, s.seederUser);
   const leecher = rowOf(users.rows, s.leecherUser);
 
-  // The seeder user: at least the payload uploaded (one leecher fetched it all from it), as its client says.
-  assert.ok(seeder.uploaded >= size, `seeder uploaded ${seeder.uploaded} < payload ${size}`);
-  assertMatches(c.seeder, 'uploaded', seeder.uploaded, figures.seeder, 'seeder');
+  // The seeder user: the payload uploaded (one leecher fetched it all from it), as far as its client
+  // counts it (SEEDER_FLOOR_SHARE), and what its client says.
+  const seederFloor = Math.floor(size * SEEDER_FLOOR_SHARE[c.seeder]);
+  assert.ok(seeder.uploaded >= seederFloor, `seeder uploaded ${seeder.uploaded} < ${seederFloor} (payload ${size})`);
+  assertMatches(c.seeder, 'uploaded', seeder.uploaded, figures.seeder, 'seeder', staleBy);
   // It started with the whole payload, so it announced downloaded=0 throughout.
   assert.equal(seeder.downloaded, 0, 'the seeder downloaded nothing');
   assert.equal(seeder.snatched, 0, 'a seeder that started complete has no snatch');
 
   // The leecher user: the whole payload downloaded, as its client says, and exactly one snatch.
   assert.ok(leecher.downloaded >= size, `leecher downloaded ${leecher.downloaded} < payload ${size}`);
-  assertMatches(c.leecher, 'downloaded', leecher.downloaded, figures.leecher, 'leecher');
-  assertMatches(c.leecher, 'uploaded', leecher.uploaded, figures.leecher, 'leecher');
+  assertMatches(c.leecher, 'downloaded', leecher.downloaded, figures.leecher, 'leecher', staleBy);
+  assertMatches(c.leecher, 'uploaded', leecher.uploaded, figures.leecher, 'leecher', staleBy);
   assert.equal(leecher.snatched, 1, 'one completed download, one snatch');
 
   // Per torrent: one row per user for this info_hash, carrying the site's torrent ID that
@@ -417,7 +448,7 @@ async function runCase(t: TestContext, c: Case): Promise<void> {
 
     const seederRow = rowOf(before.users.rows, s.seederUser);
     const leecherRow = rowOf(before.users.rows, s.leecherUser);
-    t.diagnostic(`payload ${s.payload.length} B, downloaded in ${downloadMs} ms; case took ${Date.now() - began} ms`);
+    t.diagnostic(`payload ${s.payload.length} B, downloaded in ${downloadMs} ms; case took ${Date.now() - began} ms; ${figures.refreshes} client status refreshes${figures.stale ? ', figures stale' : ''}`);
     t.diagnostic(`seeder ${c.seeder}: reports up ${figures.seeder.uploaded} down ${figures.seeder.downloaded}; counted up ${seederRow.uploaded} down ${seederRow.downloaded}`);
     t.diagnostic(`leecher ${c.leecher}: reports up ${figures.leecher.uploaded} down ${figures.leecher.downloaded}; counted up ${leecherRow.uploaded} down ${leecherRow.downloaded} snatched ${leecherRow.snatched}`);
     t.diagnostic(`restart: ${baselines} baselines, sink mark ${appliedThrough}, ${replayed} deltas replayed`);
