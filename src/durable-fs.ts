@@ -8,7 +8,7 @@
  * the disk too). Sync variants serve the journal and checkpoints; async ones the registry files
  * the admin API writes, which can be megabytes and must not stop the event loop.
  */
-import { closeSync, fsyncSync, openSync, promises as fsp, renameSync, type promises } from 'node:fs';
+import { closeSync, fsyncSync, openSync, promises as fsp, renameSync, writeSync, type promises } from 'node:fs';
 
 export interface DurableFs {
   fsyncSync(fd: number, path: string): void;
@@ -43,3 +43,19 @@ export const nodeFs: DurableFs = {
     }
   },
 };
+
+/**
+ * Replaces `path` with `data`: written to `tmp` beside it, fsynced (when `fsync`) and closed, then
+ * renamed over it, so a crash leaves the old file or the new one. The caller fsyncs the directory,
+ * once for all the files it replaced.
+ */
+export function replaceFileSync(path: string, data: Buffer, fsync: boolean, fs: DurableFs = nodeFs, tmp = `${path}.rekey.tmp`): void {
+  const fd = openSync(tmp, 'w');
+  try {
+    writeSync(fd, data);
+    if (fsync) fs.fsyncSync(fd, tmp);
+  } finally {
+    fs.closeSync(fd, tmp);
+  }
+  fs.renameSync(tmp, path);
+}

@@ -30,7 +30,7 @@ import { crc32 } from 'node:zlib';
 import { closeSync, existsSync, openSync, readFileSync, readSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Baseline } from '../../accounting/delta.js';
-import { nodeFs, type DurableFs } from '../../durable-fs.js';
+import { nodeFs, replaceFileSync, type DurableFs } from '../../durable-fs.js';
 import { LegacyDataError } from '../../accounting/legacy-data.js';
 
 export const CHECKPOINT_FILE = 'baselines.ckpt';
@@ -254,16 +254,7 @@ export function rekeyCheckpointFile(dir: string, file: string, rekey: (user: Buf
   buf.writeUInt32BE(END, off);
   buf.writeUInt32BE(crc32(buf.subarray(0, off)) >>> 0, off + 4);
   buf.writeDoubleBE(entries.length, off + 8);
-  const path = join(dir, file);
-  const tmp = `${path}.rekey.tmp`;
-  const fd = openSync(tmp, 'w');
-  try {
-    writeSync(fd, buf);
-    if (fsync) fs.fsyncSync(fd, tmp);
-  } finally {
-    fs.closeSync(fd, tmp);
-  }
-  fs.renameSync(tmp, path);
-  if (fsync) fs.fsyncDirSync(dir);
+  // The caller (rekeyJournalDir) fsyncs the directory once for every file it replaced.
+  replaceFileSync(join(dir, file), buf, fsync, fs);
   return true;
 }

@@ -7,11 +7,11 @@
  * fully rekeyed, and a legacy file names its own state (record magic, checkpoint version).
  * Running migrate again finishes the job; a rekeyed file is never rekeyed twice.
  */
-import { closeSync, existsSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { legacyRecordOffsets, recordUser, upgradeLegacyRecord } from '../../accounting/delta-record.js';
 import { mapAll, type Rekey } from '../../accounting/legacy-data.js';
-import { nodeFs, type DurableFs } from '../../durable-fs.js';
+import { nodeFs, replaceFileSync, type DurableFs } from '../../durable-fs.js';
 import { CHECKPOINT_FILE, PREVIOUS_CHECKPOINT_FILE, isLegacyCheckpoint, readCheckpoint, rekeyCheckpointFile } from './checkpoint.js';
 import { segmentFiles } from './journal.js';
 
@@ -62,7 +62,7 @@ export function rekeyJournalDir(dir: string, rekey: Rekey, fsync: boolean, fs: D
     const offsets = legacyRecordOffsets(data);
     if (offsets.length === 0) continue;
     for (const off of offsets) upgradeLegacyRecord(data, off, to(recordUser(data, off)));
-    replaceFile(seg.path, data, fsync, fs);
+    replaceFileSync(seg.path, data, fsync, fs);
     done.push(seg.path);
   }
   for (const file of CHECKPOINTS) if (rekeyCheckpointFile(dir, file, to, fsync, fs)) done.push(join(dir, file));
@@ -70,14 +70,3 @@ export function rekeyJournalDir(dir: string, rekey: Rekey, fsync: boolean, fs: D
   return done;
 }
 
-function replaceFile(path: string, data: Buffer, fsync: boolean, fs: DurableFs): void {
-  const tmp = `${path}.rekey.tmp`;
-  const fd = openSync(tmp, 'w');
-  try {
-    writeSync(fd, data);
-    if (fsync) fs.fsyncSync(fd, tmp);
-  } finally {
-    closeSync(fd);
-  }
-  fs.renameSync(tmp, path);
-}
