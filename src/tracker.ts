@@ -2,8 +2,8 @@
  * Assembles a tracker from a validated config: storage, the hook chain (user pre-hooks,
  * built-in response hook; built-in swarm hook, user post-hooks), frontends and metrics.
  *
- * Start-up order: access registry loads → hooks start → storage maintenance → frontends listen → metrics (and admin API).
- * Shutdown order: frontends stop accepting → hooks stop (and flush) → registry → storage → metrics.
+ * Start-up order: access registry loads → site state loads → hooks start → storage maintenance → frontends listen → metrics (and admin API).
+ * Shutdown order: frontends stop accepting → hooks stop (and flush) → site → registry → storage → metrics.
  */
 import type { Server } from 'node:http';
 import type { Logger } from 'pino';
@@ -24,6 +24,9 @@ import { createUdpFrontend } from './frontend/udp/server.js';
 import { createAccessRegistry, type AccessRegistry } from './access/index.js';
 import { createAdminHandler } from './access/admin-api.js';
 import { BuildInfo } from './metrics/build-info.js';
+import { createSiteProfile } from './sites/index.js';
+import type { SiteProfile } from './sites/site.js';
+import { PeerExtras } from './sites/peer-extras.js';
 
 export class Tracker {
   readonly metrics: TrackerMetrics;
@@ -31,6 +34,8 @@ export class Tracker {
   readonly chain: HookChain;
   /** The access registry (config `registry:`), shared by the access hooks; undefined if not configured. */
   readonly accessRegistry: AccessRegistry | undefined;
+  /** The site privtrak stands in for (config `site:`), undefined if none. */
+  readonly site: SiteProfile | undefined;
   /** privtrak_build_info, and the run-time choices (HTTP transport, journal I/O) logged as they are made. */
   readonly buildInfo: BuildInfo;
   private readonly clock = new CoarseClock();
@@ -43,18 +48,26 @@ export class Tracker {
     this.buildInfo = new BuildInfo(this.metrics.prometheus, logger);
     this.store = createPeerStore(config.storage, this.clock);
     this.accessRegistry = config.registry === undefined ? undefined : createAccessRegistry(config.registry, { logger, prometheus: this.metrics.prometheus });
+    this.site = config.site === undefined ? undefined : createSiteProfile(config.site, {
+      logger, prometheus: this.metrics.prometheus, store: this.store, announceIntervalMs: config.announce_interval,
+      peerLifetimeMs: config.storage.config.peer_lifetime, extras: new PeerExtras(),
+    });
     const deps: HookDeps = {
       store: this.store, logger, prometheus: this.metrics.prometheus, announceIntervalMs: config.announce_interval, accessRegistry: this.accessRegistry,
-      buildInfo: this.buildInfo, userKeySecretPath: config.user_key_secret,
+      buildInfo: this.buildInfo, userKeySecretPath: config.user_key_secret, siteSink: this.site?.sink,
     };
-    const pre = config.prehooks.map((h, i) => buildHook(h.name, h.options, deps, `prehooks.${i}`));
+    // The site's announce rules come first: later hooks (privtrak among them) read the user and torrent they set.
+    const pre = [
+      ...(this.site === undefined ? [] : [this.site.hook]),
+      ...config.prehooks.map((h, i) => buildHook(h.name, h.options, deps, `prehooks.${i}`)),
+    ];
     const post = config.posthooks.map((h, i) => buildHook(h.name, h.options, deps, `posthooks.${i}`));
     this.chain = new HookChain([...pre, createResponseHook(this.store)], [createSwarmHook(this.store), ...post], {
       announceInterval: Math.round(config.announce_interval / 1000),
       minAnnounceInterval: Math.round(config.min_announce_interval / 1000),
     });
     this.maintenance = new StoreMaintenance(this.store, config.storage.config, this.metrics, logger);
-    const fdeps: FrontendDeps = { chain: this.chain, metrics: this.metrics, logger, clock: this.clock };
+    const fdeps: FrontendDeps = { chain: this.chain, metrics: this.metrics, logger, clock: this.clock, control: this.site?.control };
     if (config.http.addr !== '') {
       const http = createHttpFrontend(config.http, fdeps);
       this.buildInfo.note('transport', http.transport, http.transportReason, http.transportFallback);
@@ -67,8 +80,10 @@ export class Tracker {
     // Without its users and torrents a private tracker would refuse everyone: a failed first load stops the start.
     await this.accessRegistry?.start();
     try {
+      await this.site?.start();
       await this.chain.start();
     } catch (err) {
+      await this.site?.stop().catch(() => undefined);
       await this.accessRegistry?.stop().catch(() => undefined);
       throw err;
     }
@@ -112,6 +127,7 @@ export class Tracker {
     };
     for (const f of this.frontends) await attempt(`closing ${f.name}`, () => f.close());
     errors.push(...(await this.chain.stop()));
+    if (this.site) await attempt('stopping the site profile', () => this.site!.stop());
     if (this.accessRegistry) await attempt('stopping the access registry', () => this.accessRegistry!.stop());
     this.maintenance.stop();
     await attempt('stopping storage', () => this.store.stop());

@@ -5,10 +5,11 @@ import { ZodError } from 'zod';
 import { configSchema, type Config } from './schema.js';
 import { ConfigError } from './errors.js';
 import { interpolateEnv, type Environment } from './env-interpolation.js';
+import { applySiteDefaults } from '../sites/config.js';
 
 export function validateConfig(raw: unknown): Config {
   try {
-    return configSchema.parse(raw ?? {});
+    return configSchema.parse(applySiteDefaults(raw ?? {}));
   } catch (err) {
     if (err instanceof ZodError) {
       const issue = err.issues[0]!;

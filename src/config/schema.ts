@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { durationSchema as duration } from './zod-duration.js';
 import { registrySchema } from '../access/config.js';
+import { siteSchema } from '../sites/config.js';
 
 /** "host:port", "[v6]:port" or ":port"; empty string disables the listener. */
 const addr = (def: string) =>
@@ -81,7 +82,15 @@ export const configSchema = z.object({
   // Users and torrents for the access hooks (user_approval, torrent_approval, freeleech): one
   // registry per tracker, shared by those hooks. Absent: no hook may need it.
   registry: registrySchema.optional(),
+  // The site privtrak stands in for (src/sites/): its database, rules, tables and control channel.
+  site: siteSchema.optional(),
 }).strict().superRefine((c, ctx) => {
+  if (c.site !== undefined && !c.site.readonly && !c.prehooks.some((h) => h.name === 'privtrak')) {
+    ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['prehooks'], message: `the site block (${c.site.name}) counts through the privtrak hook: keep {name: privtrak} in prehooks` });
+  }
+  if (c.site !== undefined && c.registry !== undefined) {
+    ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['registry'], message: `the site block (${c.site.name}) reads users and torrents from the site's database itself: remove registry` });
+  }
   if (c.registry !== undefined && c.registry.admin_token !== '' && c.metrics_addr === '') {
     ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['registry', 'admin_token'], message: 'the admin API is served on metrics_addr, which is disabled ("")' });
   }

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { HookChain } from '../middleware/chain.js';
 import type { TrackerMetrics } from '../metrics/metrics.js';
 import type { Clock } from '../clock.js';
+import type { ControlHandler } from './control.js';
 
 export interface Frontend {
   readonly name: 'http' | 'udp';
@@ -21,4 +22,6 @@ export interface FrontendDeps {
   readonly metrics: TrackerMetrics;
   readonly logger: Logger;
   readonly clock: Clock;
+  /** A site's control channel on the HTTP listener (frontend/control.ts), if a site is configured. */
+  readonly control?: ControlHandler;
 }

@@ -14,6 +14,7 @@ import type { PeerStore } from '../storage/peer-store.js';
 import type { AccessRegistry } from '../access/registry.js';
 import type { RequestContext } from './context.js';
 import type { BuildInfo } from '../metrics/build-info.js';
+import type { DeltaSink } from '../sinks/sink.js';
 
 export type MaybePromise = void | Promise<void>;
 
@@ -41,6 +42,8 @@ export interface HookDeps {
   readonly userKeySecretPath?: string;
   /** Where a hook reports a run-time choice (the privtrak hook: its journal I/O); absent in unit tests. */
   readonly buildInfo?: BuildInfo;
+  /** The configured site's sink (config `site:`, src/sites/): the privtrak hook writes the site's tables through it. */
+  readonly siteSink?: DeltaSink;
 }
 
 /** Whether a hook (or the chain) answered asynchronously. */

@@ -4,7 +4,8 @@
  * this reads the request line and the few headers it needs, and writes a complete response
  * in one write — what opentracker does. Under it is a TCP listener (connection.ts): libuv
  * handles directly by default, node:net as the fallback. BENCHMARKS.md shows the difference.
- * Bodies are not supported (trackers take none): a request with one is refused.
+ * Bodies are not supported (trackers take none): a request with one is refused — except on a
+ * site's control channel (frontend/control.ts), whose calls carry a small JSON body.
  */
 import type { HttpConfig } from '../../config/schema.js';
 import type { Frontend, FrontendDeps } from '../frontend.js';
@@ -21,6 +22,7 @@ import type { Action } from '../../metrics/metrics.js';
 import type { Connection, ConnectionHandlers, TcpListener } from './connection.js';
 import { createRawTcpListener, rawTcpUnavailableReason } from './raw-tcp.js';
 import { createNetTcpListener } from './net-tcp.js';
+import type { ControlReply } from '../control.js';
 
 interface RequestHead {
   readonly method: string;
@@ -30,6 +32,8 @@ interface RequestHead {
   readonly userAgent: string | undefined;
   readonly forwardedFor: string | undefined;
   readonly hasBody: boolean;
+  /** Content-Length (0 if none); -1 for a body of unknown length (Transfer-Encoding). */
+  readonly contentLength: number;
 }
 
 /** Picks the TCP layer (`http.transport`): raw libuv handles when available, else node:net. */
@@ -61,6 +65,8 @@ export class HttpFrontend implements Frontend, ConnectionHandlers {
   private readonly matchAnnounce: RouteMatcher;
   private readonly matchScrape: RouteMatcher;
   private readonly realIpHeader: string;
+  /** Largest control body: what fits in max_buffered_bytes beside a request head (reading pauses past it). */
+  private readonly maxControlBody: number;
   private closing = false;
   private sweeper: NodeJS.Timeout | undefined;
 
@@ -74,6 +80,7 @@ export class HttpFrontend implements Frontend, ConnectionHandlers {
     this.transportReason = why;
     this.transportFallback = fallback;
     this.maxBuffered = cfg.max_buffered_bytes;
+    this.maxControlBody = Math.max(0, cfg.max_buffered_bytes - cfg.max_request_size);
     deps.metrics.httpConnectionsOpen(() => this.connections.size);
   }
 
@@ -180,12 +187,28 @@ export class HttpFrontend implements Frontend, ConnectionHandlers {
         return;
       }
       const text = conn.rx.length === end + 4 ? conn.rx : conn.rx.slice(0, end);
-      conn.rx = conn.rx.length === end + 4 ? '' : conn.rx.slice(end + 4);
       const head = this.parseHead(text, end);
       if (head === undefined) {
         this.refuse(conn, 400, 'malformed request');
         return;
       }
+      if (this.deps.control !== undefined && this.deps.control.matches(head.path)) {
+        // A control call: wait for its whole body, then hand it over (the reply closes the connection).
+        if (head.contentLength < 0) {
+          this.refuse(conn, 411, 'a body needs Content-Length');
+          return;
+        }
+        if (head.contentLength > this.maxControlBody) {
+          this.refuse(conn, 413, 'request body too large');
+          return;
+        }
+        if (conn.rx.length < end + 4 + head.contentLength) return; // more of the body to come
+        const body = Buffer.from(conn.rx.slice(end + 4, end + 4 + head.contentLength), 'latin1');
+        conn.rx = '';
+        this.control(conn, head, body);
+        return;
+      }
+      conn.rx = conn.rx.length === end + 4 ? '' : conn.rx.slice(end + 4);
       if (this.handle(conn, head)) return; // answered later: reply() resumes the connection
       if (!head.keepAlive) return;
     }
@@ -206,6 +229,7 @@ export class HttpFrontend implements Frontend, ConnectionHandlers {
     let userAgent: string | undefined;
     let forwardedFor: string | undefined;
     let hasBody = false;
+    let contentLength = 0;
     let pos = lineEnd + 2;
     while (pos < length) {
       let next = text.indexOf('\r\n', pos);
@@ -216,7 +240,15 @@ export class HttpFrontend implements Frontend, ConnectionHandlers {
         if (name === 'connection') connection = text.slice(colon + 1, next).trim().toLowerCase();
         else if (name === 'user-agent') userAgent = text.slice(colon + 1, next).trim();
         else if (name === this.realIpHeader) forwardedFor = text.slice(colon + 1, next).trim();
-        else if (name === 'transfer-encoding' || (name === 'content-length' && text.slice(colon + 1, next).trim() !== '0')) hasBody = true;
+        else if (name === 'transfer-encoding') {
+          hasBody = true;
+          contentLength = -1;
+        } else if (name === 'content-length') {
+          const v = text.slice(colon + 1, next).trim();
+          if (!/^\d{1,15}$/.test(v)) return undefined;
+          if (contentLength >= 0) contentLength = Number(v);
+          if (contentLength !== 0) hasBody = true;
+        }
       }
       pos = next + 2;
     }
@@ -229,6 +261,7 @@ export class HttpFrontend implements Frontend, ConnectionHandlers {
       userAgent,
       forwardedFor,
       hasBody,
+      contentLength,
     };
   }
 
@@ -288,6 +321,32 @@ export class HttpFrontend implements Frontend, ConnectionHandlers {
     this.send(conn, 404, writeFailureBody('not found'), head.keepAlive);
     this.deps.metrics.observe('http', 'other', 'client_error', start);
     return false;
+  }
+
+  /** A site's control call (frontend/control.ts): its reply, then close. */
+  private control(conn: Connection, head: RequestHead, body: Buffer): void {
+    const start = process.hrtime.bigint();
+    const ip = this.clientIp(conn, head);
+    if (ip === undefined) return;
+    let result: Promise<ControlReply>;
+    try {
+      result = this.deps.control!.handle({ method: head.method, path: head.path, query: head.query, body, ip });
+    } catch (err) {
+      result = Promise.reject(err);
+    }
+    const closeHead = { ...head, keepAlive: false };
+    this.reply(conn, closeHead, result, (r) => {
+      if (conn.closed) return;
+      conn.done = true;
+      conn.deadline = Date.now() + this.cfg.read_timeout;
+      const bytes = typeof r.body === 'string' ? Buffer.from(r.body, 'utf8') : r.body;
+      conn.writeLast(frameResponse(r.status, bytes, false, r.contentType));
+      this.deps.metrics.observe('http', 'other', r.status < 400 ? 'ok' : 'client_error', start);
+    }, (err) => {
+      this.deps.logger.error({ err, path: head.path.replace(/\/[^/]{16,}(?=\/|$)/g, '/…') }, 'control call failed');
+      this.send(conn, 500, Buffer.from('internal server error'), false);
+      this.deps.metrics.observe('http', 'other', 'internal_error', start);
+    });
   }
 
   private announce(conn: Connection, head: RequestHead, ip: string, params: Record<string, string>, start: bigint): boolean {

@@ -60,13 +60,13 @@ export function writeFailureBody(reason: string, retryIn?: number): Buffer {
 }
 
 const STATUS_TEXT: Record<number, string> = {
-  200: 'OK', 400: 'Bad Request', 404: 'Not Found', 405: 'Method Not Allowed', 408: 'Request Timeout',
-  413: 'Payload Too Large', 431: 'Request Header Fields Too Large', 500: 'Internal Server Error', 503: 'Service Unavailable',
+  200: 'OK', 204: 'No Content', 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 405: 'Method Not Allowed', 408: 'Request Timeout',
+  411: 'Length Required', 413: 'Payload Too Large', 422: 'Unprocessable Content', 431: 'Request Header Fields Too Large', 500: 'Internal Server Error', 503: 'Service Unavailable',
 };
 
 /** Frames a body as an HTTP/1.1 response: status line, three headers, body, in one Buffer. */
-export function frameResponse(status: number, body: Buffer, keepAlive: boolean): Buffer {
-  const head = `HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? 'OK'}\r\nContent-Type: text/plain\r\nContent-Length: ${body.length}\r\nConnection: ${keepAlive ? 'keep-alive' : 'close'}\r\n\r\n`;
+export function frameResponse(status: number, body: Buffer, keepAlive: boolean, contentType = 'text/plain'): Buffer {
+  const head = `HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? 'OK'}\r\nContent-Type: ${contentType}\r\nContent-Length: ${body.length}\r\nConnection: ${keepAlive ? 'keep-alive' : 'close'}\r\n\r\n`;
   const out = Buffer.allocUnsafe(head.length + body.length);
   out.write(head, 0, 'latin1');
   body.copy(out, head.length);

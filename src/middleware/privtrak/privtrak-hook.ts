@@ -25,6 +25,7 @@ import type { RequestContext } from '../context.js';
 import { parseHookOptions } from '../options.js';
 import type { DeltaSink } from '../../sinks/sink.js';
 import { createSink } from '../../sinks/index.js';
+import { ConfigError } from '../../config/errors.js';
 import { BaselineStore } from './baselines.js';
 import { computeDelta, ReusableOutcome } from './rules.js';
 import { DeltaScratch } from './delta-scratch.js';
@@ -249,5 +250,12 @@ export class PrivtrakHook implements Hook {
 
 export function createPrivtrakHook(options: Record<string, unknown>, deps: HookDeps, path: string): Hook {
   const opts = parseHookOptions(privtrakOptionsSchema, options, path);
+  if (deps.siteSink !== undefined) {
+    // A site profile writes the site's own tables (src/sites/): that is this hook's sink.
+    if (options['sink'] !== undefined) {
+      throw new ConfigError(`${path}.options.sink`, 'the site block writes the site\'s own tables: remove sink (or set site.readonly: true to count into this sink in a dry run)');
+    }
+    return new PrivtrakHook(opts, deps.siteSink, deps);
+  }
   return new PrivtrakHook(opts, createSink(opts.sink), deps);
 }
