@@ -32,6 +32,8 @@ export interface LoadOptions {
   readonly peersPerUser?: number;
   /** Most announces in flight (beyond it, a due announce waits: the count of late ones says so). */
   readonly maxInFlight?: number;
+  /** The announce path for a passkey (default `/<passkey>/announce`). */
+  readonly path?: (passkey: string) => string;
 }
 
 export interface LoadCounts {
@@ -99,6 +101,38 @@ export class AnnounceLoad {
     }
   }
 
+  /** The users' passkeys, in user order. */
+  passkeys(): string[] {
+    return [...new Set(this.peers.map((p) => p.passkey))];
+  }
+
+  /** Every peer's info_hash (one torrent per peer). */
+  infoHashes(): Buffer[] {
+    return this.peers.map((p) => p.infoHash);
+  }
+
+  /**
+   * After the load: every peer announces once more until one is accepted (bounded by `timeoutMs`),
+   * so the tracker has every peer's final counters however the last ones fared (a reply lost in a
+   * crash). Then `expected()` is exactly what the tracker must count.
+   */
+  async finalRound(timeoutMs = 30_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    const queue = [...this.peers];
+    const worker = async () => {
+      for (let peer = queue.shift(); peer !== undefined; peer = queue.shift()) {
+        for (;;) {
+          if (Date.now() > deadline) throw new Error(`final round: not every peer accepted within ${timeoutMs} ms (${JSON.stringify(this.counts)})`);
+          await this.announce(peer);
+          // Accepted: the counters it just sent are the ones counted.
+          if (peer.started && peer.countedUp === peer.up && peer.countedDown === peer.down) break;
+          await new Promise((r) => setTimeout(r, 50));
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: 16 }, worker));
+  }
+
   private pick(): Peer | undefined {
     for (let i = 0; i < this.peers.length; i++) {
       const peer = this.peers[this.next++ % this.peers.length]!;
@@ -116,7 +150,8 @@ export class AnnounceLoad {
     }
     const up = peer.up;
     const down = peer.down;
-    const target = `/${peer.passkey}/announce?info_hash=${escapeBytes(peer.infoHash)}&peer_id=${escapeBytes(peer.peerId)}&port=6881`
+    const path = this.opts.path ? this.opts.path(peer.passkey) : `/${peer.passkey}/announce`;
+    const target = `${path}?info_hash=${escapeBytes(peer.infoHash)}&peer_id=${escapeBytes(peer.peerId)}&port=6881`
       + `&uploaded=${up}&downloaded=${down}&left=0&numwant=5${peer.started ? '' : '&event=started'}`;
     try {
       const reply = await get(this.opts.port, target);
