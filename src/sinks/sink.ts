@@ -16,7 +16,7 @@
  * passkeys: SQL schema 1, the log sink's old state file) refuses to open with LegacyDataError, and
  * `migrate(rekey)` rekeys it (accounting/legacy-data.ts).
  */
-import type { DeltaBatch } from '../accounting/delta.js';
+import type { Baseline, DeltaBatch } from '../accounting/delta.js';
 import type { Rekey } from '../accounting/legacy-data.js';
 
 export interface SinkState {
@@ -48,6 +48,14 @@ export interface TotalsRow {
   readonly snatched: bigint;
 }
 
+/** A live peer's last counters as a site's previous announce server left them (DeltaSink.adoptableBaselines). */
+export interface AdoptedBaseline {
+  readonly user: Buffer;
+  readonly infoHash: Buffer;
+  readonly peerId: Buffer;
+  readonly baseline: Baseline;
+}
+
 export interface DeltaSink {
   readonly name: string;
   /** Connects and checks the schema is there (SQLite creates it; PostgreSQL needs `privtrak migrate`). */
@@ -65,4 +73,12 @@ export interface DeltaSink {
   apply(batch: DeltaBatch): Promise<void>;
   totals(query: TotalsQuery): Promise<TotalsRow[]>;
   close(): Promise<void>;
+  /**
+   * Optional, for sinks that write a site's tables (src/sites/): the counters the site's previous
+   * announce server left for each live peer (UNIT3D's `peers` rows, Gazelle's `xbt_files_users`).
+   * The privtrak hook adopts them as baselines on its very first start (no journal, no checkpoint,
+   * mark 0), so the bytes a peer moves between its last announce to the old server and its first to
+   * privtrak are counted from those counters, not lost as an unknown peer's.
+   */
+  adoptableBaselines?(): Promise<AdoptedBaseline[]>;
 }

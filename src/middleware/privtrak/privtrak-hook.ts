@@ -23,7 +23,7 @@ import { ClientError } from '../../bittorrent/errors.js';
 import type { Hook, HookDeps } from '../hook.js';
 import type { RequestContext } from '../context.js';
 import { parseHookOptions } from '../options.js';
-import type { DeltaSink } from '../../sinks/sink.js';
+import type { AdoptedBaseline, DeltaSink } from '../../sinks/sink.js';
 import { createSink } from '../../sinks/index.js';
 import { ConfigError } from '../../config/errors.js';
 import { BaselineStore } from './baselines.js';
@@ -153,6 +153,8 @@ export class PrivtrakHook implements Hook {
     this.checkpointer.checkpointSeq = restored.checkpointSeq;
     this.checkpointer.previousCheckpointSeq = restored.previousCheckpointSeq;
     this.checkpointer.sinceCheckpoint = restored.records;
+    const fresh = restored.seq === 0 && restored.records === 0 && appliedThrough === 0 && this.baselines.size === 0;
+    const adopted = fresh && this.sink.adoptableBaselines !== undefined ? await this.adopt(this.sink.adoptableBaselines.bind(this.sink)) : 0;
     this.logger.info({
       baselines: this.baselines.size, appliedThrough, checkpointSeq: restored.checkpointSeq, replayed: restored.replayed, journalIo: this.journal.io,
     }, 'privtrak state restored');
@@ -162,8 +164,26 @@ export class PrivtrakHook implements Hook {
     this.timers.push(setInterval(() => void this.checkpoint(), this.options.checkpoint_interval).unref());
     this.report();
     this.state = 'running';
-    // A restart starts from a fresh checkpoint, so the journal it replayed can go.
-    if (restored.records > 0) void this.checkpoint();
+    // A restart starts from a fresh checkpoint, so the journal it replayed can go; adopted
+    // baselines are in no journal record, so a checkpoint keeps them across a crash.
+    if (adopted > 0) await this.checkpoint();
+    else if (restored.records > 0) void this.checkpoint();
+  }
+
+  /**
+   * First start in front of a site: the previous announce server's last counters of each live peer
+   * become baselines (DeltaSink.adoptableBaselines), so a peer's next announce is counted from them.
+   */
+  private async adopt(read: () => Promise<AdoptedBaseline[]>): Promise<number> {
+    const cutoff = Date.now() - this.options.baseline_lifetime;
+    let n = 0;
+    for (const a of await read()) {
+      if (a.baseline.lastMs < cutoff) continue;
+      this.baselines.put(a.user, a.infoHash, a.peerId, a.baseline);
+      n++;
+    }
+    this.logger.info({ adopted: n }, 'privtrak: first start: adopted the site\'s last peer counters as baselines');
+    return n;
   }
 
   handleAnnounce(ctx: RequestContext, req: AnnounceRequest, _resp: AnnounceResponse): Promise<void> | undefined {
