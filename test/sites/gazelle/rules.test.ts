@@ -33,6 +33,19 @@ describe('Gazelle announce rules', () => {
     }
   });
 
+  it('serves a WhatCD-layout site the same way (schema: whatcd)', async (t) => {
+    const s = await startSite(t, { schema: 'whatcd' });
+    if (s === undefined) return;
+    try {
+      assert.equal((await s.announce({})).failure, undefined);
+      assert.equal((await s.announce({ passkey: CAROL })).failure, 'Passkey not found');
+      assert.equal((await s.announce({ infoHash: IH.unknown })).failure, 'Unregistered torrent');
+      assert.equal(s.site.state.torrent(IH.other)?.snatched, 3, 'Snatched read from torrents itself');
+    } finally {
+      await s.close();
+    }
+  });
+
   it('can_leech = 0: a leecher is refused; seeding and stopping pass', async (t) => {
     const s = await startSite(t);
     if (s === undefined) return;
