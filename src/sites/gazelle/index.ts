@@ -20,7 +20,12 @@ import { GazelleReport } from './report.js';
 import { GazelleControl } from './control.js';
 import { GazelleWriter } from './writer.js';
 
-export function createGazelleSite(config: GazelleSiteConfig, deps: SiteDeps): SiteProfile {
+/** The profile, and its state for those that look inside (tests, staff tooling). */
+export interface GazelleSiteProfile extends SiteProfile {
+  readonly state: GazelleState;
+}
+
+export function createGazelleSite(config: GazelleSiteConfig, deps: SiteDeps): GazelleSiteProfile {
   const state = new GazelleState();
   const stats = new GazelleStats();
   const logger = deps.logger.child({ site: 'gazelle' });
@@ -33,6 +38,7 @@ export function createGazelleSite(config: GazelleSiteConfig, deps: SiteDeps): Si
   let sweep: NodeJS.Timeout | undefined;
   return {
     name: 'gazelle',
+    state,
     hook,
     sink,
     control,
