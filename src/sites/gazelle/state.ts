@@ -99,7 +99,7 @@ export class GazelleState implements GazelleFacts {
     return u;
   }
 
-  /** Moves a user to a new passkey; false if the old one is unknown. */
+  /** Moves a user to a new passkey (a user already there is replaced, as by Ocelot); undefined if the old one is unknown. */
   changePasskey(oldPasskey: string, newPasskey: string): GazelleUser | undefined {
     const u = this.users.get(oldPasskey);
     if (u === undefined) return undefined;
