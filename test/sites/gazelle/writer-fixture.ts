@@ -98,16 +98,18 @@ export async function gazelleTestSite(t: { skip(msg: string): void }, layout: Ga
       return w;
     },
     async addUsers(ids, withStats = true) {
-      for (const id of ids) {
-        await conn.query(`INSERT INTO users_main (ID, Username, Email, Enabled, torrent_pass) VALUES (?, ?, '', '1', ?)`,
-          [id, `u${id}`, String(id).padStart(32, 'a')]);
-        if (ops && withStats) await conn.query('INSERT INTO users_leech_stats (UserID, Uploaded, Downloaded) VALUES (?, 0, 0)', [id]);
+      for (let i = 0; i < ids.length; i += 1000) {
+        const part = ids.slice(i, i + 1000);
+        await conn.query(`INSERT INTO users_main (ID, Username, Email, Enabled, torrent_pass) VALUES ?`,
+          [part.map((id) => [id, `u${id}`, '', '1', String(id).padStart(32, 'a')])]);
+        if (ops && withStats) await conn.query('INSERT INTO users_leech_stats (UserID, Uploaded, Downloaded) VALUES ?', [part.map((id) => [id, 0, 0])]);
       }
     },
     async addTorrents(ids, withStats = true) {
-      for (const id of ids) {
-        await conn.query('INSERT INTO torrents (ID, GroupID, info_hash) VALUES (?, 1, ?)', [id, infoHashOf(id)]);
-        if (ops && withStats) await conn.query('INSERT INTO torrents_leech_stats (TorrentID) VALUES (?)', [id]);
+      for (let i = 0; i < ids.length; i += 1000) {
+        const part = ids.slice(i, i + 1000);
+        await conn.query('INSERT INTO torrents (ID, GroupID, info_hash) VALUES ?', [part.map((id) => [id, 1, infoHashOf(id)])]);
+        if (ops && withStats) await conn.query('INSERT INTO torrents_leech_stats (TorrentID) VALUES ?', [part.map((id) => [id])]);
       }
     },
     async dump() {
