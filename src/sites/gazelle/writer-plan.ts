@@ -198,6 +198,9 @@ export function planBatch(input: PlanInput): WritePlan {
       snatches.push({ uid, fid, tstamp: mtime, ip });
     }
     // Ocelot's token accounting: a token holder's raw download goes to users_freeleeches.Downloaded.
+    // Asked at flush time, not at the announce (Ocelot asks at the announce): a token removed in the
+    // seconds between is not counted. The facts do not say whether the torrent is neutral, where
+    // Ocelot skips this; so a token holder's download on a neutral torrent is counted here too.
     if (d.deltaDown > 0 && facts.hasToken(uid, fid)) {
       const tk = `${uid}/${fid}`;
       let r = tokens.get(tk);
