@@ -7,7 +7,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { SinkSchemaError } from '../../../src/sinks/sink-errors.js';
+import { SinkSchemaError, SinkUnreachableError } from '../../../src/sinks/sink-errors.js';
 import { gazelleTestSite, gd, metricValue, peerIdOf, peerRow, type GazelleTestSite } from './writer-fixture.js';
 import type { GazelleSchema } from './schema.js';
 
@@ -70,6 +70,16 @@ for (const layout of ['ops', 'whatcd'] as const) {
         await assert.rejects(site.writer({ schema: other }), (err: unknown) => {
           assert.ok(err instanceof SinkSchemaError);
           assert.match(err.message, other === 'whatcd' ? /users_main\.Uploaded.*torrents\.Seeders/ : /users_leech_stats\.UserID.*torrents_leech_stats\.TorrentID/);
+          return true;
+        });
+      });
+    });
+
+    it('a server that refuses the connection is a SinkUnreachableError (the password masked)', async (t) => {
+      await withSite(t, layout, async (site) => {
+        await assert.rejects(site.writer({ url: 'mysql://root:hunter2@127.0.0.1:1/site' }), (err: unknown) => {
+          assert.ok(err instanceof SinkUnreachableError);
+          assert.doesNotMatch(err.message, /hunter2/);
           return true;
         });
       });
