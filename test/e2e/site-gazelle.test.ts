@@ -5,7 +5,7 @@
  */
 import { describe, it, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { runSiteScenario, rowsOf, SEEDER_ID, LEECHER_ID, TORRENT_ID, type SiteFixture, type SiteScenario } from './site-scenario.js';
+import { runSiteScenario, rowsOf, MAX_GAP_MS, SEEDER_ID, LEECHER_ID, TORRENT_ID, type SiteFixture, type SiteScenario } from './site-scenario.js';
 import { gazelleExpectation, type ModelAnnounce } from './site-models.js';
 import { mysqlExec } from '../support/mysql.js';
 import { gazelleDdl } from '../sites/gazelle/schema.js';
@@ -39,7 +39,7 @@ const gazelle: SiteScenario = {
     return Number(r!['n']) >= 2 && Number(r!['a']) === 0;
   },
   async check(f, announces: ModelAnnounce[], t: TestContext) {
-    const e = gazelleExpectation(announces);
+    const e = gazelleExpectation(announces, MAX_GAP_MS);
     const users = await rowsOf(f.dbUrl, 'SELECT UserID, Uploaded, Downloaded FROM users_leech_stats ORDER BY UserID');
     assert.deepEqual(users.map((u) => [u['UserID'], Number(u['Uploaded']), Number(u['Downloaded'])]),
       [SEEDER_ID, LEECHER_ID].map((id) => [id, e.users.get(id)?.uploaded ?? 0, e.users.get(id)?.downloaded ?? 0]), 'users_leech_stats');

@@ -31,7 +31,8 @@ interface PeerState {
 }
 
 /** A peer's raw deltas and seeding seconds for each announce, as both servers compute them (A.3). */
-function walk(announces: readonly ModelAnnounce[], onAnnounce: (a: ModelAnnounce, prev: PeerState | undefined, up: number, down: number, seedSeconds: number) => void): void {
+function walk(announces: readonly ModelAnnounce[], maxGapMs: number,
+  onAnnounce: (a: ModelAnnounce, prev: PeerState | undefined, up: number, down: number, seedSeconds: number, seconds: number) => void): void {
   const peers = new Map<string, PeerState>();
   for (const a of announces) {
     const key = `${a.userId}/${a.torrentId}/${a.peerIdHex}`;
@@ -39,8 +40,10 @@ function walk(announces: readonly ModelAnnounce[], onAnnounce: (a: ModelAnnounce
     // A new peer contributes 0 (A.3); a counter below the stored one (a new session) contributes 0.
     const up = prev === undefined || a.uploaded < prev.uploaded ? 0 : a.uploaded - prev.uploaded;
     const down = prev === undefined || a.downloaded < prev.downloaded ? 0 : a.downloaded - prev.downloaded;
-    const seedSeconds = prev !== undefined && prev.left === 0 ? Math.floor((a.timeMs - prev.timeMs) / 1000) : 0;
-    onAnnounce(a, prev, up, down, seedSeconds);
+    // privtrak's rule: the seconds since the peer's previous announce, capped at twice the announce
+    // interval (a client silent for a day did not seed for a day as far as a tracker can tell).
+    const seconds = prev === undefined ? 0 : Math.floor(Math.min(Math.max(a.timeMs - prev.timeMs, 0), maxGapMs) / 1000);
+    onAnnounce(a, prev, up, down, prev !== undefined && prev.left === 0 ? seconds : 0, seconds);
     if (a.event === 'stopped') peers.delete(key);
     else peers.set(key, { uploaded: a.uploaded, downloaded: a.downloaded, left: a.left, timeMs: a.timeMs });
   }
@@ -61,10 +64,11 @@ export interface Unit3dExpectation {
 }
 
 /** UNIT3D-Announce's writes (A.2) for `announces`, with upload/download factors in percent per (user, torrent). */
-export function unit3dExpectation(announces: readonly ModelAnnounce[], factor: (a: ModelAnnounce) => { up: number; down: number } = () => ({ up: 100, down: 100 })): Unit3dExpectation {
+export function unit3dExpectation(announces: readonly ModelAnnounce[], maxGapMs: number,
+  factor: (a: ModelAnnounce) => { up: number; down: number } = () => ({ up: 100, down: 100 })): Unit3dExpectation {
   const e: Unit3dExpectation = { users: new Map(), history: new Map(), peers: new Map(), torrents: new Map() };
   const activePeers = new Map<string, Set<string>>();
-  walk(announces, (a, prev, up, down, seedSeconds) => {
+  walk(announces, maxGapMs, (a, prev, up, down, seedSeconds) => {
     const f = factor(a);
     const u = e.users.get(a.userId) ?? { uploaded: 0, downloaded: 0 };
     u.uploaded += Math.floor((f.up * up) / 100);
@@ -128,11 +132,10 @@ export interface GazelleExpectation {
 }
 
 /** Ocelot's writes (B.2) for `announces`; `free` gives a torrent's FreeTorrent ('0' | '1' | '2'), `token` whether the user holds one. */
-export function gazelleExpectation(announces: readonly ModelAnnounce[], free: (torrentId: number) => '0' | '1' | '2' = () => '0', token: (userId: number, torrentId: number) => boolean = () => false): GazelleExpectation {
+export function gazelleExpectation(announces: readonly ModelAnnounce[], maxGapMs: number, free: (torrentId: number) => '0' | '1' | '2' = () => '0', token: (userId: number, torrentId: number) => boolean = () => false): GazelleExpectation {
   const e: GazelleExpectation = { users: new Map(), files: new Map(), torrents: new Map(), snatches: [], tokens: new Map() };
   const live = new Map<number, Map<string, boolean>>();
-  const firstSeen = new Map<string, number>();
-  walk(announces, (a, prev, up, down, _seedSeconds) => {
+  walk(announces, maxGapMs, (a, prev, up, down, _seedSeconds, seconds) => {
     const ft = free(a.torrentId);
     // Ocelot snatches on `completed`; privtrak also when a known leecher reports left = 0 without it
     // (aria2 stopping at once after its download), which Ocelot would miss.
@@ -152,11 +155,11 @@ export function gazelleExpectation(announces: readonly ModelAnnounce[], free: (t
     e.files.set(fk, {
       active: a.event !== 'stopped', uploaded: a.uploaded, downloaded: a.downloaded, remaining: a.left,
       announced: (f?.announced ?? 0) + 1,
-      // Ocelot: now − first announce; privtrak adds the exact seconds between announces: the same for one session.
-      timespent: f === undefined ? 0 : Math.floor((a.timeMs - firstSeen.get(fk)!) / 1000),
+      // Ocelot: now − first announce; privtrak adds the seconds between announces (capped as above):
+      // the same for one session of a client that announces at least every two intervals.
+      timespent: (f?.timespent ?? 0) + seconds,
       useragent: a.agent.slice(0, 51), ip: a.ip, completed: (f?.completed ?? false) || snatch,
     });
-    if (!firstSeen.has(fk)) firstSeen.set(fk, a.timeMs);
 
     const swarm = live.get(a.torrentId) ?? new Map<string, boolean>();
     if (a.event === 'stopped') swarm.delete(fk);

@@ -26,6 +26,8 @@ export const SEEDER_ID = 1;
 export const LEECHER_ID = 2;
 export const TORRENT_ID = 7;
 const FLUSH_MS = 200;
+/** The scenario's announce interval is 2 s: privtrak caps a peer's seconds between announces at twice that. */
+export const MAX_GAP_MS = 4000;
 
 export interface SiteFixture {
   readonly dbUrl: string;

@@ -5,7 +5,7 @@
  */
 import { describe, it, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { runSiteScenario, rowsOf, SEEDER_ID, LEECHER_ID, TORRENT_ID, type SiteFixture, type SiteScenario } from './site-scenario.js';
+import { runSiteScenario, rowsOf, MAX_GAP_MS, SEEDER_ID, LEECHER_ID, TORRENT_ID, type SiteFixture, type SiteScenario } from './site-scenario.js';
 import { unit3dExpectation, type ModelAnnounce } from './site-models.js';
 import { mysqlExec } from '../support/mysql.js';
 import { UNIT3D_DDL } from '../sites/unit3d/schema.js';
@@ -42,7 +42,7 @@ const unit3d: SiteScenario = {
     return Number(r!['n']) >= 2 && Number(r!['a']) === 0 && Number(r!['h']) === 2;
   },
   async check(f, announces: ModelAnnounce[], t: TestContext) {
-    const e = unit3dExpectation(announces);
+    const e = unit3dExpectation(announces, MAX_GAP_MS);
     const users = await rowsOf(f.dbUrl, 'SELECT id, uploaded, downloaded FROM users ORDER BY id');
     assert.deepEqual(users.map((u) => [u['id'], Number(u['uploaded']), Number(u['downloaded'])]),
       [SEEDER_ID, LEECHER_ID].map((id) => [id, e.users.get(id)?.uploaded ?? 0, e.users.get(id)?.downloaded ?? 0]), 'users.uploaded/downloaded');

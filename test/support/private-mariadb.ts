@@ -46,7 +46,7 @@ export class PrivateMariaDb {
     if (install.status !== 0) throw new Error(`mariadb-install-db failed: ${install.stderr || install.stdout}`);
     const db = new PrivateMariaDb(dir, await freePort());
     await db.start();
-    await db.exec('CREATE DATABASE test');
+    await db.exec('CREATE DATABASE test', 'mysql');
     return db;
   }
 
