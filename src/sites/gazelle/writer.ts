@@ -22,7 +22,7 @@
  */
 import type { DeltaBatch, StatDelta } from '../../accounting/delta.js';
 import { MysqlSession, type Conn } from '../../sinks/mysql-session.js';
-import type { DeltaSink, SinkState, TotalsQuery, TotalsRow } from '../../sinks/sink.js';
+import type { AdoptedBaseline, DeltaSink, SinkState, TotalsQuery, TotalsRow } from '../../sinks/sink.js';
 import { SinkSchemaError } from '../../sinks/sink-errors.js';
 import type { GazelleSiteConfig } from '../config.js';
 import type { SiteDeps } from '../site.js';
@@ -33,6 +33,7 @@ import { gazelleTorrentId, gazelleUserId, planBatch, type WritePlan } from './wr
 import { countSwarms, existingIds, peerUpserts, sendAll, snatchInserts, tokenUpdates, torrentWrites, userWrites } from './writer-sql.js';
 import { MARK_DDL, MARK_TABLE, checkColumns, gazelleTables, type GazelleTables } from './writer-tables.js';
 import { gazelleTotals } from './writer-totals.js';
+import { gazelleAdoptable } from './writer-adopt.js';
 
 /** Peer rows one reaper round marks inactive (one transaction): its locks stay short. */
 const REAP_ROWS_PER_ROUND = 5000;
@@ -198,6 +199,11 @@ export class GazelleWriter implements DeltaSink {
 
   async totals(query: TotalsQuery): Promise<TotalsRow[]> {
     return this.session.run((conn) => gazelleTotals(conn, this.tables, query));
+  }
+
+  /** Ocelot's last counters of each live peer (writer-adopt.ts), for the privtrak hook's first start. */
+  async adoptableBaselines(): Promise<AdoptedBaseline[]> {
+    return this.session.run((conn) => gazelleAdoptable(conn));
   }
 
   async close(): Promise<void> {
