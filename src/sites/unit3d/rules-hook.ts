@@ -18,7 +18,7 @@
  * Then it sets what the privtrak hook and the writer read: ctx.siteUserId, ctx.siteTorrentId,
  * the credit multipliers (factors.ts), and the peer's agent and visibility (PeerExtras). A new
  * leech peer beyond the group's download slots is accepted but recorded `visible = false`, as
- * UNIT3D-Announce does.
+ * UNIT3D-Announce does; it becomes visible on a later announce once a slot is free.
  */
 import type { Registry } from 'prom-client';
 import { ClientError } from '../../bittorrent/errors.js';
@@ -107,9 +107,9 @@ export class Unit3dRulesHook implements Hook {
     const seeder = roleAfter(req) === 'seeder';
     let visible = true;
     if (!seeder && group.downloadSlots !== null) {
-      // A leecher that already holds a slot keeps it (and one that waits keeps waiting): only a
-      // new leech peer is weighed against the slots, so re-announces never flip visibility.
-      visible = old !== undefined && !old.seeder ? old.visible : user.numLeeching < group.downloadSlots;
+      // A leecher that holds a slot keeps it (numLeeching counts it, so weighing it again would
+      // evict it); any other leecher, new or waiting, is visible when a slot is free.
+      visible = (old !== undefined && !old.seeder && old.visible) || user.numLeeching < group.downloadSlots;
     }
 
     const f: FactorInputs = {

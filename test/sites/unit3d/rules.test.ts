@@ -109,14 +109,20 @@ describe('site unit3d: announce rules', () => {
     assert.equal(await visibleOf(TORRENT.approved.id, '-qB4520-slotslot0001'), true);
     await ok(site.announce(pk(USER.slotted), TORRENT.third.hash, { peerId: '-qB4520-slotslot0003', left: 0 }));
     assert.equal(await visibleOf(TORRENT.third.id, '-qB4520-slotslot0003'), true, 'a seeder uses no slot');
-    // The slot frees: the first leech stops, and a new leech is visible again.
+    // The slot frees when the first leech stops: the waiting one takes it on its next announce,
+    // and a new leech then waits in turn.
     await ok(site.announce(pk(USER.slotted), TORRENT.approved.hash, { peerId: '-qB4520-slotslot0001', event: 'stopped' }));
+    await ok(site.announce(pk(USER.slotted), TORRENT.other.hash, { peerId: '-qB4520-slotslot0002' }));
+    assert.equal(await visibleOf(TORRENT.other.id, '-qB4520-slotslot0002'), true);
     await ok(site.announce(pk(USER.slotted), TORRENT.halfFreeDouble.hash, { peerId: '-qB4520-slotslot0004' }));
-    assert.equal(await visibleOf(TORRENT.halfFreeDouble.id, '-qB4520-slotslot0004'), true);
+    assert.equal(await visibleOf(TORRENT.halfFreeDouble.id, '-qB4520-slotslot0004'), false);
+    const user = JSON.parse((await site.push('GET', `/users/${USER.slotted}`)).text) as { num_leeching: number; num_seeding: number };
+    assert.deepEqual([user.num_leeching, user.num_seeding], [1, 1], 'only visible peers count');
     // PeerExtras carries the visibility to the writer.
     const { siteUserKey } = await import('../../../src/accounting/user-key.js');
     const extras = (site.tracker.site as unknown as { hook: { deps: { extras: { get(u: Buffer, i: Buffer, p: Buffer): { visible: boolean; agent: string } | undefined } } } }).hook.deps.extras;
-    assert.equal(extras.get(siteUserKey(USER.slotted), TORRENT.other.hash, Buffer.from('-qB4520-slotslot0002'))?.visible, false);
+    assert.equal(extras.get(siteUserKey(USER.slotted), TORRENT.halfFreeDouble.hash, Buffer.from('-qB4520-slotslot0004'))?.visible, false);
+    assert.equal(extras.get(siteUserKey(USER.slotted), TORRENT.other.hash, Buffer.from('-qB4520-slotslot0002'))?.visible, true);
     assert.equal(extras.get(siteUserKey(USER.slotted), TORRENT.other.hash, Buffer.from('-qB4520-slotslot0002'))?.agent, 'qBittorrent/4.5.2');
     assert.equal(GROUP.slots, 5);
   });
