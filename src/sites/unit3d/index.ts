@@ -7,6 +7,7 @@
  *   push-api.ts    the API UNIT3D calls to change the state, on the announce listener
  *   writer.ts      the privtrak hook's sink writing UNIT3D's tables (absent with readonly: true)
  */
+import { Gauge } from 'prom-client';
 import type { Unit3dSiteConfig } from '../config.js';
 import type { SiteDeps, SiteProfile } from '../site.js';
 import { loadUnit3dSnapshot } from './loader.js';
@@ -34,6 +35,15 @@ export function createUnit3dSite(config: Unit3dSiteConfig, deps: SiteDeps): Site
   };
   const control = new Unit3dPushApi(config.api_key, { state, stats, prometheus: deps.prometheus, logger: deps.logger, reload: () => load(true) });
   let timer: NodeJS.Timeout | undefined;
+  if (deps.prometheus.getSingleMetric('privtrak_site_state_entries') === undefined) {
+    new Gauge({
+      name: 'privtrak_site_state_entries', help: 'What the site profile holds in memory: users, torrents, groups, peers.',
+      labelNames: ['site', 'kind'], registers: [deps.prometheus],
+      collect() {
+        for (const [kind, n] of Object.entries(state.counts())) this.labels('unit3d', kind).set(n);
+      },
+    });
+  }
 
   return {
     name: 'unit3d',
