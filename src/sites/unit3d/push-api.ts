@@ -172,7 +172,7 @@ export class Unit3dPushApi implements ControlHandler {
         numSeeding: old?.numSeeding ?? Math.max(0, b.num_seeding), numLeeching: old?.numLeeching ?? Math.max(0, b.num_leeching),
       };
       // A reset passkey stops working at once, even if UNIT3D names it and not the user's current one.
-      if (b.new_passkey != null && state.userIdByPasskey.get(b.passkey) === b.id) state.userIdByPasskey.delete(b.passkey);
+      if (b.new_passkey != null && state.usersByPasskey.get(b.passkey)?.id === b.id) state.usersByPasskey.delete(b.passkey);
       state.putUser(u);
     });
   }

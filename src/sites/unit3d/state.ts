@@ -73,7 +73,8 @@ const tokenKey = (userId: number, torrentId: number) => `${userId}:${torrentId}`
 
 export class Unit3dState implements Unit3dFacts {
   readonly usersById = new Map<number, Unit3dUser>();
-  readonly userIdByPasskey = new Map<string, number>();
+  /** passkey → user (the object itself: one lookup per announce). */
+  readonly usersByPasskey = new Map<string, Unit3dUser>();
   /** info_hash (latin1 of the 20 bytes) → torrent. */
   readonly torrentsByHash = new Map<string, Unit3dTorrent>();
   readonly torrentsById = new Map<number, Unit3dTorrent>();
@@ -95,7 +96,7 @@ export class Unit3dState implements Unit3dFacts {
    */
   replace(s: Unit3dSnapshot, keepPeers: boolean, nowMs: number): void {
     this.usersById.clear();
-    this.userIdByPasskey.clear();
+    this.usersByPasskey.clear();
     for (const u of s.users) this.putUser(u);
     this.torrentsByHash.clear();
     this.torrentsById.clear();
@@ -114,8 +115,7 @@ export class Unit3dState implements Unit3dFacts {
   }
 
   userByPasskey(passkey: string): Unit3dUser | undefined {
-    const id = this.userIdByPasskey.get(passkey);
-    return id === undefined ? undefined : this.usersById.get(id);
+    return this.usersByPasskey.get(passkey);
   }
 
   torrentByHash(infoHash: Buffer): Unit3dTorrent | undefined {
@@ -140,15 +140,15 @@ export class Unit3dState implements Unit3dFacts {
   /** Adds or replaces a user; an old passkey of the same user stops working. */
   putUser(u: Unit3dUser): void {
     const old = this.usersById.get(u.id);
-    if (old !== undefined && this.userIdByPasskey.get(old.passkey) === u.id) this.userIdByPasskey.delete(old.passkey);
+    if (old !== undefined && this.usersByPasskey.get(old.passkey)?.id === u.id) this.usersByPasskey.delete(old.passkey);
     this.usersById.set(u.id, u);
-    this.userIdByPasskey.set(u.passkey, u.id);
+    this.usersByPasskey.set(u.passkey, u);
   }
 
   deleteUser(id: number): boolean {
     const old = this.usersById.get(id);
     if (old === undefined) return false;
-    if (this.userIdByPasskey.get(old.passkey) === id) this.userIdByPasskey.delete(old.passkey);
+    if (this.usersByPasskey.get(old.passkey)?.id === id) this.usersByPasskey.delete(old.passkey);
     this.usersById.delete(id);
     return true;
   }
