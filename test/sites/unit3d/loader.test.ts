@@ -9,7 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { loadUnit3dSnapshot, SiteLoadError } from '../../../src/sites/unit3d/loader.js';
 import { Unit3dState, type Unit3dSnapshot } from '../../../src/sites/unit3d/state.js';
-import { ih, pk, siteDb, torrentRow, userRow, type SiteDb } from './support.js';
+import { ih, pk, siteDb, startSite, torrentRow, userRow, type SiteDb } from './support.js';
 
 describe('site unit3d: loading the state', () => {
   let db: SiteDb | undefined;
@@ -112,7 +112,7 @@ describe('site unit3d: loading the state', () => {
     assert.deepEqual([noOverride.immune(1), noOverride.immune(2), noOverride.immune(4)], [false, true, false]);
   });
 
-  it('a failed load names the table; an unreachable server\'s error carries no password', async (t) => {
+  it('a failed load names the table and stops the start; an unreachable server\'s error carries no password', async (t) => {
     if (db === undefined) return t.skip('no MariaDB');
     await db.exec(['DROP TABLE featured_torrents']);
     await assert.rejects(loadUnit3dSnapshot(db.url, 5000), (e: Error) => {
@@ -120,6 +120,8 @@ describe('site unit3d: loading the state', () => {
       assert.match(e.message, /^site unit3d: loading featured_torrents from .* failed: .*featured_torrents/);
       return true;
     });
+    // The tracker does not start without the site's state.
+    await assert.rejects(startSite(db.url), (e: Error) => e instanceof SiteLoadError && /featured_torrents/.test(e.message));
     await assert.rejects(loadUnit3dSnapshot('mysql://root:hunter2secret@127.0.0.1:1/site', 2000), (e: Error) => {
       assert.ok(e instanceof SiteLoadError);
       assert.match(e.message, /^site unit3d: loading users from mysql:\/\/root:\*\*\*@127\.0\.0\.1:1\/site failed/);

@@ -124,7 +124,12 @@ export async function startSite(url: string, site: Record<string, unknown> = {})
     user_key_secret: join(dir, 'user-key.secret'),
   });
   const tracker = new Tracker(config, pino({ level: 'silent' }), { defaultMetrics: false });
-  await tracker.start();
+  try {
+    await tracker.start();
+  } catch (err) {
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
   const hook = tracker.site!.hook;
   const original = hook.handleAnnounce.bind(hook);
   let last: RequestContext | undefined;
