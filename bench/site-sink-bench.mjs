@@ -1,0 +1,209 @@
+// Site sink benchmark (issue 12): how many deltas per second the UNIT3D writer (site: unit3d) sustains
+// into MariaDB with UNIT3D's tables, 100,000 users and 100,000 torrents.
+//
+// A fresh database gets UNIT3D's tables (the tests' DDL, dist/test/sites/unit3d/schema.js), 100,000
+// users and 100,000 torrents. A population of PEERS peers (a random user and torrent each) then
+// announces: each delta picks a random peer and moves it as a client would — `started` when it is
+// not active, then mostly regular announces with growing counters, some completing (leecher to
+// seeder, a snatch), some stopping; 10% double upload, 20% freeleech. Deltas are journal records
+// (what the flusher hands to sinks), in batches of BATCH applied back to back through the writer
+// from dist/ for SECONDS: the writer's ceiling, sustained (the first batches insert peers and
+// history rows, later ones mostly update them; the second half is reported apart). Then one
+// reaper round over the peers table that built up.
+//
+// usage: node bench/site-sink-bench.mjs [--seconds 60] [--batch 10000] [--peers 300000] [--mysql URL]
+// Build first (npx tsc -p tsconfig.json). Bounded: setup ≈ 10 s, SECONDS of batches, then the drop.
+import { parseArgs } from 'node:util';
+import { readFileSync, readdirSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { pino } from 'pino';
+import mysql from 'mysql2/promise';
+import { Registry } from 'prom-client';
+import { Unit3dWriter } from '../dist/src/sites/unit3d/writer.js';
+import { unit3dSiteSchema } from '../dist/src/sites/config.js';
+import { PeerExtras } from '../dist/src/sites/peer-extras.js';
+import { siteUserKey } from '../dist/src/accounting/user-key.js';
+import { RecordBatch } from '../dist/src/accounting/record-batch.js';
+import { RECORD_SIZE, encodeRecordInto } from '../dist/src/accounting/delta-record.js';
+import { UNIT3D_DDL, STRICT_MODE } from '../dist/test/sites/unit3d/schema.js';
+
+const { values: args } = parseArgs({
+  options: {
+    seconds: { type: 'string', default: '60' },
+    batch: { type: 'string', default: '10000' },
+    peers: { type: 'string', default: '300000' },
+    mysql: { type: 'string', default: 'mysql://root@127.0.0.1:3306/test' },
+  },
+});
+const SECONDS = Math.min(Number(args.seconds), 100);
+const BATCH = Number(args.batch);
+const PEERS = Number(args.peers);
+const USERS = 100_000;
+const TORRENTS = 100_000;
+const log = (...a) => console.error(...a);
+const rnd = (n) => Math.floor(Math.random() * n);
+
+// ---- the site --------------------------------------------------------------------------------------
+
+const dbName = `privtrak_bench_${randomBytes(4).toString('hex')}`;
+const admin = await mysql.createConnection({ uri: args.mysql });
+await admin.query(`CREATE DATABASE ${dbName}`);
+const u = new URL(args.mysql);
+u.pathname = `/${dbName}`;
+const url = u.toString();
+const conn = await mysql.createConnection({ uri: url, multipleStatements: true });
+const infoHash = (id) => { const b = Buffer.alloc(20, 0x42); b.writeUInt32BE(id, 16); return b; };
+
+async function setup() {
+  const t0 = performance.now();
+  await conn.query(STRICT_MODE);
+  for (const ddl of UNIT3D_DDL) await conn.query(ddl);
+  await conn.query("INSERT INTO `groups` (id, name, slug) VALUES (1, 'User', 'user')");
+  for (let i = 1; i <= USERS; i += 5000) {
+    const v = [];
+    for (let id = i; id < i + 5000 && id <= USERS; id++) v.push(`(${id},'u${id}','u${id}@x','x','pk${id}',1,'rss${id}',NOW(),NOW())`);
+    await conn.query(`INSERT INTO users (id, username, email, password, passkey, group_id, rsskey, created_at, updated_at) VALUES ${v.join(',')}`);
+  }
+  for (let i = 1; i <= TORRENTS; i += 5000) {
+    const v = [];
+    for (let id = i; id < i + 5000 && id <= TORRENTS; id++) v.push(`(${id},'t${id}','',X'${infoHash(id).toString('hex')}','f',1,1e9,1,1,NOW(),NOW())`);
+    await conn.query(`INSERT INTO torrents (id, name, description, info_hash, file_name, num_file, size, user_id, status, created_at, updated_at) VALUES ${v.join(',')}`);
+  }
+  log(`setup: ${USERS} users, ${TORRENTS} torrents in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+}
+
+// ---- deltas ----------------------------------------------------------------------------------------
+
+const USER_KEYS = new Map();
+const keyOf = (id) => { let k = USER_KEYS.get(id); if (!k) USER_KEYS.set(id, (k = siteUserKey(id))); return k; };
+/** The peer population: each a user on a torrent with its client's counters. */
+const peers = Array.from({ length: PEERS }, (_, i) => {
+  const peerId = Buffer.from(`-qB4520-${String(i).padStart(12, '0')}`);
+  return { user: 1 + rnd(USERS), torrent: 1 + rnd(TORRENTS), peerId, ip: `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`,
+    up: 0, down: 0, left: rnd(4) === 0 ? 0 : 1 + rnd(1 << 30), active: false, lastMs: 0 };
+});
+const counts = { started: 0, none: 0, completed: 0, stopped: 0 };
+let seq = 0;
+
+function records(count) {
+  const out = Buffer.allocUnsafe(count * RECORD_SIZE);
+  const now = Date.now();
+  for (let i = 0; i < count; i++) {
+    const p = peers[rnd(PEERS)];
+    let event = 'none';
+    let dUp = 0;
+    let dDown = 0;
+    let snatch = false;
+    const wasSeeder = p.left === 0;
+    if (!p.active) {
+      event = 'started';
+      p.active = true;
+    } else if (rnd(100) < 6) {
+      event = 'stopped';
+      p.active = false;
+    } else {
+      dUp = rnd(1 << 26);
+      p.up += dUp;
+      if (p.left > 0) {
+        dDown = Math.min(p.left, rnd(1 << 28));
+        p.down += dDown;
+        p.left -= dDown;
+        if (p.left > 0 && rnd(100) < 15) { dDown += p.left; p.down += p.left; p.left = 0; }
+        if (p.left === 0) { event = 'completed'; snatch = true; }
+      }
+    }
+    counts[event]++;
+    const gap = p.lastMs === 0 ? 0 : Math.min(3600, Math.floor((now - p.lastMs) / 1000));
+    p.lastMs = now;
+    const up = rnd(10) === 0 ? dUp * 2 : dUp;
+    const down = rnd(5) === 0 ? 0 : dDown;
+    encodeRecordInto({
+      seq: ++seq, user: keyOf(p.user), infoHash: infoHash(p.torrent), peerId: p.peerId, ip: p.ip, port: 6881,
+      event, uploaded: p.up, downloaded: p.down, left: p.left, deltaUp: dUp, deltaDown: dDown, creditUp: up, creditDown: down,
+      siteTorrentId: p.torrent, seedTime: event !== 'started' && wasSeeder ? gap : 0, leechTime: event !== 'started' && !wasSeeder ? gap : 0,
+      snatch, flags: 0, timeMs: now,
+      baseline: event === 'stopped' ? null : { uploaded: p.up, downloaded: p.down, left: p.left, lastMs: now },
+    }, out, i * RECORD_SIZE);
+  }
+  return out;
+}
+
+// ---- measuring -------------------------------------------------------------------------------------
+
+function serverCpuSeconds(names = ['mariadbd', 'mysqld']) {
+  let ticks = 0;
+  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      if (!names.includes(comm)) continue;
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      ticks += Number(f[11]) + Number(f[12]);
+    } catch { /* gone */ }
+  }
+  return ticks / 100;
+}
+
+async function rowsByTable(registry) {
+  const m = registry.getSingleMetric('privtrak_site_rows_written_total');
+  const out = {};
+  for (const v of (await m.get()).values) out[v.labels.table] = v.value;
+  return out;
+}
+
+const pct = (xs, p) => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.floor(p * s.length))]; };
+const f = (n) => Math.round(n).toLocaleString('en-US');
+
+// ---- main ------------------------------------------------------------------------------------------
+
+const registry = new Registry();
+const config = unit3dSiteSchema.parse({ name: 'unit3d', url, api_key: 'k'.repeat(32), reap_interval: 0 });
+const writer = new Unit3dWriter(config, { immune: () => false }, {
+  logger: pino({ level: 'warn' }), prometheus: registry, store: undefined, announceIntervalMs: 1_800_000, peerLifetimeMs: 2_400_000, extras: new PeerExtras(),
+});
+try {
+  await setup();
+  await writer.open();
+  const lat = [];
+  const half = [];
+  const cpu0 = process.cpuUsage();
+  const srv0 = serverCpuSeconds();
+  const t0 = performance.now();
+  let n = 0;
+  let mid;
+  while (performance.now() - t0 < SECONDS * 1000) {
+    const batch = new RecordBatch('bench', records(BATCH));
+    const s = performance.now();
+    await writer.apply(batch);
+    lat.push(performance.now() - s);
+    n += BATCH;
+    if (mid === undefined && performance.now() - t0 >= (SECONDS * 1000) / 2) mid = { t: performance.now(), n, rows: await rowsByTable(registry) };
+    else if (mid !== undefined) half.push(performance.now() - s);
+  }
+  const secs = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(cpu0);
+  const srv = serverCpuSeconds() - srv0;
+  const rows = await rowsByTable(registry);
+  const secondHalf = mid === undefined ? undefined : { rate: (n - mid.n) / ((performance.now() - mid.t) / 1000) };
+  const [[{ peersRows }]] = await conn.query('SELECT COUNT(*) AS peersRows FROM peers');
+  const [[{ historyRows }]] = await conn.query('SELECT COUNT(*) AS historyRows FROM history');
+  const r0 = performance.now();
+  const reaped = await writer.reap(Date.now());
+  const reapMs = performance.now() - r0;
+
+  log(`events: ${JSON.stringify(counts)}`);
+  console.log(`UNIT3D writer: ${f(USERS)} users x ${f(TORRENTS)} torrents, ${f(PEERS)} peers announcing (mixed events), batches of ${f(BATCH)} back to back for ${secs.toFixed(0)} s.\n`);
+  console.log('| deltas applied | deltas/s (whole run) | deltas/s (second half) | batch p50 / p99 (ms) | client CPU | server CPU | peers rows | history rows |');
+  console.log('|---:|---:|---:|---:|---:|---:|---:|---:|');
+  console.log(`| ${f(n)} | ${f(n / secs)} | ${secondHalf ? f(secondHalf.rate) : '–'} | ${f(pct(lat, 0.5))} / ${f(pct(lat, 0.99))} | ${((cpu.user + cpu.system) / 1e6 / secs * 100).toFixed(0)}% | ${(srv / secs * 100).toFixed(0)}% | ${f(Number(peersRows))} | ${f(Number(historyRows))} |`);
+  console.log('\nRows written per second, by table (inserted or updated; one row per key per batch):\n');
+  console.log('| users | history | peers | torrents |');
+  console.log('|---:|---:|---:|---:|');
+  console.log(`| ${['users', 'history', 'peers', 'torrents'].map((t) => f((rows[t] ?? 0) / secs)).join(' | ')} |`);
+  console.log(`\nOne reaper round over ${f(Number(peersRows))} peers rows (nothing stale: the scan's cost): ${f(reapMs)} ms, ${JSON.stringify(reaped)}.`);
+} finally {
+  await writer.close();
+  await conn.end();
+  await admin.query(`DROP DATABASE ${dbName}`);
+  await admin.end();
+}

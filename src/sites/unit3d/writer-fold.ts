@@ -1,0 +1,253 @@
+/**
+ * The UNIT3D writer's first step: a batch's deltas (above the applied mark) as announces of site
+ * users, then folded into one row per key of each table UNIT3D-Announce writes (users, history,
+ * peers, torrents), merging as its queues merge (../shared/sites/README.md A.1): sums for the
+ * credited/raw deltas, seed time and completions; the newest value for absolute fields (client
+ * totals, agent, seeder, the peer's whole state); the earliest creation and the latest update.
+ *
+ * Two passes, because what a row may hold depends on the database: `decodeAnnounces` reads the
+ * deltas (and which users and torrents they name, for the writer to look up), `fold` builds the
+ * rows once the writer knows which of those still exist (a torrent deleted between announce and
+ * flush must not get rows: history has foreign keys).
+ */
+import type { DeltaBatch, StatDelta } from '../../accounting/delta.js';
+import { siteUserIdOf } from '../../accounting/user-key.js';
+import { packIPv6 } from '../../bittorrent/ip.js';
+import { identifyClient } from '../../bittorrent/client-id.js';
+import type { PeerExtras } from '../peer-extras.js';
+
+/** One counted announce of a site user, with what the site's rows need. */
+export interface Announce {
+  readonly userId: number;
+  /** Null: the delta named no site torrent (only the user's credit can be written). */
+  readonly torrentId: number | null;
+  readonly d: StatDelta;
+}
+
+export interface Decoded {
+  readonly announces: Announce[];
+  /** Deltas applied by this batch (above the mark), site users or not. */
+  readonly count: number;
+  /** Highest seq of the batch (the new mark). */
+  readonly through: number;
+  /** Deltas keyed by a hashed passkey (not a site user): counted, nothing written. */
+  readonly notSiteUser: number;
+}
+
+/** Site user IDs are `int unsigned` in UNIT3D: anything else is not one of its users. */
+const USER_ID_MAX = 0xffff_ffff;
+
+/** The deltas above `appliedThrough` as site announces, in seq order. */
+export function decodeAnnounces(batch: DeltaBatch, appliedThrough: number): Decoded {
+  const announces: Announce[] = [];
+  let count = 0;
+  let through = appliedThrough;
+  let notSiteUser = 0;
+  for (const d of batch.deltas) {
+    if (d.seq <= appliedThrough) continue;
+    count++;
+    if (d.seq > through) through = d.seq;
+    const id = siteUserIdOf(d.user);
+    if (id === undefined || id > BigInt(USER_ID_MAX)) {
+      notSiteUser++;
+      continue;
+    }
+    const t = d.siteTorrentId;
+    announces.push({ userId: Number(id), torrentId: t !== null && Number.isSafeInteger(t) && t >= 0 && t <= USER_ID_MAX ? t : null, d });
+  }
+  return { announces, count, through, notSiteUser };
+}
+
+export interface UserCredit {
+  readonly userId: number;
+  uploaded: number;
+  downloaded: number;
+}
+
+export interface HistoryRow {
+  readonly userId: number;
+  readonly torrentId: number;
+  agent: string;
+  uploaded: number;
+  actualUploaded: number;
+  clientUploaded: number;
+  downloaded: number;
+  actualDownloaded: number;
+  clientDownloaded: number;
+  seeder: boolean;
+  seedtime: number;
+  /** Whether the user has an active peer on the torrent after the batch (set by the writer from the peers table). */
+  active: boolean;
+  readonly createdMs: number;
+  updatedMs: number;
+  /** Time of the first snatch in the batch, or null. */
+  completedMs: number | null;
+}
+
+export interface PeerRow {
+  readonly userId: number;
+  readonly torrentId: number;
+  readonly peerId: Buffer;
+  ip: Buffer;
+  port: number;
+  agent: string;
+  uploaded: number;
+  downloaded: number;
+  left: number;
+  active: boolean;
+  visible: boolean;
+  readonly createdMs: number;
+  updatedMs: number;
+}
+
+export interface TorrentRow {
+  readonly torrentId: number;
+  /** Counter deltas: set by the writer from each peer row's transition. */
+  seeders: number;
+  leechers: number;
+  timesCompleted: number;
+  /** Raw up minus raw down. */
+  balance: number;
+  updatedMs: number;
+}
+
+export interface Folded {
+  readonly users: Map<number, UserCredit>;
+  readonly history: Map<string, HistoryRow>;
+  readonly peers: Map<string, PeerRow>;
+  readonly torrents: Map<number, TorrentRow>;
+  /** Rows not written because their user or torrent is gone from the site. */
+  readonly droppedUser: number;
+  readonly droppedTorrent: number;
+  /** Announces that named no site torrent (credited to the user, no torrent rows). */
+  readonly noTorrent: number;
+}
+
+export const pairKey = (userId: number, torrentId: number): string => `${userId}:${torrentId}`;
+export const peerKey = (userId: number, torrentId: number, peerId: Buffer): string => `${userId}:${torrentId}:${peerId.toString('hex')}`;
+
+/** The peer's address as `peers.ip` holds it: the raw 4 or 16 octets. */
+export function ipBytes(ip: string): Buffer {
+  if (ip.includes(':')) return packIPv6(ip, 0).subarray(0, 16);
+  const out = Buffer.alloc(4);
+  const parts = ip.split('.');
+  for (let i = 0; i < 4; i++) out[i] = Number(parts[i]) & 0xff;
+  return out;
+}
+
+/** `agent` columns are varchar(64): at most 64 characters, and no character outside the BMP (a utf8mb3 column would refuse it). */
+export function clampAgent(agent: string): string {
+  const clean = agent.replace(/[\u{10000}-\u{10FFFF}]/gu, '?');
+  return [...clean].slice(0, 64).join('');
+}
+
+/** The agent when the rules hook's extras are gone (after a restart): the client named from its peer_id. */
+export function agentFromPeerId(peerId: Buffer): string {
+  const c = identifyClient(peerId);
+  if (c !== undefined) return `${c.name}/${c.version}`;
+  let prefix = '';
+  for (let i = 0; i < Math.min(8, peerId.length); i++) {
+    const b = peerId[i]!;
+    if (b < 0x20 || b > 0x7e) break;
+    prefix += String.fromCharCode(b);
+  }
+  return prefix === '' ? 'Unknown' : prefix;
+}
+
+export interface Existing {
+  /** Users and torrents found in the site's tables. */
+  readonly users: ReadonlySet<number>;
+  readonly torrents: ReadonlySet<number>;
+}
+
+/** Folds the announces into rows, leaving out users and torrents the site no longer has. */
+export function fold(announces: readonly Announce[], existing: Existing, extras: PeerExtras): Folded {
+  const users = new Map<number, UserCredit>();
+  const history = new Map<string, HistoryRow>();
+  const peers = new Map<string, PeerRow>();
+  const torrents = new Map<number, TorrentRow>();
+  let droppedUser = 0;
+  let droppedTorrent = 0;
+  let noTorrent = 0;
+  for (const { userId, torrentId, d } of announces) {
+    if (!existing.users.has(userId)) {
+      droppedUser++;
+      continue;
+    }
+    // Credited bytes go to the user even when the torrent is gone: they were transferred.
+    if (d.creditUp !== 0 || d.creditDown !== 0) {
+      const u = users.get(userId);
+      if (u === undefined) users.set(userId, { userId, uploaded: d.creditUp, downloaded: d.creditDown });
+      else {
+        u.uploaded += d.creditUp;
+        u.downloaded += d.creditDown;
+      }
+    }
+    if (torrentId === null) {
+      noTorrent++;
+      continue;
+    }
+    if (!existing.torrents.has(torrentId)) {
+      droppedTorrent++;
+      continue;
+    }
+    const extra = extras.get(d.user, d.infoHash, d.peerId);
+    const agent = clampAgent(extra?.agent ?? agentFromPeerId(d.peerId));
+    const seeder = d.left === 0;
+    const t = d.timeMs;
+
+    const hk = pairKey(userId, torrentId);
+    const h = history.get(hk);
+    if (h === undefined) {
+      history.set(hk, {
+        userId, torrentId, agent, uploaded: d.creditUp, actualUploaded: d.deltaUp, clientUploaded: d.uploaded,
+        downloaded: d.creditDown, actualDownloaded: d.deltaDown, clientDownloaded: d.downloaded, seeder,
+        seedtime: d.seedTime, active: false, createdMs: t, updatedMs: t, completedMs: d.snatch ? t : null,
+      });
+    } else {
+      h.agent = agent;
+      h.uploaded += d.creditUp;
+      h.actualUploaded += d.deltaUp;
+      h.clientUploaded = d.uploaded;
+      h.downloaded += d.creditDown;
+      h.actualDownloaded += d.deltaDown;
+      h.clientDownloaded = d.downloaded;
+      h.seeder = seeder;
+      h.seedtime += d.seedTime;
+      if (t > h.updatedMs) h.updatedMs = t;
+      if (d.snatch && h.completedMs === null) h.completedMs = t;
+    }
+
+    const pk = peerKey(userId, torrentId, d.peerId);
+    const active = d.baseline !== null; // no baseline left: the peer stopped
+    const p = peers.get(pk);
+    if (p === undefined) {
+      peers.set(pk, {
+        userId, torrentId, peerId: d.peerId, ip: ipBytes(d.ip), port: d.port, agent, uploaded: d.uploaded, downloaded: d.downloaded,
+        left: d.left, active, visible: extra?.visible ?? true, createdMs: t, updatedMs: t,
+      });
+    } else {
+      // Deltas come in seq order: the last one is the peer's state.
+      p.ip = ipBytes(d.ip);
+      p.port = d.port;
+      p.agent = agent;
+      p.uploaded = d.uploaded;
+      p.downloaded = d.downloaded;
+      p.left = d.left;
+      p.active = active;
+      p.visible = extra?.visible ?? true;
+      if (t > p.updatedMs) p.updatedMs = t;
+    }
+
+    const tr = torrents.get(torrentId);
+    const balance = d.deltaUp - d.deltaDown;
+    if (tr === undefined) {
+      torrents.set(torrentId, { torrentId, seeders: 0, leechers: 0, timesCompleted: d.snatch ? 1 : 0, balance, updatedMs: t });
+    } else {
+      if (d.snatch) tr.timesCompleted++;
+      tr.balance += balance;
+      if (t > tr.updatedMs) tr.updatedMs = t;
+    }
+  }
+  return { users, history, peers, torrents, droppedUser, droppedTorrent, noTorrent };
+}

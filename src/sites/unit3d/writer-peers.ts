@@ -1,0 +1,64 @@
+/**
+ * torrents.seeders/leechers and history.active from the peers table itself.
+ *
+ * UNIT3D-Announce adjusts the counters from its in-memory swarm; privtrak's writer derives them
+ * from each peers row's transition instead: the row's state before the batch (read FOR UPDATE in
+ * the same transaction) against its state after. A row counts as a seeder while active with
+ * left = 0 and as a leecher while active with left > 0, so every change of a row moves the
+ * counters by exactly what it changes in the table, and the counters keep agreeing with
+ * `SELECT SUM(active AND seeder) FROM peers` — whoever else wrote the rows before (a restart,
+ * the reaper, UNIT3D-Announce before the switch).
+ *
+ * history.active is whether any of the user's peers on the torrent is active after the batch:
+ * stopping one of two seeds keeps the row active (Roardom/UNIT3D-Announce#17).
+ */
+import type { HistoryRow, PeerRow, TorrentRow } from './writer-fold.js';
+import { pairKey } from './writer-fold.js';
+
+/** A peers row as it was before the batch. */
+export interface PriorPeer {
+  readonly userId: number;
+  readonly torrentId: number;
+  readonly peerIdHex: string;
+  readonly active: boolean;
+  readonly seeder: boolean;
+}
+
+/** What a row adds to its torrent's counters. */
+function counts(active: boolean, seeder: boolean): [number, number] {
+  if (!active) return [0, 0];
+  return seeder ? [1, 0] : [0, 1];
+}
+
+/**
+ * Adds each batch peer's transition to its torrent's seeders/leechers deltas, and sets
+ * history.active for each batch (user, torrent) from all of the pair's peers after the batch.
+ */
+export function applyTransitions(
+  prior: readonly PriorPeer[], peers: ReadonlyMap<string, PeerRow>, torrents: Map<number, TorrentRow>, history: Map<string, HistoryRow>,
+): void {
+  const before = new Map<string, PriorPeer>();
+  // Pairs with an active peer the batch does not touch.
+  const activeUntouched = new Set<string>();
+  for (const p of prior) {
+    const k = `${p.userId}:${p.torrentId}:${p.peerIdHex}`;
+    if (peers.has(k)) before.set(k, p);
+    else if (p.active) activeUntouched.add(pairKey(p.userId, p.torrentId));
+  }
+  for (const [k, p] of peers) {
+    const old = before.get(k);
+    const [s0, l0] = old === undefined ? [0, 0] : counts(old.active, old.seeder);
+    const [s1, l1] = counts(p.active, p.left === 0);
+    const t = torrents.get(p.torrentId);
+    if (t !== undefined) {
+      t.seeders += s1 - s0;
+      t.leechers += l1 - l0;
+    }
+  }
+  for (const h of history.values()) h.active = activeUntouched.has(pairKey(h.userId, h.torrentId));
+  for (const p of peers.values()) {
+    if (!p.active) continue;
+    const h = history.get(pairKey(p.userId, p.torrentId));
+    if (h !== undefined) h.active = true;
+  }
+}
