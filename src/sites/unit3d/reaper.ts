@@ -44,7 +44,7 @@ interface StaleRow {
 }
 
 /** Runs one round on `conn` (no transaction open), with `extra` statements written in it before COMMIT. */
-export async function reapRound(conn: Conn, o: ReapOptions, extra: readonly string[] = []): Promise<ReapResult> {
+export async function reapRound(conn: Conn, o: ReapOptions, extra: Iterable<string> = []): Promise<ReapResult> {
   await conn.query("SET time_zone = '+00:00'; SET TRANSACTION ISOLATION LEVEL READ COMMITTED; START TRANSACTION");
   try {
     const [found] = await conn.query(

@@ -48,10 +48,12 @@ export function utc(ms: number): string {
 let lastSecond = Number.NaN;
 let lastText = '';
 
-function chunked<T>(rows: readonly T[], chunk: number, build: (part: readonly T[]) => string): string[] {
-  const out: string[] = [];
-  for (let i = 0; i < rows.length; i += chunk) out.push(build(rows.slice(i, i + chunk)));
-  return out;
+/**
+ * One statement per chunk, built when asked for: the writer sends a statement as soon as it is
+ * built, so the server executes one while the next is being written (writer.ts, `send`).
+ */
+function* chunked<T>(rows: readonly T[], chunk: number, build: (part: readonly T[]) => string): Generator<string> {
+  for (let i = 0; i < rows.length; i += chunk) yield build(rows.slice(i, i + chunk));
 }
 
 const byNumber = (a: number, b: number) => a - b;
@@ -60,17 +62,17 @@ const byPair = (a: { userId: number; torrentId: number }, b: { userId: number; t
 // ---- reads (locking) ----------------------------------------------------------------------------
 
 /** Locks the batch's users that exist (FOR UPDATE: their totals are about to change) and names them. */
-export function selectUsers(ids: readonly number[], chunk: number): string[] {
+export function selectUsers(ids: readonly number[], chunk: number): Generator<string> {
   return chunked([...ids].sort(byNumber), chunk, (part) => `SELECT id FROM users WHERE id IN (${part.map(int).join(',')}) ORDER BY id FOR UPDATE`);
 }
 
 /** Locks the batch's torrents that exist: their counters change, and none may be deleted under history's foreign key meanwhile. */
-export function selectTorrents(ids: readonly number[], chunk: number): string[] {
+export function selectTorrents(ids: readonly number[], chunk: number): Generator<string> {
   return chunked([...ids].sort(byNumber), chunk, (part) => `SELECT id FROM torrents WHERE id IN (${part.map(int).join(',')}) ORDER BY id FOR UPDATE`);
 }
 
 /** Every peers row of the batch's (user, torrent) pairs, locked: the state each row is in before the batch. */
-export function selectPeers(pairs: ReadonlyArray<{ userId: number; torrentId: number }>, chunk: number): string[] {
+export function selectPeers(pairs: ReadonlyArray<{ userId: number; torrentId: number }>, chunk: number): Generator<string> {
   return chunked([...pairs].sort(byPair), chunk, (part) =>
     `SELECT user_id, torrent_id, peer_id, active, seeder FROM peers WHERE (user_id, torrent_id) IN (${part.map((p) => `(${int(p.userId)},${int(p.torrentId)})`).join(',')}) FOR UPDATE`);
 }
@@ -83,7 +85,7 @@ export function selectPeers(pairs: ReadonlyArray<{ userId: number; torrentId: nu
  * and needs no value for the NOT NULL columns without default that strict mode asks of an INSERT
  * (their list changes between UNIT3D versions).
  */
-export function usersUpdates(rows: Iterable<UserCredit>, chunk: number): string[] {
+export function usersUpdates(rows: Iterable<UserCredit>, chunk: number): Generator<string> {
   const sorted = [...rows].sort((a, b) => a.userId - b.userId);
   return chunked(sorted, chunk, (part) => {
     const derived = part.map((r, i) => (i === 0
@@ -97,7 +99,7 @@ export function usersUpdates(rows: Iterable<UserCredit>, chunk: number): string[
  * torrents: seeders/leechers/times_completed/balance += deltas, updated_at = the batch's last
  * announce. An UPDATE for the same reason as users: a torrent deleted meanwhile is not recreated.
  */
-export function torrentsUpdates(rows: Iterable<TorrentRow>, chunk: number): string[] {
+export function torrentsUpdates(rows: Iterable<TorrentRow>, chunk: number): Generator<string> {
   const sorted = [...rows].sort((a, b) => a.torrentId - b.torrentId);
   return chunked(sorted, chunk, (part) => {
     const derived = part.map((r, i) => (i === 0
@@ -115,7 +117,7 @@ const PEERS_TAIL = ' ON DUPLICATE KEY UPDATE ip = VALUES(ip), port = VALUES(port
   + ' updated_at = VALUES(updated_at)';
 
 /** peers: each row's last state in the batch. */
-export function peersUpserts(rows: Iterable<PeerRow>, chunk: number): string[] {
+export function peersUpserts(rows: Iterable<PeerRow>, chunk: number): Generator<string> {
   const sorted = [...rows].sort((a, b) => byPair(a, b) || Buffer.compare(a.peerId, b.peerId));
   return chunked(sorted, chunk, (part) => PEERS_HEAD + part.map((p) =>
     `(${hex(p.peerId)},${hex(p.ip)},${int(p.port)},${mysql.escape(p.agent)},${int(p.uploaded)},${int(p.downloaded)},${int(p.left)},`
@@ -133,7 +135,7 @@ const HISTORY_TAIL = ' ON DUPLICATE KEY UPDATE agent = VALUES(agent),'
   + ' immune = (immune = TRUE AND VALUES(immune) = TRUE), completed_at = COALESCE(completed_at, VALUES(completed_at))';
 
 /** history per (user, torrent): credited and raw sums, last client totals, exact seed time, completed_at once. */
-export function historyUpserts(rows: Iterable<HistoryRow>, immune: (userId: number) => boolean, chunk: number): string[] {
+export function historyUpserts(rows: Iterable<HistoryRow>, immune: (userId: number) => boolean, chunk: number): Generator<string> {
   const sorted = [...rows].sort(byPair);
   return chunked(sorted, chunk, (part) => HISTORY_HEAD + part.map((h) =>
     `(${int(h.userId)},${int(h.torrentId)},${mysql.escape(h.agent)},${int(h.uploaded)},${int(h.actualUploaded)},${int(h.clientUploaded)},`
@@ -153,7 +155,7 @@ export interface Unregistered {
  * INSERT … SELECT from the rows that name an existing user: a user deleted since the announce is
  * left out rather than failing the statement (UNIT3D may key the table to users).
  */
-export function unregisteredUpserts(rows: Iterable<Unregistered>, chunk: number): string[] {
+export function unregisteredUpserts(rows: Iterable<Unregistered>, chunk: number): Generator<string> {
   const sorted = [...rows].sort((a, b) => Buffer.compare(a.infoHash, b.infoHash) || a.userId - b.userId);
   return chunked(sorted, chunk, (part) => {
     // The derived columns are named apart from the table's: ON DUPLICATE KEY UPDATE of an

@@ -107,7 +107,7 @@ describe('unit3d writer: a failed batch leaves nothing', () => {
 describe('unit3d writer: statement sizes', () => {
   it('chunks at max_records_per_batch (and at UNIT3D-Announce\'s record counts without it)', () => {
     const users = range(1, 7).map((id) => ({ userId: id, uploaded: 1, downloaded: 0 }));
-    assert.equal(usersUpdates(users, 3).length, 3);
+    assert.equal([...usersUpdates(users, 3)].length, 3);
     assert.equal(chunkOf('history', 0), 4095);
     assert.equal(chunkOf('peers', 0), 4369);
     assert.equal(chunkOf('users', 0), 7281);
@@ -117,7 +117,7 @@ describe('unit3d writer: statement sizes', () => {
       userId: 6 - id, torrentId: 1, peerId: Buffer.alloc(20, id), ip: Buffer.from([10, 0, 0, 1]), port: 1, agent: 'a', uploaded: 0, downloaded: 0, left: 0,
       active: true, visible: true, createdMs: 0, updatedMs: 0,
     }));
-    const sql = peersUpserts(peers, 2);
+    const sql = [...peersUpserts(peers, 2)];
     assert.equal(sql.length, 3);
     // Sorted by primary key (user_id first): user 1's row opens the first statement.
     assert.match(sql[0]!, /VALUES \(X'(05){20}'.*,1,1,0\),\(X'(04){20}'/);
@@ -125,7 +125,7 @@ describe('unit3d writer: statement sizes', () => {
       userId: id, torrentId: 1, agent: "it's", uploaded: 0, actualUploaded: 0, clientUploaded: 0, downloaded: 0, actualDownloaded: 0, clientDownloaded: 0,
       seeder: true, seedtime: 0, active: true, createdMs: 0, updatedMs: 0, completedMs: null,
     }));
-    assert.match(historyUpserts(history, () => false, 10)[0]!, /'it\\'s'/, 'agents are escaped');
+    assert.match([...historyUpserts(history, () => false, 10)][0]!, /'it\\'s'/, 'agents are escaped');
   });
 
   it('a small max_records_per_batch writes the same rows as the semantics say', async (t) => {
