@@ -7,6 +7,11 @@
 --   CLOSE      1 = send "Connection: close" (one TCP connection per announce), 0 = keep-alive (default 0;
 --              wrk -H "Connection: close" does the same)
 --   PASSKEY    optional: announce to /<PASSKEY>/announce instead of /announce
+--   PASSKEY_POOL  optional, N > 0: N users, passkey of peer p = 32 hex digits of (p % N) + 1
+--   PATH_FORMAT   with a passkey: the path, %s = the passkey (default /%s/announce; UNIT3D: /announce/%s)
+--   FIXED_IH   1 = each peer announces one torrent only (info_hash (p % IH_POOL) + 1), as a real
+--              client does, instead of a random one per request
+--   COUNTERS   1 = each peer's uploaded/downloaded grow between its announces (per wrk thread)
 -- e.g. IH_POOL=1000 wrk -t1 -c64 -d10s --latency -s bench/http-announce.lua http://127.0.0.1:6969 -- CLOSE=1
 --
 -- The pools are deterministic, so every run and every tracker sees the same info_hashes (opentracker's
@@ -37,8 +42,9 @@ function setup(thread)
   thread:set("tid", counter)
 end
 
-local ih_pool, peer_pool, numwant, path, headers
+local ih_pool, peer_pool, numwant, path, headers, passkey_pool, path_format, fixed_ih, counters
 local hashes = {}
+local up = {}
 
 function init(args)
   for _, a in ipairs(args) do
@@ -49,7 +55,11 @@ function init(args)
   peer_pool = tonumber(setting("PEER_POOL", "100000"))
   numwant = setting("NUMWANT", "50")
   local passkey = setting("PASSKEY", nil)
-  path = passkey and ("/" .. passkey .. "/announce") or "/announce"
+  path_format = setting("PATH_FORMAT", "/%s/announce")
+  passkey_pool = tonumber(setting("PASSKEY_POOL", "0"))
+  fixed_ih = setting("FIXED_IH", "0") == "1"
+  counters = setting("COUNTERS", "0") == "1"
+  path = passkey and string.format(path_format, passkey) or "/announce"
   headers = {}
   for k, v in pairs(wrk.headers) do headers[k] = v end
   if setting("CLOSE", "0") == "1" then headers["Connection"] = "close" end
@@ -58,11 +68,15 @@ function init(args)
 end
 
 request = function()
-  local ih = hashes[math.random(1, ih_pool)]
   local peer = math.random(1, peer_pool)
+  local ih = fixed_ih and hashes[(peer % ih_pool) + 1] or hashes[math.random(1, ih_pool)]
+  local p_path = path
+  if passkey_pool > 0 then p_path = string.format(path_format, string.format("%032x", (peer % passkey_pool) + 1)) end
+  local u = 0
+  if counters then u = (up[peer] or 0) + math.random(1, 1000000); up[peer] = u end
   local pid = string.format("-BE0001-%012d", peer)
   local left = (peer % 2 == 0) and "0" or "1000"
-  local p = path .. "?info_hash=" .. ih .. "&peer_id=" .. pid .. "&port=" .. (1024 + peer % 60000)
-    .. "&uploaded=0&downloaded=0&left=" .. left .. "&numwant=" .. numwant .. "&compact=1"
+  local p = p_path .. "?info_hash=" .. ih .. "&peer_id=" .. pid .. "&port=" .. (1024 + peer % 60000)
+    .. "&uploaded=" .. u .. "&downloaded=0&left=" .. left .. "&numwant=" .. numwant .. "&compact=1"
   return wrk.format("GET", p, headers)
 end

@@ -1,5 +1,6 @@
-// Site sink benchmark (issue 12): how many deltas per second the UNIT3D writer (site: unit3d) sustains
-// into MariaDB with UNIT3D's tables, 100,000 users and 100,000 torrents.
+// Site sink benchmark (issue 12): how many deltas per second a site writer sustains into MariaDB with
+// the site's own tables, 100,000 users and 100,000 torrents: the UNIT3D writer (site: unit3d,
+// UNIT3D's tables) or, with --site gazelle, the Gazelle writer (OPS Gazelle's tables).
 //
 // A fresh database gets UNIT3D's tables (the tests' DDL, dist/test/sites/unit3d/schema.js), 100,000
 // users and 100,000 torrents. A population of PEERS peers (a random user and torrent each) then
@@ -11,7 +12,7 @@
 // history rows, later ones mostly update them; the second half is reported apart). Then one
 // reaper round over the peers table that built up.
 //
-// usage: node bench/site-sink-bench.mjs [--seconds 60] [--batch 10000] [--peers 300000] [--mysql URL]
+// usage: node bench/site-sink-bench.mjs [--site unit3d|gazelle] [--seconds 60] [--batch 10000] [--peers 300000] [--mysql URL]
 // Build first (npx tsc -p tsconfig.json). Bounded: setup ≈ 10 s, SECONDS of batches, then the drop.
 import { parseArgs } from 'node:util';
 import { readFileSync, readdirSync } from 'node:fs';
@@ -20,12 +21,14 @@ import { pino } from 'pino';
 import mysql from 'mysql2/promise';
 import { Registry } from 'prom-client';
 import { Unit3dWriter } from '../dist/src/sites/unit3d/writer.js';
-import { unit3dSiteSchema } from '../dist/src/sites/config.js';
+import { GazelleWriter } from '../dist/src/sites/gazelle/writer.js';
+import { unit3dSiteSchema, gazelleSiteSchema } from '../dist/src/sites/config.js';
 import { PeerExtras } from '../dist/src/sites/peer-extras.js';
 import { siteUserKey } from '../dist/src/accounting/user-key.js';
 import { RecordBatch } from '../dist/src/accounting/record-batch.js';
 import { RECORD_SIZE, encodeRecordInto } from '../dist/src/accounting/delta-record.js';
 import { UNIT3D_DDL, STRICT_MODE } from '../dist/test/sites/unit3d/schema.js';
+import { gazelleDdl } from '../dist/test/sites/gazelle/schema.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -33,9 +36,11 @@ const { values: args } = parseArgs({
     batch: { type: 'string', default: '10000' },
     peers: { type: 'string', default: '300000' },
     mysql: { type: 'string', default: 'mysql://root@127.0.0.1:3306/test' },
+    site: { type: 'string', default: 'unit3d' },
   },
 });
 const SECONDS = Math.min(Number(args.seconds), 100);
+const SITE = args.site === 'gazelle' ? 'gazelle' : 'unit3d';
 const BATCH = Number(args.batch);
 const PEERS = Number(args.peers);
 const USERS = 100_000;
@@ -54,9 +59,30 @@ const url = u.toString();
 const conn = await mysql.createConnection({ uri: url, multipleStatements: true });
 const infoHash = (id) => { const b = Buffer.alloc(20, 0x42); b.writeUInt32BE(id, 16); return b; };
 
+async function setupGazelle() {
+  for (const ddl of gazelleDdl('ops')) await conn.query(ddl);
+  for (let i = 1; i <= USERS; i += 5000) {
+    const v = [];
+    for (let id = i; id < i + 5000 && id <= USERS; id++) v.push(`(${id},'u${id}','1','${id.toString(16).padStart(32, '0')}')`);
+    await conn.query(`INSERT INTO users_main (ID, Username, Enabled, torrent_pass) VALUES ${v.join(',')}`);
+    await conn.query(`INSERT INTO users_leech_stats (UserID) SELECT ID FROM users_main WHERE ID BETWEEN ${i} AND ${i + 4999}`);
+  }
+  for (let i = 1; i <= TORRENTS; i += 5000) {
+    const v = [];
+    for (let id = i; id < i + 5000 && id <= TORRENTS; id++) v.push(`(${id},X'${infoHash(id).toString('hex')}','0')`);
+    await conn.query(`INSERT INTO torrents (ID, info_hash, FreeTorrent) VALUES ${v.join(',')}`);
+    await conn.query(`INSERT INTO torrents_leech_stats (TorrentID) SELECT ID FROM torrents WHERE ID BETWEEN ${i} AND ${i + 4999}`);
+  }
+}
+
 async function setup() {
   const t0 = performance.now();
   await conn.query(STRICT_MODE);
+  if (SITE === 'gazelle') {
+    await setupGazelle();
+    log(`setup (gazelle): ${USERS} users, ${TORRENTS} torrents in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    return;
+  }
   for (const ddl of UNIT3D_DDL) await conn.query(ddl);
   await conn.query("INSERT INTO `groups` (id, name, slug) VALUES (1, 'User', 'user')");
   for (let i = 1; i <= USERS; i += 5000) {
@@ -145,7 +171,7 @@ function serverCpuSeconds(names = ['mariadbd', 'mysqld']) {
 }
 
 async function rowsByTable(registry) {
-  const m = registry.getSingleMetric('privtrak_site_rows_written_total');
+  const m = registry.getSingleMetric(SITE === 'gazelle' ? 'privtrak_site_gazelle_rows_written_total' : 'privtrak_site_rows_written_total');
   const out = {};
   for (const v of (await m.get()).values) out[v.labels.table] = v.value;
   return out;
@@ -157,10 +183,12 @@ const f = (n) => Math.round(n).toLocaleString('en-US');
 // ---- main ------------------------------------------------------------------------------------------
 
 const registry = new Registry();
-const config = unit3dSiteSchema.parse({ name: 'unit3d', url, api_key: 'k'.repeat(32), reap_interval: 0 });
-const writer = new Unit3dWriter(config, { immune: () => false }, {
+const siteDeps = {
   logger: pino({ level: 'warn' }), prometheus: registry, store: undefined, announceIntervalMs: 1_800_000, peerLifetimeMs: 2_400_000, extras: new PeerExtras(),
-});
+};
+const writer = SITE === 'gazelle'
+  ? new GazelleWriter(gazelleSiteSchema.parse({ name: 'gazelle', url, secret: 's'.repeat(32), reap_interval: '1h' }), { hasToken: () => false, isProtected: () => false }, siteDeps)
+  : new Unit3dWriter(unit3dSiteSchema.parse({ name: 'unit3d', url, api_key: 'k'.repeat(32), reap_interval: 0 }), { immune: () => false }, siteDeps);
 try {
   await setup();
   await writer.open();
@@ -185,22 +213,24 @@ try {
   const srv = serverCpuSeconds() - srv0;
   const rows = await rowsByTable(registry);
   const secondHalf = mid === undefined ? undefined : { rate: (n - mid.n) / ((performance.now() - mid.t) / 1000) };
-  const [[{ peersRows }]] = await conn.query('SELECT COUNT(*) AS peersRows FROM peers');
-  const [[{ historyRows }]] = await conn.query('SELECT COUNT(*) AS historyRows FROM history');
+  const peersTable = SITE === 'gazelle' ? 'xbt_files_users' : 'peers';
+  const [[{ peersRows }]] = await conn.query(`SELECT COUNT(*) AS peersRows FROM ${peersTable}`);
+  const [[{ historyRows }]] = SITE === 'gazelle' ? [[{ historyRows: 0 }]] : await conn.query('SELECT COUNT(*) AS historyRows FROM history');
   const r0 = performance.now();
-  const reaped = await writer.reap(Date.now());
+  const reaped = SITE === 'gazelle' ? await writer.reapNow(Date.now()) : await writer.reap(Date.now());
   const reapMs = performance.now() - r0;
 
   log(`events: ${JSON.stringify(counts)}`);
-  console.log(`UNIT3D writer: ${f(USERS)} users x ${f(TORRENTS)} torrents, ${f(PEERS)} peers announcing (mixed events), batches of ${f(BATCH)} back to back for ${secs.toFixed(0)} s.\n`);
-  console.log('| deltas applied | deltas/s (whole run) | deltas/s (second half) | batch p50 / p99 (ms) | client CPU | server CPU | peers rows | history rows |');
+  console.log(`${SITE === 'gazelle' ? 'Gazelle' : 'UNIT3D'} writer: ${f(USERS)} users x ${f(TORRENTS)} torrents, ${f(PEERS)} peers announcing (mixed events), batches of ${f(BATCH)} back to back for ${secs.toFixed(0)} s.\n`);
+  console.log(`| deltas applied | deltas/s (whole run) | deltas/s (second half) | batch p50 / p99 (ms) | client CPU | server CPU | ${peersTable} rows | history rows |`);
   console.log('|---:|---:|---:|---:|---:|---:|---:|---:|');
   console.log(`| ${f(n)} | ${f(n / secs)} | ${secondHalf ? f(secondHalf.rate) : '–'} | ${f(pct(lat, 0.5))} / ${f(pct(lat, 0.99))} | ${((cpu.user + cpu.system) / 1e6 / secs * 100).toFixed(0)}% | ${(srv / secs * 100).toFixed(0)}% | ${f(Number(peersRows))} | ${f(Number(historyRows))} |`);
   console.log('\nRows written per second, by table (inserted or updated; one row per key per batch):\n');
-  console.log('| users | history | peers | torrents |');
-  console.log('|---:|---:|---:|---:|');
-  console.log(`| ${['users', 'history', 'peers', 'torrents'].map((t) => f((rows[t] ?? 0) / secs)).join(' | ')} |`);
-  console.log(`\nOne reaper round over ${f(Number(peersRows))} peers rows (nothing stale: the scan's cost): ${f(reapMs)} ms, ${JSON.stringify(reaped)}.`);
+  const tables = Object.keys(rows).sort();
+  console.log(`| ${tables.join(' | ')} |`);
+  console.log(`|${tables.map(() => '---:').join('|')}|`);
+  console.log(`| ${tables.map((t) => f((rows[t] ?? 0) / secs)).join(' | ')} |`);
+  console.log(`\nOne reaper round over ${f(Number(peersRows))} ${peersTable} rows (nothing stale: the scan's cost): ${f(reapMs)} ms, ${JSON.stringify(reaped)}.`);
 } finally {
   await writer.close();
   await conn.end();
