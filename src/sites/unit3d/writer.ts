@@ -20,7 +20,8 @@
  */
 import type { DeltaBatch } from '../../accounting/delta.js';
 import { siteUserIdOf, siteUserKey } from '../../accounting/user-key.js';
-import type { DeltaSink, SinkState, TotalsQuery, TotalsRow } from '../../sinks/sink.js';
+import type { AdoptedBaseline, DeltaSink, SinkState, TotalsQuery, TotalsRow } from '../../sinks/sink.js';
+import { unit3dAdoptable } from './writer-adopt.js';
 import { MysqlSession, type Conn } from '../../sinks/mysql-session.js';
 import type { Unit3dSiteConfig } from '../config.js';
 import type { SiteDeps } from '../site.js';
@@ -212,6 +213,11 @@ export class Unit3dWriter implements DeltaSink {
     }
     if (group.length > 0) sent.push(conn.query(group.join(';\n')));
     await settleAll(sent);
+  }
+
+  /** UNIT3D-Announce's last counters of each live peer (writer-adopt.ts), for the privtrak hook's first start. */
+  async adoptableBaselines(): Promise<AdoptedBaseline[]> {
+    return this.session.run((conn) => unit3dAdoptable(conn));
   }
 
   private noteDrops(notSiteUser: number, folded: ReturnType<typeof fold>, userIds: Set<number>, users: Set<number>,
