@@ -8,7 +8,7 @@
 // load), and how long the backlog takes to drain after the load stops.
 //
 // usage: node bench/site-e2e.mjs [--site unit3d|gazelle] [--seconds 30] [--conns 64] [--close]
-//          [--users 1000] [--torrents 1000] [--peers 100000] [--mysql mysql://root@127.0.0.1:3306/test]
+//          [--users 100000] [--torrents 100000] [--peers 100000] [--mysql mysql://root@127.0.0.1:3306/test]
 // TRACKER_CPU_PROF=dir profiles the tracker (node --cpu-prof). Needs wrk and taskset; build first (npx tsc -p tsconfig.json). Bounded: setup, SECONDS of load, ≤ 60 s of drain.
 import { parseArgs } from 'node:util';
 import { spawn } from 'node:child_process';
@@ -29,8 +29,8 @@ const { values: args } = parseArgs({
     seconds: { type: 'string', default: '30' },
     conns: { type: 'string', default: '64' },
     close: { type: 'boolean', default: false },
-    users: { type: 'string', default: '1000' },
-    torrents: { type: 'string', default: '1000' },
+    users: { type: 'string', default: '100000' },
+    torrents: { type: 'string', default: '100000' },
     peers: { type: 'string', default: '100000' },
     mysql: { type: 'string', default: 'mysql://root@127.0.0.1:3306/test' },
   },
@@ -60,17 +60,20 @@ const dir = mkdtempSync(join(tmpdir(), 'privtrak-site-e2e-'));
 let tracker;
 try {
   await conn.query(STRICT_MODE);
-  const rows = (n, f) => Array.from({ length: n }, (_, i) => f(i + 1)).join(',');
+  /** Inserts rows 1..n, 5,000 per statement. */
+  const insert = async (head, n, f) => {
+    for (let i = 1; i <= n; i += 5000) await conn.query(`${head} VALUES ${Array.from({ length: Math.min(5000, n - i + 1) }, (_, j) => f(i + j)).join(',')}`);
+  };
   if (SITE === 'unit3d') {
     for (const ddl of UNIT3D_DDL) await conn.query(ddl);
     await conn.query("INSERT INTO `groups` (id, name, slug) VALUES (1, 'User', 'user')");
-    await conn.query(`INSERT INTO users (id, username, email, password, passkey, group_id, rsskey) VALUES ${rows(USERS, (id) => `(${id},'u${id}','','','${passkey(id)}',1,'r${id}')`)}`);
-    await conn.query(`INSERT INTO torrents (id, name, description, info_hash, file_name, num_file, size, user_id, status) VALUES ${rows(TORRENTS, (id) => `(${id},'t${id}','',X'${infoHash(id).toString('hex')}','',1,1,1,1)`)}`);
+    await insert('INSERT INTO users (id, username, email, password, passkey, group_id, rsskey)', USERS, (id) => `(${id},'u${id}','','','${passkey(id)}',1,'r${id}')`);
+    await insert('INSERT INTO torrents (id, name, description, info_hash, file_name, num_file, size, user_id, status)', TORRENTS, (id) => `(${id},'t${id}','',X'${infoHash(id).toString('hex')}','',1,1,1,1)`);
   } else {
     for (const ddl of gazelleDdl('ops')) await conn.query(ddl);
-    await conn.query(`INSERT INTO users_main (ID, Username, Enabled, torrent_pass) VALUES ${rows(USERS, (id) => `(${id},'u${id}','1','${passkey(id)}')`)}`);
+    await insert('INSERT INTO users_main (ID, Username, Enabled, torrent_pass)', USERS, (id) => `(${id},'u${id}','1','${passkey(id)}')`);
     await conn.query('INSERT INTO users_leech_stats (UserID) SELECT ID FROM users_main');
-    await conn.query(`INSERT INTO torrents (ID, info_hash, FreeTorrent) VALUES ${rows(TORRENTS, (id) => `(${id},X'${infoHash(id).toString('hex')}','0')`)}`);
+    await insert('INSERT INTO torrents (ID, info_hash, FreeTorrent)', TORRENTS, (id) => `(${id},X'${infoHash(id).toString('hex')}','0')`);
     await conn.query('INSERT INTO torrents_leech_stats (TorrentID) SELECT ID FROM torrents');
   }
   const port = await freePort();
