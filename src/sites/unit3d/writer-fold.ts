@@ -154,6 +154,39 @@ export function agentFromPeerId(peerId: Buffer): string {
   return prefix === '' ? 'Unknown' : prefix;
 }
 
+/**
+ * The agent written for a delta, memoised: a batch's agents come from a few clients, and
+ * clampAgent's scan (and naming a client from its peer_id, which reads only its first 8 bytes)
+ * per delta was a measurable part of a batch's client time. Bounded: cleared past 1,024 entries.
+ */
+const agents = new Map<string, string>();
+function agentOf(header: string | undefined, peerId: Buffer): string {
+  const key = header ?? `\0${peerId.toString('latin1', 0, 8)}`;
+  let agent = agents.get(key);
+  if (agent === undefined) {
+    agent = clampAgent(header ?? agentFromPeerId(peerId));
+    if (agents.size >= 1024) agents.clear();
+    agents.set(key, agent);
+  }
+  return agent;
+}
+
+/** Existence not known yet: fold everything, and drop what is gone afterwards (pruneGone). */
+export const ASSUME_EXISTING: Existing = { users: { has: () => true } as unknown as ReadonlySet<number>, torrents: { has: () => true } as unknown as ReadonlySet<number> };
+
+/**
+ * The fold with the real existence, from one made with ASSUME_EXISTING: the same when every user
+ * and torrent of the batch still exists (the usual case), else folded again (a gone user's deltas
+ * touch its torrents' counters too, so they are not simply rows to drop). Lets the writer fold
+ * while the server is still answering the existence reads.
+ */
+export function pruneGone(f: Folded, announces: readonly Announce[], existing: Existing, extras: PeerExtras): Folded {
+  for (const a of announces) {
+    if (!existing.users.has(a.userId) || (a.torrentId !== null && !existing.torrents.has(a.torrentId))) return fold(announces, existing, extras);
+  }
+  return f;
+}
+
 export interface Existing {
   /** Users and torrents found in the site's tables. */
   readonly users: ReadonlySet<number>;
@@ -192,7 +225,7 @@ export function fold(announces: readonly Announce[], existing: Existing, extras:
       continue;
     }
     const extra = extras.get(d.user, d.infoHash, d.peerId);
-    const agent = clampAgent(extra?.agent ?? agentFromPeerId(d.peerId));
+    const agent = agentOf(extra?.agent, d.peerId);
     const seeder = d.left === 0;
     const t = d.timeMs;
 

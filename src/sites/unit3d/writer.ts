@@ -26,7 +26,7 @@ import { MysqlSession, type Conn } from '../../sinks/mysql-session.js';
 import type { Unit3dSiteConfig } from '../config.js';
 import type { SiteDeps } from '../site.js';
 import type { Unit3dFacts } from './facts.js';
-import { decodeAnnounces, fold, pairKey } from './writer-fold.js';
+import { ASSUME_EXISTING, decodeAnnounces, fold, pairKey, pruneGone } from './writer-fold.js';
 import { applyTransitions, type PriorPeer } from './writer-peers.js';
 import { chunkOf, historyUpserts, peersUpserts, selectPeers, selectTorrents, selectUsers, torrentsUpdates, unregisteredUpserts,
   usersUpdates, type Unregistered } from './writer-sql.js';
@@ -157,19 +157,21 @@ export class Unit3dWriter implements DeltaSink {
     }
     // The three locking reads go out at once (one after the other on the server, in this order:
     // users, torrents, peers), instead of a round trip each.
-    const [userRows, torrentRows, peerRows] = await Promise.all([
+    const reads = Promise.all([
       queryAll(conn, selectUsers([...userIds], chunkOf('users', max))),
       queryAll(conn, selectTorrents([...torrentIds], chunkOf('torrents', max))),
       queryAll(conn, selectPeers([...pairs.values()], chunkOf('peers', max))),
     ]);
+    // Folded while the server answers the reads; what they show gone is dropped after (pruneGone).
+    const assumed = fold(decoded.announces, ASSUME_EXISTING, this.deps.extras);
+    const [userRows, torrentRows, peerRows] = await reads;
     const users = new Set<number>(userRows.map((r) => Number(r['id'])));
     const torrents = new Set<number>(torrentRows.map((r) => Number(r['id'])));
     const prior: PriorPeer[] = peerRows.map((r) => ({
       userId: Number(r['user_id']), torrentId: Number(r['torrent_id']), peerIdHex: (r['peer_id'] as Buffer).toString('hex'),
       active: Number(r['active']) === 1, seeder: Number(r['seeder']) === 1,
     }));
-
-    const folded = fold(decoded.announces, { users, torrents }, this.deps.extras);
+    const folded = pruneGone(assumed, decoded.announces, { users, torrents }, this.deps.extras);
     applyTransitions(prior, folded.peers, folded.torrents, folded.history);
     this.noteDrops(decoded.notSiteUser, folded, userIds, users, torrentIds, torrents);
 
