@@ -89,7 +89,7 @@ try {
     prehooks: [{ name: 'privtrak', options: { journal_dir: join(dir, 'journal'), max_pending: 2_000_000 } }],
   }));
   const prof = process.env['TRACKER_CPU_PROF'] ? ['--cpu-prof', `--cpu-prof-dir=${process.env['TRACKER_CPU_PROF']}`] : [];
-  tracker = spawn('taskset', ['-c', '0', process.execPath, ...prof, join(ROOT, 'dist/src/cli/main.js'), 'serve', '--config', configPath], { stdio: ['ignore', 'pipe', 'pipe'] });
+  tracker = spawn('taskset', ['-c', process.env['TRACKER_CORES'] ?? '0', process.execPath, ...prof, join(ROOT, 'dist/src/cli/main.js'), 'serve', '--config', configPath], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   tracker.stdout.on('data', (c) => { out += c; });
   tracker.stderr.on('data', (c) => { out += c; });

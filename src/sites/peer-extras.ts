@@ -15,9 +15,14 @@ export interface PeerExtra {
   seenMs: number;
 }
 
+/** The bytes as latin1 text, without copying them first (Buffer.from of an array would). */
+function latin1(b: Uint8Array): string {
+  return (Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength)).toString('latin1');
+}
+
 /** The map key: the delta's user key, info_hash and peer_id bytes as one latin1 string. */
 export function extraKey(userKey: Uint8Array, infoHash: Uint8Array, peerId: Uint8Array): string {
-  return Buffer.from(userKey).toString('latin1') + Buffer.from(infoHash).toString('latin1') + Buffer.from(peerId).toString('latin1');
+  return latin1(userKey) + latin1(infoHash) + latin1(peerId);
 }
 
 export class PeerExtras {
