@@ -5,21 +5,13 @@
  */
 import type { Conn } from '../../sinks/mysql-session.js';
 import type { AdoptedBaseline } from '../../sinks/sink.js';
-import { siteUserKey } from '../../accounting/user-key.js';
+import { adoptedBaselines } from '../adopt.js';
 
 export async function gazelleAdoptable(conn: Conn): Promise<AdoptedBaseline[]> {
   const [rows] = await conn.query(`SELECT x.uid, x.peer_id, t.info_hash, x.uploaded, x.downloaded, x.remaining, x.mtime
     FROM xbt_files_users x JOIN torrents t ON t.ID = x.fid WHERE x.active = 1`);
-  const out: AdoptedBaseline[] = [];
-  for (const r of rows as Array<Record<string, unknown>>) {
-    const ih = r['info_hash'] as Buffer;
-    const peerId = r['peer_id'] as Buffer;
-    // info_hash is a blob (raw 20 bytes in Gazelle); anything else is not a torrent privtrak serves.
-    if (!Buffer.isBuffer(ih) || ih.length !== 20 || !Buffer.isBuffer(peerId) || peerId.length !== 20) continue;
-    out.push({
-      user: siteUserKey(Number(r['uid'])), infoHash: Buffer.from(ih), peerId: Buffer.from(peerId),
-      baseline: { uploaded: Number(r['uploaded']), downloaded: Number(r['downloaded']), left: Number(r['remaining']), lastMs: Number(r['mtime']) * 1000 },
-    });
-  }
-  return out;
+  return adoptedBaselines((rows as Array<Record<string, unknown>>).map((r) => ({
+    userId: r['uid'], infoHash: r['info_hash'], peerId: r['peer_id'], uploaded: r['uploaded'], downloaded: r['downloaded'],
+    left: r['remaining'], lastMs: Number(r['mtime']) * 1000,
+  })));
 }

@@ -6,21 +6,14 @@
  */
 import type { Conn } from '../../sinks/mysql-session.js';
 import type { AdoptedBaseline } from '../../sinks/sink.js';
-import { siteUserKey } from '../../accounting/user-key.js';
+import { adoptedBaselines } from '../adopt.js';
 
 export async function unit3dAdoptable(conn: Conn): Promise<AdoptedBaseline[]> {
   // UNIX_TIMESTAMP of a TIMESTAMP column is the stored instant, whatever the session's time zone.
   const [rows] = await conn.query(`SELECT p.user_id, p.peer_id, t.info_hash, p.uploaded, p.downloaded, p.\`left\`, UNIX_TIMESTAMP(p.updated_at) AS at
     FROM peers p JOIN torrents t ON t.id = p.torrent_id WHERE p.active = 1 AND t.deleted_at IS NULL`);
-  const out: AdoptedBaseline[] = [];
-  for (const r of rows as Array<Record<string, unknown>>) {
-    const ih = r['info_hash'] as Buffer;
-    const peerId = r['peer_id'] as Buffer;
-    if (!Buffer.isBuffer(ih) || ih.length !== 20 || !Buffer.isBuffer(peerId) || peerId.length !== 20) continue;
-    out.push({
-      user: siteUserKey(Number(r['user_id'])), infoHash: Buffer.from(ih), peerId: Buffer.from(peerId),
-      baseline: { uploaded: Number(r['uploaded']), downloaded: Number(r['downloaded']), left: Number(r['left']), lastMs: Math.round(Number(r['at'] ?? 0) * 1000) },
-    });
-  }
-  return out;
+  return adoptedBaselines((rows as Array<Record<string, unknown>>).map((r) => ({
+    userId: r['user_id'], infoHash: r['info_hash'], peerId: r['peer_id'], uploaded: r['uploaded'], downloaded: r['downloaded'],
+    left: r['left'], lastMs: Math.round(Number(r['at'] ?? 0) * 1000),
+  })));
 }
