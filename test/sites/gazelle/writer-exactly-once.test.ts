@@ -7,18 +7,9 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { StatDelta } from '../../../src/accounting/delta.js';
-import { T0, gazelleTestSite, gd, peerIdOf, type GazelleTestSite } from './writer-fixture.js';
+import { T0, gazelleTestSite, gd, peerIdOf, type GazelleTestSite, withSite } from './writer-fixture.js';
 import type { GazelleSchema } from './schema.js';
 
-async function withSite(t: { skip(msg: string): void }, layout: GazelleSchema, fn: (site: GazelleTestSite) => Promise<void>): Promise<void> {
-  const site = await gazelleTestSite(t, layout);
-  if (site === undefined) return;
-  try {
-    await fn(site);
-  } finally {
-    await site.drop();
-  }
-}
 
 /** A mixed batch: credits, a snatch, a token, a stop, on torrents 10 and `failFid`. */
 function mixedBatch(from: number, failFid = 11): StatDelta[] {

@@ -160,3 +160,14 @@ export async function metricValue(site: GazelleTestSite, name: string, labels: R
   const v = values.find((x) => Object.entries(labels).every(([k, val]) => x.labels[k] === val));
   return v?.value ?? 0;
 }
+
+/** Runs `fn` with a fresh site of `layout` (skipped without MariaDB), dropped afterwards. */
+export async function withSite(t: { skip(msg: string): void }, layout: GazelleSchema, fn: (site: GazelleTestSite) => Promise<void>): Promise<void> {
+  const site = await gazelleTestSite(t, layout);
+  if (site === undefined) return;
+  try {
+    await fn(site);
+  } finally {
+    await site.drop();
+  }
+}

@@ -8,18 +8,9 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SinkSchemaError, SinkUnreachableError } from '../../../src/sinks/sink-errors.js';
-import { gazelleTestSite, gd, metricValue, peerIdOf, peerRow, type GazelleTestSite } from './writer-fixture.js';
+import { gazelleTestSite, gd, metricValue, peerIdOf, peerRow, type GazelleTestSite, withSite } from './writer-fixture.js';
 import type { GazelleSchema } from './schema.js';
 
-async function withSite(t: { skip(msg: string): void }, layout: GazelleSchema, fn: (site: GazelleTestSite) => Promise<void>): Promise<void> {
-  const site = await gazelleTestSite(t, layout);
-  if (site === undefined) return;
-  try {
-    await fn(site);
-  } finally {
-    await site.drop();
-  }
-}
 
 const HOUR_S = 3600;
 

@@ -8,20 +8,11 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { hashedPasskeyKey } from '../../../src/accounting/user-key.js';
-import { T0, gazelleTestSite, gd, metricValue, peerIdOf, peerRow, type GazelleTestSite } from './writer-fixture.js';
+import { T0, gazelleTestSite, gd, metricValue, peerIdOf, peerRow, type GazelleTestSite, withSite } from './writer-fixture.js';
 import type { GazelleSchema } from './schema.js';
 
 const S = (ms: number) => Math.floor(ms / 1000);
 
-async function withSite(t: { skip(msg: string): void }, layout: GazelleSchema, fn: (site: GazelleTestSite) => Promise<void>): Promise<void> {
-  const site = await gazelleTestSite(t, layout);
-  if (site === undefined) return;
-  try {
-    await fn(site);
-  } finally {
-    await site.drop();
-  }
-}
 
 for (const layout of ['ops', 'whatcd'] as const) {
   describe(`gazelle writer (${layout})`, () => {
