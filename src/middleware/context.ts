@@ -9,6 +9,7 @@
  * | `siteUserId` | `user_approval` | the site's numeric user ID, when the registry has one |
  * | `siteTorrentId` | `torrent_approval` | the site's numeric torrent ID, when the registry has one |
  * | `downloadMultiplier`, `uploadMultiplier` | `freeleech` | credit `raw × multiplier` bytes (undefined: ×1) |
+ * | `hidden` | a site's rules hook (UNIT3D download slots) | the peer is served and counted, but not given to other peers |
  *
  * Every field exists from creation (as undefined), so all contexts share one object shape.
  */
@@ -35,11 +36,17 @@ export interface RequestContext {
    */
   downloadMultiplier?: number;
   uploadMultiplier?: number;
+  /**
+   * Set by a site's rules hook for a peer that is served and counted but must not be handed to
+   * others (UNIT3D: a leecher beyond its group's download slots is `visible = false`): the swarm
+   * hook keeps it out of the swarm (and takes it out if it was there).
+   */
+  hidden?: boolean;
 }
 
 export function createContext(params: Record<string, string>, query: Record<string, string>, userAgent?: string): RequestContext {
   return {
     params, query, userAgent, userId: undefined, siteUserId: undefined, siteTorrentId: undefined,
-    downloadMultiplier: undefined, uploadMultiplier: undefined,
+    downloadMultiplier: undefined, uploadMultiplier: undefined, hidden: undefined,
   };
 }

@@ -10,10 +10,12 @@ import type { Hook, MaybePromise } from '../hook.js';
 export function createSwarmHook(store: PeerStore): Hook {
   return {
     name: 'swarm',
-    handleAnnounce(_ctx, req: AnnounceRequest): MaybePromise {
+    handleAnnounce(ctx, req: AnnounceRequest): MaybePromise {
       let result;
       const role = roleAfter(req);
-      if (role === 'gone') result = req.left === 0 ? store.deleteSeeder(req.infoHash, req.peer) : store.deleteLeecher(req.infoHash, req.peer);
+      // A hidden peer (a site's rule, context.ts) is served but never handed out: it stays out of the swarm.
+      if (ctx.hidden === true && role !== 'gone') result = req.left === 0 ? store.deleteSeeder(req.infoHash, req.peer) : store.deleteLeecher(req.infoHash, req.peer);
+      else if (role === 'gone') result = req.left === 0 ? store.deleteSeeder(req.infoHash, req.peer) : store.deleteLeecher(req.infoHash, req.peer);
       else if (req.event === 'completed') result = store.graduateLeecher(req.infoHash, req.peer);
       else result = role === 'seeder' ? store.putSeeder(req.infoHash, req.peer) : store.putLeecher(req.infoHash, req.peer);
       return result as MaybePromise;

@@ -121,6 +121,8 @@ export class Unit3dRulesHook implements Hook {
     };
     ctx.siteUserId = user.id;
     ctx.siteTorrentId = torrent.id;
+    // Beyond its download slots a leecher is served and counted but not handed to others (UNIT3D-Announce's visible = false).
+    ctx.hidden = !visible;
     ctx.uploadMultiplier = uploadFactor(f) / 100;
     ctx.downloadMultiplier = downloadFactor(f) / 100;
     const userKey = this.keys.forSiteUser(user.id);

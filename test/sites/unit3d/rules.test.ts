@@ -7,6 +7,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { UdpClient } from '../../support/udp-client.js';
+import { decode } from '../../../src/bittorrent/bencode.js';
 import { GROUP, TORRENT, USER, ih, pk, seedSite, siteDb, startSite, type SiteDb, type SiteTracker } from './support.js';
 
 describe('site unit3d: announce rules', () => {
@@ -102,8 +103,16 @@ describe('site unit3d: announce rules', () => {
     // Group "leech" has download_slots = 1.
     await ok(site.announce(pk(USER.slotted), TORRENT.approved.hash, { peerId: '-qB4520-slotslot0001' }));
     assert.equal(await visibleOf(TORRENT.approved.id, '-qB4520-slotslot0001'), true);
-    await ok(site.announce(pk(USER.slotted), TORRENT.other.hash, { peerId: '-qB4520-slotslot0002' }));
+    await ok(site.announce(pk(USER.slotted), TORRENT.other.hash, { peerId: '-qB4520-slotslot0002', port: 7002 }));
     assert.equal(await visibleOf(TORRENT.other.id, '-qB4520-slotslot0002'), false, 'a second leech is announced but invisible');
+    // Invisible: not handed to other peers (the ports they are given; all peers here are 127.0.0.1).
+    const portsSeenBy = async (peerId: string) => {
+      const r = await site.announce(pk(USER.bob), TORRENT.other.hash, { peerId, port: 7100 });
+      assert.equal(r.failure, undefined);
+      const peers = (decode(r.body) as Record<string, Buffer | undefined>)['peers'] ?? Buffer.alloc(0);
+      return Array.from({ length: peers.length / 6 }, (_, i) => peers.readUInt16BE(i * 6 + 4));
+    };
+    assert.ok(!(await portsSeenBy('-qB4520-bobbobbob001')).includes(7002), 'the invisible leecher is not handed out');
     // Re-announcing keeps the first visible, the second waiting.
     await ok(site.announce(pk(USER.slotted), TORRENT.approved.hash, { peerId: '-qB4520-slotslot0001' }));
     assert.equal(await visibleOf(TORRENT.approved.id, '-qB4520-slotslot0001'), true);
@@ -112,8 +121,10 @@ describe('site unit3d: announce rules', () => {
     // The slot frees when the first leech stops: the waiting one takes it on its next announce,
     // and a new leech then waits in turn.
     await ok(site.announce(pk(USER.slotted), TORRENT.approved.hash, { peerId: '-qB4520-slotslot0001', event: 'stopped' }));
-    await ok(site.announce(pk(USER.slotted), TORRENT.other.hash, { peerId: '-qB4520-slotslot0002' }));
+    await ok(site.announce(pk(USER.slotted), TORRENT.other.hash, { peerId: '-qB4520-slotslot0002', port: 7002 }));
     assert.equal(await visibleOf(TORRENT.other.id, '-qB4520-slotslot0002'), true);
+    const seen2 = await portsSeenBy('-qB4520-bobbobbob002');
+    assert.ok(seen2.includes(7002), `visible now: handed out (${JSON.stringify(seen2)})`);
     await ok(site.announce(pk(USER.slotted), TORRENT.halfFreeDouble.hash, { peerId: '-qB4520-slotslot0004' }));
     assert.equal(await visibleOf(TORRENT.halfFreeDouble.id, '-qB4520-slotslot0004'), false);
     const user = JSON.parse((await site.push('GET', `/users/${USER.slotted}`)).text) as { num_leeching: number; num_seeding: number };
