@@ -12,6 +12,7 @@
  */
 import type { DeltaBatch, StatDelta } from '../../accounting/delta.js';
 import { siteUserIdOf } from '../../accounting/user-key.js';
+import { RECORD_SIZE, decodeRecordView } from '../../accounting/delta-record.js';
 import { packIPv6 } from '../../bittorrent/ip.js';
 import { identifyClient } from '../../bittorrent/client-id.js';
 import type { PeerExtras } from '../peer-extras.js';
@@ -38,12 +39,25 @@ export interface Decoded {
 const USER_ID_MAX = 0xffff_ffff;
 
 /** The deltas above `appliedThrough` as site announces, in seq order. */
+/**
+ * The batch's deltas: from its records as views (decodeRecordView: the ids are not copied; the
+ * writer keeps nothing of a batch once `apply` settles), or as given.
+ */
+function* deltasOf(batch: DeltaBatch): Generator<StatDelta> {
+  const rec = batch.records;
+  if (rec === undefined) {
+    yield* batch.deltas;
+    return;
+  }
+  for (let off = 0; off + RECORD_SIZE <= rec.length; off += RECORD_SIZE) yield decodeRecordView(rec, off);
+}
+
 export function decodeAnnounces(batch: DeltaBatch, appliedThrough: number): Decoded {
   const announces: Announce[] = [];
   let count = 0;
   let through = appliedThrough;
   let notSiteUser = 0;
-  for (const d of batch.deltas) {
+  for (const d of deltasOf(batch)) {
     if (d.seq <= appliedThrough) continue;
     count++;
     if (d.seq > through) through = d.seq;
