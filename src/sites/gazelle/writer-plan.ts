@@ -8,7 +8,7 @@
  */
 import type { StatDelta } from '../../accounting/delta.js';
 import { siteUserIdOf } from '../../accounting/user-key.js';
-import { identifyClient } from '../../bittorrent/client-id.js';
+import { agentOf } from './rules-hook.js';
 import type { PeerExtras } from '../peer-extras.js';
 import type { GazelleFacts } from './facts.js';
 
@@ -107,11 +107,8 @@ export function gazelleIp(ip: string, isProtected: boolean): string {
  * charset cannot hold would fail the batch under strict mode, every retry, forever.
  */
 export function gazelleAgent(d: StatDelta, extras: PeerExtras): string {
-  let agent = extras.get(d.user, d.infoHash, d.peerId)?.agent;
-  if (agent === undefined) {
-    const c = identifyClient(d.peerId);
-    agent = c === undefined ? '' : `${c.name} ${c.version}`.trim();
-  }
+  // Without the header, the client named as the rules hook names it (agentOf), so a replayed row says the same.
+  const agent = extras.get(d.user, d.infoHash, d.peerId)?.agent ?? agentOf(undefined, d.peerId);
   return agent.replace(/[^\x20-\x7e]/g, '?').slice(0, AGENT_CHARS);
 }
 

@@ -27,13 +27,6 @@ export function gazelleTables(layout: GazelleLayout): GazelleTables {
     : { layout, userStats: 'users_main', userKey: 'ID', torrentStats: 'torrents', torrentKey: 'ID' };
 }
 
-/** privtrak's applied mark, one row per tracker instance (src/sinks/sink.ts: the contract). */
-export const MARK_TABLE = 'privtrak_site_applied';
-export const MARK_DDL = `CREATE TABLE IF NOT EXISTS ${MARK_TABLE} (
-  instance varchar(64) NOT NULL PRIMARY KEY,
-  applied_through bigint unsigned NOT NULL
-) ENGINE=InnoDB`;
-
 /** Every column the writer reads or writes, per table: open() checks they are all there. */
 export function requiredColumns(t: GazelleTables): Record<string, readonly string[]> {
   const cols: Record<string, string[]> = {

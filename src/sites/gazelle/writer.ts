@@ -31,7 +31,8 @@ import { reapRound } from './reaper.js';
 import { countDropped, gazelleWriterMetrics, type GazelleWriterMetrics } from './writer-metrics.js';
 import { gazelleTorrentId, gazelleUserId, planBatch, type WritePlan } from './writer-plan.js';
 import { countSwarms, existingIds, peerUpserts, sendAll, snatchInserts, tokenUpdates, torrentWrites, userWrites } from './writer-sql.js';
-import { MARK_DDL, MARK_TABLE, checkColumns, gazelleTables, type GazelleTables } from './writer-tables.js';
+import { checkColumns, gazelleTables, type GazelleTables } from './writer-tables.js';
+import { MARK_DDL, MARK_TABLE, ensureMarkRow, loadMark } from '../applied-mark.js';
 import { gazelleTotals } from './writer-totals.js';
 import { gazelleAdoptable } from './writer-adopt.js';
 
@@ -78,22 +79,14 @@ export class GazelleWriter implements DeltaSink {
   }
 
   async load(instance: string): Promise<SinkState> {
-    return this.session.run(async (conn) => {
-      const [rows] = await conn.query(`SELECT applied_through FROM ${MARK_TABLE} WHERE instance = ?`, [instance]);
-      return { appliedThrough: Number((rows as Row[])[0]?.['applied_through'] ?? 0) };
-    });
+    return this.session.run(async (conn) => ({ appliedThrough: await loadMark(conn, instance) }));
   }
 
   async apply(batch: DeltaBatch): Promise<void> {
     const deltas = batch.deltas;
     if (deltas.length === 0) return;
     const plan = await this.session.run(async (conn) => {
-      if (!this.knownInstances.has(batch.instance)) {
-        // Outside the transaction: INSERT IGNORE of an existing row takes a shared lock, and two
-        // transactions each holding one and both wanting FOR UPDATE would deadlock.
-        await conn.query(`INSERT IGNORE INTO ${MARK_TABLE} (instance, applied_through) VALUES (?, 0)`, [batch.instance]);
-        this.knownInstances.add(batch.instance);
-      }
+      await ensureMarkRow(conn, batch.instance, this.knownInstances);
       try {
         return await this.applyLocked(conn, batch.instance, deltas);
       } catch (err) {
@@ -143,7 +136,7 @@ export class GazelleWriter implements DeltaSink {
     const counts = await countSwarms(conn, plan.torrents.map((r) => r.fid), max);
     await sendAll(conn, [
       ...torrentWrites(t, plan.torrents, counts, max),
-      conn.format(`UPDATE ${MARK_TABLE} SET applied_through = ? WHERE instance = ?`, [plan.through, instance]),
+      conn.format(`UPDATE ${MARK_TABLE} SET applied_through = ?, applied_at = CURRENT_TIMESTAMP WHERE instance = ?`, [plan.through, instance]),
       'COMMIT',
     ]);
     return plan;

@@ -5,6 +5,7 @@
  * BitTorrent client) and user agents that are too long or belong to a browser (a browser
  * fetching an announce URL is a leaked passkey being tested, not a client).
  */
+import { identifyClient } from '../../bittorrent/client-id.js';
 
 const BLOCKED_PORTS = new Set([1214, 3389, 4662, 6346, 6347, 6699, 8080, 8081]);
 
@@ -23,4 +24,21 @@ export function agentProblem(agent: string): string | undefined {
   const lower = agent.toLowerCase();
   for (const mark of BROWSER_MARKS) if (lower.includes(mark)) return 'browsers are not allowed to announce: use a BitTorrent client';
   return undefined;
+}
+
+/**
+ * The agent of a peer without a User-Agent (UDP, or a journal replay whose header is gone): the
+ * client named from its peer_id, else its printable prefix. The rules hook and the writer both name
+ * a client so, so a row written after a crash says what it said before.
+ */
+export function clientAgent(peerId: Buffer): string {
+  const c = identifyClient(peerId);
+  return (c === undefined ? printablePrefix(peerId) : `${c.name}/${c.version}`).slice(0, MAX_AGENT_LENGTH);
+}
+
+/** The peer_id's first 8 bytes with anything unprintable as '.', for messages and agents. */
+export function printablePrefix(peerId: Buffer): string {
+  let s = '';
+  for (const b of peerId.subarray(0, 8)) s += b >= 0x20 && b < 0x7f ? String.fromCharCode(b) : '.';
+  return s;
 }

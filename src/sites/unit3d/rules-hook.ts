@@ -24,14 +24,13 @@ import type { Registry } from 'prom-client';
 import { ClientError } from '../../bittorrent/errors.js';
 import type { AnnounceRequest, AnnounceResponse, ScrapeRequest, ScrapeResponse } from '../../bittorrent/types.js';
 import { roleAfter } from '../../bittorrent/types.js';
-import { identifyClient } from '../../bittorrent/client-id.js';
 import { UserKeys } from '../../accounting/user-key.js';
 import type { Hook } from '../../middleware/hook.js';
 import type { RequestContext } from '../../middleware/context.js';
 import { refusalCounters, type RefusalCounters } from '../../middleware/refusals.js';
 import type { Unit3dSiteConfig } from '../config.js';
 import type { PeerExtras } from '../peer-extras.js';
-import { agentProblem, isBlockedPort, MAX_AGENT_LENGTH } from './client-rules.js';
+import { agentProblem, clientAgent, isBlockedPort, MAX_AGENT_LENGTH, printablePrefix } from './client-rules.js';
 import { downloadFactor, uploadFactor, type FactorInputs } from './factors.js';
 import { STATUS_APPROVED, type Unit3dGroup, type Unit3dState, type Unit3dUser } from './state.js';
 import type { RequestStats } from './request-stats.js';
@@ -195,14 +194,5 @@ export class Unit3dRulesHook implements Hook {
 /** The agent written to peers.agent / history.agent: the User-Agent, or over UDP the client named by its peer_id. */
 export function agentOf(ctx: RequestContext, req: AnnounceRequest): string {
   if (ctx.userAgent !== undefined && ctx.userAgent !== '') return ctx.userAgent.slice(0, MAX_AGENT_LENGTH);
-  const c = identifyClient(req.peer.id);
-  const name = c === undefined ? printablePrefix(req.peer.id) : `${c.name}/${c.version}`;
-  return name.slice(0, MAX_AGENT_LENGTH);
-}
-
-/** The peer_id's first 8 bytes with anything unprintable as '.', for messages and agents. */
-function printablePrefix(peerId: Buffer): string {
-  let s = '';
-  for (const b of peerId.subarray(0, 8)) s += b >= 0x20 && b < 0x7f ? String.fromCharCode(b) : '.';
-  return s;
+  return clientAgent(req.peer.id);
 }

@@ -13,8 +13,8 @@
 import type { DeltaBatch, StatDelta } from '../../accounting/delta.js';
 import { siteUserIdOf } from '../../accounting/user-key.js';
 import { RECORD_SIZE, decodeRecordView } from '../../accounting/delta-record.js';
-import { packIPv6 } from '../../bittorrent/ip.js';
-import { identifyClient } from '../../bittorrent/client-id.js';
+import { packIPv4, packIPv6 } from '../../bittorrent/ip.js';
+import { clientAgent } from './client-rules.js';
 import type { PeerExtras } from '../peer-extras.js';
 
 /** One counted announce of a site user, with what the site's rows need. */
@@ -142,30 +142,13 @@ export const peerKey = (userId: number, torrentId: number, peerId: Buffer): stri
 
 /** The peer's address as `peers.ip` holds it: the raw 4 or 16 octets. */
 export function ipBytes(ip: string): Buffer {
-  if (ip.includes(':')) return packIPv6(ip, 0).subarray(0, 16);
-  const out = Buffer.alloc(4);
-  const parts = ip.split('.');
-  for (let i = 0; i < 4; i++) out[i] = Number(parts[i]) & 0xff;
-  return out;
+  return ip.includes(':') ? packIPv6(ip, 0).subarray(0, 16) : packIPv4(ip, 0).subarray(0, 4);
 }
 
 /** `agent` columns are varchar(64): at most 64 characters, and no character outside the BMP (a utf8mb3 column would refuse it). */
 export function clampAgent(agent: string): string {
   const clean = agent.replace(/[\u{10000}-\u{10FFFF}]/gu, '?');
   return [...clean].slice(0, 64).join('');
-}
-
-/** The agent when the rules hook's extras are gone (after a restart): the client named from its peer_id. */
-export function agentFromPeerId(peerId: Buffer): string {
-  const c = identifyClient(peerId);
-  if (c !== undefined) return `${c.name}/${c.version}`;
-  let prefix = '';
-  for (let i = 0; i < Math.min(8, peerId.length); i++) {
-    const b = peerId[i]!;
-    if (b < 0x20 || b > 0x7e) break;
-    prefix += String.fromCharCode(b);
-  }
-  return prefix === '' ? 'Unknown' : prefix;
 }
 
 /**
@@ -178,7 +161,7 @@ function agentOf(header: string | undefined, peerId: Buffer): string {
   const key = header ?? `\0${peerId.toString('latin1', 0, 8)}`;
   let agent = agents.get(key);
   if (agent === undefined) {
-    agent = clampAgent(header ?? agentFromPeerId(peerId));
+    agent = clampAgent(header ?? clientAgent(peerId));
     if (agents.size >= 1024) agents.clear();
     agents.set(key, agent);
   }

@@ -17,14 +17,6 @@ export const WRITTEN_COLUMNS: Readonly<Record<string, readonly string[]>> = {
   unregistered_info_hashes: ['user_id', 'info_hash', 'created_at', 'updated_at'],
 };
 
-/** privtrak's own table in the site database: the highest delta seq applied, per tracker instance. */
-export const MARK_TABLE = 'privtrak_site_applied';
-export const MARK_DDL = `CREATE TABLE IF NOT EXISTS ${MARK_TABLE} (
-  instance varchar(64) NOT NULL PRIMARY KEY,
-  applied_through bigint unsigned NOT NULL,
-  applied_at timestamp NULL
-) ENGINE=InnoDB`;
-
 /** Throws SinkSchemaError naming the first missing table, or every missing column of a table. */
 export async function checkSiteSchema(conn: Conn): Promise<void> {
   const [dbRows] = await conn.query('SELECT DATABASE() AS db');

@@ -30,7 +30,8 @@ import { ASSUME_EXISTING, decodeAnnounces, fold, pairKey, pruneGone } from './wr
 import { applyTransitions, type PriorPeer } from './writer-peers.js';
 import { chunkOf, historyUpserts, peersUpserts, selectPeers, selectTorrents, selectUsers, torrentsUpdates, unregisteredUpserts,
   usersUpdates, type Unregistered } from './writer-sql.js';
-import { MARK_DDL, MARK_TABLE, checkSiteSchema } from './writer-schema.js';
+import { checkSiteSchema } from './writer-schema.js';
+import { MARK_DDL, MARK_TABLE, ensureMarkRow, loadMark } from '../applied-mark.js';
 import { SiteWriterMetrics } from './writer-metrics.js';
 import { reapRound, type ReapResult } from './reaper.js';
 
@@ -99,22 +100,14 @@ export class Unit3dWriter implements DeltaSink {
   }
 
   async load(instance: string): Promise<SinkState> {
-    return this.session.run(async (conn) => {
-      const [r] = await conn.query(`SELECT applied_through FROM ${MARK_TABLE} WHERE instance = ?`, [instance]);
-      return { appliedThrough: Number((r as Row[])[0]?.['applied_through'] ?? 0) };
-    });
+    return this.session.run(async (conn) => ({ appliedThrough: await loadMark(conn, instance) }));
   }
 
   async apply(batch: DeltaBatch): Promise<void> {
     if ((batch.records?.length ?? batch.deltas.length) === 0) return;
     const t0 = performance.now();
     await this.session.run(async (conn) => {
-      if (!this.knownInstances.has(batch.instance)) {
-        // Outside the transaction: INSERT IGNORE of an existing row takes a shared lock, and two
-        // writers each holding one and both wanting FOR UPDATE would deadlock.
-        await conn.query(`INSERT IGNORE INTO ${MARK_TABLE} (instance, applied_through) VALUES (?, 0)`, [batch.instance]);
-        this.knownInstances.add(batch.instance);
-      }
+      await ensureMarkRow(conn, batch.instance, this.knownInstances);
       const unregistered = this.takeUnregistered();
       try {
         const written = await this.applyLocked(conn, batch, unregistered);
