@@ -269,12 +269,12 @@ export class HttpFrontend implements Frontend, ConnectionHandlers {
     this.send(conn, status, writeFailureBody(reason), false);
   }
 
-  private send(conn: Connection, status: number, body: Buffer, keepAlive: boolean): void {
+  private send(conn: Connection, status: number, body: Buffer, keepAlive: boolean, contentType?: string): void {
     if (conn.closed) return;
     const open = keepAlive && !this.closing;
     if (open) {
       conn.noDelay();
-      conn.write(frameResponse(status, body, true));
+      conn.write(frameResponse(status, body, true, contentType));
       conn.deadline = Date.now() + this.cfg.idle_timeout;
       return;
     }
@@ -286,7 +286,7 @@ export class HttpFrontend implements Frontend, ConnectionHandlers {
     conn.done = true;
     conn.rx = '';
     conn.deadline = Date.now() + this.cfg.read_timeout;
-    conn.writeLast(frameResponse(status, body, false));
+    conn.writeLast(frameResponse(status, body, false, contentType));
   }
 
   private clientIp(conn: Connection, head: RequestHead): string | undefined {
@@ -336,11 +336,7 @@ export class HttpFrontend implements Frontend, ConnectionHandlers {
     }
     const closeHead = { ...head, keepAlive: false };
     this.reply(conn, closeHead, result, (r) => {
-      if (conn.closed) return;
-      conn.done = true;
-      conn.deadline = Date.now() + this.cfg.read_timeout;
-      const bytes = typeof r.body === 'string' ? Buffer.from(r.body, 'utf8') : r.body;
-      conn.writeLast(frameResponse(r.status, bytes, false, r.contentType));
+      this.send(conn, r.status, typeof r.body === 'string' ? Buffer.from(r.body, 'utf8') : r.body, false, r.contentType);
       this.deps.metrics.observe('http', 'other', r.status < 400 ? 'ok' : 'client_error', start);
     }, (err) => {
       this.deps.logger.error({ err, path: head.path.replace(/\/[^/]{16,}(?=\/|$)/g, '/…') }, 'control call failed');
