@@ -31,7 +31,7 @@ const EVENT_CODE: Record<AnnounceEvent, number> = { none: 0, completed: 1, start
 
 /** Field offsets within a record, for readers that fold records without decoding them (sinks/aggregate.ts). */
 export const RECORD = {
-  bits: 3, seq: 8, timeMs: 16, deltaUp: 48, deltaDown: 56, seedTime: 64, leechTime: 68, user: 72, infoHash: 88,
+  bits: 3, seq: 8, timeMs: 16, deltaUp: 48, deltaDown: 56, seedTime: 64, leechTime: 68, user: 72, infoHash: 88, peerId: 108,
   siteTorrentId: 176, creditUp: 184, creditDown: 192,
   /** Bits in `bits`: the delta counted a snatch; the site torrent id is present. */
   snatchBit: 1, siteTorrentIdBit: 8,

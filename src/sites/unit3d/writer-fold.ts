@@ -10,12 +10,12 @@
  * rows once the writer knows which of those still exist (a torrent deleted between announce and
  * flush must not get rows: history has foreign keys).
  */
-import type { DeltaBatch, StatDelta } from '../../accounting/delta.js';
+import type { StatDelta } from '../../accounting/delta.js';
 import { siteUserIdOf } from '../../accounting/user-key.js';
 import { RECORD_SIZE, decodeRecordView } from '../../accounting/delta-record.js';
 import { packIPv4, packIPv6 } from '../../bittorrent/ip.js';
 import { clientAgent } from './client-rules.js';
-import type { PeerExtras } from '../peer-extras.js';
+import { SIDE_EXTRA, SIDE_IMMUNE, SIDE_VISIBLE, sideAgentIndex, type RecordSide } from './writer-side.js';
 
 /** One counted announce of a site user, with what the site's rows need. */
 export interface Announce {
@@ -23,6 +23,10 @@ export interface Announce {
   /** Null: the delta named no site torrent (only the user's credit can be written). */
   readonly torrentId: number | null;
   readonly d: StatDelta;
+  /** The agent the rows get (the client's header as the rules hook saw it, else named from the peer_id). */
+  readonly agent: string;
+  /** UNIT3D's peers.visible (download slots), true when the announce thread knew nothing of the peer. */
+  readonly visible: boolean;
 }
 
 export interface Decoded {
@@ -33,31 +37,26 @@ export interface Decoded {
   readonly through: number;
   /** Deltas keyed by a hashed passkey (not a site user): counted, nothing written. */
   readonly notSiteUser: number;
+  /** Users of the batch whose history rows are immune (the site state's answer when the batch was handed over). */
+  readonly immune: ReadonlySet<number>;
 }
 
 /** Site user IDs are `int unsigned` in UNIT3D: anything else is not one of its users. */
 const USER_ID_MAX = 0xffff_ffff;
 
-/** The deltas above `appliedThrough` as site announces, in seq order. */
 /**
- * The batch's deltas: from its records as views (decodeRecordView: the ids are not copied; the
- * writer keeps nothing of a batch once `apply` settles), or as given.
+ * The deltas above `appliedThrough` as site announces, in seq order: the batch's records read as
+ * views (decodeRecordView: the ids are not copied; nothing of a batch is kept once it is written),
+ * with what the announce thread added for each record (`side`, writer-side.ts).
  */
-function* deltasOf(batch: DeltaBatch): Generator<StatDelta> {
-  const rec = batch.records;
-  if (rec === undefined) {
-    yield* batch.deltas;
-    return;
-  }
-  for (let off = 0; off + RECORD_SIZE <= rec.length; off += RECORD_SIZE) yield decodeRecordView(rec, off);
-}
-
-export function decodeAnnounces(batch: DeltaBatch, appliedThrough: number): Decoded {
+export function decodeAnnounces(records: Buffer, side: RecordSide, appliedThrough: number): Decoded {
   const announces: Announce[] = [];
+  const immune = new Set<number>();
   let count = 0;
   let through = appliedThrough;
   let notSiteUser = 0;
-  for (const d of deltasOf(batch)) {
+  for (let i = 0, off = 0; off + RECORD_SIZE <= records.length; i++, off += RECORD_SIZE) {
+    const d = decodeRecordView(records, off);
     if (d.seq <= appliedThrough) continue;
     count++;
     if (d.seq > through) through = d.seq;
@@ -67,9 +66,16 @@ export function decodeAnnounces(batch: DeltaBatch, appliedThrough: number): Deco
       continue;
     }
     const t = d.siteTorrentId;
-    announces.push({ userId: Number(id), torrentId: t !== null && Number.isSafeInteger(t) && t >= 0 && t <= USER_ID_MAX ? t : null, d });
+    const bits = side.flags[i] ?? 0;
+    const userId = Number(id);
+    if ((bits & SIDE_IMMUNE) !== 0) immune.add(userId);
+    const known = (bits & SIDE_EXTRA) !== 0;
+    announces.push({
+      userId, torrentId: t !== null && Number.isSafeInteger(t) && t >= 0 && t <= USER_ID_MAX ? t : null, d,
+      agent: agentOf(known ? side.agents[sideAgentIndex(bits)] : undefined, d.peerId), visible: !known || (bits & SIDE_VISIBLE) !== 0,
+    });
   }
-  return { announces, count, through, notSiteUser };
+  return { announces, count, through, notSiteUser, immune };
 }
 
 export interface UserCredit {
@@ -177,9 +183,9 @@ export const ASSUME_EXISTING: Existing = { users: { has: () => true } as unknown
  * touch its torrents' counters too, so they are not simply rows to drop). Lets the writer fold
  * while the server is still answering the existence reads.
  */
-export function pruneGone(f: Folded, announces: readonly Announce[], existing: Existing, extras: PeerExtras): Folded {
+export function pruneGone(f: Folded, announces: readonly Announce[], existing: Existing): Folded {
   for (const a of announces) {
-    if (!existing.users.has(a.userId) || (a.torrentId !== null && !existing.torrents.has(a.torrentId))) return fold(announces, existing, extras);
+    if (!existing.users.has(a.userId) || (a.torrentId !== null && !existing.torrents.has(a.torrentId))) return fold(announces, existing);
   }
   return f;
 }
@@ -191,7 +197,7 @@ export interface Existing {
 }
 
 /** Folds the announces into rows, leaving out users and torrents the site no longer has. */
-export function fold(announces: readonly Announce[], existing: Existing, extras: PeerExtras): Folded {
+export function fold(announces: readonly Announce[], existing: Existing): Folded {
   const users = new Map<number, UserCredit>();
   const history = new Map<string, HistoryRow>();
   const peers = new Map<string, PeerRow>();
@@ -199,7 +205,7 @@ export function fold(announces: readonly Announce[], existing: Existing, extras:
   let droppedUser = 0;
   let droppedTorrent = 0;
   let noTorrent = 0;
-  for (const { userId, torrentId, d } of announces) {
+  for (const { userId, torrentId, d, agent, visible } of announces) {
     if (!existing.users.has(userId)) {
       droppedUser++;
       continue;
@@ -221,8 +227,6 @@ export function fold(announces: readonly Announce[], existing: Existing, extras:
       droppedTorrent++;
       continue;
     }
-    const extra = extras.get(d.user, d.infoHash, d.peerId);
-    const agent = agentOf(extra?.agent, d.peerId);
     const seeder = d.left === 0;
     const t = d.timeMs;
 
@@ -254,7 +258,7 @@ export function fold(announces: readonly Announce[], existing: Existing, extras:
     if (p === undefined) {
       peers.set(pk, {
         userId, torrentId, peerId: d.peerId, ip: ipBytes(d.ip), port: d.port, agent, uploaded: d.uploaded, downloaded: d.downloaded,
-        left: d.left, active, visible: extra?.visible ?? true, createdMs: t, updatedMs: t,
+        left: d.left, active, visible, createdMs: t, updatedMs: t,
       });
     } else {
       // Deltas come in seq order: the last one is the peer's state.
@@ -265,7 +269,7 @@ export function fold(announces: readonly Announce[], existing: Existing, extras:
       p.downloaded = d.downloaded;
       p.left = d.left;
       p.active = active;
-      p.visible = extra?.visible ?? true;
+      p.visible = visible;
       if (t > p.updatedMs) p.updatedMs = t;
     }
 
