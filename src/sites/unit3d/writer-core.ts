@@ -26,7 +26,7 @@ import type { AdoptedBaseline, SinkState, TotalsQuery, TotalsRow } from '../../s
 import { unit3dAdoptable } from './writer-adopt.js';
 import { MysqlSession, type Conn } from '../../sinks/mysql-session.js';
 import type { Unit3dSiteConfig } from '../config.js';
-import { ASSUME_EXISTING, decodeAnnounces, fold, pairKey, pruneGone } from './writer-fold.js';
+import { ASSUME_EXISTING, decodeAnnounces, fold, pairKey, pruneGone, type PairKey } from './writer-fold.js';
 import { applyTransitions, type PriorPeer } from './writer-peers.js';
 import { chunkOf, historyUpserts, peersUpserts, selectPeers, selectTorrents, selectUsers, torrentsUpdates, unregisteredUpserts,
   usersUpdates, type Unregistered } from './writer-sql.js';
@@ -140,7 +140,7 @@ export class Unit3dWriterCore implements Unit3dWriterBackend {
     // Which users and torrents exist (locked), and the peers rows' states before the batch.
     const userIds = new Set<number>();
     const torrentIds = new Set<number>();
-    const pairs = new Map<string, { userId: number; torrentId: number }>();
+    const pairs = new Map<PairKey, { userId: number; torrentId: number }>();
     for (const a of decoded.announces) {
       userIds.add(a.userId);
       if (a.torrentId === null) continue;
@@ -155,15 +155,15 @@ export class Unit3dWriterCore implements Unit3dWriterBackend {
       queryAll(conn, selectPeers([...pairs.values()], chunkOf('peers', max))),
     ]);
     // Folded while the server answers the reads; what they show gone is dropped after (pruneGone).
-    const assumed = fold(decoded.announces, ASSUME_EXISTING);
+    const assumed = fold(input.records, decoded.announces, ASSUME_EXISTING);
     const [userRows, torrentRows, peerRows] = await reads;
     const users = new Set<number>(userRows.map((r) => Number(r['id'])));
     const torrents = new Set<number>(torrentRows.map((r) => Number(r['id'])));
     const prior: PriorPeer[] = peerRows.map((r) => ({
-      userId: Number(r['user_id']), torrentId: Number(r['torrent_id']), peerIdHex: (r['peer_id'] as Buffer).toString('hex'),
+      userId: Number(r['user_id']), torrentId: Number(r['torrent_id']), peerIdLatin1: (r['peer_id'] as Buffer).toString('latin1'),
       active: Number(r['active']) === 1, seeder: Number(r['seeder']) === 1,
     }));
-    const folded = pruneGone(assumed, decoded.announces, { users, torrents });
+    const folded = pruneGone(assumed, input.records, decoded.announces, { users, torrents });
     applyTransitions(prior, folded.peers, folded.torrents, folded.history);
 
     const immune = (id: number) => decoded.immune.has(id);

@@ -13,13 +13,14 @@
  * stopping one of two seeds keeps the row active (Roardom/UNIT3D-Announce#17).
  */
 import type { HistoryRow, PeerRow, TorrentRow } from './writer-fold.js';
-import { pairKey } from './writer-fold.js';
+import { pairKey, peerKey, type PairKey } from './writer-fold.js';
 
 /** A peers row as it was before the batch. */
 export interface PriorPeer {
   readonly userId: number;
   readonly torrentId: number;
-  readonly peerIdHex: string;
+  /** The row's peer_id bytes as latin1 (peerKey's form). */
+  readonly peerIdLatin1: string;
   readonly active: boolean;
   readonly seeder: boolean;
 }
@@ -35,13 +36,13 @@ function counts(active: boolean, seeder: boolean): [number, number] {
  * history.active for each batch (user, torrent) from all of the pair's peers after the batch.
  */
 export function applyTransitions(
-  prior: readonly PriorPeer[], peers: ReadonlyMap<string, PeerRow>, torrents: Map<number, TorrentRow>, history: Map<string, HistoryRow>,
+  prior: readonly PriorPeer[], peers: ReadonlyMap<string, PeerRow>, torrents: Map<number, TorrentRow>, history: Map<PairKey, HistoryRow>,
 ): void {
   const before = new Map<string, PriorPeer>();
   // Pairs with an active peer the batch does not touch.
-  const activeUntouched = new Set<string>();
+  const activeUntouched = new Set<PairKey>();
   for (const p of prior) {
-    const k = `${p.userId}:${p.torrentId}:${p.peerIdHex}`;
+    const k = peerKey(p.userId, p.torrentId, p.peerIdLatin1);
     if (peers.has(k)) before.set(k, p);
     else if (p.active) activeUntouched.add(pairKey(p.userId, p.torrentId));
   }

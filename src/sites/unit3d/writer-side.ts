@@ -31,7 +31,7 @@ export const sideAgentIndex = (bits: number): number => bits >>> AGENT_SHIFT;
 export const sideBytes = (recordBytes: number): number => (recordBytes / RECORD_SIZE) * 4;
 
 /** The site user ID of the record at `off` if its key is a site key of an `int unsigned` ID, else -1 (user-key.ts layout). */
-function siteUserAt(records: Buffer, off: number): number {
+export function siteUserAt(records: Buffer, off: number): number {
   const k = off + RECORD.user;
   if (records[k] !== 0x01) return -1;
   for (let i = 1; i <= 4; i++) if (records[k + i] !== 0) return -1;
