@@ -25,11 +25,9 @@ export interface PriorPeer {
   readonly seeder: boolean;
 }
 
-/** What a row adds to its torrent's counters. */
-function counts(active: boolean, seeder: boolean): [number, number] {
-  if (!active) return [0, 0];
-  return seeder ? [1, 0] : [0, 1];
-}
+/** What a row adds to its torrent's seeders, and to its leechers (two functions, not a pair: no array per row). */
+const seeds = (active: boolean, seeder: boolean): number => (active && seeder ? 1 : 0);
+const leeches = (active: boolean, seeder: boolean): number => (active && !seeder ? 1 : 0);
 
 /**
  * Adds each batch peer's transition to its torrent's seeders/leechers deltas, and sets
@@ -48,13 +46,11 @@ export function applyTransitions(
   }
   for (const [k, p] of peers) {
     const old = before.get(k);
-    const [s0, l0] = old === undefined ? [0, 0] : counts(old.active, old.seeder);
-    const [s1, l1] = counts(p.active, p.left === 0);
     const t = torrents.get(p.torrentId);
-    if (t !== undefined) {
-      t.seeders += s1 - s0;
-      t.leechers += l1 - l0;
-    }
+    if (t === undefined) continue;
+    const seeder = p.left === 0;
+    t.seeders += seeds(p.active, seeder) - (old === undefined ? 0 : seeds(old.active, old.seeder));
+    t.leechers += leeches(p.active, seeder) - (old === undefined ? 0 : leeches(old.active, old.seeder));
   }
   for (const h of history.values()) h.active = activeUntouched.has(pairKey(h.userId, h.torrentId));
   for (const p of peers.values()) {
