@@ -12,7 +12,12 @@
 // history rows, later ones mostly update them; the second half is reported apart). Then one
 // reaper round over the peers table that built up.
 //
-// usage: node bench/site-sink-bench.mjs [--site unit3d|gazelle] [--seconds 60] [--batch 10000] [--peers 300000] [--mysql URL]
+// CPU per delta is reported per thread: the announce thread's (the process's main thread, less the
+// time this script spends making the records) and the rest of the process (the UNIT3D writer's
+// worker thread, V8's helper threads); --inline runs the UNIT3D writer's database half on the main
+// thread instead (as before it had a thread of its own).
+//
+// usage: node bench/site-sink-bench.mjs [--site unit3d|gazelle] [--seconds 60] [--batch 10000] [--peers 300000] [--mysql URL] [--inline]
 // Build first (npx tsc -p tsconfig.json). Bounded: setup ≈ 10 s, SECONDS of batches, then the drop.
 import { parseArgs } from 'node:util';
 import { readFileSync, readdirSync } from 'node:fs';
@@ -37,6 +42,7 @@ const { values: args } = parseArgs({
     peers: { type: 'string', default: '300000' },
     mysql: { type: 'string', default: 'mysql://root@127.0.0.1:3306/test' },
     site: { type: 'string', default: 'unit3d' },
+    inline: { type: 'boolean', default: false },
   },
 });
 const SECONDS = Math.min(Number(args.seconds), 100);
@@ -156,6 +162,13 @@ function records(count) {
 
 // ---- measuring -------------------------------------------------------------------------------------
 
+/** CPU seconds of this process's main thread (the announce thread in a tracker): its task's utime + stime. */
+function mainThreadCpuSeconds() {
+  const stat = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[11]) + Number(f[12])) / 100;
+}
+
 function serverCpuSeconds(names = ['mariadbd', 'mysqld']) {
   let ticks = 0;
   for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
@@ -188,19 +201,26 @@ const siteDeps = {
 };
 const writer = SITE === 'gazelle'
   ? new GazelleWriter(gazelleSiteSchema.parse({ name: 'gazelle', url, secret: 's'.repeat(32), reap_interval: '1h' }), { hasToken: () => false, isProtected: () => false }, siteDeps)
-  : new Unit3dWriter(unit3dSiteSchema.parse({ name: 'unit3d', url, api_key: 'k'.repeat(32), reap_interval: 0 }), { immune: () => false }, siteDeps);
+  : new Unit3dWriter(unit3dSiteSchema.parse({ name: 'unit3d', url, api_key: 'k'.repeat(32), reap_interval: 0 }), { immune: () => false }, siteDeps,
+    { thread: !args.inline });
 try {
   await setup();
   await writer.open();
   const lat = [];
   const half = [];
   const cpu0 = process.cpuUsage();
+  const main0 = mainThreadCpuSeconds();
+  const elu0 = writer.thread?.eventLoopUtilization();
+  let genMs = 0;
   const srv0 = serverCpuSeconds();
   const t0 = performance.now();
   let n = 0;
   let mid;
   while (performance.now() - t0 < SECONDS * 1000) {
+    // This thread's CPU (tick-grained, unbiased over many batches), not wall time: the machine may be shared.
+    const g = mainThreadCpuSeconds();
     const batch = new RecordBatch('bench', records(BATCH));
+    genMs += (mainThreadCpuSeconds() - g) * 1000;
     const s = performance.now();
     await writer.apply(batch);
     lat.push(performance.now() - s);
@@ -210,6 +230,9 @@ try {
   }
   const secs = (performance.now() - t0) / 1000;
   const cpu = process.cpuUsage(cpu0);
+  const mainCpu = mainThreadCpuSeconds() - main0 - genMs / 1000;
+  const elu = elu0 === undefined ? undefined : writer.thread?.eventLoopUtilization();
+  const workerActiveMs = elu === undefined ? undefined : elu.active - elu0.active;
   const srv = serverCpuSeconds() - srv0;
   const rows = await rowsByTable(registry);
   const secondHalf = mid === undefined ? undefined : { rate: (n - mid.n) / ((performance.now() - mid.t) / 1000) };
@@ -225,6 +248,11 @@ try {
   console.log(`| deltas applied | deltas/s (whole run) | deltas/s (second half) | batch p50 / p99 (ms) | client CPU | server CPU | ${peersTable} rows | history rows |`);
   console.log('|---:|---:|---:|---:|---:|---:|---:|---:|');
   console.log(`| ${f(n)} | ${f(n / secs)} | ${secondHalf ? f(secondHalf.rate) : '–'} | ${f(pct(lat, 0.5))} / ${f(pct(lat, 0.99))} | ${((cpu.user + cpu.system) / 1e6 / secs * 100).toFixed(0)}% | ${(srv / secs * 100).toFixed(0)}% | ${f(Number(peersRows))} | ${f(Number(historyRows))} |`);
+  const us = (sec) => ((sec * 1e6) / n).toFixed(1);
+  const processCpu = (cpu.user + cpu.system) / 1e6 - genMs / 1000;
+  console.log(`\nCPU per delta (making the records, ${us(genMs / 1000)} µs, left out): main thread ${us(mainCpu)} µs,`
+    + ` rest of the process ${us(processCpu - mainCpu)} µs${workerActiveMs === undefined ? '' : ` (the writer thread busy ${us(workerActiveMs / 1000)} µs)`},`
+    + ` MariaDB ${us(srv)} µs.`);
   console.log('\nRows written per second, by table (inserted or updated; one row per key per batch):\n');
   const tables = Object.keys(rows).sort();
   console.log(`| ${tables.join(' | ')} |`);

@@ -31,10 +31,10 @@ const EVENT_CODE: Record<AnnounceEvent, number> = { none: 0, completed: 1, start
 
 /** Field offsets within a record, for readers that fold records without decoding them (sinks/aggregate.ts). */
 export const RECORD = {
-  bits: 3, seq: 8, timeMs: 16, deltaUp: 48, deltaDown: 56, seedTime: 64, leechTime: 68, user: 72, infoHash: 88,
-  siteTorrentId: 176, creditUp: 184, creditDown: 192,
-  /** Bits in `bits`: the delta counted a snatch; the site torrent id is present. */
-  snatchBit: 1, siteTorrentIdBit: 8,
+  bits: 3, port: 4, seq: 8, timeMs: 16, uploaded: 24, downloaded: 32, left: 40, deltaUp: 48, deltaDown: 56, seedTime: 64, leechTime: 68,
+  user: 72, infoHash: 88, peerId: 108, ip: 128, siteTorrentId: 176, creditUp: 184, creditDown: 192,
+  /** Bits in `bits`: the delta counted a snatch; the peer has a baseline (not stopped); the ip is IPv6; the site torrent id is present. */
+  snatchBit: 1, baselineBit: 2, ipv6Bit: 4, siteTorrentIdBit: 8,
 } as const;
 
 // Byte stores, not writeUInt32BE: the announce path encodes a record per announce, and the Buffer
@@ -52,7 +52,7 @@ function put64(b: Buffer, off: number, n: number): void {
   put32(b, off + 4, n >>> 0);
 }
 
-function get32(b: Buffer, off: number): number {
+export function get32(b: Buffer, off: number): number {
   return b[off]! * 0x100_0000 + ((b[off + 1]! << 16) | (b[off + 2]! << 8) | b[off + 3]!);
 }
 

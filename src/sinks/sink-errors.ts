@@ -9,6 +9,15 @@ export class SinkSchemaError extends Error {
   readonly code = 'SINK_SCHEMA';
 }
 
+/**
+ * A sink's worker thread stopped (crashed, or was ended) while calls were in flight: they reject
+ * with this, nothing of theirs is committed that a retry would apply twice (the applied mark), and
+ * the next call starts a new thread.
+ */
+export class SinkThreadError extends Error {
+  readonly code = 'SINK_THREAD';
+}
+
 /** The database could not be reached or refused the connection. */
 export class SinkUnreachableError extends Error {
   readonly code = 'SINK_UNREACHABLE';

@@ -43,6 +43,11 @@ export class PeerExtras {
     return this.map.get(extraKey(userKey, infoHash, peerId));
   }
 
+  /** get() by a key already made (extraKey's string: the three ids' bytes as latin1). */
+  getByKey(key: string): PeerExtra | undefined {
+    return this.map.get(key);
+  }
+
   /** Drops entries not seen since `beforeMs`; returns how many. */
   sweep(beforeMs: number): number {
     let n = 0;

@@ -10,19 +10,26 @@
  * rows once the writer knows which of those still exist (a torrent deleted between announce and
  * flush must not get rows: history has foreign keys).
  */
-import type { DeltaBatch, StatDelta } from '../../accounting/delta.js';
-import { siteUserIdOf } from '../../accounting/user-key.js';
-import { RECORD_SIZE, decodeRecordView } from '../../accounting/delta-record.js';
+import { RECORD, RECORD_SIZE, get32, get64 } from '../../accounting/delta-record.js';
 import { packIPv4, packIPv6 } from '../../bittorrent/ip.js';
 import { clientAgent } from './client-rules.js';
-import type { PeerExtras } from '../peer-extras.js';
+import { SIDE_EXTRA, SIDE_IMMUNE, SIDE_VISIBLE, sideAgentIndex, siteUserAt, type RecordSide } from './writer-side.js';
 
-/** One counted announce of a site user, with what the site's rows need. */
+/**
+ * One counted announce of a site user: where its record is, and what the site's rows need that
+ * the record does not say. Fields are read from the record where they are used (no decoded
+ * delta per record: its objects were a good part of a batch's garbage).
+ */
 export interface Announce {
+  /** The record's offset in the batch's records. */
+  readonly off: number;
   readonly userId: number;
   /** Null: the delta named no site torrent (only the user's credit can be written). */
   readonly torrentId: number | null;
-  readonly d: StatDelta;
+  /** The agent the rows get (the client's header as the rules hook saw it, else named from the peer_id). */
+  readonly agent: string;
+  /** UNIT3D's peers.visible (download slots), true when the announce thread knew nothing of the peer. */
+  readonly visible: boolean;
 }
 
 export interface Decoded {
@@ -33,43 +40,48 @@ export interface Decoded {
   readonly through: number;
   /** Deltas keyed by a hashed passkey (not a site user): counted, nothing written. */
   readonly notSiteUser: number;
+  /** Users of the batch whose history rows are immune (the site state's answer when the batch was handed over). */
+  readonly immune: ReadonlySet<number>;
 }
 
 /** Site user IDs are `int unsigned` in UNIT3D: anything else is not one of its users. */
 const USER_ID_MAX = 0xffff_ffff;
 
-/** The deltas above `appliedThrough` as site announces, in seq order. */
 /**
- * The batch's deltas: from its records as views (decodeRecordView: the ids are not copied; the
- * writer keeps nothing of a batch once `apply` settles), or as given.
+ * The deltas above `appliedThrough` as site announces, in seq order: read from the batch's records
+ * in place (they stay valid until the batch is written; nothing of them is kept after), with what
+ * the announce thread added for each record (`side`, writer-side.ts).
  */
-function* deltasOf(batch: DeltaBatch): Generator<StatDelta> {
-  const rec = batch.records;
-  if (rec === undefined) {
-    yield* batch.deltas;
-    return;
-  }
-  for (let off = 0; off + RECORD_SIZE <= rec.length; off += RECORD_SIZE) yield decodeRecordView(rec, off);
-}
-
-export function decodeAnnounces(batch: DeltaBatch, appliedThrough: number): Decoded {
+export function decodeAnnounces(records: Buffer, side: RecordSide, appliedThrough: number): Decoded {
   const announces: Announce[] = [];
+  const immune = new Set<number>();
   let count = 0;
   let through = appliedThrough;
   let notSiteUser = 0;
-  for (const d of deltasOf(batch)) {
-    if (d.seq <= appliedThrough) continue;
+  for (let i = 0, off = 0; off + RECORD_SIZE <= records.length; i++, off += RECORD_SIZE) {
+    const seq = get64(records, off + RECORD.seq);
+    if (seq <= appliedThrough) continue;
     count++;
-    if (d.seq > through) through = d.seq;
-    const id = siteUserIdOf(d.user);
-    if (id === undefined || id > BigInt(USER_ID_MAX)) {
+    if (seq > through) through = seq;
+    const userId = siteUserAt(records, off);
+    if (userId < 0) {
       notSiteUser++;
       continue;
     }
-    const t = d.siteTorrentId;
-    announces.push({ userId: Number(id), torrentId: t !== null && Number.isSafeInteger(t) && t >= 0 && t <= USER_ID_MAX ? t : null, d });
+    let torrentId: number | null = null;
+    if ((records[off + RECORD.bits]! & RECORD.siteTorrentIdBit) !== 0) {
+      const t = get64(records, off + RECORD.siteTorrentId);
+      if (t <= USER_ID_MAX) torrentId = t;
+    }
+    const bits = side.flags[i] ?? 0;
+    if ((bits & SIDE_IMMUNE) !== 0) immune.add(userId);
+    const known = (bits & SIDE_EXTRA) !== 0;
+    announces.push({
+      off, userId, torrentId, agent: agentOf(known ? side.agents[sideAgentIndex(bits)] : undefined, records, off + RECORD.peerId),
+      visible: !known || (bits & SIDE_VISIBLE) !== 0,
+    });
   }
-  return { announces, count, through, notSiteUser };
+  return { announces, count, through, notSiteUser, immune };
 }
 
 export interface UserCredit {
@@ -127,7 +139,7 @@ export interface TorrentRow {
 
 export interface Folded {
   readonly users: Map<number, UserCredit>;
-  readonly history: Map<string, HistoryRow>;
+  readonly history: Map<PairKey, HistoryRow>;
   readonly peers: Map<string, PeerRow>;
   readonly torrents: Map<number, TorrentRow>;
   /** Rows not written because their user or torrent is gone from the site. */
@@ -137,8 +149,14 @@ export interface Folded {
   readonly noTorrent: number;
 }
 
-export const pairKey = (userId: number, torrentId: number): string => `${userId}:${torrentId}`;
-export const peerKey = (userId: number, torrentId: number, peerId: Buffer): string => `${userId}:${torrentId}:${peerId.toString('hex')}`;
+/**
+ * A (user, torrent) pair as a map key: one number while the user ID is below 2^21 (the pair then
+ * fits in 2^53), which is every site's case; a string past it. Numbers: no string per delta.
+ */
+export type PairKey = number | string;
+export const pairKey = (userId: number, torrentId: number): PairKey => (userId < 0x20_0000 ? userId * 0x1_0000_0000 + torrentId : `${userId}:${torrentId}`);
+/** A peers row as a map key: its pair and its peer_id's bytes as latin1 (writer-peers.ts reads the table's rows the same way). */
+export const peerKey = (userId: number, torrentId: number, peerIdLatin1: string): string => `${pairKey(userId, torrentId)}:${peerIdLatin1}`;
 
 /** The peer's address as `peers.ip` holds it: the raw 4 or 16 octets. */
 export function ipBytes(ip: string): Buffer {
@@ -157,11 +175,11 @@ export function clampAgent(agent: string): string {
  * per delta was a measurable part of a batch's client time. Bounded: cleared past 1,024 entries.
  */
 const agents = new Map<string, string>();
-function agentOf(header: string | undefined, peerId: Buffer): string {
-  const key = header ?? `\0${peerId.toString('latin1', 0, 8)}`;
+function agentOf(header: string | undefined, records: Buffer, peerIdAt: number): string {
+  const key = header ?? `\0${records.toString('latin1', peerIdAt, peerIdAt + 8)}`;
   let agent = agents.get(key);
   if (agent === undefined) {
-    agent = clampAgent(header ?? clientAgent(peerId));
+    agent = clampAgent(header ?? clientAgent(records.subarray(peerIdAt, peerIdAt + 20)));
     if (agents.size >= 1024) agents.clear();
     agents.set(key, agent);
   }
@@ -177,9 +195,9 @@ export const ASSUME_EXISTING: Existing = { users: { has: () => true } as unknown
  * touch its torrents' counters too, so they are not simply rows to drop). Lets the writer fold
  * while the server is still answering the existence reads.
  */
-export function pruneGone(f: Folded, announces: readonly Announce[], existing: Existing, extras: PeerExtras): Folded {
+export function pruneGone(f: Folded, records: Buffer, announces: readonly Announce[], existing: Existing): Folded {
   for (const a of announces) {
-    if (!existing.users.has(a.userId) || (a.torrentId !== null && !existing.torrents.has(a.torrentId))) return fold(announces, existing, extras);
+    if (!existing.users.has(a.userId) || (a.torrentId !== null && !existing.torrents.has(a.torrentId))) return fold(records, announces, existing);
   }
   return f;
 }
@@ -190,27 +208,30 @@ export interface Existing {
   readonly torrents: ReadonlySet<number>;
 }
 
-/** Folds the announces into rows, leaving out users and torrents the site no longer has. */
-export function fold(announces: readonly Announce[], existing: Existing, extras: PeerExtras): Folded {
+/** Folds the announces (records of `records`) into rows, leaving out users and torrents the site no longer has. */
+export function fold(records: Buffer, announces: readonly Announce[], existing: Existing): Folded {
   const users = new Map<number, UserCredit>();
-  const history = new Map<string, HistoryRow>();
+  const history = new Map<PairKey, HistoryRow>();
   const peers = new Map<string, PeerRow>();
   const torrents = new Map<number, TorrentRow>();
   let droppedUser = 0;
   let droppedTorrent = 0;
   let noTorrent = 0;
-  for (const { userId, torrentId, d } of announces) {
+  const r = records;
+  for (const { off, userId, torrentId, agent, visible } of announces) {
     if (!existing.users.has(userId)) {
       droppedUser++;
       continue;
     }
+    const creditUp = get64(r, off + RECORD.creditUp);
+    const creditDown = get64(r, off + RECORD.creditDown);
     // Credited bytes go to the user even when the torrent is gone: they were transferred.
-    if (d.creditUp !== 0 || d.creditDown !== 0) {
+    if (creditUp !== 0 || creditDown !== 0) {
       const u = users.get(userId);
-      if (u === undefined) users.set(userId, { userId, uploaded: d.creditUp, downloaded: d.creditDown });
+      if (u === undefined) users.set(userId, { userId, uploaded: creditUp, downloaded: creditDown });
       else {
-        u.uploaded += d.creditUp;
-        u.downloaded += d.creditDown;
+        u.uploaded += creditUp;
+        u.downloaded += creditDown;
       }
     }
     if (torrentId === null) {
@@ -221,60 +242,69 @@ export function fold(announces: readonly Announce[], existing: Existing, extras:
       droppedTorrent++;
       continue;
     }
-    const extra = extras.get(d.user, d.infoHash, d.peerId);
-    const agent = agentOf(extra?.agent, d.peerId);
-    const seeder = d.left === 0;
-    const t = d.timeMs;
+    const bits = r[off + RECORD.bits]!;
+    const snatch = (bits & RECORD.snatchBit) !== 0;
+    const uploaded = get64(r, off + RECORD.uploaded);
+    const downloaded = get64(r, off + RECORD.downloaded);
+    const left = get64(r, off + RECORD.left);
+    const deltaUp = get64(r, off + RECORD.deltaUp);
+    const deltaDown = get64(r, off + RECORD.deltaDown);
+    const seedTime = get32(r, off + RECORD.seedTime);
+    const seeder = left === 0;
+    const t = get64(r, off + RECORD.timeMs);
 
     const hk = pairKey(userId, torrentId);
     const h = history.get(hk);
     if (h === undefined) {
       history.set(hk, {
-        userId, torrentId, agent, uploaded: d.creditUp, actualUploaded: d.deltaUp, clientUploaded: d.uploaded,
-        downloaded: d.creditDown, actualDownloaded: d.deltaDown, clientDownloaded: d.downloaded, seeder,
-        seedtime: d.seedTime, active: false, createdMs: t, updatedMs: t, completedMs: d.snatch ? t : null,
+        userId, torrentId, agent, uploaded: creditUp, actualUploaded: deltaUp, clientUploaded: uploaded,
+        downloaded: creditDown, actualDownloaded: deltaDown, clientDownloaded: downloaded, seeder,
+        seedtime: seedTime, active: false, createdMs: t, updatedMs: t, completedMs: snatch ? t : null,
       });
     } else {
       h.agent = agent;
-      h.uploaded += d.creditUp;
-      h.actualUploaded += d.deltaUp;
-      h.clientUploaded = d.uploaded;
-      h.downloaded += d.creditDown;
-      h.actualDownloaded += d.deltaDown;
-      h.clientDownloaded = d.downloaded;
+      h.uploaded += creditUp;
+      h.actualUploaded += deltaUp;
+      h.clientUploaded = uploaded;
+      h.downloaded += creditDown;
+      h.actualDownloaded += deltaDown;
+      h.clientDownloaded = downloaded;
       h.seeder = seeder;
-      h.seedtime += d.seedTime;
+      h.seedtime += seedTime;
       if (t > h.updatedMs) h.updatedMs = t;
-      if (d.snatch && h.completedMs === null) h.completedMs = t;
+      if (snatch && h.completedMs === null) h.completedMs = t;
     }
 
-    const pk = peerKey(userId, torrentId, d.peerId);
-    const active = d.baseline !== null; // no baseline left: the peer stopped
+    const pk = peerKey(userId, torrentId, r.toString('latin1', off + RECORD.peerId, off + RECORD.peerId + 20));
+    const active = (bits & RECORD.baselineBit) !== 0; // no baseline left: the peer stopped
+    // Views into the records, valid while the batch is written (nothing keeps them after).
+    const ip = r.subarray(off + RECORD.ip, off + RECORD.ip + ((bits & RECORD.ipv6Bit) !== 0 ? 16 : 4));
+    const port = (r[off + RECORD.port]! << 8) | r[off + RECORD.port + 1]!;
     const p = peers.get(pk);
     if (p === undefined) {
       peers.set(pk, {
-        userId, torrentId, peerId: d.peerId, ip: ipBytes(d.ip), port: d.port, agent, uploaded: d.uploaded, downloaded: d.downloaded,
-        left: d.left, active, visible: extra?.visible ?? true, createdMs: t, updatedMs: t,
+        userId, torrentId, peerId: r.subarray(off + RECORD.peerId, off + RECORD.peerId + 20), ip, port, agent, uploaded, downloaded,
+        left, active, visible, createdMs: t, updatedMs: t,
       });
     } else {
       // Deltas come in seq order: the last one is the peer's state.
-      p.ip = ipBytes(d.ip);
-      p.port = d.port;
+      p.ip = ip;
+      p.port = port;
       p.agent = agent;
-      p.uploaded = d.uploaded;
-      p.downloaded = d.downloaded;
-      p.left = d.left;
+      p.uploaded = uploaded;
+      p.downloaded = downloaded;
+      p.left = left;
       p.active = active;
-      p.visible = extra?.visible ?? true;
+      p.visible = visible;
       if (t > p.updatedMs) p.updatedMs = t;
     }
 
     const tr = torrents.get(torrentId);
-    const balance = d.deltaUp - d.deltaDown;
+    const balance = deltaUp - deltaDown;
     if (tr === undefined) {
-      torrents.set(torrentId, { torrentId, seeders: 0, leechers: 0, timesCompleted: d.snatch ? 1 : 0, balance, updatedMs: t });
+      torrents.set(torrentId, { torrentId, seeders: 0, leechers: 0, timesCompleted: snatch ? 1 : 0, balance, updatedMs: t });
     } else {
-      if (d.snatch) tr.timesCompleted++;
+      if (snatch) tr.timesCompleted++;
       tr.balance += balance;
       if (t > tr.updatedMs) tr.updatedMs = t;
     }

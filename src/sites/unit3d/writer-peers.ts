@@ -13,47 +13,44 @@
  * stopping one of two seeds keeps the row active (Roardom/UNIT3D-Announce#17).
  */
 import type { HistoryRow, PeerRow, TorrentRow } from './writer-fold.js';
-import { pairKey } from './writer-fold.js';
+import { pairKey, peerKey, type PairKey } from './writer-fold.js';
 
 /** A peers row as it was before the batch. */
 export interface PriorPeer {
   readonly userId: number;
   readonly torrentId: number;
-  readonly peerIdHex: string;
+  /** The row's peer_id bytes as latin1 (peerKey's form). */
+  readonly peerIdLatin1: string;
   readonly active: boolean;
   readonly seeder: boolean;
 }
 
-/** What a row adds to its torrent's counters. */
-function counts(active: boolean, seeder: boolean): [number, number] {
-  if (!active) return [0, 0];
-  return seeder ? [1, 0] : [0, 1];
-}
+/** What a row adds to its torrent's seeders, and to its leechers (two functions, not a pair: no array per row). */
+const seeds = (active: boolean, seeder: boolean): number => (active && seeder ? 1 : 0);
+const leeches = (active: boolean, seeder: boolean): number => (active && !seeder ? 1 : 0);
 
 /**
  * Adds each batch peer's transition to its torrent's seeders/leechers deltas, and sets
  * history.active for each batch (user, torrent) from all of the pair's peers after the batch.
  */
 export function applyTransitions(
-  prior: readonly PriorPeer[], peers: ReadonlyMap<string, PeerRow>, torrents: Map<number, TorrentRow>, history: Map<string, HistoryRow>,
+  prior: readonly PriorPeer[], peers: ReadonlyMap<string, PeerRow>, torrents: Map<number, TorrentRow>, history: Map<PairKey, HistoryRow>,
 ): void {
   const before = new Map<string, PriorPeer>();
   // Pairs with an active peer the batch does not touch.
-  const activeUntouched = new Set<string>();
+  const activeUntouched = new Set<PairKey>();
   for (const p of prior) {
-    const k = `${p.userId}:${p.torrentId}:${p.peerIdHex}`;
+    const k = peerKey(p.userId, p.torrentId, p.peerIdLatin1);
     if (peers.has(k)) before.set(k, p);
     else if (p.active) activeUntouched.add(pairKey(p.userId, p.torrentId));
   }
   for (const [k, p] of peers) {
     const old = before.get(k);
-    const [s0, l0] = old === undefined ? [0, 0] : counts(old.active, old.seeder);
-    const [s1, l1] = counts(p.active, p.left === 0);
     const t = torrents.get(p.torrentId);
-    if (t !== undefined) {
-      t.seeders += s1 - s0;
-      t.leechers += l1 - l0;
-    }
+    if (t === undefined) continue;
+    const seeder = p.left === 0;
+    t.seeders += seeds(p.active, seeder) - (old === undefined ? 0 : seeds(old.active, old.seeder));
+    t.leechers += leeches(p.active, seeder) - (old === undefined ? 0 : leeches(old.active, old.seeder));
   }
   for (const h of history.values()) h.active = activeUntouched.has(pairKey(h.userId, h.torrentId));
   for (const p of peers.values()) {

@@ -96,6 +96,8 @@ export interface WriterOptions {
   timeout?: string;
   registry?: Registry;
   extras?: PeerExtras;
+  /** false: the writer's database half in place instead of on its thread. */
+  thread?: boolean;
 }
 
 export function makeWriter(url: string, o: WriterOptions = {}): { writer: Unit3dWriter; registry: Registry; extras: PeerExtras } {
@@ -107,7 +109,7 @@ export function makeWriter(url: string, o: WriterOptions = {}): { writer: Unit3d
   const writer = new Unit3dWriter(config, { immune: o.immune ?? (() => false) }, {
     logger: pino({ level: 'silent' }), prometheus: registry, store: undefined as unknown as PeerStore,
     announceIntervalMs: 1_800_000, peerLifetimeMs: o.peerLifetimeMs ?? 2_400_000, extras,
-  });
+  }, { thread: o.thread ?? true });
   return { writer, registry, extras };
 }
 
