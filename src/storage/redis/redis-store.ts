@@ -91,7 +91,16 @@ export class RedisPeerStore implements PeerStore, SharedAccounting {
   /** Connects, loads the function library and checks the keyspace's group count. */
   async start(): Promise<void> {
     await prepareRedis(this.client, this.keys);
+    // A Redis that comes back empty (restarted without persistence) has lost the library: load it
+    // again on every reconnect, so service resumes by itself. Until then announces are refused (busy).
+    this.client.on('ready', () => {
+      this.reloads++;
+      prepareRedis(this.client, this.keys).catch(() => undefined);
+    });
   }
+
+  /** Library reloads after reconnects (tests, diagnostics). */
+  reloads = 0;
 
   /** The privtrak hook's baseline_lifetime: baselines silent for longer are collected by the GC walk. */
   setBaselineLifetime(ms: number): void {
