@@ -46,7 +46,7 @@ export class Tracker {
   constructor(readonly config: Config, readonly logger: Logger, options: { defaultMetrics?: boolean } = {}) {
     this.metrics = new TrackerMetrics(options);
     this.buildInfo = new BuildInfo(this.metrics.prometheus, logger);
-    this.store = createPeerStore(config.storage, this.clock);
+    this.store = createPeerStore(config.storage, this.clock, logger);
     this.accessRegistry = config.registry === undefined ? undefined : createAccessRegistry(config.registry, { logger, prometheus: this.metrics.prometheus });
     this.site = config.site === undefined ? undefined : createSiteProfile(config.site, {
       logger, prometheus: this.metrics.prometheus, store: this.store, announceIntervalMs: config.announce_interval,

@@ -8,12 +8,12 @@ import { MemoryPeerStore } from './memory/memory-store.js';
 import { RedisPeerStore } from './redis/redis-store.js';
 
 /** Builds the store, unconnected: `PeerStore.start` (when there is one) connects it. */
-export function createPeerStore(cfg: Config['storage'], clock: Clock): PeerStore {
+export function createPeerStore(cfg: Config['storage'], clock: Clock, logger?: Logger): PeerStore {
   switch (cfg.name) {
     case 'memory':
       return new MemoryPeerStore(clock);
     case 'redis':
-      return new RedisPeerStore({ config: cfg.config, clock });
+      return new RedisPeerStore({ config: cfg.config, clock, logger });
   }
 }
 

@@ -13,6 +13,7 @@ import { hostname } from 'node:os';
 import type { Peer, ScrapeCounts, SwarmRole } from '../../bittorrent/types.js';
 import { unpackPeer } from '../../bittorrent/ip.js';
 import { ClientError } from '../../bittorrent/errors.js';
+import type { Logger } from 'pino';
 import type { Clock } from '../../clock.js';
 import type { RedisStorageConfig } from '../../config/schema.js';
 import type { AnnounceView, PeerStore } from '../peer-store.js';
@@ -59,6 +60,8 @@ export interface RedisPeerStoreOptions {
   readonly baselineLifetimeMs?: number;
   /** pt_gc batch size. */
   readonly gcBatch?: number;
+  /** Where connection trouble is reported: once when the connection is lost, once when it is back. */
+  readonly logger?: Logger;
 }
 
 export class RedisPeerStore implements PeerStore, SharedAccounting {
@@ -82,7 +85,21 @@ export class RedisPeerStore implements PeerStore, SharedAccounting {
     this.baselineLifetimeMs = opts.baselineLifetimeMs ?? DEFAULT_BASELINE_LIFETIME_MS;
     const leaseMs = Math.max(2 * this.cfg.gc_interval, 30_000);
     this.collector = new LeasedCollector(this.client, this.keys, this.instanceId, leaseMs, opts.gcBatch);
+    // Without a listener ioredis prints every failed reconnect attempt; report a loss once instead.
+    this.client.on('error', (err: Error) => {
+      this.connectionErrors++;
+      if (!this.lost) opts.logger?.warn({ err }, 'Redis connection lost: announces are refused as busy until it is back');
+      this.lost = true;
+    });
+    this.client.on('ready', () => {
+      if (this.lost) opts.logger?.info('Redis connection back');
+      this.lost = false;
+    });
   }
+
+  /** Connection errors seen (each failed reconnect attempt counts). */
+  connectionErrors = 0;
+  private lost = false;
 
   get groups(): number {
     return this.keys.groups;
