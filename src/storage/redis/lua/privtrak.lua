@@ -24,14 +24,10 @@ local FLAG_COUNTER_REGRESSION = 2
 -- Record event codes (src/accounting/delta-record.ts).
 local EV_COMPLETED, EV_STARTED, EV_STOPPED = 1, 2, 3
 
-local function u64(n)
+-- The two u32 halves of an integer below 2^53 (records store u64 fields so).
+local function halves(n)
   local hi = math.floor(n / TWO32)
-  return struct.pack('>I4I4', hi, n - hi * TWO32)
-end
-
-local function get64(s, pos)
-  local hi, lo = struct.unpack('>I4I4', s, pos)
-  return hi * TWO32 + lo
+  return hi, n - hi * TWO32
 end
 
 -- The four swarm hashes of one info_hash, built from the group's tag (for GC, which starts from `seen`).
@@ -76,67 +72,71 @@ role (for the view): s seeder, l leecher, g gone.
 local function announce(K, A, out)
   local op, fam, pid, compact, now, numWant, role, ih = A[1], A[2], A[3], A[4], A[5], tonumber(A[6]), A[7], A[8]
   local seen, dl, n = K[5], K[6], K[7]
-  if op ~= 'v' then
+  local S, L = K[1], K[2]
+  if fam == '6' then S, L = K[3], K[4] end
+  local complete, incomplete
+  if op == 'v' then
+    -- The view alone: the swarm as it is, the announcer counted as `role` instead of as it stands.
+    complete = redis.call('HLEN', K[1]) + redis.call('HLEN', K[3])
+    incomplete = redis.call('HLEN', K[2]) + redis.call('HLEN', K[4])
+    if complete + incomplete > 0 then
+      if redis.call('HEXISTS', S, pid) == 1 then complete = complete - 1
+      elseif redis.call('HEXISTS', L, pid) == 1 then incomplete = incomplete - 1 end
+    end
+  else
     -- Lazy GC: every announce pops up to 2 expired peers of its group, so a group stays bounded
     -- even between the GC lease holder's walks.
     collectPeers(seen, n, A[10], A[9], 2)
-  end
-  local S, L = K[1], K[2]
-  if fam == '6' then S, L = K[3], K[4] end
-  local nS4, nL4, nS6, nL6 = redis.call('HLEN', K[1]), redis.call('HLEN', K[2]), redis.call('HLEN', K[3]), redis.call('HLEN', K[4])
-  local before = nS4 + nL4 + nS6 + nL6
-  -- The view: counts as the swarm is after this announce, peers of the announcer's family, never itself.
-  local complete, incomplete = nS4 + nS6, nL4 + nL6
-  if before > 0 then
-    if redis.call('HEXISTS', S, pid) == 1 then complete = complete - 1
-    elseif redis.call('HEXISTS', L, pid) == 1 then incomplete = incomplete - 1 end
+    -- The swarm change first, then the counts are read as they are after it. A peer is in one
+    -- list of its family at a time; `seen` names where.
+    local sMember, lMember = ih .. 's' .. fam .. pid, ih .. 'l' .. fam .. pid
+    local dSeed, dLeech = 0, 0
+    if op == 'd' then
+      if redis.call('HDEL', S, pid) == 1 then dSeed = -1; redis.call('ZREM', seen, sMember) end
+      if redis.call('HDEL', L, pid) == 1 then dLeech = -1; redis.call('ZREM', seen, lMember) end
+    else
+      local into, from, intoMember, fromMember = S, L, sMember, lMember
+      if op == 'l' then into, from, intoMember, fromMember = L, S, lMember, sMember end
+      if redis.call('HDEL', from, pid) == 1 then
+        redis.call('ZREM', seen, fromMember)
+        if op == 'l' then dSeed = -1 else dLeech = -1 end
+      end
+      if redis.call('HSET', into, pid, compact) == 1 then
+        if op == 'l' then dLeech = dLeech + 1 else dSeed = dSeed + 1 end
+      end
+      redis.call('ZADD', seen, now, intoMember)
+      if op == 'g' then redis.call('HINCRBY', dl, ih, 1) end
+    end
+    complete = redis.call('HLEN', K[1]) + redis.call('HLEN', K[3])
+    incomplete = redis.call('HLEN', K[2]) + redis.call('HLEN', K[4])
+    local after = complete + incomplete
+    local before = after - dSeed - dLeech
+    gaugeAdd(n, 'seeders', dSeed)
+    gaugeAdd(n, 'leechers', dLeech)
+    if before == 0 and after > 0 then gaugeAdd(n, 'swarms', 1) elseif before > 0 and after == 0 then gaugeAdd(n, 'swarms', -1) end
+    -- A put leaves the announcer counted as its role already; a delete (stopped, or hidden) does not.
+    if op ~= 'd' then role = 'g' end
   end
   if role == 's' then complete = complete + 1 elseif role == 'l' then incomplete = incomplete + 1 end
   out[1], out[2] = complete, incomplete
-  local base = #out
-  if role ~= 'g' and numWant > 0 and before > 0 then
-    local taken = 0
-    local function take(key)
+  -- Peers of the announcer's family, never itself: a seeder gets leechers, a leecher seeders first.
+  local wantRole = A[7]
+  if wantRole == 'g' or numWant <= 0 then return end
+  local base, taken = #out, 0
+  local function take(key)
+    if taken >= numWant then return end
+    -- One more than needed: the announcer itself may be among them.
+    local r = redis.call('HRANDFIELD', key, numWant - taken + 1, 'WITHVALUES')
+    for i = 1, #r, 2 do
       if taken >= numWant then return end
-      -- One more than needed: the announcer itself may be among them.
-      local r = redis.call('HRANDFIELD', key, numWant - taken + 1, 'WITHVALUES')
-      for i = 1, #r, 2 do
-        if taken >= numWant then return end
-        if r[i] ~= pid then
-          out[base + 1], out[base + 2] = r[i], r[i + 1]
-          base, taken = base + 2, taken + 1
-        end
+      if r[i] ~= pid then
+        out[base + 1], out[base + 2] = r[i], r[i + 1]
+        base, taken = base + 2, taken + 1
       end
     end
-    if role == 'l' then take(S) end
-    take(L)
   end
-  if op == 'v' then return end
-  -- The swarm change. A peer is in one list of its family at a time; `seen` names where.
-  local sMember, lMember = ih .. 's' .. fam .. pid, ih .. 'l' .. fam .. pid
-  local dSeed, dLeech = 0, 0
-  local after
-  if op == 'd' then
-    if redis.call('HDEL', S, pid) == 1 then dSeed = -1; redis.call('ZREM', seen, sMember) end
-    if redis.call('HDEL', L, pid) == 1 then dLeech = -1; redis.call('ZREM', seen, lMember) end
-    after = before + dSeed + dLeech
-  else
-    local into, from, intoMember, fromMember = S, L, sMember, lMember
-    if op == 'l' then into, from, intoMember, fromMember = L, S, lMember, sMember end
-    if redis.call('HDEL', from, pid) == 1 then
-      redis.call('ZREM', seen, fromMember)
-      if op == 'l' then dSeed = -1 else dLeech = -1 end
-    end
-    if redis.call('HSET', into, pid, compact) == 1 then
-      if op == 'l' then dLeech = dLeech + 1 else dSeed = dSeed + 1 end
-    end
-    redis.call('ZADD', seen, now, intoMember)
-    if op == 'g' then redis.call('HINCRBY', dl, ih, 1) end
-    after = 1
-  end
-  gaugeAdd(n, 'seeders', dSeed)
-  gaugeAdd(n, 'leechers', dLeech)
-  if before == 0 and after > 0 then gaugeAdd(n, 'swarms', 1) elseif before > 0 and after == 0 then gaugeAdd(n, 'swarms', -1) end
+  if wantRole == 'l' then take(S) end
+  take(L)
 end
 
 local function ptAnnounce(keys, args)
@@ -211,7 +211,9 @@ local function ptCounted(keys, args)
   end
   local now = tonumber(args[5])
   local event = string.byte(record, 2)
-  local up, down, left = get64(record, 25), get64(record, 33), get64(record, 41)
+  -- uploaded, downloaded, left: u64 at offsets 24, 32, 40, read in one unpack.
+  local uh, ul, dh, dlo, lh, ll = struct.unpack('>I4I4I4I4I4I4', record, 25)
+  local up, down, left = uh * TWO32 + ul, dh * TWO32 + dlo, lh * TWO32 + ll
   -- The baseline field: <ih 20><user 16><peer_id 20>, taken from the record itself.
   local field = string.sub(record, 89, 108) .. string.sub(record, 73, 88) .. string.sub(record, 109, 128)
   local stored = redis.call('HGET', b, field)
@@ -234,12 +236,25 @@ local function ptCounted(keys, args)
   if snatch then bits = bits + 1 end
   local baseline
   if next == nil then baseline = string.rep('\0', 32)
-  else baseline = u64(next[1]) .. u64(next[2]) .. u64(next[3]) .. u64(next[4]) end
-  -- Offsets (0-based) from delta-record.ts; Lua's string.sub is 1-based and inclusive.
+  else
+    local a1, a2 = halves(next[1])
+    local b1, b2 = halves(next[2])
+    local c1, c2 = halves(next[3])
+    local d1, d2 = halves(next[4])
+    baseline = struct.pack('>I4I4I4I4I4I4I4I4', a1, a2, b1, b2, c1, c2, d1, d2)
+    bits = bits + 2
+  end
+  local s1, s2 = halves(seq)
+  local u1, u2 = halves(dUp)
+  local w1, w2 = halves(dDown)
+  local x1, x2 = halves(cUp)
+  local y1, y2 = halves(cDown)
+  -- Offsets (0-based) from delta-record.ts; Lua's string.sub is 1-based and inclusive. One pack
+  -- per run of patched fields: the record is rebuilt from 9 pieces.
   local patched = table.concat({
-    string.sub(record, 1, 2), string.char(flags), string.char(next == nil and bits or bits + 2), string.sub(record, 5, 8),
-    u64(seq), string.sub(record, 17, 48), u64(dUp), u64(dDown), struct.pack('>I4I4', seed, leech),
-    string.sub(record, 73, 144), baseline, string.sub(record, 177, 184), u64(cUp), u64(cDown), string.sub(record, 201, 208),
+    string.sub(record, 1, 2), struct.pack('>BB', flags, bits), string.sub(record, 5, 8), struct.pack('>I4I4', s1, s2),
+    string.sub(record, 17, 48), struct.pack('>I4I4I4I4I4I4', u1, u2, w1, w2, seed, leech),
+    string.sub(record, 73, 144), baseline, string.sub(record, 177, 184), struct.pack('>I4I4I4I4', x1, x2, y1, y2), string.sub(record, 201, 208),
   })
   redis.call('XADD', d, seq .. '-1', 'r', patched)
   local out = { 0, 0, flags, dUp, dDown, cUp, cDown, seed, leech, snatch and 1 or 0, seq }
