@@ -98,7 +98,12 @@ const redisStorage = z.object({
 /** `name` defaults to memory; each name has its own strict config keys. */
 export const storageSchema = z.preprocess(
   (v) => (typeof v === 'object' && v !== null && !Array.isArray(v) && (v as { name?: unknown }).name === undefined ? { ...v, name: 'memory' } : v),
-  z.discriminatedUnion('name', [memoryStorage, redisStorage]),
+  z.discriminatedUnion('name', [memoryStorage, redisStorage], {
+    // Worded as for any other closed list of names (z.enum).
+    errorMap: (issue, ctx) => (issue.code === 'invalid_union_discriminator'
+      ? { message: `Invalid enum value. Expected ${issue.options.map((o) => `'${String(o)}'`).join(' | ')}, received '${String((ctx.data as { name?: unknown })?.name)}'` }
+      : { message: ctx.defaultError }),
+  }),
 );
 
 /** The validated options of the redis store. */
