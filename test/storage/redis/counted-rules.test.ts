@@ -98,23 +98,27 @@ describe('pt_counted: the rule table of rules.ts in Lua', () => {
       const out = computeDelta(prev === undefined ? undefined : { ...prev }, req, now, MAX_GAP);
       if (out.next === null) baselines.delete(bkey); else baselines.set(bkey, { ...out.next });
       const g = store.keys.groupOf(p.ih);
-      const seq = (seqs.get(g) ?? 0) + 1;
-      seqs.set(g, seq);
-      const want = new DeltaScratch().fill(seq, p.user, req, ctx, out, now);
-      if (!expected.has(g)) expected.set(g, []);
-      expected.get(g)!.push(encodeRecord(want));
       if (out.flags & FLAG_UNKNOWN_PEER) seen.unknown++;
       if (prev !== undefined && prev.left > 0 && p.left === 0 && event !== 'completed' && out.snatch) seen.leftSnatch++;
       if (event === 'stopped') seen.stopped++;
-      if (want.creditUp === MAX_SAFE && out.deltaUp * upMult > MAX_SAFE) seen.capped++;
+      if (upMult !== 1 && out.deltaUp * upMult > MAX_SAFE) seen.capped++;
       if (hidden) seen.hidden++;
       const role = roleAfter(req);
       const memView = memory.announceView(p.ih, p.peer, role, 0);
 
+      const wallBefore = Date.now();
       const got = await store.countedAnnounce({
         infoHash: p.ih, peer: p.peer, role, event, numWant, hidden, user: p.user, record: template,
         upMult, downMult, nowMs: now, maxGapMs: MAX_GAP,
       });
+      // seq = max(last + 1, Redis TIME ms × 1024): increasing per group, near the wall clock × 1024.
+      const seq = got.outcome.seq;
+      const last = seqs.get(g) ?? 0;
+      assert.ok(seq > last && seq >= (wallBefore - 1000) * 1024 && seq <= (Date.now() + 1000) * 1024 + STEPS, `seq ${seq} after ${last}`);
+      seqs.set(g, seq);
+      const want = new DeltaScratch().fill(seq, p.user, req, ctx, out, now);
+      if (!expected.has(g)) expected.set(g, []);
+      expected.get(g)!.push(encodeRecord(want));
       await swarmHook.handleAnnounce({ hidden } as unknown as RequestContext, req, undefined as never);
       const at = `step ${step} (${event}, prev ${JSON.stringify(prev)})`;
       assert.deepEqual(got.outcome, {
@@ -141,7 +145,7 @@ describe('pt_counted: the rule table of rules.ts in Lua', () => {
           assert.deepEqual(decodeRecord(fields[1]!), decodeRecord(want), `group ${g} record ${i}`);
           assert.ok(fields[1]!.equals(want), `group ${g} record ${i}: bytes`);
         });
-        assert.equal(Number(await client.get(k.seq)), records.length);
+        assert.equal(Number(await client.get(k.seq)), seqs.get(g), 'T:seq holds the last seq');
       }
       // Baselines afterwards, and their expiry index.
       const stored = new Map<string, Baseline>();

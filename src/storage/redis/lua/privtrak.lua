@@ -13,7 +13,7 @@ Keys of a group, T = "{<prefix>g<g>}" (passed as ARGV `tag` where a key must be 
   T:n      hash swarms/seeders/leechers: this group's gauges
   T:b      hash <ih 20><user 16><peer_id 20> -> struct '>dddd' (up, down, left, lastMs)
   T:bseen  zset baseline field -> lastMs
-  T:seq    string: the group's last delta seq
+  T:seq    string: the group's last delta seq (max(last + 1, TIME ms × 1024): never goes back)
   T:d      stream: entry <seq>-1, field r = the 208-byte delta record
 ]]
 
@@ -230,7 +230,16 @@ local function ptCounted(keys, args)
     redis.call('ZADD', bseen, next[4], field)
   end
   local cUp, cDown = credit(dUp, tonumber(args[12])), credit(dDown, tonumber(args[13]))
-  local seq = redis.call('INCR', seqKey)
+  -- seq = max(last + 1, Redis TIME in ms × 1024) (design, Changes): a group's seq never goes back,
+  -- even after a Redis that lost `T:seq` (no persistence, or a crash under appendfsync everysec).
+  -- About 1.8e15 today: far below 2^53, and exact in a double.
+  local time = redis.call('TIME')
+  local seq = (tonumber(redis.call('GET', seqKey)) or 0) + 1
+  local floor = (tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)) * 1024
+  if floor > seq then seq = floor end
+  -- %.0f, not tostring/..: Lua formats numbers with 14 significant digits.
+  local seqText = string.format('%.0f', seq)
+  redis.call('SET', seqKey, seqText)
   -- Keep the template's IPv6 and site-torrent-id bits; set snatch (1) and has-baseline (2).
   local bits = bit.band(string.byte(record, 4), 12)
   if snatch then bits = bits + 1 end
@@ -256,7 +265,7 @@ local function ptCounted(keys, args)
     string.sub(record, 17, 48), struct.pack('>I4I4I4I4I4I4', u1, u2, w1, w2, seed, leech),
     string.sub(record, 73, 144), baseline, string.sub(record, 177, 184), struct.pack('>I4I4I4I4', x1, x2, y1, y2), string.sub(record, 201, 208),
   })
-  redis.call('XADD', d, seq .. '-1', 'r', patched)
+  redis.call('XADD', d, seqText .. '-1', 'r', patched)
   local out = { 0, 0, flags, dUp, dDown, cUp, cDown, seed, leech, snatch and 1 or 0, seq }
   announce(keys, args, out)
   return out
