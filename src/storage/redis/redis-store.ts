@@ -18,7 +18,7 @@ import type { Clock } from '../../clock.js';
 import type { RedisStorageConfig } from '../../config/schema.js';
 import type { AnnounceView, PeerStore } from '../peer-store.js';
 import { FN, KeySpace } from './keys.js';
-import { createRedisClient, prepareRedis, type RedisClient } from './connection.js';
+import { createRedisClient, GroupsMismatchError, prepareRedis, type RedisClient } from './connection.js';
 import { LeasedCollector } from './gc.js';
 import type { CountedAnnounce, CountedResult, SharedAccounting } from './shared-accounting.js';
 
@@ -36,6 +36,11 @@ function busy(cause: unknown): ClientError {
   const err = new ClientError('TRACKER_BUSY', 'tracker busy, retry later');
   (err as { cause?: unknown }).cause = cause;
   return err;
+}
+
+/** The URL without its password, for messages. */
+function redactUrl(url: string): string {
+  return url.replace(/\/\/([^@/]*)@/, (_m, auth: string) => `//${auth.includes(':') ? `${auth.slice(0, auth.indexOf(':'))}:***` : auth}@`);
 }
 
 /** A peer from its stored form (field = peer_id, value = compact). */
@@ -107,7 +112,13 @@ export class RedisPeerStore implements PeerStore, SharedAccounting {
 
   /** Connects, loads the function library and checks the keyspace's group count. */
   async start(): Promise<void> {
-    await prepareRedis(this.client, this.keys);
+    try {
+      await prepareRedis(this.client, this.keys);
+    } catch (err) {
+      if (err instanceof GroupsMismatchError) throw err;
+      const where = this.cfg.cluster_nodes.length > 0 ? `cluster ${this.cfg.cluster_nodes.join(',')}` : redactUrl(this.cfg.url ?? '');
+      throw new Error(`storage: cannot start the Redis store at ${where}: ${(err as Error).message}`, { cause: err });
+    }
     // A Redis that comes back empty (restarted without persistence) has lost the library: load it
     // again on every reconnect, so service resumes by itself. Until then announces are refused (busy).
     this.client.on('ready', () => {

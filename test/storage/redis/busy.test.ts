@@ -17,6 +17,7 @@ import type { CountedAnnounce } from '../../../src/storage/redis/shared-accounti
 import { peer } from '../peer-store-suite.js';
 import { dropPrefix, freshPrefix, redisConfig, redisUrlOrSkip } from '../../support/redis.js';
 import { PrivateRedis } from '../../support/private-redis.js';
+import { freePort } from '../../support/tracker-process.js';
 
 const prefixes: string[] = [];
 let url: string | undefined;
@@ -118,5 +119,15 @@ describe('Redis store: busy', () => {
     assert.deepEqual(await store.scrapeSwarm(ih), { complete: 1, incomplete: 0, downloaded: 0 });
     const r = await store.countedAnnounce(counted(ih, peer(2), 300, T0 + 2000));
     assert.equal(r.outcome.flags, 1, 'the baseline was lost with the unpersisted Redis: an unknown peer, counted as none');
+  });
+
+  it('fails to start against a closed port, quickly and without crashing', async () => {
+    const port = await freePort();
+    const store = new RedisPeerStore({ config: redisConfig(`redis://127.0.0.1:${port}/0`, freshPrefix(), { command_timeout: 500 }), clock: new ManualClock(T0) });
+    const started = Date.now();
+    await assert.rejects(store.start(), new RegExp(`storage: cannot start the Redis store at redis://127.0.0.1:${port}/0: `));
+    assert.ok(Date.now() - started < 2000, `${Date.now() - started} ms`);
+    await assert.rejects(store.putSeeder(Buffer.alloc(20, 1), peer(1)), isBusy);
+    await store.stop();
   });
 });
