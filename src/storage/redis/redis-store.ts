@@ -139,9 +139,17 @@ export class RedisPeerStore implements PeerStore, SharedAccounting {
     try {
       return (await this.client.callBuffer('FCALL', fn, keys.length, ...keys, ...args)) as unknown[];
     } catch (err) {
+      // A node that lost the library without this client reconnecting (a Cluster master restarted
+      // behind ioredis's back): load it again, once at a time; this announce is refused meanwhile.
+      if (/Function not found/i.test((err as Error).message ?? '') && this.reloading === undefined) {
+        this.reloading = prepareRedis(this.client, this.keys).then(() => { this.reloads++; }, () => undefined)
+          .finally(() => { this.reloading = undefined; });
+      }
       throw busy(err);
     }
   }
+
+  private reloading: Promise<void> | undefined;
 
   private announce(op: Op, infoHash: Buffer, peer: Peer, role: SwarmRole, numWant: number): Promise<unknown[]> {
     const g = this.keys.groupOf(infoHash);

@@ -130,4 +130,21 @@ describe('Redis store: busy', () => {
     await assert.rejects(store.putSeeder(Buffer.alloc(20, 1), peer(1)), isBusy);
     await store.stop();
   });
+
+  it('loads the library again when a node lost it without a reconnect', async (t) => {
+    const redis = await PrivateRedis.create(t);
+    if (redis === undefined) return;
+    t.after(() => redis.destroy());
+    const store = new RedisPeerStore({ config: redisConfig(redis.url, freshPrefix()), clock: new ManualClock(T0) });
+    await store.start();
+    t.after(() => store.stop());
+    const admin = new Redis(redis.url);
+    t.after(() => admin.disconnect());
+    await admin.call('FUNCTION', 'DELETE', 'privtrak_v1');
+    await assert.rejects(store.putSeeder(Buffer.alloc(20, 1), peer(1)), isBusy);
+    const deadline = Date.now() + 5000;
+    while (store.reloads === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    await store.putSeeder(Buffer.alloc(20, 1), peer(1));
+    assert.deepEqual(await store.scrapeSwarm(Buffer.alloc(20, 1)), { complete: 1, incomplete: 0, downloaded: 0 });
+  });
 });

@@ -220,15 +220,6 @@ local function ptCounted(keys, args)
   local prev = nil
   if stored then prev = { struct.unpack('>dddd', stored) } end
   local dUp, dDown, seed, leech, snatch, flags, next = rules(prev, up, down, left, event, now, tonumber(args[14]))
-  if next == nil then
-    if prev ~= nil then
-      redis.call('HDEL', b, field)
-      redis.call('ZREM', bseen, field)
-    end
-  else
-    redis.call('HSET', b, field, struct.pack('>dddd', next[1], next[2], next[3], next[4]))
-    redis.call('ZADD', bseen, next[4], field)
-  end
   local cUp, cDown = credit(dUp, tonumber(args[12])), credit(dDown, tonumber(args[13]))
   -- seq = max(last + 1, Redis TIME in ms × 1024) (design, Changes): a group's seq never goes back,
   -- even after a Redis that lost `T:seq` (no persistence, or a crash under appendfsync everysec).
@@ -239,7 +230,6 @@ local function ptCounted(keys, args)
   if floor > seq then seq = floor end
   -- %.0f, not tostring/..: Lua formats numbers with 14 significant digits.
   local seqText = string.format('%.0f', seq)
-  redis.call('SET', seqKey, seqText)
   -- Keep the template's IPv6 and site-torrent-id bits; set snatch (1) and has-baseline (2).
   local bits = bit.band(string.byte(record, 4), 12)
   if snatch then bits = bits + 1 end
@@ -265,7 +255,20 @@ local function ptCounted(keys, args)
     string.sub(record, 17, 48), struct.pack('>I4I4I4I4I4I4', u1, u2, w1, w2, seed, leech),
     string.sub(record, 73, 144), baseline, string.sub(record, 177, 184), struct.pack('>I4I4I4I4', x1, x2, y1, y2), string.sub(record, 201, 208),
   })
+  -- Writes start here, with the one that can fail (an entry ID not above the stream's last one):
+  -- a function that stops on an error keeps what it wrote before it, so the delta goes first and
+  -- the baseline moves only once the delta is there.
   redis.call('XADD', d, seqText .. '-1', 'r', patched)
+  redis.call('SET', seqKey, seqText)
+  if next == nil then
+    if prev ~= nil then
+      redis.call('HDEL', b, field)
+      redis.call('ZREM', bseen, field)
+    end
+  else
+    redis.call('HSET', b, field, struct.pack('>dddd', next[1], next[2], next[3], next[4]))
+    redis.call('ZADD', bseen, next[4], field)
+  end
   local out = { 0, 0, flags, dUp, dDown, cUp, cDown, seed, leech, snatch and 1 or 0, seq }
   announce(keys, args, out)
   return out
