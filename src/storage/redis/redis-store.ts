@@ -80,6 +80,12 @@ export class RedisPeerStore implements PeerStore, SharedAccounting {
   private readonly maxStream: string;
   private readonly collector: LeasedCollector;
   private baselineLifetimeMs: number;
+  /** Connection errors seen (each failed reconnect attempt counts). */
+  connectionErrors = 0;
+  /** Library loads after the first (on reconnects, or after 'Function not found'): tests, diagnostics. */
+  reloads = 0;
+  private lost = false;
+  private reloading: Promise<void> | undefined;
 
   constructor(opts: RedisPeerStoreOptions) {
     this.cfg = opts.config;
@@ -102,10 +108,6 @@ export class RedisPeerStore implements PeerStore, SharedAccounting {
     });
   }
 
-  /** Connection errors seen (each failed reconnect attempt counts). */
-  connectionErrors = 0;
-  private lost = false;
-
   get groups(): number {
     return this.keys.groups;
   }
@@ -122,13 +124,9 @@ export class RedisPeerStore implements PeerStore, SharedAccounting {
     // A Redis that comes back empty (restarted without persistence) has lost the library: load it
     // again on every reconnect, so service resumes by itself. Until then announces are refused (busy).
     this.client.on('ready', () => {
-      this.reloads++;
-      prepareRedis(this.client, this.keys).catch(() => undefined);
+      prepareRedis(this.client, this.keys).then(() => { this.reloads++; }, () => undefined);
     });
   }
-
-  /** Library reloads after reconnects (tests, diagnostics). */
-  reloads = 0;
 
   /** The privtrak hook's baseline_lifetime: baselines silent for longer are collected by the GC walk. */
   setBaselineLifetime(ms: number): void {
@@ -148,8 +146,6 @@ export class RedisPeerStore implements PeerStore, SharedAccounting {
       throw busy(err);
     }
   }
-
-  private reloading: Promise<void> | undefined;
 
   private announce(op: Op, infoHash: Buffer, peer: Peer, role: SwarmRole, numWant: number): Promise<unknown[]> {
     const g = this.keys.groupOf(infoHash);
