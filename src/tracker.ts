@@ -2,7 +2,7 @@
  * Assembles a tracker from a validated config: storage, the hook chain (user pre-hooks,
  * built-in response hook; built-in swarm hook, user post-hooks), frontends and metrics.
  *
- * Start-up order: access registry loads → site state loads → hooks start → storage maintenance → frontends listen → metrics (and admin API).
+ * Start-up order: access registry loads → storage connects (Redis) → site state loads → hooks start → storage maintenance → frontends listen → metrics (and admin API).
  * Shutdown order: frontends stop accepting → hooks stop (and flush) → site → registry → storage → metrics.
  */
 import type { Server } from 'node:http';
@@ -46,7 +46,7 @@ export class Tracker {
   constructor(readonly config: Config, readonly logger: Logger, options: { defaultMetrics?: boolean } = {}) {
     this.metrics = new TrackerMetrics(options);
     this.buildInfo = new BuildInfo(this.metrics.prometheus, logger);
-    this.store = createPeerStore(config.storage, this.clock);
+    this.store = createPeerStore(config.storage, this.clock, logger);
     this.accessRegistry = config.registry === undefined ? undefined : createAccessRegistry(config.registry, { logger, prometheus: this.metrics.prometheus });
     this.site = config.site === undefined ? undefined : createSiteProfile(config.site, {
       logger, prometheus: this.metrics.prometheus, store: this.store, announceIntervalMs: config.announce_interval,
@@ -80,10 +80,12 @@ export class Tracker {
     // Without its users and torrents a private tracker would refuse everyone: a failed first load stops the start.
     await this.accessRegistry?.start();
     try {
+      await this.store.start?.();
       await this.site?.start();
       await this.chain.start();
     } catch (err) {
       await this.site?.stop().catch(() => undefined);
+      await this.store.stop().catch(() => undefined);
       await this.accessRegistry?.stop().catch(() => undefined);
       throw err;
     }

@@ -56,14 +56,58 @@ export const udpSchema = z.object({
   ...numwant,
 }).strict();
 
-export const storageSchema = z.object({
-  name: z.enum(['memory']).default('memory'),
+const storageCommon = {
+  gc_interval: duration('3m').describe('how often silent peers are dropped'),
+  peer_lifetime: duration('31m').describe('a peer silent for longer is dropped'),
+  prometheus_reporting_interval: duration('1s'),
+};
+
+/** A redis-only key given with `name: memory`: refused (naming the key) rather than silently ignored. */
+const redisOnly = z.undefined({ errorMap: () => ({ message: 'a redis option: it needs storage.name: redis' }) }).optional();
+
+const memoryStorage = z.object({
+  name: z.literal('memory'),
   config: z.object({
-    gc_interval: duration('3m').describe('how often silent peers are dropped'),
-    peer_lifetime: duration('31m').describe('a peer silent for longer is dropped'),
-    prometheus_reporting_interval: duration('1s'),
+    ...storageCommon,
+    url: redisOnly, cluster_nodes: redisOnly, key_prefix: redisOnly, groups: redisOnly, command_timeout: redisOnly, max_stream_entries: redisOnly,
   }).strict().default({}),
 }).strict();
+
+const redisStorage = z.object({
+  name: z.literal('redis'),
+  config: z.object({
+    ...storageCommon,
+    url: z.string().regex(/^rediss?:\/\//, 'a redis://host:port/db (or rediss://) URL').optional().describe('one Redis node'),
+    cluster_nodes: z.array(z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[^:\s]+):\d{1,5}$/, 'a "host:port" seed of the Redis Cluster')).default([])
+      .describe('seeds of a Redis Cluster (then url must be unset)'),
+    key_prefix: z.string().default('privtrak:').refine((v) => !/[{}]/.test(v), 'must not contain "{" or "}" (the keys\' hash tags)')
+      .describe('prefix of every key: lets several trackers share one Redis'),
+    groups: z.number().int().min(1).max(16384).default(16).describe('shard groups (hash tags); fixed for a keyspace, recorded in Redis and checked at start'),
+    command_timeout: duration('2s').describe('a Redis command slower than this fails the announce with TRACKER_BUSY'),
+    max_stream_entries: z.number().int().min(1).default(200_000).describe('the delta backlog bound over all groups; over it announces are refused (TRACKER_BUSY)'),
+  }).strict().superRefine((c, ctx) => {
+    if (c.url === undefined && c.cluster_nodes.length === 0) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['url'], message: 'required with storage.name: redis (or give cluster_nodes)' });
+    }
+    if (c.url !== undefined && c.cluster_nodes.length > 0) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['cluster_nodes'], message: 'give either url (one node) or cluster_nodes (a cluster), not both' });
+    }
+  }).default({}),
+}).strict();
+
+/** `name` defaults to memory; each name has its own strict config keys. */
+export const storageSchema = z.preprocess(
+  (v) => (typeof v === 'object' && v !== null && !Array.isArray(v) && (v as { name?: unknown }).name === undefined ? { ...v, name: 'memory' } : v),
+  z.discriminatedUnion('name', [memoryStorage, redisStorage], {
+    // Worded as for any other closed list of names (z.enum).
+    errorMap: (issue, ctx) => (issue.code === 'invalid_union_discriminator'
+      ? { message: `Invalid enum value. Expected ${issue.options.map((o) => `'${String(o)}'`).join(' | ')}, received '${String((ctx.data as { name?: unknown })?.name)}'` }
+      : { message: ctx.defaultError }),
+  }),
+);
+
+/** The validated options of the redis store. */
+export type RedisStorageConfig = z.output<typeof redisStorage>['config'];
 
 export const configSchema = z.object({
   announce_interval: duration('30m'),

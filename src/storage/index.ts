@@ -5,15 +5,23 @@ import type { Clock } from '../clock.js';
 import type { TrackerMetrics } from '../metrics/metrics.js';
 import type { PeerStore } from './peer-store.js';
 import { MemoryPeerStore } from './memory/memory-store.js';
+import { RedisPeerStore } from './redis/redis-store.js';
 
-export function createPeerStore(cfg: Config['storage'], clock: Clock): PeerStore {
+/** Builds the store, unconnected: `PeerStore.start` (when there is one) connects it. */
+export function createPeerStore(cfg: Config['storage'], clock: Clock, logger?: Logger): PeerStore {
   switch (cfg.name) {
     case 'memory':
       return new MemoryPeerStore(clock);
+    case 'redis':
+      return new RedisPeerStore({ config: cfg.config, clock, logger });
   }
 }
 
-/** Periodic GC and gauges. Errors are logged; a failing GC run never takes the process down. */
+/**
+ * Periodic GC and gauges. Errors are logged; a failing GC run never takes the process down.
+ * Every instance runs one; with a shared store, collectGarbage itself makes sure that only one
+ * instance at a time walks the keyspace (the Redis store's GC lease).
+ */
 export class StoreMaintenance {
   private readonly timers: NodeJS.Timeout[] = [];
   private gcRunning = false;

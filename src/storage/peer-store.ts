@@ -29,6 +29,11 @@ export interface PeerStore {
   collectGarbage(cutoffMs: number): Maybe<number>;
   /** Current sizes, for metrics. */
   stats(): Maybe<{ swarms: number; seeders: number; leechers: number }>;
+  /**
+   * Optional: connects a store that lives elsewhere (Redis: connects, loads its functions, checks
+   * its keyspace). The tracker awaits it before its hooks start; a rejection stops the start.
+   */
+  start?(): Promise<void>;
   stop(): Promise<void>;
 }
 

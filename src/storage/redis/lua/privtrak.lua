@@ -1,0 +1,323 @@
+#!lua name=privtrak_v1
+--[[
+privtrak's Redis function library (design: /work/design-shared.md, "Key layout").
+Every function works on the keys of ONE group (one hash tag, one Cluster slot) and is atomic.
+Times come from ARGV (the trackers' clocks, epoch ms). Numbers are Lua doubles: every counter
+is an integer below 2^53, which a double holds exactly, so nothing here rounds.
+
+Keys of a group, T = "{<prefix>g<g>}" (passed as ARGV `tag` where a key must be built from a
+`seen` member; such keys carry the same tag, so they are in the same slot):
+  T:s4:<ih> T:l4:<ih> T:s6:<ih> T:l6:<ih>  hash peer_id -> compact peer
+  T:seen   zset <ih 20><kind s|l><family 4|6><peer_id 20> -> last announce ms
+  T:dl     hash ih -> completed downloads
+  T:n      hash swarms/seeders/leechers: this group's gauges
+  T:b      hash <ih 20><user 16><peer_id 20> -> struct '>dddd' (up, down, left, lastMs)
+  T:bseen  zset baseline field -> lastMs
+  T:seq    string: the group's last delta seq (max(last + 1, TIME ms × 1024): never goes back)
+  T:d      stream: entry <seq>-1, field r = the 208-byte delta record
+]]
+
+local TWO32 = 4294967296
+local MAX_SAFE = 9007199254740991
+local FLAG_UNKNOWN_PEER = 1
+local FLAG_COUNTER_REGRESSION = 2
+-- Record event codes (src/accounting/delta-record.ts).
+local EV_COMPLETED, EV_STARTED, EV_STOPPED = 1, 2, 3
+
+-- The two u32 halves of an integer below 2^53 (records store u64 fields so).
+local function halves(n)
+  local hi = math.floor(n / TWO32)
+  return hi, n - hi * TWO32
+end
+
+-- The four swarm hashes of one info_hash, built from the group's tag (for GC, which starts from `seen`).
+local function swarmKey(tag, kind, fam, ih)
+  return tag .. ':' .. kind .. fam .. ':' .. ih
+end
+
+local function gaugeAdd(n, field, by)
+  if by ~= 0 then redis.call('HINCRBY', n, field, by) end
+end
+
+local function swarmSize(k1, k2, k3, k4)
+  return redis.call('HLEN', k1) + redis.call('HLEN', k2) + redis.call('HLEN', k3) + redis.call('HLEN', k4)
+end
+
+-- Removes the peer a `seen` member names (it expired). Returns 1 if a peer was removed.
+local function expire(seen, n, tag, member)
+  local ih, kind, fam, pid = string.sub(member, 1, 20), string.sub(member, 21, 21), string.sub(member, 22, 22), string.sub(member, 23)
+  redis.call('ZREM', seen, member)
+  if redis.call('HDEL', swarmKey(tag, kind, fam, ih), pid) == 0 then return 0 end
+  gaugeAdd(n, kind == 's' and 'seeders' or 'leechers', -1)
+  if swarmSize(swarmKey(tag, 's', '4', ih), swarmKey(tag, 'l', '4', ih), swarmKey(tag, 's', '6', ih), swarmKey(tag, 'l', '6', ih)) == 0 then
+    gaugeAdd(n, 'swarms', -1)
+  end
+  return 1
+end
+
+-- Removes up to `limit` peers last seen before `cutoff`. Returns how many.
+local function collectPeers(seen, n, tag, cutoff, limit)
+  local expired = redis.call('ZRANGEBYSCORE', seen, '-inf', '(' .. cutoff, 'LIMIT', 0, limit)
+  local removed = 0
+  for i = 1, #expired do removed = removed + expire(seen, n, tag, expired[i]) end
+  return removed
+end
+
+--[[
+The announce context shared by pt_announce and pt_counted. K = the 7 swarm keys (s4, l4, s6, l6,
+seen, dl, n); A = op, family, peer_id, compact, nowMs, numWant, role, ih, peerCutoffMs, tag.
+op: s put seeder, l put leecher, g graduate (seeder + one download), d delete, v view only.
+role (for the view): s seeder, l leecher, g gone.
+]]
+local function announce(K, A, out)
+  local op, fam, pid, compact, now, numWant, role, ih = A[1], A[2], A[3], A[4], A[5], tonumber(A[6]), A[7], A[8]
+  local seen, dl, n = K[5], K[6], K[7]
+  local S, L = K[1], K[2]
+  if fam == '6' then S, L = K[3], K[4] end
+  local complete, incomplete
+  if op == 'v' then
+    -- The view alone: the swarm as it is, the announcer counted as `role` instead of as it stands.
+    complete = redis.call('HLEN', K[1]) + redis.call('HLEN', K[3])
+    incomplete = redis.call('HLEN', K[2]) + redis.call('HLEN', K[4])
+    if complete + incomplete > 0 then
+      if redis.call('HEXISTS', S, pid) == 1 then complete = complete - 1
+      elseif redis.call('HEXISTS', L, pid) == 1 then incomplete = incomplete - 1 end
+    end
+  else
+    -- Lazy GC: every announce pops up to 2 expired peers of its group, so a group stays bounded
+    -- even between the GC lease holder's walks.
+    collectPeers(seen, n, A[10], A[9], 2)
+    -- The swarm change first, then the counts are read as they are after it. A peer is in one
+    -- list of its family at a time; `seen` names where.
+    local sMember, lMember = ih .. 's' .. fam .. pid, ih .. 'l' .. fam .. pid
+    local dSeed, dLeech = 0, 0
+    if op == 'd' then
+      if redis.call('HDEL', S, pid) == 1 then dSeed = -1; redis.call('ZREM', seen, sMember) end
+      if redis.call('HDEL', L, pid) == 1 then dLeech = -1; redis.call('ZREM', seen, lMember) end
+    else
+      local into, from, intoMember, fromMember = S, L, sMember, lMember
+      if op == 'l' then into, from, intoMember, fromMember = L, S, lMember, sMember end
+      if redis.call('HDEL', from, pid) == 1 then
+        redis.call('ZREM', seen, fromMember)
+        if op == 'l' then dSeed = -1 else dLeech = -1 end
+      end
+      if redis.call('HSET', into, pid, compact) == 1 then
+        if op == 'l' then dLeech = dLeech + 1 else dSeed = dSeed + 1 end
+      end
+      redis.call('ZADD', seen, now, intoMember)
+      if op == 'g' then redis.call('HINCRBY', dl, ih, 1) end
+    end
+    complete = redis.call('HLEN', K[1]) + redis.call('HLEN', K[3])
+    incomplete = redis.call('HLEN', K[2]) + redis.call('HLEN', K[4])
+    local after = complete + incomplete
+    local before = after - dSeed - dLeech
+    gaugeAdd(n, 'seeders', dSeed)
+    gaugeAdd(n, 'leechers', dLeech)
+    if before == 0 and after > 0 then gaugeAdd(n, 'swarms', 1) elseif before > 0 and after == 0 then gaugeAdd(n, 'swarms', -1) end
+    -- A put leaves the announcer counted as its role already; a delete (stopped, or hidden) does not.
+    if op ~= 'd' then role = 'g' end
+  end
+  if role == 's' then complete = complete + 1 elseif role == 'l' then incomplete = incomplete + 1 end
+  out[1], out[2] = complete, incomplete
+  -- Peers of the announcer's family, never itself: a seeder gets leechers, a leecher seeders first.
+  local wantRole = A[7]
+  if wantRole == 'g' or numWant <= 0 then return end
+  local base, taken = #out, 0
+  local function take(key)
+    if taken >= numWant then return end
+    -- One more than needed: the announcer itself may be among them.
+    local r = redis.call('HRANDFIELD', key, numWant - taken + 1, 'WITHVALUES')
+    for i = 1, #r, 2 do
+      if taken >= numWant then return end
+      if r[i] ~= pid then
+        out[base + 1], out[base + 2] = r[i], r[i + 1]
+        base, taken = base + 2, taken + 1
+      end
+    end
+  end
+  if wantRole == 'l' then take(S) end
+  take(L)
+end
+
+local function ptAnnounce(keys, args)
+  local out = {}
+  announce(keys, args, out)
+  return out
+end
+
+--[[
+The rule table of src/middleware/privtrak/rules.ts, exactly (tested against computeDelta).
+prev = {up, down, left, lastMs} or nil. Returns deltaUp, deltaDown, seedTime, leechTime, snatch,
+flags, next (nil = remove the baseline).
+]]
+local function rules(prev, up, down, left, event, now, maxGap)
+  local stopped = event == EV_STOPPED
+  if prev == nil then
+    local started = event == EV_STARTED
+    local next = nil
+    if not stopped then next = { up, down, left, now } end
+    if started then return up, down, 0, 0, false, 0, next end
+    return 0, 0, 0, 0, event == EV_COMPLETED, FLAG_UNKNOWN_PEER, next
+  end
+  local pUp, pDown, pLeft, pLast = prev[1], prev[2], prev[3], prev[4]
+  local flags, dUp, dDown, nextUp, nextDown = 0, 0, 0, up, down
+  if (up < pUp or down < pDown) and event == EV_STARTED then
+    -- A new session of the same peer_id: BEP 3 counters restart at `started`.
+    dUp, dDown = up, down
+  else
+    if up >= pUp then dUp = up - pUp else nextUp = pUp; flags = FLAG_COUNTER_REGRESSION end
+    if down >= pDown then dDown = down - pDown else nextDown = pDown; flags = FLAG_COUNTER_REGRESSION end
+  end
+  local gap = now - pLast
+  if gap < 0 then gap = 0 end
+  if gap > maxGap then gap = maxGap end
+  local seconds = math.floor(gap / 1000)
+  local late = flags ~= 0
+  local snatch = event == EV_COMPLETED or (pLeft > 0 and left == 0 and not late)
+  local seed, leech = 0, 0
+  if not late then
+    if pLeft == 0 then seed = seconds else leech = seconds end
+  end
+  local next = nil
+  if not stopped then
+    local last = now
+    if late then last = pLast end
+    next = { nextUp, nextDown, left, last }
+  end
+  return dUp, dDown, seed, leech, snatch, flags, next
+end
+
+-- credit() of delta-scratch.ts: floor(raw × multiplier), never above 2^53 - 1.
+local function credit(raw, mult)
+  if mult == 1 then return raw end
+  local c = math.floor(raw * mult)
+  if c > MAX_SAFE then return MAX_SAFE end
+  return c
+end
+
+--[[
+pt_counted: one counted announce of the privtrak hook in shared mode, atomically.
+KEYS: s4, l4, s6, l6, seen, dl, n, b, bseen, seq, d.
+ARGV: op, family, peer_id, compact, nowMs, numWant, role, ih, peerCutoffMs, tag (as pt_announce),
+  record (208 bytes: the request's facts, zero deltas), upMult, downMult, maxGapMs, maxStream.
+Returns {complete, incomplete, flags, deltaUp, deltaDown, creditUp, creditDown, seedTime,
+  leechTime, snatch 0|1, seq, peer_id, compact, ...}, or the error PT_BUSY (nothing changed).
+]]
+local function ptCounted(keys, args)
+  local b, bseen, seqKey, d = keys[8], keys[9], keys[10], keys[11]
+  local record = args[11]
+  if redis.call('XLEN', d) >= tonumber(args[15]) then
+    return redis.error_reply('PT_BUSY the delta stream of this group is at its bound')
+  end
+  local now = tonumber(args[5])
+  local event = string.byte(record, 2)
+  -- uploaded, downloaded, left: u64 at offsets 24, 32, 40, read in one unpack.
+  local uh, ul, dh, dlo, lh, ll = struct.unpack('>I4I4I4I4I4I4', record, 25)
+  local up, down, left = uh * TWO32 + ul, dh * TWO32 + dlo, lh * TWO32 + ll
+  -- The baseline field: <ih 20><user 16><peer_id 20>, taken from the record itself.
+  local field = string.sub(record, 89, 108) .. string.sub(record, 73, 88) .. string.sub(record, 109, 128)
+  local stored = redis.call('HGET', b, field)
+  local prev = nil
+  if stored then prev = { struct.unpack('>dddd', stored) } end
+  local dUp, dDown, seed, leech, snatch, flags, next = rules(prev, up, down, left, event, now, tonumber(args[14]))
+  local cUp, cDown = credit(dUp, tonumber(args[12])), credit(dDown, tonumber(args[13]))
+  -- seq = max(last + 1, Redis TIME in ms × 1024) (design, Changes): a group's seq never goes back,
+  -- even after a Redis that lost `T:seq` (no persistence, or a crash under appendfsync everysec).
+  -- About 1.8e15 today: far below 2^53, and exact in a double.
+  local time = redis.call('TIME')
+  local seq = (tonumber(redis.call('GET', seqKey)) or 0) + 1
+  local floor = (tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)) * 1024
+  if floor > seq then seq = floor end
+  -- %.0f, not tostring/..: Lua formats numbers with 14 significant digits.
+  local seqText = string.format('%.0f', seq)
+  -- Keep the template's IPv6 and site-torrent-id bits; set snatch (1) and has-baseline (2).
+  local bits = bit.band(string.byte(record, 4), 12)
+  if snatch then bits = bits + 1 end
+  local baseline
+  if next == nil then baseline = string.rep('\0', 32)
+  else
+    local a1, a2 = halves(next[1])
+    local b1, b2 = halves(next[2])
+    local c1, c2 = halves(next[3])
+    local d1, d2 = halves(next[4])
+    baseline = struct.pack('>I4I4I4I4I4I4I4I4', a1, a2, b1, b2, c1, c2, d1, d2)
+    bits = bits + 2
+  end
+  local s1, s2 = halves(seq)
+  local u1, u2 = halves(dUp)
+  local w1, w2 = halves(dDown)
+  local x1, x2 = halves(cUp)
+  local y1, y2 = halves(cDown)
+  -- Offsets (0-based) from delta-record.ts; Lua's string.sub is 1-based and inclusive. One pack
+  -- per run of patched fields: the record is rebuilt from 9 pieces.
+  local patched = table.concat({
+    string.sub(record, 1, 2), struct.pack('>BB', flags, bits), string.sub(record, 5, 8), struct.pack('>I4I4', s1, s2),
+    string.sub(record, 17, 48), struct.pack('>I4I4I4I4I4I4', u1, u2, w1, w2, seed, leech),
+    string.sub(record, 73, 144), baseline, string.sub(record, 177, 184), struct.pack('>I4I4I4I4', x1, x2, y1, y2), string.sub(record, 201, 208),
+  })
+  -- Writes start here, with the one that can fail (an entry ID not above the stream's last one):
+  -- a function that stops on an error keeps what it wrote before it, so the delta goes first and
+  -- the baseline moves only once the delta is there.
+  redis.call('XADD', d, seqText .. '-1', 'r', patched)
+  redis.call('SET', seqKey, seqText)
+  if next == nil then
+    if prev ~= nil then
+      redis.call('HDEL', b, field)
+      redis.call('ZREM', bseen, field)
+    end
+  else
+    redis.call('HSET', b, field, struct.pack('>dddd', next[1], next[2], next[3], next[4]))
+    redis.call('ZADD', bseen, next[4], field)
+  end
+  local out = { 0, 0, flags, dUp, dDown, cUp, cDown, seed, leech, snatch and 1 or 0, seq }
+  announce(keys, args, out)
+  return out
+end
+
+-- pt_scrape: KEYS s4, l4, s6, l6, dl; ARGV ih. Returns {complete, incomplete, downloaded}.
+local function ptScrape(keys, args)
+  local complete = redis.call('HLEN', keys[1]) + redis.call('HLEN', keys[3])
+  local incomplete = redis.call('HLEN', keys[2]) + redis.call('HLEN', keys[4])
+  return { complete, incomplete, tonumber(redis.call('HGET', keys[5], args[1]) or '0') }
+end
+
+--[[
+pt_gc: KEYS seen, n, b, bseen; ARGV peerCutoffMs, baselineCutoffMs, limit, tag.
+Removes up to `limit` expired peers and up to `limit` expired baselines of one group.
+Returns {peers removed, baselines removed}.
+]]
+local function ptGc(keys, args)
+  local limit = tonumber(args[3])
+  local peers = collectPeers(keys[1], keys[2], args[4], args[1], limit)
+  local old = redis.call('ZRANGEBYSCORE', keys[4], '-inf', '(' .. args[2], 'LIMIT', 0, limit)
+  for i = 1, #old do
+    redis.call('HDEL', keys[3], old[i])
+    redis.call('ZREM', keys[4], old[i])
+  end
+  return { peers, #old }
+end
+
+-- pt_lease: KEYS lease; ARGV holder, ttlMs. Takes the lease or renews it if `holder` has it: 1, else 0.
+local function ptLease(keys, args)
+  local cur = redis.call('GET', keys[1])
+  if cur == args[1] then
+    redis.call('PEXPIRE', keys[1], args[2])
+    return 1
+  end
+  if cur then return 0 end
+  redis.call('SET', keys[1], args[1], 'PX', args[2])
+  return 1
+end
+
+-- pt_lease_release: KEYS lease; ARGV holder. Gives the lease up if `holder` has it.
+local function ptLeaseRelease(keys, args)
+  if redis.call('GET', keys[1]) == args[1] then return redis.call('DEL', keys[1]) end
+  return 0
+end
+
+redis.register_function('pt_announce_v1', ptAnnounce)
+redis.register_function('pt_counted_v1', ptCounted)
+redis.register_function{ function_name = 'pt_scrape_v1', callback = ptScrape, flags = { 'no-writes' } }
+redis.register_function('pt_gc_v1', ptGc)
+redis.register_function('pt_lease_v1', ptLease)
+redis.register_function('pt_lease_release_v1', ptLeaseRelease)
