@@ -105,6 +105,8 @@ export class SharedPrivtrakHook implements Hook {
       if (client === undefined) throw new Error('privtrak shared mode: the store lends no Redis client for the stream drainer');
       // A connection of its own: a drained batch (up to batch_size records) must not queue announces behind it.
       redis = this.ownRedis = client.duplicate();
+      // The store's client fails fast instead of queueing (no offline queue): connect before the first command.
+      if (redis.status === 'wait') await redis.connect();
     }
     this.drainer = new StreamDrainer(redis, this.sink, {
       keyPrefix: this.store.keyPrefix,
