@@ -277,6 +277,9 @@ export function createPrivtrakHook(options: Record<string, unknown>, deps: HookD
     if (deps.siteSink !== undefined) {
       throw new ConfigError(`${path}`, 'the site writers do not check the shared mode\'s drain fence yet: a site block needs storage: {name: memory}');
     }
+    if (opts.sink.name === 'log') {
+      throw new ConfigError(`${path}.options.sink`, 'shared mode (storage: {name: redis}) needs a SQL sink (sqlite, postgres or mysql): the log sink cannot refuse a stale drainer\'s batch');
+    }
     return new SharedPrivtrakHook(opts, createSink(opts.sink), deps.store, deps);
   }
   if (deps.siteSink !== undefined) {

@@ -77,7 +77,7 @@ async function setup(t: TestContext) {
 }
 
 describe('privtrak hook, shared mode (wiring)', () => {
-  it('is picked for a shared store; refused beside a site block', async (t) => {
+  it('is picked for a shared store; refused beside a site block or with the log sink', async (t) => {
     const s = await setup(t);
     if (s === undefined) return;
     assert.ok(isSharedAccounting(s.store));
@@ -86,6 +86,9 @@ describe('privtrak hook, shared mode (wiring)', () => {
     assert.throws(() => createPrivtrakHook({}, {
       store: s.store, logger: pino({ level: 'silent' }), prometheus: new Registry(), announceIntervalMs: 1000, siteSink: new MemorySink(),
     }, 'hooks.pre[0]'), ConfigError);
+    assert.throws(() => createPrivtrakHook({ sink: { name: 'log' } }, {
+      store: s.store, logger: pino({ level: 'silent' }), prometheus: new Registry(), announceIntervalMs: 1000,
+    }, 'hooks.pre[0]'), (e: ConfigError) => /needs a SQL sink/.test(e.message));
   });
 
   it('counts through countedAnnounce, answers from ctx.swarmView, and the swarm hook leaves the store alone', async (t) => {
