@@ -284,6 +284,26 @@ export function runSinkSuite(name: string, makeSink: () => Promise<DeltaSink>, c
         assert.equal((await sink.load('a')).appliedThrough, 7);
       }));
 
+      if (caps.secondSink) {
+        it('serializes fenced writers on two connections: the newer token always writes, the older only if it came first', withSink(async (sink) => {
+          const other = await caps.secondSink!(sink);
+          try {
+            const batch = (instance: string, token: number) => ({
+              id: 10, instance, deltas: Array.from({ length: 10 }, (_, i) => delta(i + 1, { deltaUp: 1 })), fence: { name: 'drain', token },
+            });
+            // Four groups' batches at once (as drainers of two holdings would send them): one fence row, four mark rows.
+            const results = await Promise.allSettled([sink.apply(batch('g0', 1)), other.apply(batch('g1', 2)), sink.apply(batch('g2', 1)), other.apply(batch('g3', 2))]);
+            assert.deepEqual([results[1]!.status, results[3]!.status], ['fulfilled', 'fulfilled']);
+            for (const r of results) if (r.status === 'rejected') assert.ok(fenced(r.reason), String(r.reason));
+            const applied = results.filter((r) => r.status === 'fulfilled').length;
+            assert.equal((await totalsOf(sink, USER_A))!.up, BigInt(10 * applied));
+            await assert.rejects(sink.apply(batch('g4', 1)), fenced);
+          } finally {
+            await other.close();
+          }
+        }));
+      }
+
       if (caps.atomicFailure) {
         it('records the fence in the batch\'s transaction: a failed batch leaves the old token in force', withSink(async (sink) => {
           await sink.apply({ id: 1, instance: 'a', deltas: [delta(1, { deltaUp: 1 })], fence: { name: 'drain', token: 3 } });
