@@ -66,4 +66,19 @@ export interface DeltaBatch {
    * the flusher then reuses the memory for its next batch (a sink that keeps bytes copies them).
    */
   readonly records?: Buffer;
+  /**
+   * Set by a writer that holds a lease (the shared mode's stream drainer): the SQL sinks check it
+   * in the apply transaction against privtrak_fences(name, token): a token below the recorded one
+   * is refused (FencedError, nothing written), an equal or higher one is recorded. So a drainer
+   * that was paused past its lease and resumes cannot write after its successor did.
+   */
+  readonly fence?: BatchFence;
+}
+
+/** A lease's fencing token (the shared mode's `P{drain}:fence`, INCR'd per acquisition). */
+export interface BatchFence {
+  /** Which lease: one row of privtrak_fences per name. At most 64 characters. */
+  readonly name: string;
+  /** Increases with every acquisition of the lease; at most 2^53-1. */
+  readonly token: number;
 }

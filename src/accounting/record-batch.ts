@@ -2,7 +2,7 @@
  * A DeltaBatch made of delta records (delta-record.ts) back to back: what the privtrak hook's
  * flusher hands to a sink, and what the SQLite worker rebuilds on its side of the thread.
  */
-import type { DeltaBatch, StatDelta } from './delta.js';
+import type { BatchFence, DeltaBatch, StatDelta } from './delta.js';
 import { RECORD, RECORD_SIZE, decodeRecord, get64 } from './delta-record.js';
 
 export function decodeRecords(records: Buffer): StatDelta[] {
@@ -17,7 +17,8 @@ export class RecordBatch implements DeltaBatch {
   readonly id: number;
   readonly size: number;
 
-  constructor(readonly instance: string, readonly records: Buffer) {
+  /** `fence`: see DeltaBatch.fence (the shared mode's stream drainer sets it). */
+  constructor(readonly instance: string, readonly records: Buffer, readonly fence?: BatchFence) {
     this.size = records.length / RECORD_SIZE;
     this.id = get64(records, records.length - RECORD_SIZE + RECORD.seq);
   }

@@ -10,9 +10,12 @@
  * | `siteTorrentId` | `torrent_approval` | the site's numeric torrent ID, when the registry has one |
  * | `downloadMultiplier`, `uploadMultiplier` | `freeleech` | credit `raw × multiplier` bytes (undefined: ×1) |
  * | `hidden` | a site's rules hook (UNIT3D download slots) | the peer is served and counted, but not given to other peers |
+ * | `swarmView` | `privtrak` in shared mode (storage: redis) | the reply's peers and counts, read in the same atomic step that counted the announce and updated the swarm: the response hook answers from it, the swarm hook does nothing |
  *
  * Every field exists from creation (as undefined), so all contexts share one object shape.
  */
+import type { AnnounceView } from '../storage/peer-store.js';
+
 export interface RequestContext {
   /** Named route parameters (HTTP `/:passkey/announce`) or parsed BEP 41 URL data (UDP): same keys either way. */
   readonly params: Record<string, string>;
@@ -42,11 +45,18 @@ export interface RequestContext {
    * hook keeps it out of the swarm (and takes it out if it was there).
    */
   hidden?: boolean;
+  /**
+   * Set by the privtrak hook in shared mode (storage: {name: redis}): one atomic step in Redis
+   * counted the announce, updated the swarm and read what the announce is answered with. The
+   * response hook then fills the reply from it instead of reading the store again, and the swarm
+   * post-hook does nothing (the swarm already changed).
+   */
+  swarmView?: AnnounceView;
 }
 
 export function createContext(params: Record<string, string>, query: Record<string, string>, userAgent?: string): RequestContext {
   return {
     params, query, userAgent, userId: undefined, siteUserId: undefined, siteTorrentId: undefined,
-    downloadMultiplier: undefined, uploadMultiplier: undefined, hidden: undefined,
+    downloadMultiplier: undefined, uploadMultiplier: undefined, hidden: undefined, swarmView: undefined,
   };
 }

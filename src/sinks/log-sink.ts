@@ -19,6 +19,7 @@ import { dirname } from 'node:path';
 import type { DeltaBatch, StatDelta } from '../accounting/delta.js';
 import type { DeltaSink, SinkState, TotalsQuery, TotalsRow } from './sink.js';
 import { aggregateBatch } from './aggregate.js';
+import { FencedError } from './sink-errors.js';
 import { LegacyDataError, mapAll, type Rekey } from '../accounting/legacy-data.js';
 
 const STATE_VERSION = 2;
@@ -110,6 +111,11 @@ export class LogSink implements DeltaSink {
   }
 
   async apply(batch: DeltaBatch): Promise<void> {
+    if (batch.fence !== undefined) {
+      // A file cannot record a fence atomically with its lines: a paused old drainer could append
+      // after its successor. The shared mode (which fences) needs a SQL sink.
+      throw new FencedError(`log sink: batches with a fence (shared mode, storage: {name: redis}) need a SQL sink (sqlite, postgres or mysql); the log sink cannot refuse a stale writer`, batch.fence);
+    }
     const agg = aggregateBatch(batch, this.marks[batch.instance] ?? 0);
     if (agg.count === 0) return;
     appendFileSync(this.path, agg.applied().map(formatDeltaLine).join(''));

@@ -5,6 +5,7 @@
  *   1. `START TRANSACTION; SELECT applied_through ... FOR UPDATE` (one round trip) locks the
  *      instance's mark row, so a second writer with the same instance name (a misconfiguration)
  *      waits instead of applying the batch again;
+ *      (and first the fence row, if the batch has a fence: a stale token is refused there);
  *   2. the batch is folded above that mark (aggregate.ts: deltas at or below it are skipped);
  *   3. the upserts (mysql-statements.ts, sorted by key, chunked), the new mark and COMMIT go to the
  *      server in one round trip (multi-statement): a failing statement stops the rest, so COMMIT
@@ -23,7 +24,7 @@ import { aggregateBatch } from './aggregate.js';
 import { SCHEMA_VERSION, schemaStatements, totalsSql } from './sql-schema.js';
 import { MysqlSession, type Conn } from './mysql-session.js';
 import { deltaLogInserts, torrentUpserts, userUpserts } from './mysql-statements.js';
-import { SinkSchemaError } from './sink-errors.js';
+import { SinkSchemaError, staleFence } from './sink-errors.js';
 
 export interface MysqlSinkOptions {
   /** mysql://user:pass@host:3306/database (mariadb:// too). */
@@ -55,6 +56,8 @@ export class MysqlSink implements DeltaSink {
   private readonly chunkRows: number;
   /** Instances whose mark row is known to exist (it is never deleted). */
   private readonly knownInstances = new Set<string>();
+  /** Fence names whose row is known to exist (DeltaBatch.fence). */
+  private readonly knownFences = new Set<string>();
 
   constructor(opts: MysqlSinkOptions) {
     this.session = new MysqlSession({ url: opts.url, timeoutMs: opts.timeoutMs ?? 30_000 });
@@ -110,6 +113,11 @@ export class MysqlSink implements DeltaSink {
         await conn.query('INSERT IGNORE INTO privtrak_batches (instance, applied_through, applied_at_ms) VALUES (?, 0, ?)', [batch.instance, Date.now()]);
         this.knownInstances.add(batch.instance);
       }
+      if (batch.fence !== undefined && !this.knownFences.has(batch.fence.name)) {
+        // The fence row likewise (token 0: below any real token, so the first holder passes).
+        await conn.query('INSERT IGNORE INTO privtrak_fences (name, token) VALUES (?, 0)', [batch.fence.name]);
+        this.knownFences.add(batch.fence.name);
+      }
       try {
         await this.applyLocked(conn, batch);
       } catch (err) {
@@ -119,20 +127,39 @@ export class MysqlSink implements DeltaSink {
     });
   }
 
-  /** Opens the transaction and locks the mark (one round trip), folds above it, writes everything and COMMITs (one more). */
+  /**
+   * Opens the transaction and locks the fence (if the batch has one) and the mark (one round
+   * trip), folds above the mark, writes everything and COMMITs (one more). The fence row is
+   * locked before the mark row by every writer, so two drainers cannot deadlock on them.
+   */
   private async applyLocked(conn: Conn, batch: DeltaBatch): Promise<void> {
-    const [results] = await conn.query('START TRANSACTION; SELECT applied_through FROM privtrak_batches WHERE instance = ? FOR UPDATE', [batch.instance]);
-    const [mark] = (results as unknown[])[1] as Row[];
+    const fence = batch.fence;
+    const lockFence = fence === undefined ? '' : conn.format('SELECT token FROM privtrak_fences WHERE name = ? FOR UPDATE; ', [fence.name]);
+    const [results] = await conn.query(`START TRANSACTION; ${lockFence}SELECT applied_through FROM privtrak_batches WHERE instance = ? FOR UPDATE`, [batch.instance]);
+    const sets = results as unknown[];
+    const [mark] = sets[sets.length - 1] as Row[];
     if (mark === undefined) {
       this.knownInstances.delete(batch.instance);
       throw new Error(`mysql sink: the mark row of instance "${batch.instance}" vanished (was privtrak_batches emptied?); the batch will be retried`);
     }
+    const fenceWrites: string[] = [];
+    if (fence !== undefined) {
+      const [row] = sets[1] as Row[];
+      if (row === undefined) {
+        this.knownFences.delete(fence.name);
+        throw new Error(`mysql sink: the fence row "${fence.name}" vanished (was privtrak_fences emptied?); the batch will be retried`);
+      }
+      const recorded = Number(row['token']);
+      if (fence.token < recorded) throw staleFence('mysql', fence, recorded);
+      if (fence.token !== recorded) fenceWrites.push(conn.format('UPDATE privtrak_fences SET token = ? WHERE name = ?', [fence.token, fence.name]));
+    }
     const agg = aggregateBatch(batch, Number(mark['applied_through']));
     if (agg.count === 0) {
-      await conn.query('ROLLBACK');
+      await conn.query(fenceWrites.length === 0 ? 'ROLLBACK' : [...fenceWrites, 'COMMIT'].join(';\n'));
       return;
     }
     const writes = [
+      ...fenceWrites,
       ...torrentUpserts(agg, this.chunkRows),
       ...userUpserts(agg, this.chunkRows),
       ...(this.deltaLog ? deltaLogInserts(batch.instance, agg.applied(), this.chunkRows) : []),

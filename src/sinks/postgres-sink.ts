@@ -15,13 +15,13 @@
  * under an operator's control.
  */
 import pg from 'pg';
-import type { DeltaBatch } from '../accounting/delta.js';
+import type { BatchFence, DeltaBatch } from '../accounting/delta.js';
 import type { DeltaSink, SinkState, TotalsQuery, TotalsRow } from './sink.js';
 import { aggregateBatch, type Aggregate } from './aggregate.js';
-import { SCHEMA_VERSION, schemaStatements, totalsSql } from './sql-schema.js';
+import { LEGACY_SCHEMA_VERSION, SCHEMA_VERSION, schemaStatements, totalsSql } from './sql-schema.js';
 import { LEGACY_USERS_SQL, rekeyMapTableSql, rekeyStatements } from './sql-rekey.js';
 import { LegacyDataError, mapAll, type Rekey } from '../accounting/legacy-data.js';
-import { SinkSchemaError, SinkUnreachableError, redactUrl as redact } from './sink-errors.js';
+import { SinkSchemaError, SinkUnreachableError, redactUrl as redact, staleFence } from './sink-errors.js';
 
 export interface PostgresSinkOptions {
   readonly url: string;
@@ -48,10 +48,21 @@ export interface PostgresSinkOptions {
  *
  * The outer SELECT reads the table through the statement's snapshot, i.e. the mark as it was
  * before this statement: when nothing was applied it tells the caller where to resume.
+ *
+ * A fenced batch (DeltaBatch.fence: $46 name, $47 token; both null without) goes through `f`
+ * before everything: it records the token unless a higher one is recorded, and `go` (so
+ * everything) runs only if `f` returned a row. ON CONFLICT DO UPDATE locks the fence row and
+ * re-checks its WHERE against the latest committed token, so of two drainers racing, the stale
+ * one waits and is then refused. Fence, mark and totals are one statement: one transaction.
  */
 const APPLY_SQL = `
-WITH go AS (
-  INSERT INTO privtrak_batches AS b (instance, applied_through, applied_at_ms) VALUES ($1, $3, $4)
+WITH f AS (
+  INSERT INTO privtrak_fences AS fe (name, token) SELECT $46::text, $47::bigint WHERE $46::text IS NOT NULL
+  ON CONFLICT (name) DO UPDATE SET token = EXCLUDED.token WHERE fe.token <= EXCLUDED.token
+  RETURNING 1 AS ok),
+go AS (
+  INSERT INTO privtrak_batches AS b (instance, applied_through, applied_at_ms) SELECT $1::text, $3::bigint, $4::bigint
+  WHERE $46::text IS NULL OR EXISTS (SELECT 1 FROM f)
   ON CONFLICT (instance) DO UPDATE SET applied_through = EXCLUDED.applied_through, applied_at_ms = EXCLUDED.applied_at_ms
   WHERE b.applied_through < $2
   RETURNING 1 AS ok),
@@ -85,12 +96,14 @@ l AS (
     $43::int[], $44::int[], $45::bigint[])
   WHERE EXISTS (SELECT 1 FROM go))
 SELECT (SELECT count(*) FROM go) AS applied,
-       (SELECT applied_through FROM privtrak_batches WHERE instance = $1) AS mark_before`;
+       (SELECT applied_through FROM privtrak_batches WHERE instance = $1) AS mark_before,
+       (SELECT count(*) FROM f) AS fence_ok,
+       (SELECT token FROM privtrak_fences WHERE name = $46) AS fence_before`;
 
 /** Bigints travel as decimal strings: exact, and what `::bigint[]` parses. */
 const str = (n: number) => String(n);
 
-function applyParams(instance: string, agg: Aggregate, deltaLog: boolean): unknown[] {
+function applyParams(instance: string, agg: Aggregate, deltaLog: boolean, fence: BatchFence | undefined): unknown[] {
   const t = agg.torrents;
   const u = agg.users;
   const d = deltaLog ? agg.applied() : [];
@@ -107,6 +120,7 @@ function applyParams(instance: string, agg: Aggregate, deltaLog: boolean): unkno
     d.map((x) => str(x.deltaUp)), d.map((x) => str(x.deltaDown)), d.map((x) => str(x.creditUp)), d.map((x) => str(x.creditDown)),
     d.map((x) => (x.siteTorrentId === null ? null : str(x.siteTorrentId))), d.map((x) => str(x.seedTime)), d.map((x) => str(x.leechTime)),
     d.map((x) => (x.snatch ? 1 : 0)), d.map((x) => x.flags), d.map((x) => str(x.timeMs)),
+    fence?.name ?? null, fence === undefined ? null : str(fence.token),
   ];
 }
 
@@ -176,7 +190,8 @@ export class PostgresSink implements DeltaSink {
       for (const sql of schemaStatements('postgres')) await client.query(sql);
       const v = (await client.query('SELECT max(version) AS v FROM privtrak_schema_version')).rows[0].v as number | null;
       if (v !== null && v > SCHEMA_VERSION) throw new Error(`postgres sink: schema "${this.schema}" is at version ${v}, newer than this privtrak (${SCHEMA_VERSION}): upgrade privtrak`);
-      if (v !== null && v < SCHEMA_VERSION) await this.rekeyLegacy(client, rekey);
+      // Schema 2 -> 3 only adds privtrak_fences (created above); schema 1 holds passkeys.
+      if (v !== null && v < LEGACY_SCHEMA_VERSION) await this.rekeyLegacy(client, rekey);
       await client.query('INSERT INTO privtrak_schema_version (version) SELECT $1 WHERE NOT EXISTS (SELECT 1 FROM privtrak_schema_version WHERE version >= $1)', [SCHEMA_VERSION]);
       await client.query('COMMIT');
     } catch (err) {
@@ -208,8 +223,9 @@ export class PostgresSink implements DeltaSink {
     for (let attempt = 0; attempt < 3; attempt++) {
       const agg = aggregateBatch(batch, mark);
       if (agg.count === 0) return;
-      const r = await this.getPool().query(APPLY_SQL, applyParams(batch.instance, agg, this.deltaLog));
-      const row = r.rows[0] as { applied: string; mark_before: string | null };
+      const r = await this.getPool().query(APPLY_SQL, applyParams(batch.instance, agg, this.deltaLog, batch.fence));
+      const row = r.rows[0] as { applied: string; mark_before: string | null; fence_ok: string; fence_before: string | null };
+      if (batch.fence !== undefined && Number(row.fence_ok) === 0) throw staleFence('postgres', batch.fence, Number(row.fence_before));
       if (Number(row.applied) === 1) return;
       const seen = Number(row.mark_before ?? 0);
       mark = seen > mark ? seen : Number((await this.readMark(batch.instance)) ?? 0);

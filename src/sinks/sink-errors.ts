@@ -33,6 +33,24 @@ export class SinkTimeoutError extends Error {
   readonly code = 'SINK_TIMEOUT';
 }
 
+/**
+ * The batch carries a fence (DeltaBatch.fence) whose token is below the one the sink recorded for
+ * that name: a newer lease holder has written since, so this writer lost its lease. Nothing of
+ * the batch was stored. Also thrown by a sink that cannot check fences at all (the log sink).
+ */
+export class FencedError extends Error {
+  readonly code = 'SINK_FENCED';
+  constructor(message: string, readonly fence?: { readonly name: string; readonly token: number; readonly recorded?: number }) {
+    super(message);
+  }
+}
+
+/** The standard refusal of a stale fence. */
+export function staleFence(sink: string, fence: { name: string; token: number }, recorded: number): FencedError {
+  return new FencedError(`${sink} sink: fence "${fence.name}" token ${fence.token} is below the recorded ${recorded}: a newer lease holder has written, nothing of this batch was stored`,
+    { ...fence, recorded });
+}
+
 /** The URL without its password, for error messages. */
 export function redactUrl(url: string): string {
   try {

@@ -11,8 +11,12 @@
  * (its option says so), an IP at most 45; tables are InnoDB (transactions, row locks), and the
  * CHECKs are enforced by MariaDB 10.2+ and MySQL 8.0.16+. The CHECKs on id lengths make a malformed delta
  * fail its whole batch instead of storing a row no one can look up.
+ * Version 3 adds privtrak_fences (DeltaBatch.fence: the shared mode's drain lease tokens); a
+ * version 2 database is upgraded by `privtrak migrate` (CREATE TABLE IF NOT EXISTS, nothing else
+ * changes). LEGACY_SCHEMA_VERSION: below it, rows are keyed by passkeys and must be rekeyed.
  */
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
+export const LEGACY_SCHEMA_VERSION = 2;
 
 export type SqlDialect = 'sqlite' | 'postgres' | 'mysql';
 
@@ -76,6 +80,10 @@ export function schemaStatements(dialect: SqlDialect): string[] {
       flags INTEGER NOT NULL,
       time_ms ${int} NOT NULL,
       PRIMARY KEY (instance, seq))`,
+    // One row per lease name: the highest fencing token that has written (sink.ts, DeltaBatch.fence).
+    `CREATE TABLE IF NOT EXISTS privtrak_fences (
+      name ${text(64)} PRIMARY KEY,
+      token ${int} NOT NULL)`,
   ];
   return tables.map((sql) => sql + engine);
 }

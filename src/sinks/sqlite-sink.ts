@@ -19,7 +19,8 @@ import Database from 'better-sqlite3';
 import type { DeltaBatch } from '../accounting/delta.js';
 import type { DeltaSink, SinkState, TotalsQuery, TotalsRow } from './sink.js';
 import { aggregateBatch, type TorrentRow, type UserRow } from './aggregate.js';
-import { SCHEMA_VERSION, schemaStatements, totalsSql } from './sql-schema.js';
+import { LEGACY_SCHEMA_VERSION, SCHEMA_VERSION, schemaStatements, totalsSql } from './sql-schema.js';
+import { staleFence } from './sink-errors.js';
 import { LEGACY_USERS_SQL, rekeyMapTableSql, rekeyStatements } from './sql-rekey.js';
 import { LegacyDataError, mapAll, type Rekey } from '../accounting/legacy-data.js';
 
@@ -40,7 +41,7 @@ const byUserKey = (a: UserRow, b: UserRow) => Buffer.compare(a.user, b.user);
 export class SqliteSink implements DeltaSink {
   readonly name = 'sqlite';
   private db: Database.Database | undefined;
-  private applyTx: ((batch: DeltaBatch) => void) | undefined;
+  private applyTx: Database.Transaction<(batch: DeltaBatch) => void> | undefined;
 
   constructor(private readonly opts: SqliteSinkOptions) {}
 
@@ -65,7 +66,8 @@ export class SqliteSink implements DeltaSink {
 
   /**
    * Creates the file and schema if missing (also without open(): `privtrak migrate`), and upgrades
-   * schema 1 (sink.ts: legacy rows are rekeyed, in the same transaction). Idempotent.
+   * schema 1 (sink.ts: legacy rows are rekeyed, in the same transaction) and 2 (adds the fences
+   * table). Idempotent.
    */
   async migrate(rekey?: Rekey): Promise<void> {
     const db = this.connect();
@@ -74,7 +76,8 @@ export class SqliteSink implements DeltaSink {
       const v = (db.prepare('SELECT max(version) AS v FROM privtrak_schema_version').get() as { v: number | null }).v;
       if (v === SCHEMA_VERSION) return false;
       if (v !== null && v > SCHEMA_VERSION) throw new Error(`sqlite sink ${this.opts.path}: schema version ${v} is newer than this privtrak (${SCHEMA_VERSION}): upgrade privtrak`);
-      const changed = v !== null && this.rekeyLegacy(db, rekey);
+      // Schema 2 -> 3 only adds privtrak_fences (created above); schema 1 holds passkeys.
+      const changed = v !== null && v < LEGACY_SCHEMA_VERSION && this.rekeyLegacy(db, rekey);
       db.prepare('INSERT INTO privtrak_schema_version (version) VALUES (?)').run(SCHEMA_VERSION);
       return changed;
     })();
@@ -104,7 +107,7 @@ export class SqliteSink implements DeltaSink {
     return this.db;
   }
 
-  private prepareApply(db: Database.Database): (batch: DeltaBatch) => void {
+  private prepareApply(db: Database.Database): Database.Transaction<(batch: DeltaBatch) => void> {
     const getMark = db.prepare('SELECT applied_through FROM privtrak_batches WHERE instance = ?').pluck().safeIntegers(true);
     const setMark = db.prepare(`INSERT INTO privtrak_batches (instance, applied_through, applied_at_ms) VALUES (?, ?, ?)
       ON CONFLICT (instance) DO UPDATE SET applied_through = excluded.applied_through, applied_at_ms = excluded.applied_at_ms`);
@@ -128,7 +131,18 @@ export class SqliteSink implements DeltaSink {
     const logDelta = db.prepare(`INSERT INTO privtrak_delta_log (instance, seq, user_id, info_hash, peer_id, ip, port, event,
       uploaded, downloaded, left_bytes, delta_up, delta_down, credit_up, credit_down, site_torrent_id, seed_time, leech_time, snatch, flags, time_ms)
       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+    const getFence = db.prepare('SELECT token FROM privtrak_fences WHERE name = ?').pluck();
+    const setFence = db.prepare(`INSERT INTO privtrak_fences (name, token) VALUES (?, ?)
+      ON CONFLICT (name) DO UPDATE SET token = excluded.token`);
     return db.transaction((batch: DeltaBatch) => {
+      // The fence first, in the same transaction as the mark: a stale token writes nothing, and a
+      // batch that fails later rolls its token back with everything else. (A write transaction
+      // holds SQLite's single writer lock, so no other connection can move the fence meanwhile.)
+      if (batch.fence !== undefined) {
+        const recorded = getFence.get(batch.fence.name) as number | undefined;
+        if (recorded !== undefined && batch.fence.token < recorded) throw staleFence('sqlite', batch.fence, recorded);
+        if (recorded !== batch.fence.token) setFence.run(batch.fence.name, batch.fence.token);
+      }
       const mark = getMark.get(batch.instance) as bigint | undefined;
       const agg = aggregateBatch(batch, mark === undefined ? 0 : Number(mark));
       if (agg.count === 0) return;
@@ -154,7 +168,10 @@ export class SqliteSink implements DeltaSink {
 
   async apply(batch: DeltaBatch): Promise<void> {
     this.requireDb();
-    this.applyTx!(batch);
+    // IMMEDIATE: the write lock is taken before the mark and the fence are read, so two sinks on
+    // one file (two drainers, a misconfiguration) wait for each other (busy_timeout) instead of
+    // reading a mark the other is about to move.
+    this.applyTx!.immediate(batch);
   }
 
   async load(instance: string): Promise<SinkState> {

@@ -11,7 +11,8 @@
  * the sink's seq check makes harmless) and the next call starts a new worker.
  */
 import { Worker } from 'node:worker_threads';
-import type { DeltaBatch, StatDelta } from '../accounting/delta.js';
+import type { BatchFence, DeltaBatch, StatDelta } from '../accounting/delta.js';
+import { FencedError } from './sink-errors.js';
 import type { DeltaSink, SinkState, TotalsQuery, TotalsRow } from './sink.js';
 import { SqliteSink, type SqliteSinkOptions } from './sqlite-sink.js';
 import { LegacyDataError, type Rekey } from '../accounting/legacy-data.js';
@@ -20,12 +21,16 @@ import { LegacyDataError, type Rekey } from '../accounting/legacy-data.js';
 export type WorkerCall = { id: number } & (
   | { op: 'open' | 'migrate' | 'close' }
   | { op: 'load'; instance: string }
-  | { op: 'apply'; instance: string; batchId: number; records?: Uint8Array; deltas?: StatDelta[] }
+  | { op: 'apply'; instance: string; batchId: number; records?: Uint8Array; deltas?: StatDelta[]; fence?: BatchFence }
   | { op: 'totals'; byTorrent: boolean; user?: Uint8Array }
 );
 
 /** `room`: an apply's records buffer, moved back for the next apply to reuse. */
-export type WorkerReply = { id: number; room?: ArrayBuffer } & ({ ok: true; value: unknown } | { ok: false; message: string; code: string | undefined });
+export type WorkerReply = { id: number; room?: ArrayBuffer } & ({ ok: true; value: unknown } | {
+  ok: false; message: string; code: string | undefined;
+  /** FencedError's details, so the tracker's thread rebuilds the same typed error. */
+  fence?: { name: string; token: number; recorded?: number };
+});
 
 /** Buffers cross the thread boundary as plain Uint8Arrays (structured clone): a Buffer view of one, no copy. */
 export const bufferOf = (u: Uint8Array): Buffer => Buffer.from(u.buffer, u.byteOffset, u.byteLength);
@@ -82,9 +87,9 @@ export class SqliteWorkerSink implements DeltaSink {
       if (room === undefined || room.byteLength < bytes) room = new ArrayBuffer(bytes);
       const records = new Uint8Array(room, 0, bytes);
       records.set(batch.records);
-      await this.call({ op: 'apply', instance: batch.instance, batchId: batch.id, records }, [room]);
+      await this.call({ op: 'apply', instance: batch.instance, batchId: batch.id, records, fence: batch.fence }, [room]);
     } else {
-      await this.call({ op: 'apply', instance: batch.instance, batchId: batch.id, deltas: [...batch.deltas] });
+      await this.call({ op: 'apply', instance: batch.instance, batchId: batch.id, deltas: [...batch.deltas], fence: batch.fence });
     }
   }
 
@@ -130,6 +135,7 @@ export class SqliteWorkerSink implements DeltaSink {
       if (reply.room !== undefined && reply.room.byteLength > (this.room?.byteLength ?? 0)) this.room = reply.room;
       if (reply.ok) p.resolve(reply.value);
       else p.reject(reply.code === 'LEGACY_DATA' ? new LegacyDataError(`the SQLite sink ${this.opts.path}`)
+        : reply.code === 'SINK_FENCED' ? new FencedError(reply.message, reply.fence)
         : Object.assign(new Error(reply.message), reply.code === undefined ? {} : { code: reply.code }));
     });
     const died = (err: Error) => {

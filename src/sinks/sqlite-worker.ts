@@ -6,6 +6,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import type { DeltaBatch } from '../accounting/delta.js';
 import { RecordBatch } from '../accounting/record-batch.js';
 import { SqliteSink, type SqliteSinkOptions } from './sqlite-sink.js';
+import { FencedError } from './sink-errors.js';
 import { bufferOf, type WorkerCall, type WorkerReply } from './sqlite-worker-sink.js';
 
 const sink = new SqliteSink(workerData as SqliteSinkOptions);
@@ -13,9 +14,9 @@ const port = parentPort!;
 
 function batchOf(call: Extract<WorkerCall, { op: 'apply' }>): DeltaBatch {
   // Journal records, as the tracker sends them: the same batch the in-process sink gets from the flusher.
-  if (call.records !== undefined) return new RecordBatch(call.instance, bufferOf(call.records));
+  if (call.records !== undefined) return new RecordBatch(call.instance, bufferOf(call.records), call.fence);
   const deltas = call.deltas!.map((d) => ({ ...d, user: bufferOf(d.user), infoHash: bufferOf(d.infoHash), peerId: bufferOf(d.peerId) }));
-  return { id: call.batchId, instance: call.instance, deltas };
+  return { id: call.batchId, instance: call.instance, deltas, fence: call.fence };
 }
 
 async function run(call: WorkerCall): Promise<unknown> {
@@ -39,6 +40,7 @@ port.on('message', (call: WorkerCall) => {
       const e = err as { message?: unknown; code?: unknown };
       port.postMessage({
         id: call.id, room, ok: false, message: String(e?.message ?? err), code: typeof e?.code === 'string' ? e.code : undefined,
+        fence: err instanceof FencedError ? err.fence : undefined,
       } satisfies WorkerReply, moved);
     },
   );

@@ -19,7 +19,7 @@ runSinkSuite('log', async () => {
   const sink = new LogSink(join(suiteDir, `deltas-${n++}.ndjson`));
   await sink.open();
   return sink;
-}, () => rmSync(suiteDir, { recursive: true, force: true }));
+}, () => rmSync(suiteDir, { recursive: true, force: true }), { fencing: 'refuses' });
 
 describe('log sink', () => {
   it('writes one JSON line per applied delta, ids in lowercase hex, in exactly this format', async () => {

@@ -7,9 +7,9 @@ import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { MysqlSink } from '../../src/sinks/mysql-sink.js';
 import type { DeltaSink } from '../../src/sinks/sink.js';
-import { SCHEMA_VERSION } from '../../src/sinks/sql-schema.js';
+import { SCHEMA_VERSION, schemaStatements } from '../../src/sinks/sql-schema.js';
 import { createSink, sinkOptionsSchema } from '../../src/sinks/index.js';
-import { SinkSchemaError, SinkTimeoutError } from '../../src/sinks/sink-errors.js';
+import { FencedError, SinkSchemaError, SinkTimeoutError } from '../../src/sinks/sink-errors.js';
 import { runSinkSuite, delta, USER_A, USER_B, IH1 } from './sink-suite.js';
 import { MYSQL_URL, freshDatabase, mysqlExec, mysqlProblem } from '../support/mysql.js';
 import { TcpProxy } from '../support/tcp-proxy.js';
@@ -77,11 +77,31 @@ if (unreachable !== undefined) {
       }
     });
 
+    it('a schema 2 database (no privtrak_fences) is refused at open, then `migrate` adds the table and keeps its totals', async () => {
+      const db = await database();
+      const v2 = schemaStatements('mysql').filter((sql) => !sql.includes('privtrak_fences'));
+      await mysqlExec(db.url, [...v2, 'INSERT INTO privtrak_schema_version (version) VALUES (2)']);
+      const sink = new MysqlSink({ url: db.url });
+      try {
+        await assert.rejects(sink.open(), (err: unknown) => err instanceof SinkSchemaError && /schema version 2, this privtrak needs 3: run `privtrak migrate`/.test(err.message));
+        await sink.apply({ id: 1, instance: 'a', deltas: [delta(1, { deltaUp: 5 })] }); // an unfenced batch needs no fence table
+        await sink.migrate();
+        await sink.open();
+        await sink.apply({ id: 2, instance: 'a', deltas: [delta(2, { deltaUp: 7 })], fence: { name: 'drain', token: 2 } });
+        await assert.rejects(sink.apply({ id: 3, instance: 'a', deltas: [delta(3, { deltaUp: 9 })], fence: { name: 'drain', token: 1 } }), FencedError);
+        assert.equal((await sink.totals({ byTorrent: false }))[0]!.uploaded, 12n);
+        const [versions] = await mysqlExec(db.url, ['SELECT version FROM privtrak_schema_version ORDER BY 1']);
+        assert.deepEqual(versions, [{ version: 2 }, { version: 3 }]);
+      } finally {
+        await sink.close();
+      }
+    });
+
     it('creates InnoDB tables with the binary ids of the shared schema', async () => {
       const { sink, db } = await migrated();
       await sink.close();
       const [tables] = await mysqlExec(db.url, [[`SELECT table_name AS t, engine AS e FROM information_schema.tables WHERE table_schema = ? ORDER BY 1`, [db.name]]]);
-      assert.deepEqual(tables, ['privtrak_batches', 'privtrak_delta_log', 'privtrak_schema_version', 'privtrak_torrent_stats', 'privtrak_user_stats']
+      assert.deepEqual(tables, ['privtrak_batches', 'privtrak_delta_log', 'privtrak_fences', 'privtrak_schema_version', 'privtrak_torrent_stats', 'privtrak_user_stats']
         .map((t) => ({ t, e: 'InnoDB' })));
       const [cols] = await mysqlExec(db.url, [[`SELECT column_type AS c FROM information_schema.columns
         WHERE table_schema = ? AND table_name = 'privtrak_torrent_stats' AND column_name IN ('user_id', 'info_hash', 'uploaded') ORDER BY column_name`, [db.name]]]);

@@ -11,6 +11,8 @@ import type { DeltaSink } from '../../src/sinks/sink.js';
 import { createSink, sinkOptionsSchema } from '../../src/sinks/index.js';
 import { runSinkSuite, delta, USER_A, USER_B } from './sink-suite.js';
 import { POSTGRES_URL, freshSchema } from '../support/postgres.js';
+import { SCHEMA_VERSION, schemaStatements } from '../../src/sinks/sql-schema.js';
+import { FencedError, SinkSchemaError } from '../../src/sinks/sink-errors.js';
 
 async function problem(): Promise<string | undefined> {
   const c = new pg.Client({ connectionString: POSTGRES_URL, connectionTimeoutMillis: 3000 });
@@ -91,7 +93,29 @@ if (unreachable !== undefined) {
         await sink.migrate();
         await sink.migrate();
         await sink.open();
-        assert.deepEqual(await query(schema.name, 'SELECT version FROM privtrak_schema_version'), [{ version: 2 }]);
+        assert.deepEqual(await query(schema.name, 'SELECT version FROM privtrak_schema_version'), [{ version: SCHEMA_VERSION }]);
+      } finally {
+        await sink.close();
+      }
+    });
+
+    it('a schema 2 database (no privtrak_fences) is refused at open, then `migrate` adds the table and keeps its totals', async () => {
+      const schema = await freshSchema(POSTGRES_URL);
+      drops.push(schema.drop);
+      // Schema 2 as an older privtrak left it: its tables (no privtrak_fences) and one applied batch.
+      const v2 = schemaStatements('postgres').filter((sql) => !sql.includes('privtrak_fences'));
+      for (const sql of [...v2, 'INSERT INTO privtrak_schema_version (version) VALUES (2)']) await query(schema.name, sql);
+      await query(schema.name, `INSERT INTO privtrak_user_stats (user_id, uploaded, raw_uploaded, first_seen_ms, last_seen_ms) VALUES ($1, 5, 5, 1, 1)`, [USER_A]);
+      await query(schema.name, `INSERT INTO privtrak_batches (instance, applied_through, applied_at_ms) VALUES ('a', 1, 1)`);
+      const sink = new PostgresSink({ url: POSTGRES_URL, schema: schema.name });
+      try {
+        await assert.rejects(sink.open(), (err: unknown) => err instanceof SinkSchemaError && /version 2, this privtrak needs 3: run `privtrak migrate`/.test(err.message));
+        await sink.migrate();
+        await sink.open();
+        await sink.apply({ id: 2, instance: 'a', deltas: [delta(2, { deltaUp: 7 })], fence: { name: 'drain', token: 2 } });
+        await assert.rejects(sink.apply({ id: 3, instance: 'a', deltas: [delta(3, { deltaUp: 9 })], fence: { name: 'drain', token: 1 } }), FencedError);
+        assert.equal((await sink.totals({ byTorrent: false }))[0]!.uploaded, 12n);
+        assert.deepEqual(await query(schema.name, 'SELECT version FROM privtrak_schema_version ORDER BY 1'), [{ version: 2 }, { version: 3 }]);
       } finally {
         await sink.close();
       }

@@ -15,6 +15,7 @@ import type { StatDelta } from '../../src/accounting/delta.js';
 import type { AnnounceEvent } from '../../src/bittorrent/types.js';
 import { RecordBatch } from '../../src/accounting/record-batch.js';
 import { encodeRecord } from '../../src/accounting/delta-record.js';
+import { FencedError } from '../../src/sinks/sink-errors.js';
 
 // 16-byte users, 20-byte info hashes and peer ids; A < B and IH1 < IH2 in byte order.
 export const USER_A = Buffer.from('0123456789abcdef0123456789abcdef', 'hex');
@@ -45,6 +46,11 @@ export interface SinkCapabilities {
   atomicFailure?: (sink: DeltaSink) => Promise<void>;
   /** Another sink on the same store (a second tracker instance's connection), opened; the suite closes it. */
   secondSink?: (sink: DeltaSink) => Promise<DeltaSink>;
+  /**
+   * How the sink treats DeltaBatch.fence: 'checks' (the SQL sinks, the default) against its
+   * recorded token, in the apply transaction; 'refuses' (the log sink) every fenced batch.
+   */
+  fencing?: 'checks' | 'refuses';
 }
 
 type Sums = { up: bigint; down: bigint; seed: bigint; leech: bigint; snatched: bigint };
@@ -251,6 +257,73 @@ export function runSinkSuite(name: string, makeSink: () => Promise<DeltaSink>, c
         // The same seqs, retried without the bad delta, are then applied in full.
         await sink.apply({ id: 2, instance: 'a', deltas: [delta(2, { deltaUp: 100 })] });
         assert.equal((await totalsOf(sink, USER_A))!.up, 107n);
+      }));
+    }
+
+    const fenced = (err: unknown) => err instanceof FencedError && err.code === 'SINK_FENCED';
+    if ((caps.fencing ?? 'checks') === 'checks') {
+      it('refuses a batch whose fence token is below the recorded one (nothing written), accepts an equal or higher one', withSink(async (sink) => {
+        const up = (s: number) => delta(s, { deltaUp: 2 ** s });
+        await sink.apply({ id: 2, instance: 'a', deltas: [up(1), up(2)], fence: { name: 'drain', token: 5 } });
+        const afterFive = await everything(sink);
+        await assert.rejects(sink.apply({ id: 3, instance: 'a', deltas: [up(3)], fence: { name: 'drain', token: 4 } }), fenced);
+        assert.deepEqual(await everything(sink), afterFive, 'a stale token writes nothing');
+        assert.equal((await sink.load('a')).appliedThrough, 2, 'nor moves the mark');
+        await sink.apply({ id: 3, instance: 'a', deltas: [up(3)], fence: { name: 'drain', token: 5 } }); // equal: the same holder
+        await sink.apply({ id: 4, instance: 'a', deltas: [up(4)], fence: { name: 'drain', token: 7 } }); // higher: a new holder
+        // The holder of 5 and 6 are both behind 7 now, in the records form (the drainer's) too.
+        await assert.rejects(sink.apply({ id: 5, instance: 'a', deltas: [up(5)], fence: { name: 'drain', token: 6 } }), fenced);
+        await assert.rejects(sink.apply(new RecordBatch('a', encodeRecord(up(5)), { name: 'drain', token: 5 })), fenced);
+        assert.equal((await totalsOf(sink, USER_A))!.up, BigInt(2 + 4 + 8 + 16));
+        assert.equal((await sink.load('a')).appliedThrough, 4);
+        // Another fence name has its own token; a batch without a fence (single-instance mode) is not checked.
+        await sink.apply(new RecordBatch('a', encodeRecord(up(5)), { name: 'other', token: 1 }));
+        await sink.apply({ id: 6, instance: 'a', deltas: [up(6)] });
+        await sink.apply({ id: 7, instance: 'a', deltas: [up(7)], fence: { name: 'drain', token: 7 } });
+        assert.equal((await totalsOf(sink, USER_A))!.up, BigInt(2 ** 8 - 2));
+        assert.equal((await sink.load('a')).appliedThrough, 7);
+      }));
+
+      if (caps.secondSink) {
+        it('serializes fenced writers on two connections: the newer token always writes, the older only if it came first', withSink(async (sink) => {
+          const other = await caps.secondSink!(sink);
+          try {
+            const batch = (instance: string, token: number) => ({
+              id: 10, instance, deltas: Array.from({ length: 10 }, (_, i) => delta(i + 1, { deltaUp: 1 })), fence: { name: 'drain', token },
+            });
+            // Four groups' batches at once (as drainers of two holdings would send them): one fence row, four mark rows.
+            const results = await Promise.allSettled([sink.apply(batch('g0', 1)), other.apply(batch('g1', 2)), sink.apply(batch('g2', 1)), other.apply(batch('g3', 2))]);
+            assert.deepEqual([results[1]!.status, results[3]!.status], ['fulfilled', 'fulfilled']);
+            for (const r of results) if (r.status === 'rejected') assert.ok(fenced(r.reason), String(r.reason));
+            const applied = results.filter((r) => r.status === 'fulfilled').length;
+            assert.equal((await totalsOf(sink, USER_A))!.up, BigInt(10 * applied));
+            await assert.rejects(sink.apply(batch('g4', 1)), fenced);
+          } finally {
+            await other.close();
+          }
+        }));
+      }
+
+      if (caps.atomicFailure) {
+        it('records the fence in the batch\'s transaction: a failed batch leaves the old token in force', withSink(async (sink) => {
+          await sink.apply({ id: 1, instance: 'a', deltas: [delta(1, { deltaUp: 1 })], fence: { name: 'drain', token: 3 } });
+          // Token 9 with a 15-byte user id: the CHECK fails the whole batch, the fence included.
+          await assert.rejects(sink.apply({ id: 3, instance: 'a', deltas: [delta(2, { deltaUp: 10 }), delta(3, { user: USER_A.subarray(1) })],
+            fence: { name: 'drain', token: 9 } }), (err: unknown) => !fenced(err));
+          await sink.apply({ id: 2, instance: 'a', deltas: [delta(2, { deltaUp: 100 })], fence: { name: 'drain', token: 4 } });
+          assert.equal((await totalsOf(sink, USER_A))!.up, 101n);
+          assert.equal((await sink.load('a')).appliedThrough, 2);
+          await assert.rejects(sink.apply({ id: 3, instance: 'a', deltas: [delta(3, { deltaUp: 1000 })], fence: { name: 'drain', token: 3 } }), fenced);
+          assert.equal((await totalsOf(sink, USER_A))!.up, 101n);
+        }));
+      }
+    } else {
+      it('refuses every fenced batch (FencedError, nothing written): it cannot check a fence', withSink(async (sink) => {
+        await sink.apply({ id: 1, instance: 'a', deltas: [delta(1, { deltaUp: 1 })] });
+        await assert.rejects(sink.apply({ id: 2, instance: 'a', deltas: [delta(2, { deltaUp: 10 })], fence: { name: 'drain', token: 1 } }),
+          (err: unknown) => fenced(err) && /needs? a SQL sink/.test((err as Error).message));
+        assert.equal((await totalsOf(sink, USER_A))!.up, 1n);
+        assert.equal((await sink.load('a')).appliedThrough, 1);
       }));
     }
   });

@@ -10,6 +10,8 @@ import { encodeRecordInto, RECORD_SIZE } from '../../src/accounting/delta-record
 import type { Worker } from 'node:worker_threads';
 import { createSink, sinkOptionsSchema } from '../../src/sinks/index.js';
 import { runSinkSuite, delta, USER_A } from './sink-suite.js';
+import { SCHEMA_VERSION, schemaStatements } from '../../src/sinks/sql-schema.js';
+import { FencedError } from '../../src/sinks/sink-errors.js';
 import type { DeltaSink } from '../../src/sinks/sink.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'privtrak-sqlite-'));
@@ -143,11 +145,39 @@ describe('sqlite sink', () => {
     await again.close();
     const db = new Database(path, { readonly: true });
     try {
-      assert.deepEqual(db.prepare('SELECT version FROM privtrak_schema_version').all(), [{ version: 2 }]);
+      assert.deepEqual(db.prepare('SELECT version FROM privtrak_schema_version').all(), [{ version: SCHEMA_VERSION }]);
       assert.equal(db.pragma('journal_mode', { simple: true }), 'wal');
       assert.equal(db.prepare('SELECT count(*) FROM privtrak_delta_log').pluck().get(), 0, 'no delta log unless asked');
     } finally {
       db.close();
+    }
+  });
+
+  it('upgrades a schema 2 file (no privtrak_fences) on open, keeping its totals; the worker sink refuses a stale fence with FencedError', async () => {
+    const path = freshPath();
+    const old = new SqliteSink({ path });
+    await old.open();
+    await old.apply({ id: 1, instance: 'a', deltas: [delta(1, { deltaUp: 5 })] });
+    await old.close();
+    const db = new Database(path);
+    db.exec('DROP TABLE privtrak_fences; DELETE FROM privtrak_schema_version; INSERT INTO privtrak_schema_version (version) VALUES (2)');
+    assert.equal(schemaStatements('sqlite').filter((sql) => sql.includes('privtrak_fences')).length, 1);
+    db.close();
+    const sink = new SqliteWorkerSink({ path });
+    await sink.open();
+    try {
+      await sink.apply({ id: 2, instance: 'a', deltas: [delta(2, { deltaUp: 7 })], fence: { name: 'drain', token: 2 } });
+      await assert.rejects(sink.apply({ id: 3, instance: 'a', deltas: [delta(3, { deltaUp: 9 })], fence: { name: 'drain', token: 1 } }),
+        (err: unknown) => err instanceof FencedError && err.fence?.recorded === 2);
+      assert.equal((await sink.totals({ byTorrent: false }))[0]!.uploaded, 12n);
+    } finally {
+      await sink.close();
+    }
+    const after = new Database(path, { readonly: true });
+    try {
+      assert.deepEqual(after.prepare('SELECT version FROM privtrak_schema_version ORDER BY 1').pluck().all(), [2, 3]);
+    } finally {
+      after.close();
     }
   });
 

@@ -65,3 +65,22 @@ export function redisConfig(url: string, prefix: string, over: Partial<RedisStor
     ...over,
   };
 }
+
+/** Undefined if the server answers PING, else why not. */
+export async function redisProblem(url = REDIS_URL): Promise<string | undefined> {
+  return reachable(url);
+}
+
+/** Deletes every key of a prefix on an open client: plain (`P...`) and hash-tagged (`{P...}`) names. */
+export async function deletePrefix(client: Redis, prefix: string): Promise<number> {
+  let deleted = 0;
+  for (const pattern of [`${prefix}*`, `{${prefix}*`]) {
+    let cursor = '0';
+    do {
+      const [next, keys] = await client.scanBuffer(cursor, 'MATCH', pattern, 'COUNT', 1000);
+      cursor = next.toString();
+      if (keys.length > 0) deleted += await client.del(...keys);
+    } while (cursor !== '0');
+  }
+  return deleted;
+}

@@ -44,6 +44,8 @@ import { createPasskeyIdentifier, type UserIdentifier } from './identifier.js';
 import { UserKeys } from '../../accounting/user-key.js';
 import { loadUserKeySecret } from '../../user-key-secret.js';
 import { privtrakOptionsSchema, type PrivtrakOptions } from './options.js';
+import { isSharedAccounting } from '../../storage/redis/shared-accounting.js';
+import { SharedPrivtrakHook } from './shared/shared-privtrak-hook.js';
 
 /** What tests may put in place of the real thing (the mmap addon, the file-system seam). */
 export interface PrivtrakInternals {
@@ -270,6 +272,16 @@ export class PrivtrakHook implements Hook {
 
 export function createPrivtrakHook(options: Record<string, unknown>, deps: HookDeps, path: string): Hook {
   const opts = parseHookOptions(privtrakOptionsSchema, options, path);
+  if (isSharedAccounting(deps.store)) {
+    // storage: {name: redis}: baselines and deltas live in Redis (shared/shared-privtrak-hook.ts).
+    if (deps.siteSink !== undefined) {
+      throw new ConfigError(`${path}`, 'the site writers do not check the shared mode\'s drain fence yet: a site block needs storage: {name: memory}');
+    }
+    if (opts.sink.name === 'log') {
+      throw new ConfigError(`${path}.options.sink`, 'shared mode (storage: {name: redis}) needs a SQL sink (sqlite, postgres or mysql): the log sink cannot refuse a stale drainer\'s batch');
+    }
+    return new SharedPrivtrakHook(opts, createSink(opts.sink), deps.store, deps);
+  }
   if (deps.siteSink !== undefined) {
     // A site profile writes the site's own tables (src/sites/): that is this hook's sink.
     if (options['sink'] !== undefined) {

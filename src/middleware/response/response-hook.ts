@@ -2,6 +2,7 @@
  * Built-in last pre-hook: fills the response's peers and counts from storage
  * (chihaya's responseHook). A stopping peer is given no peers. The counts include the announcer
  * as its announce leaves it (the swarm hook applies the announce only after the reply).
+ * In shared mode the view comes with the announce's atomic step (ctx.swarmView) and is used as is.
  */
 import type { AnnounceRequest, AnnounceResponse, ScrapeCounts, ScrapeRequest, ScrapeResponse } from '../../bittorrent/types.js';
 import { roleAfter } from '../../bittorrent/types.js';
@@ -19,7 +20,12 @@ function fill(req: AnnounceRequest, resp: AnnounceResponse, view: AnnounceView):
 export function createResponseHook(store: PeerStore): Hook {
   return {
     name: 'response',
-    handleAnnounce(_ctx: RequestContext, req: AnnounceRequest, resp: AnnounceResponse): MaybePromise {
+    handleAnnounce(ctx: RequestContext, req: AnnounceRequest, resp: AnnounceResponse): MaybePromise {
+      // Shared mode: the privtrak hook read the view in the step that counted the announce (context.ts).
+      if (ctx.swarmView !== undefined) {
+        fill(req, resp, ctx.swarmView);
+        return undefined;
+      }
       const view = store.announceView(req.infoHash, req.peer, roleAfter(req), req.numWant);
       if (!isPromise(view)) {
         fill(req, resp, view);

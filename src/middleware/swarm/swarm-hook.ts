@@ -11,6 +11,8 @@ export function createSwarmHook(store: PeerStore): Hook {
   return {
     name: 'swarm',
     handleAnnounce(ctx, req: AnnounceRequest): MaybePromise {
+      // Shared mode: the privtrak hook's atomic step already changed the swarm (context.ts swarmView).
+      if (ctx.swarmView !== undefined) return undefined;
       let result;
       const role = roleAfter(req);
       // A hidden peer (a site's rule, context.ts) is served but never handed out: it stays out of the swarm.

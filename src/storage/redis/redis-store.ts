@@ -112,6 +112,11 @@ export class RedisPeerStore implements PeerStore, SharedAccounting {
     return this.keys.groups;
   }
 
+  /** `storage.config.key_prefix`: the sink instance of group g's stream is `<keyPrefix>g<g>`. */
+  get keyPrefix(): string {
+    return this.cfg.key_prefix;
+  }
+
   /** Connects, loads the function library and checks the keyspace's group count. */
   async start(): Promise<void> {
     try {

@@ -5,7 +5,7 @@
  * (entry ID `<seq>-1`, field `r` = the record), so a delta exists exactly when its baseline moved.
  */
 import type { AnnounceEvent, Peer, SwarmRole } from '../../bittorrent/types.js';
-import type { AnnounceView } from '../peer-store.js';
+import type { AnnounceView, PeerStore } from '../peer-store.js';
 
 export interface CountedAnnounce {
   readonly infoHash: Buffer;
@@ -42,10 +42,11 @@ export interface CountedOutcome {
   readonly seedTime: number;
   readonly leechTime: number;
   readonly snatch: boolean;
+  /** Bit set of FLAG_* (rules.ts). */
   readonly flags: number;
   /** The record's seq: the group's sequence number, also its stream entry ID `<seq>-1`. */
   readonly seq: number;
-  /** The info_hash's group (keys.ts groupOf). */
+  /** The info_hash's group. */
   readonly group: number;
 }
 
@@ -56,7 +57,16 @@ export interface CountedResult {
 }
 
 export interface SharedAccounting {
+  /** Shard groups of the keyspace (fixed for it). */
   readonly groups: number;
+  /** `storage.config.key_prefix`: the sink instance of group g's stream is `<keyPrefix>g<g>`. */
+  readonly keyPrefix: string;
   /** One atomic step (pt_counted). Rejects with ClientError TRACKER_BUSY on backlog or Redis trouble; then nothing changed. */
   countedAnnounce(a: CountedAnnounce): Promise<CountedResult>;
+}
+
+/** Whether the tracker's store is the shared one (storage: {name: redis}): the privtrak hook then counts through it. */
+export function isSharedAccounting(store: PeerStore): store is PeerStore & SharedAccounting {
+  const s = store as Partial<SharedAccounting>;
+  return typeof s.countedAnnounce === 'function' && typeof s.groups === 'number' && typeof s.keyPrefix === 'string';
 }
