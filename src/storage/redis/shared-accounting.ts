@@ -63,10 +63,12 @@ export interface SharedAccounting {
   readonly keyPrefix: string;
   /** One atomic step (pt_counted). Rejects with ClientError TRACKER_BUSY on backlog or Redis trouble; then nothing changed. */
   countedAnnounce(a: CountedAnnounce): Promise<CountedResult>;
+  /** The privtrak hook's baseline_lifetime: baselines silent for longer are collected by the store's GC walk. */
+  setBaselineLifetime(ms: number): void;
 }
 
 /** Whether the tracker's store is the shared one (storage: {name: redis}): the privtrak hook then counts through it. */
 export function isSharedAccounting(store: PeerStore): store is PeerStore & SharedAccounting {
   const s = store as Partial<SharedAccounting>;
-  return typeof s.countedAnnounce === 'function' && typeof s.groups === 'number' && typeof s.keyPrefix === 'string';
+  return typeof s.countedAnnounce === 'function' && typeof s.setBaselineLifetime === 'function' && typeof s.groups === 'number' && typeof s.keyPrefix === 'string';
 }

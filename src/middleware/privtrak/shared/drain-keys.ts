@@ -1,9 +1,10 @@
 /**
- * The Redis keys the stream drainer reads and writes, named as design-shared.md's key layout
- * says (the same names src/storage/redis/keys.ts builds for the store): `P{drain}:lease`,
- * `P{drain}:fence`, each group's stream `{Pg<g>}:d`, and the sink instance of group g,
- * `Pg<g>` (the stream's applied mark).
+ * The Redis keys the stream drainer reads and writes, taken from the store's one key layout
+ * (src/storage/redis/keys.ts): `P{drain}:lease`, `P{drain}:fence`, each group's stream
+ * `{Pg<g>}:d`, and the sink instance of group g, `Pg<g>` (the stream's applied mark).
  */
+import { KeySpace } from '../../../storage/redis/keys.js';
+
 export interface DrainKeys {
   /** `P{drain}:lease`: `<holder id>:<fence token>` with a PX ttl. */
   readonly lease: string;
@@ -17,12 +18,13 @@ export interface DrainKeys {
   instance(g: number): string;
 }
 
-export function drainKeys(prefix: string): DrainKeys {
+export function drainKeys(prefix: string, groups: number): DrainKeys {
+  const space = new KeySpace(prefix, groups);
   return {
-    lease: `${prefix}{drain}:lease`,
-    fence: `${prefix}{drain}:fence`,
+    lease: space.drainLease,
+    fence: space.drainFence,
     fenceName: `${prefix}drain`,
-    stream: (g) => Buffer.from(`{${prefix}g${g}}:d`, 'latin1'),
-    instance: (g) => `${prefix}g${g}`,
+    stream: (g) => space.group(g).d,
+    instance: (g) => space.streamInstance(g),
   };
 }

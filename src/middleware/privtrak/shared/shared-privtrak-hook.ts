@@ -99,6 +99,7 @@ export class SharedPrivtrakHook implements Hook {
       ?? (() => loadUserKeySecret(this.deps.userKeySecretPath ?? DEFAULT_SECRET_PATH, { create: true })));
     if (this.deps.accessRegistry === undefined) this.keys.requireSecret();
     await this.sink.open();
+    this.store.setBaselineLifetime(this.options.baseline_lifetime);
     let redis = this.internals.drainRedis;
     if (redis === undefined) {
       const client = storeClient(this.store);

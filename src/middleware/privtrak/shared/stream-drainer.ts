@@ -67,7 +67,7 @@ export class StreamDrainer {
     private readonly metrics: DrainMetrics,
     private readonly logger: Logger,
   ) {
-    this.keys = drainKeys(opts.keyPrefix);
+    this.keys = drainKeys(opts.keyPrefix, opts.groups);
     this.lease = new DrainLease(redis, this.keys, opts.holderId, opts.leaseMs);
   }
 

@@ -41,9 +41,13 @@ class SharedDouble extends MemoryPeerStore implements SharedAccounting {
   readonly groups = 4;
   readonly calls: CountedAnnounce[] = [];
   busy = false;
+  baselineLifetimeMs = 0;
   readonly view: AnnounceView = { peers: [OTHER], complete: 7, incomplete: 3 };
   constructor(readonly keyPrefix: string, readonly client: Redis) {
     super(new ManualClock(Date.now()));
+  }
+  setBaselineLifetime(ms: number): void {
+    this.baselineLifetimeMs = ms;
   }
   async countedAnnounce(a: CountedAnnounce): Promise<CountedResult> {
     if (this.busy) throw new ClientError('TRACKER_BUSY', 'tracker busy, retry later');
@@ -96,6 +100,7 @@ describe('privtrak hook, shared mode (wiring)', () => {
     if (s === undefined) return;
     await s.chain.start();
     assert.equal(existsSync(s.journalDir), false, 'no journal directory in shared mode');
+    assert.equal(s.store.baselineLifetimeMs, 7 * 86_400_000, 'the store collects baselines after the hook\'s baseline_lifetime');
     const ctx = createContext({ passkey: PASSKEY_A }, {});
     ctx.uploadMultiplier = 2;
     ctx.downloadMultiplier = 0;

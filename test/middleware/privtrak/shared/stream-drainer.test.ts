@@ -68,7 +68,7 @@ async function setup(t: TestContext, sinkKind: 'sqlite' | 'postgres' = 'sqlite')
   await sink.open();
   const redis = new Redis(url);
   const prefix = freshPrefix();
-  const keys = drainKeys(prefix);
+  const keys = drainKeys(prefix, GROUPS);
   const drainers: StreamDrainer[] = [];
   const clients: Redis[] = [];
   t.after(async () => {
@@ -175,7 +175,7 @@ describe('stream drainer', () => {
     await a.drainer.drainOnce();
     assert.equal(a.drainer.lease.token > 0 && a.drainer.holding, true);
     // A is paused past its lease: the key expires (deleted here), B takes the lease and drains.
-    await s.redis.del(drainKeys(s.prefix).lease);
+    await s.redis.del(drainKeys(s.prefix, GROUPS).lease);
     const b = s.drainer();
     await s.add(0, 6, 8);
     await b.drainer.drainOnce();
@@ -199,7 +199,7 @@ describe('stream drainer', () => {
     if (s === undefined) return;
     await s.add(3, 1, 8);
     // The crashed holder: took the lease, applied 1..5 with its token, died before XTRIM.
-    const keys = drainKeys(s.prefix);
+    const keys = drainKeys(s.prefix, GROUPS);
     const crashed = new DrainLease(s.redis, keys, 'crashed', 60_000);
     assert.ok(await crashed.acquire());
     const applied = Buffer.concat(Array.from({ length: 5 }, (_, i) => record(3, i + 1)));
@@ -235,7 +235,7 @@ describe('stream drainer', () => {
     const s = await setup(t);
     if (s === undefined) return;
     await s.add(0, 1, 2);
-    await s.redis.xadd(drainKeys(s.prefix).stream(0), '3-1', 'r', record(0, 4)); // seq 4 under ID 3-1
+    await s.redis.xadd(drainKeys(s.prefix, GROUPS).stream(0), '3-1', 'r', record(0, 4)); // seq 4 under ID 3-1
     const { drainer, metrics } = s.drainer();
     await drainer.drainOnce();
     assert.equal(await value(metrics.failures), 1);
