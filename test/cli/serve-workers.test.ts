@@ -16,10 +16,16 @@ import { get, escapeBytes } from '../support/http-client.js';
 import { UdpClient } from '../support/udp-client.js';
 import { MAIN, ROOT, freePort } from '../support/tracker-process.js';
 import { startWorkersProcess, type WorkersProcess } from '../support/workers-process.js';
-import { deleteKeys, redisUrlOrSkip, uniquePrefix } from '../support/redis.js';
 
 const PROGRAM = join(ROOT, 'dist', 'test', 'support', 'workers-program.js');
 const REDIS_STORE = join(ROOT, 'dist', 'src', 'storage', 'redis', 'redis-store.js');
+
+/** test/support/redis.ts, which comes with the Redis store: loaded only once the store is built. */
+interface RedisTestSupport {
+  redisUrlOrSkip(t: { skip(msg: string): void }): Promise<string | undefined>;
+  freshPrefix(): string;
+  dropPrefix(url: string, prefix: string): Promise<number>;
+}
 
 function tempConfig(lines: string[]): { path: string; dir: string; cleanup(): void } {
   const dir = mkdtempSync(join(tmpdir(), 'privtrak-workers-'));
@@ -191,9 +197,10 @@ describe('privtrak serve --workers', () => {
       t.skip('the Redis store is not built yet (dist/src/storage/redis/redis-store.js)');
       return;
     }
-    const url = await redisUrlOrSkip(t);
+    const redis = await import(join(ROOT, 'dist', 'test', 'support', 'redis.js')) as RedisTestSupport;
+    const url = await redis.redisUrlOrSkip(t);
     if (url === undefined) return;
-    const prefix = uniquePrefix();
+    const prefix = redis.freshPrefix();
     const cfg = tempConfig([...OPEN_TRACKER, `storage: {name: redis, config: {url: "${url}", key_prefix: "${prefix}"}}`]);
     let p: WorkersProcess | undefined;
     try {
@@ -202,7 +209,7 @@ describe('privtrak serve --workers', () => {
     } finally {
       p?.kill();
       cfg.cleanup();
-      await deleteKeys(prefix, url);
+      await redis.dropPrefix(url, prefix);
     }
   });
 });
