@@ -72,8 +72,11 @@ function unlabelled(text: string, name: string): number {
 }
 
 let peerSeq = 0;
+/** Distinct leechers announced over HTTP on info_hash 07…07 (none stops: each stays in the swarm). */
+let httpPeers = 0;
 async function httpAnnounces(port: number, count: number, parallel = 8): Promise<void> {
   const one = async () => {
+    httpPeers++;
     const id = Buffer.alloc(20, 0x41);
     id.writeUInt32BE(++peerSeq, 16);
     const q = `info_hash=${escapeBytes(Buffer.alloc(20, 7))}&peer_id=${escapeBytes(id)}&port=6881&uploaded=0&downloaded=0&left=10`;
@@ -102,8 +105,12 @@ async function udpAnnounces(port: number, count: number): Promise<void> {
 
 const ANNOUNCES = 'action="announce",outcome="ok"';
 
-/** The checks shared by the memory (supervision) and Redis (CLI) runs. */
-async function exerciseWorkers(p: WorkersProcess): Promise<void> {
+/**
+ * The checks shared by the memory (supervision) and Redis (CLI) runs. `sharedSwarms`: the store
+ * is shared, so every reply counts the peers every worker took.
+ */
+async function exerciseWorkers(p: WorkersProcess, sharedSwarms: boolean): Promise<void> {
+  httpPeers = 0;
   const http = p.port('http');
   const udp = p.port('udp');
   const metricsPort = p.port('metrics');
@@ -140,6 +147,18 @@ async function exerciseWorkers(p: WorkersProcess): Promise<void> {
   assert.equal(unlabelled(after, 'privtrak_workers'), 2);
   assert.ok(p.lines.slice(before).some((l) => l.msg === 'worker died: restarting' && l.worker === 1 && l['signal'] === 'SIGKILL'), p.output);
 
+  if (sharedSwarms) {
+    // Whichever worker answers, it sees the swarm all workers built (the announcer counted too).
+    for (let i = 0; i < 6; i++) {
+      await httpAnnounces(http, 1, 1);
+      const id = Buffer.alloc(20, 0x41);
+      id.writeUInt32BE(peerSeq, 16);
+      const q = `info_hash=${escapeBytes(Buffer.alloc(20, 7))}&peer_id=${escapeBytes(id)}&port=6881&uploaded=0&downloaded=0&left=10`;
+      const body = (await get(http, `/announce?${q}`)).body.toString('latin1');
+      assert.match(body, new RegExp(`10:incompletei${httpPeers}e`), `reply ${i}: ${body}`);
+    }
+  }
+
   // SIGTERM: every worker stops cleanly, the primary exits 0.
   const began = Date.now();
   p.child.kill('SIGTERM');
@@ -169,7 +188,7 @@ describe('privtrak serve --workers', () => {
     const cfg = tempConfig(OPEN_TRACKER);
     const p = await startWorkersProcess(PROGRAM, [cfg.path, '2'], { workers: 2, cwd: cfg.dir });
     try {
-      await exerciseWorkers(p);
+      await exerciseWorkers(p, false);
     } finally {
       p.kill();
       cfg.cleanup();
@@ -205,7 +224,7 @@ describe('privtrak serve --workers', () => {
     let p: WorkersProcess | undefined;
     try {
       p = await startWorkersProcess(MAIN, ['serve', '--config', cfg.path, '--workers', '2'], { workers: 2, cwd: cfg.dir });
-      await exerciseWorkers(p);
+      await exerciseWorkers(p, true);
     } finally {
       p?.kill();
       cfg.cleanup();
