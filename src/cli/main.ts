@@ -106,6 +106,7 @@ export async function main(argv: string[]): Promise<number> {
     },
     strict: true,
   });
+  if (values.workers !== undefined && command !== 'serve') throw new UsageError(`--workers is an option of serve, not of ${command}`);
   switch (command) {
     case 'serve': {
       const config = loadConfig(values.config);

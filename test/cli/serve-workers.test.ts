@@ -7,7 +7,7 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { get, escapeBytes } from '../support/http-client.js';
 import { UdpClient } from '../support/udp-client.js';
 import { MAIN, ROOT, freePort } from '../support/tracker-process.js';
-import { startWorkersProcess, type WorkersProcess } from '../support/workers-process.js';
+import { WorkersProcess, startWorkersProcess } from '../support/workers-process.js';
 
 const PROGRAM = join(ROOT, 'dist', 'test', 'support', 'workers-program.js');
 const REDIS_STORE = join(ROOT, 'dist', 'src', 'storage', 'redis', 'redis-store.js');
@@ -189,6 +189,21 @@ describe('privtrak serve --workers', () => {
     const p = await startWorkersProcess(PROGRAM, [cfg.path, '2'], { workers: 2, cwd: cfg.dir });
     try {
       await exerciseWorkers(p, false);
+    } finally {
+      p.kill();
+      cfg.cleanup();
+    }
+  });
+
+  it('a SIGTERM while the workers are still starting stops them all: exit 0, no kill at the deadline', async () => {
+    const cfg = tempConfig(OPEN_TRACKER);
+    const child = spawn(process.execPath, [PROGRAM, cfg.path, '2'], { stdio: ['ignore', 'pipe', 'pipe'], cwd: cfg.dir });
+    const p = new WorkersProcess(child);
+    try {
+      await p.waitFor((l) => l.msg === 'starting workers', 10_000);
+      child.kill('SIGTERM');
+      assert.equal(await p.exited, 0, p.output);
+      assert.ok(!p.output.includes('killing them'), p.output);
     } finally {
       p.kill();
       cfg.cleanup();

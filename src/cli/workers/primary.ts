@@ -104,6 +104,12 @@ export async function runPrimary(config: Config, n: number): Promise<number> {
       s.worker = worker;
       worker.on('message', (m: unknown) => {
         if (!isMessage<ReadyMessage>(m, 'privtrak:ready')) return;
+        // Stopping already: a stop sent while it was loading may have found no listener yet.
+        if (stopping) {
+          const stop: StopMessage = { type: 'privtrak:stop' };
+          worker.send(stop);
+          return;
+        }
         s.ready = true;
         s.readyAt = Date.now();
         s.startFailures = 0;

@@ -20,6 +20,20 @@ export function workerSlot(): number {
 export async function runWorker(config: Config): Promise<number> {
   const slot = workerSlot();
   const logger = createLogger(config.log_level, { worker: slot });
+  // Listening from the start: a stop asked for while the tracker is still starting is kept and
+  // acted on once it has started (else the primary would wait for its deadline, then SIGKILL).
+  let requestStop: ((why: Record<string, unknown>) => void) | undefined;
+  let pending: Record<string, unknown> | undefined;
+  const onStop = (why: Record<string, unknown>) => {
+    if (requestStop !== undefined) requestStop(why);
+    else pending ??= why;
+  };
+  process.on('message', (m: unknown) => {
+    if (isMessage<StopMessage>(m, 'privtrak:stop')) onStop({ by: 'primary' });
+  });
+  // The primary died (kill -9): no one would restart or stop us; stop rather than serve unsupervised.
+  process.on('disconnect', () => onStop({ by: 'primary gone' }));
+
   const udpKey = process.env[WORKER_UDP_KEY_ENV] ?? '';
   // One connection-ID key for all workers (messages.ts): never logged, never in the config dump.
   const own = config.udp.private_key === '' && udpKey !== '' ? { ...config, udp: { ...config.udp, private_key: udpKey } } : config;
@@ -30,10 +44,7 @@ export async function runWorker(config: Config): Promise<number> {
   const ready: ReadyMessage = { type: 'privtrak:ready' };
   process.send?.(ready);
   return serveUntilStopped(tracker, logger, config.shutdown_timeout, (stop) => {
-    process.on('message', (m: unknown) => {
-      if (isMessage<StopMessage>(m, 'privtrak:stop')) stop({ by: 'primary' });
-    });
-    // The primary died (kill -9): no one would restart or stop us; stop rather than serve unsupervised.
-    process.on('disconnect', () => stop({ by: 'primary gone' }));
+    requestStop = stop;
+    if (pending !== undefined) stop(pending);
   });
 }
