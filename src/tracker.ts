@@ -43,7 +43,11 @@ export class Tracker {
   private readonly frontends: Frontend[] = [];
   private metricsServer: Server | undefined;
 
-  constructor(readonly config: Config, readonly logger: Logger, options: { defaultMetrics?: boolean } = {}) {
+  /**
+   * `metricsListener: false`: metrics_addr is not served by this tracker (a `serve --workers N`
+   * worker: the primary serves it for all workers, src/cli/workers/cluster-metrics.ts).
+   */
+  constructor(readonly config: Config, readonly logger: Logger, private readonly options: { defaultMetrics?: boolean; metricsListener?: boolean } = {}) {
     this.metrics = new TrackerMetrics(options);
     this.buildInfo = new BuildInfo(this.metrics.prometheus, logger);
     this.store = createPeerStore(config.storage, this.clock, logger);
@@ -95,7 +99,7 @@ export class Tracker {
         await f.listen();
         this.logger.info({ frontend: f.name, host: f.boundHost, port: f.port() }, 'listening');
       }
-      if (this.config.metrics_addr !== '') {
+      if (this.config.metrics_addr !== '' && this.options.metricsListener !== false) {
         const token = this.config.registry?.admin_token ?? '';
         const admin = this.accessRegistry !== undefined && token !== '' ? createAdminHandler(this.accessRegistry, token, this.logger) : undefined;
         this.metricsServer = await startMetricsServer(this.config.metrics_addr, this.metrics.prometheus, admin);

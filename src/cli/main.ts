@@ -3,6 +3,7 @@
  * The `privtrak` command. `serve` runs the tracker; the rest are operator commands.
  * Exit codes: 0 ok, 1 runtime failure, 2 usage or configuration error.
  */
+import cluster from 'node:cluster';
 import { parseArgs } from 'node:util';
 import { defaultConfig, loadConfigFile } from '../config/load.js';
 import { maskSecrets } from '../config/mask-secrets.js';
@@ -22,11 +23,18 @@ import { storeFromConfig } from './commands/registry-from-config.js';
 import { UsageError } from './usage-error.js';
 import { SinkSchemaError, SinkUnreachableError } from '../sinks/sink-errors.js';
 import { packageVersion } from '../metrics/build-info.js';
+import { serveUntilStopped } from './serve-until-stopped.js';
+import { checkWorkersConfig, parseWorkers } from './workers/worker-count.js';
+import { runPrimary } from './workers/primary.js';
+import { runWorker } from './workers/worker.js';
 
 const USAGE = `usage: privtrak <command> [options]
 
 commands:
-  serve [--config FILE]          run the tracker (embedded defaults without --config)
+  serve [--config FILE] [--workers N|auto]
+                                 run the tracker (embedded defaults without --config); --workers N runs
+                                 N processes sharing the listeners (needs storage: {name: redis});
+                                 auto = one per core
   check-config [--config FILE]   validate a config file (and its hooks' options), print it with defaults (JSON)
   migrate [--config FILE] [--history FILE] [--unmapped refuse|hash]
                                  create or upgrade the sink's schema (PostgreSQL and MySQL need this once),
@@ -67,29 +75,7 @@ async function serve(config: Config): Promise<number> {
   const tracker = new Tracker(config, logger);
   await tracker.start();
   logger.info({ version: packageVersion() }, 'privtrak started');
-  return new Promise((resolve) => {
-    let stopping = false;
-    const onSignal = (signal: NodeJS.Signals) => {
-      if (stopping) {
-        logger.warn({ signal }, 'second signal: exiting now');
-        process.exit(1);
-      }
-      stopping = true;
-      logger.info({ signal }, 'stopping');
-      const deadline = setTimeout(() => {
-        logger.error('shutdown timed out');
-        resolve(1);
-      }, config.shutdown_timeout);
-      deadline.unref();
-      tracker.stop().then((errors) => {
-        clearTimeout(deadline);
-        logger.info({ errors: errors.length }, 'stopped');
-        resolve(errors.length === 0 ? 0 : 1);
-      });
-    };
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
-  });
+  return serveUntilStopped(tracker, logger, config.shutdown_timeout);
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -116,12 +102,20 @@ export async function main(argv: string[]): Promise<number> {
       'by-torrent': { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
       detail: { type: 'boolean', default: false },
+      workers: { type: 'string' },
     },
     strict: true,
   });
+  if (values.workers !== undefined && command !== 'serve') throw new UsageError(`--workers is an option of serve, not of ${command}`);
   switch (command) {
-    case 'serve':
-      return serve(loadConfig(values.config));
+    case 'serve': {
+      const config = loadConfig(values.config);
+      // A worker forked by `serve --workers N` runs this same command line.
+      if (cluster.isWorker) return runWorker(config);
+      const workers = parseWorkers(values.workers);
+      checkWorkersConfig(config, workers);
+      return workers === 1 ? serve(config) : runPrimary(config, workers);
+    }
     case 'check-config': {
       const config = loadConfig(values.config);
       // Building the hooks validates their options too; nothing is started or opened.

@@ -3,13 +3,18 @@
  * (127.0.0.1 by default). Other routes (the admin API) may be mounted with `extra`.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { Registry } from 'prom-client';
 import { splitHostPort } from '../net-addr.js';
 
 /** Handles a request and returns true, or returns false to fall through to 404. */
 export type ExtraRoutes = (req: IncomingMessage, res: ServerResponse) => boolean;
 
-export async function startMetricsServer(addr: string, registry: Registry, extra?: ExtraRoutes): Promise<Server> {
+/** Where the text of a scrape comes from: a prom-client Registry, or the merged registries of `serve --workers N`. */
+export interface MetricsSource {
+  readonly contentType: string;
+  metrics(): Promise<string>;
+}
+
+export async function startMetricsServer(addr: string, registry: MetricsSource, extra?: ExtraRoutes): Promise<Server> {
   const server = createServer((req, res) => {
     if (extra !== undefined && extra(req, res)) return;
     if (req.method === 'GET' && (req.url === '/metrics' || req.url?.startsWith('/metrics?'))) {

@@ -12,10 +12,12 @@
  * `loadRawTcp()` checks their shape and returns undefined if they are missing or changed;
  * the frontend then falls back to node:net (`http.transport: auto`).
  */
+import cluster from 'node:cluster';
 import { getSystemErrorName } from 'node:util';
 import type { Connection, ConnectionHandlers, ListenerOptions, TcpListener } from './connection.js';
 import { listenDualStack } from '../../net-addr.js';
 import { loadNative } from '../../native/addon.js';
+import { listenClusterShared } from './cluster-listen.js';
 
 interface UvReq {
   oncomplete: (this: UvReq, status: number) => void;
@@ -179,6 +181,8 @@ class RawConnection implements Connection {
 
 export class RawTcpListener implements TcpListener {
   private server: UvTcp | undefined;
+  /** How to give the listening socket back: close it, or (cluster worker) tell the primary. */
+  private release: (() => Promise<void>) | undefined;
   private count = 0;
   /** Reads of every connection land here; onData copies them out before the next read. */
   private readonly readBuffer = Buffer.allocUnsafe(65536);
@@ -206,7 +210,17 @@ export class RawTcpListener implements TcpListener {
 
   listen(host: string | undefined, port: number, backlog: number): Promise<string> {
     // Every interface ('::' or none): IPv6 dual-stack, or IPv4 only where the host has no IPv6.
+    // In a `serve --workers N` worker the socket is bound once, by the primary (cluster-listen.ts).
+    if (cluster.isWorker) return listenDualStack(host, (h) => this.listenShared(h, port, backlog));
     return listenDualStack(host, (h) => this.listenOn(new this.uv.TCP(this.uv.serverType), h, port, backlog));
+  }
+
+  private async listenShared(host: string, port: number, backlog: number): Promise<void> {
+    const shared = await listenClusterShared(this.uv.TCP, host, port, backlog);
+    // net.Server has called listen(); from here on, connections come to us instead of to net.
+    shared.handle.onconnection = (status, client) => this.accept(status, client);
+    this.server = shared.handle;
+    this.release = shared.close;
   }
 
   private listenOn(server: UvTcp, host: string, port: number, backlog: number): Promise<void> {
@@ -227,6 +241,7 @@ export class RawTcpListener implements TcpListener {
       return Promise.reject(uvError('listen', err));
     }
     this.server = server;
+    this.release = () => new Promise((resolve) => server.close(resolve));
     return Promise.resolve();
   }
 
@@ -237,10 +252,10 @@ export class RawTcpListener implements TcpListener {
   }
 
   close(): Promise<void> {
-    const server = this.server;
+    const release = this.release;
     this.server = undefined;
-    if (server === undefined) return Promise.resolve();
-    return new Promise((resolve) => server.close(resolve));
+    this.release = undefined;
+    return release === undefined ? Promise.resolve() : release();
   }
 
   private accept(status: number, client: UvTcp | undefined): void {
