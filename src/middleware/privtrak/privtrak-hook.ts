@@ -40,9 +40,7 @@ import { lockDir } from './dir-lock.js';
 import type { MmapAddon } from '../../native/mmap.js';
 import type { DurableFs } from '../../durable-fs.js';
 import { mkdirSync } from 'node:fs';
-import { createPasskeyIdentifier, type UserIdentifier } from './identifier.js';
-import { UserKeys } from '../../accounting/user-key.js';
-import { loadUserKeySecret } from '../../user-key-secret.js';
+import { RequestUser } from './request-user.js';
 import { privtrakOptionsSchema, type PrivtrakOptions } from './options.js';
 import { isSharedAccounting } from '../../storage/redis/shared-accounting.js';
 import { SharedPrivtrakHook } from './shared/shared-privtrak-hook.js';
@@ -55,9 +53,6 @@ export interface PrivtrakInternals {
   readonly userKeySecret?: Buffer;
 }
 
-/** The config's default (config/schema.ts `user_key_secret`), for hooks built without a tracker. */
-const DEFAULT_SECRET_PATH = './data/user-key.secret';
-
 export class PrivtrakHook implements Hook {
   readonly name = 'privtrak';
   readonly baselines: BaselineStore;
@@ -66,9 +61,7 @@ export class PrivtrakHook implements Hook {
   private readonly committer: Committer;
   private readonly checkpointer: Checkpointer;
   private readonly metrics: PrivtrakMetrics;
-  private readonly identifier: UserIdentifier;
-  /** Made at start; undefined before. */
-  private keys: UserKeys | undefined;
+  private readonly user: RequestUser;
   private readonly maxGapMs: number;
   private readonly timers: NodeJS.Timeout[] = [];
   private state: 'new' | 'running' | 'closing' | 'closed' = 'new';
@@ -95,7 +88,7 @@ export class PrivtrakHook implements Hook {
       },
     });
     deps.buildInfo?.note('journal_io', this.journal.io, this.journal.ioReason, this.journal.ioFallback);
-    this.identifier = createPasskeyIdentifier(options.identifier, (passkey) => this.keys!.forPasskey(passkey));
+    this.user = new RequestUser(options.identifier, () => this.metrics.refused.labels('identity').inc());
     this.maxGapMs = 2 * deps.announceIntervalMs;
     this.committer = new Committer(this.journal, this.baselines, {
       committed: (records, count) => {
@@ -129,11 +122,7 @@ export class PrivtrakHook implements Hook {
 
   /** Restores baselines and unapplied deltas (recovery.ts), then starts flushing, GC, checkpoints and gauges. */
   async start(): Promise<void> {
-    // The secret keys every passkey in open mode: read (or created) now, so a problem stops the
-    // start. With a registry it is needed only for users without a site ID: read when one announces.
-    this.keys = new UserKeys(this.internals.userKeySecret
-      ?? (() => loadUserKeySecret(this.deps.userKeySecretPath ?? DEFAULT_SECRET_PATH, { create: true })));
-    if (this.deps.accessRegistry === undefined) this.keys.requireSecret();
+    this.user.start(this.internals.userKeySecret, this.deps.userKeySecretPath, this.deps.accessRegistry === undefined);
     mkdirSync(this.options.journal_dir, { recursive: true });
     this.unlock = lockDir(this.options.journal_dir);
     try {
@@ -193,7 +182,7 @@ export class PrivtrakHook implements Hook {
       this.metrics.refused.labels('closing').inc();
       throw new ClientError('CLOSING', 'tracker closing, retry later');
     }
-    const user = this.identify(ctx);
+    const user = this.user.ofAnnounce(ctx);
     // Later hooks read the user key from the typed ctx.userId.
     ctx.userId = user;
     if (this.flusher.pending + this.committer.grouped >= this.options.max_pending) {
@@ -210,20 +199,8 @@ export class PrivtrakHook implements Hook {
     return later;
   }
 
-  /** The site user's key if user_approval found one, else the hashed passkey. */
-  private identify(ctx: RequestContext): Buffer {
-    try {
-      return ctx.siteUserId !== undefined ? this.keys!.forSiteUser(ctx.siteUserId) : this.identifier.identify(ctx);
-    } catch (err) {
-      this.metrics.refused.labels('identity').inc();
-      throw err;
-    }
-  }
-
   handleScrape(ctx: RequestContext): void {
-    if (this.keys === undefined) throw new ClientError('CLOSING', 'tracker starting, retry later');
-    // Scrapes are not counted, but they are only for users with a well-formed passkey.
-    ctx.userId = ctx.siteUserId !== undefined ? this.keys.forSiteUser(ctx.siteUserId) : this.identifier.identify(ctx);
+    ctx.userId = this.user.ofScrape(ctx);
   }
 
   /** Writes a baseline checkpoint now (checkpointer.ts). */

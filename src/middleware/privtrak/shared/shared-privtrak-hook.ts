@@ -32,12 +32,10 @@ import type { DeltaSink } from '../../../sinks/sink.js';
 import type { PeerStore } from '../../../storage/peer-store.js';
 import type { SharedAccounting } from '../../../storage/redis/shared-accounting.js';
 import { encodeRecord } from '../../../accounting/delta-record.js';
-import { UserKeys } from '../../../accounting/user-key.js';
-import { loadUserKeySecret } from '../../../user-key-secret.js';
 import { DeltaScratch } from '../delta-scratch.js';
 import type { DeltaOutcome } from '../rules.js';
 import { PrivtrakMetrics } from '../metrics.js';
-import { createPasskeyIdentifier, type UserIdentifier } from '../identifier.js';
+import { RequestUser } from '../request-user.js';
 import type { PrivtrakOptions } from '../options.js';
 import { StreamDrainer } from './stream-drainer.js';
 import { DrainMetrics } from './drain-metrics.js';
@@ -45,9 +43,6 @@ import { storeClient, type RedisClient } from './redis-client.js';
 
 /** The record template's outcome: pt_counted writes the real one into the record. */
 const ZERO_OUTCOME: DeltaOutcome = { deltaUp: 0, deltaDown: 0, seedTime: 0, leechTime: 0, snatch: false, flags: 0, next: null };
-
-/** The config's default (config/schema.ts `user_key_secret`), for hooks built without a tracker. */
-const DEFAULT_SECRET_PATH = './data/user-key.secret';
 
 /** What tests may put in place of the real thing. */
 export interface SharedPrivtrakInternals {
@@ -63,8 +58,7 @@ export class SharedPrivtrakHook implements Hook {
   readonly name = 'privtrak';
   private readonly metrics: PrivtrakMetrics;
   private readonly drainMetrics: DrainMetrics;
-  private readonly identifier: UserIdentifier;
-  private keys: UserKeys | undefined;
+  private readonly user: RequestUser;
   private readonly maxGapMs: number;
   private state: 'new' | 'running' | 'closing' | 'closed' = 'new';
   private readonly scratch = new DeltaScratch();
@@ -80,7 +74,7 @@ export class SharedPrivtrakHook implements Hook {
   ) {
     this.metrics = new PrivtrakMetrics(deps.prometheus);
     this.drainMetrics = new DrainMetrics(deps.prometheus);
-    this.identifier = createPasskeyIdentifier(options.identifier, (passkey) => this.keys!.forPasskey(passkey));
+    this.user = new RequestUser(options.identifier, () => this.metrics.refused.labels('identity').inc());
     this.maxGapMs = 2 * deps.announceIntervalMs;
   }
 
@@ -95,9 +89,7 @@ export class SharedPrivtrakHook implements Hook {
 
   /** Opens the sink and starts this instance's stream drainer. */
   async start(): Promise<void> {
-    this.keys = new UserKeys(this.internals.userKeySecret
-      ?? (() => loadUserKeySecret(this.deps.userKeySecretPath ?? DEFAULT_SECRET_PATH, { create: true })));
-    if (this.deps.accessRegistry === undefined) this.keys.requireSecret();
+    this.user.start(this.internals.userKeySecret, this.deps.userKeySecretPath, this.deps.accessRegistry === undefined);
     await this.sink.open();
     this.store.setBaselineLifetime(this.options.baseline_lifetime);
     let redis = this.internals.drainRedis;
@@ -129,7 +121,7 @@ export class SharedPrivtrakHook implements Hook {
       this.metrics.refused.labels('closing').inc();
       throw new ClientError('CLOSING', 'tracker closing, retry later');
     }
-    const user = this.identify(ctx);
+    const user = this.user.ofAnnounce(ctx);
     ctx.userId = user;
     const now = Date.now();
     // The request's facts as a record; pt_counted patches in seq, deltas, credit and baseline.
@@ -148,19 +140,8 @@ export class SharedPrivtrakHook implements Hook {
     });
   }
 
-  /** The site user's key if user_approval found one, else the hashed passkey. */
-  private identify(ctx: RequestContext): Buffer {
-    try {
-      return ctx.siteUserId !== undefined ? this.keys!.forSiteUser(ctx.siteUserId) : this.identifier.identify(ctx);
-    } catch (err) {
-      this.metrics.refused.labels('identity').inc();
-      throw err;
-    }
-  }
-
   handleScrape(ctx: RequestContext): void {
-    if (this.keys === undefined) throw new ClientError('CLOSING', 'tracker starting, retry later');
-    ctx.userId = ctx.siteUserId !== undefined ? this.keys.forSiteUser(ctx.siteUserId) : this.identifier.identify(ctx);
+    ctx.userId = this.user.ofScrape(ctx);
   }
 
   /**
