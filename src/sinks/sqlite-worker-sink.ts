@@ -10,12 +10,12 @@
  * If the worker dies, every call in flight is rejected (the flusher retries its batch, which
  * the sink's seq check makes harmless) and the next call starts a new worker.
  */
-import { Worker } from 'node:worker_threads';
 import type { BatchFence, DeltaBatch, StatDelta } from '../accounting/delta.js';
 import { FencedError } from './sink-errors.js';
 import type { DeltaSink, SinkState, TotalsQuery, TotalsRow } from './sink.js';
 import { SqliteSink, type SqliteSinkOptions } from './sqlite-sink.js';
 import { LegacyDataError, type Rekey } from '../accounting/legacy-data.js';
+import { WorkerCalls } from './worker-calls.js';
 
 /** A call to the worker (sqlite-worker.ts). */
 export type WorkerCall = { id: number } & (
@@ -35,28 +35,29 @@ export type WorkerReply = { id: number; room?: ArrayBuffer } & ({ ok: true; valu
 /** Buffers cross the thread boundary as plain Uint8Arrays (structured clone): a Buffer view of one, no copy. */
 export const bufferOf = (u: Uint8Array): Buffer => Buffer.from(u.buffer, u.byteOffset, u.byteLength);
 
-type Pending = { resolve: (value: unknown) => void; reject: (err: Error) => void };
-
 /** Distributes Omit over the union, so each op keeps its own fields. */
 type CallBody = WorkerCall extends infer C ? (C extends WorkerCall ? Omit<C, 'id'> : never) : never;
 
 export class SqliteWorkerSink implements DeltaSink {
   readonly name = 'sqlite';
-  private worker: Worker | undefined;
-  private opened = false;
-  private nextId = 1;
-  private readonly pending = new Map<number, Pending>();
-  /**
-   * Memory for the next apply's records, moved back and forth with the worker: fresh megabytes
-   * per batch cost a page fault per 4 KiB (about 6 ms per 10,000 deltas) on the tracker's thread.
-   */
-  private room: ArrayBuffer | undefined;
+  private readonly thread: WorkerCalls<CallBody, WorkerReply>;
 
-  constructor(private readonly opts: SqliteSinkOptions) {}
+  constructor(private readonly opts: SqliteSinkOptions) {
+    this.thread = new WorkerCalls({
+      script: new URL('./sqlite-worker.js', import.meta.url),
+      // A small young generation: each batch arrives as a moved ArrayBuffer (MBs) that is freed only when
+      // the worker's collector runs; with V8's default sizing they piled up (+36 MB RSS at 100k peers).
+      worker: { workerData: opts, resourceLimits: { maxYoungGenerationSizeMb: 4 } },
+      revive: (reply) => reply.code === 'LEGACY_DATA' ? new LegacyDataError(`the SQLite sink ${opts.path}`)
+        : reply.code === 'SINK_FENCED' ? new FencedError(reply.message, reply.fence)
+        : Object.assign(new Error(reply.message), reply.code === undefined ? {} : { code: reply.code }),
+      died: (cause) => new Error(`sqlite worker exited (${cause instanceof Error ? cause.message : String(cause)})`, { cause }),
+    });
+  }
 
   async open(): Promise<void> {
     await this.call({ op: 'open' });
-    this.opened = true;
+    this.thread.opened = true;
   }
 
   async migrate(rekey?: Rekey): Promise<void> {
@@ -82,9 +83,7 @@ export class SqliteWorkerSink implements DeltaSink {
     if (batch.records !== undefined) {
       // A copy of the batch's bytes, moved (not copied again) to the worker, which moves it back.
       const bytes = batch.records.length;
-      let room = this.room;
-      this.room = undefined;
-      if (room === undefined || room.byteLength < bytes) room = new ArrayBuffer(bytes);
+      const room = this.thread.takeRoom(bytes);
       const records = new Uint8Array(room, 0, bytes);
       records.set(batch.records);
       await this.call({ op: 'apply', instance: batch.instance, batchId: batch.id, records, fence: batch.fence }, [room]);
@@ -98,57 +97,16 @@ export class SqliteWorkerSink implements DeltaSink {
     return rows.map((r) => ({ ...r, user: bufferOf(r.user), infoHash: r.infoHash === undefined ? undefined : bufferOf(r.infoHash) }));
   }
 
-  async close(): Promise<void> {
-    const worker = this.worker;
-    if (worker === undefined) return;
-    try {
-      await this.call({ op: 'close' });
-    } finally {
-      this.opened = false;
-      this.worker = undefined;
-      await worker.terminate();
-    }
+  close(): Promise<void> {
+    return this.thread.close({ op: 'close' });
+  }
+
+  /** Stops the worker as a crash would (calls in flight reject; the next call starts a new one). For tests. */
+  kill(): Promise<void> {
+    return this.thread.kill();
   }
 
   private call(body: CallBody, transfer: ArrayBuffer[] = []): Promise<unknown> {
-    const worker = this.worker ?? this.start();
-    const id = this.nextId++;
-    return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
-      worker.ref(); // a call in flight keeps the process alive; an idle worker does not
-      worker.postMessage({ ...body, id }, transfer);
-    });
-  }
-
-  private start(): Worker {
-    // A small young generation: each batch arrives as a moved ArrayBuffer (MBs) that is freed only when
-    // the worker's collector runs; with V8's default sizing they piled up (+36 MB RSS at 100k peers).
-    const worker = new Worker(new URL('./sqlite-worker.js', import.meta.url), {
-      workerData: this.opts, resourceLimits: { maxYoungGenerationSizeMb: 4 },
-    });
-    worker.unref();
-    worker.on('message', (reply: WorkerReply) => {
-      const p = this.pending.get(reply.id);
-      if (p === undefined) return;
-      this.pending.delete(reply.id);
-      if (this.pending.size === 0) worker.unref();
-      if (reply.room !== undefined && reply.room.byteLength > (this.room?.byteLength ?? 0)) this.room = reply.room;
-      if (reply.ok) p.resolve(reply.value);
-      else p.reject(reply.code === 'LEGACY_DATA' ? new LegacyDataError(`the SQLite sink ${this.opts.path}`)
-        : reply.code === 'SINK_FENCED' ? new FencedError(reply.message, reply.fence)
-        : Object.assign(new Error(reply.message), reply.code === undefined ? {} : { code: reply.code }));
-    });
-    const died = (err: Error) => {
-      if (this.worker !== worker) return;
-      this.worker = undefined;
-      for (const p of this.pending.values()) p.reject(err);
-      this.pending.clear();
-    };
-    worker.on('error', died);
-    worker.on('exit', (code) => died(new Error(`sqlite worker exited (code ${code})`)));
-    this.worker = worker;
-    // A restarted worker must open the database again before serving the call that needed it.
-    if (this.opened) worker.postMessage({ op: 'open', id: 0 } satisfies WorkerCall);
-    return worker;
+    return this.thread.call(body, transfer);
   }
 }

@@ -7,7 +7,6 @@ import Database from 'better-sqlite3';
 import { SqliteSink } from '../../src/sinks/sqlite-sink.js';
 import { SqliteWorkerSink } from '../../src/sinks/sqlite-worker-sink.js';
 import { encodeRecordInto, RECORD_SIZE } from '../../src/accounting/delta-record.js';
-import type { Worker } from 'node:worker_threads';
 import { createSink, sinkOptionsSchema } from '../../src/sinks/index.js';
 import { runSinkSuite, delta, USER_A } from './sink-suite.js';
 import { SCHEMA_VERSION, schemaStatements } from '../../src/sinks/sql-schema.js';
@@ -85,7 +84,7 @@ describe('sqlite sink on a worker thread', () => {
   it('moves each batch\'s memory back from the worker and reuses it, whatever the next batch\'s size', async () => {
     const sink = new SqliteWorkerSink({ path: freshPath() });
     await sink.open();
-    const room = () => (sink as unknown as { room: ArrayBuffer | undefined }).room;
+    const room = () => (sink as unknown as { thread: { room: ArrayBuffer | undefined } }).thread.room;
     try {
       let first = 1;
       let expected = 0n;
@@ -116,9 +115,8 @@ describe('sqlite sink on a worker thread', () => {
     await sink.open();
     try {
       await sink.apply(recordBatch(1, 10));
-      const worker = (sink as unknown as { worker: Worker }).worker;
       const inFlight = sink.apply(recordBatch(11, 10));
-      await worker.terminate();
+      await sink.kill();
       await assert.rejects(inFlight, /sqlite worker exited/);
       // The flusher retries the same batch: applied once (or skipped if the dead worker had committed it).
       await sink.apply(recordBatch(11, 10));

@@ -11,7 +11,6 @@
  * one whose COMMIT had reached the server is found by the retry's mark) and the next call starts
  * a new worker, which opens the site's tables again first.
  */
-import { Worker } from 'node:worker_threads';
 import type { AdoptedBaseline, SinkState, TotalsQuery, TotalsRow } from '../../sinks/sink.js';
 import { SinkSchemaError, SinkThreadError, SinkTimeoutError, SinkUnreachableError } from '../../sinks/sink-errors.js';
 import type { Unit3dSiteConfig } from '../config.js';
@@ -20,6 +19,7 @@ import type { ReapResult } from './reaper.js';
 import type { Unregistered } from './writer-sql.js';
 import { sideBytes } from './writer-side.js';
 import { RECORD_SIZE } from '../../accounting/delta-record.js';
+import { WorkerCalls } from '../../sinks/worker-calls.js';
 
 /** What the worker gets at start. */
 export interface WriterWorkerData {
@@ -47,7 +47,6 @@ export type WriterReply = { id: number; room?: ArrayBuffer } & (
 
 /** Distributes Omit over the union, so each op keeps its own fields. */
 type CallBody = WriterCall extends infer C ? (C extends WriterCall ? Omit<C, 'id'> : never) : never;
-type Pending = { resolve: (value: unknown) => void; reject: (err: Error) => void };
 
 /** Buffers cross the thread boundary as plain Uint8Arrays (structured clone): a Buffer view of one, no copy. */
 export const bufferOf = (u: Uint8Array): Buffer => Buffer.from(u.buffer, u.byteOffset, u.byteLength);
@@ -65,33 +64,36 @@ function revive(reply: Extract<WriterReply, { ok: false }>): Error {
 }
 
 export class Unit3dWriterThread implements Unit3dWriterBackend {
-  private worker: Worker | undefined;
-  private opened = false;
-  private nextId = 1;
-  private readonly pending = new Map<number, Pending>();
-  /** Memory for the next apply, moved back and forth (fresh megabytes per batch cost page faults on this thread). */
-  private room: ArrayBuffer | undefined;
+  private readonly thread: WorkerCalls<CallBody, WriterReply>;
 
-  constructor(private readonly data: WriterWorkerData) {}
+  constructor(data: WriterWorkerData) {
+    this.thread = new WorkerCalls({
+      script: new URL('./writer-worker.js', import.meta.url),
+      worker: { workerData: data },
+      revive,
+      died: (cause) => new SinkThreadError(`unit3d writer: its thread stopped (${cause instanceof Error ? cause.message : String(cause)}); the batch will be retried`,
+        { cause }),
+    });
+  }
 
   /** The worker's thread ID while one runs (for tests and per-thread measurements). */
   get threadId(): number | undefined {
-    return this.worker?.threadId;
+    return this.thread.threadId;
   }
 
   /** The running worker's event-loop utilisation (its busy time), or undefined: for the benchmark's per-thread CPU. */
   eventLoopUtilization(): { active: number; idle: number } | undefined {
-    return this.worker?.performance.eventLoopUtilization();
+    return this.thread.eventLoopUtilization();
   }
 
   /** Stops the worker as a crash would (calls in flight reject; the next call starts a new one). For tests. */
-  async kill(): Promise<void> {
-    await this.worker?.terminate();
+  kill(): Promise<void> {
+    return this.thread.kill();
   }
 
   async open(): Promise<void> {
     await this.call({ op: 'open' });
-    this.opened = true;
+    this.thread.opened = true;
   }
 
   async migrate(): Promise<void> {
@@ -107,9 +109,7 @@ export class Unit3dWriterThread implements Unit3dWriterBackend {
     describe: (flags: Uint32Array) => readonly string[]): Promise<ApplyOutcome> {
     const recordBytes = records.length;
     const bytes = recordBytes + sideBytes(recordBytes);
-    let room = this.room;
-    this.room = undefined;
-    if (room === undefined || room.byteLength < bytes) room = new ArrayBuffer(bytes);
+    const room = this.thread.takeRoom(bytes);
     new Uint8Array(room, 0, recordBytes).set(records);
     const agents = describe(new Uint32Array(room, recordBytes, recordBytes / RECORD_SIZE));
     return (await this.call({ op: 'apply', instance, room, recordBytes, agents, unregistered }, [room])) as ApplyOutcome;
@@ -138,53 +138,11 @@ export class Unit3dWriterThread implements Unit3dWriterBackend {
   }
 
   /** Closes the worker's connection (after its queued work), then ends the worker. */
-  async close(): Promise<void> {
-    const worker = this.worker;
-    this.opened = false;
-    if (worker === undefined) return;
-    try {
-      await this.call({ op: 'close' });
-    } finally {
-      this.worker = undefined;
-      await worker.terminate();
-    }
+  close(): Promise<void> {
+    return this.thread.close({ op: 'close' });
   }
 
   private call(body: CallBody, transfer: ArrayBuffer[] = []): Promise<unknown> {
-    const worker = this.worker ?? this.start();
-    const id = this.nextId++;
-    return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
-      worker.ref(); // a call in flight keeps the process alive; an idle worker does not
-      worker.postMessage({ ...body, id }, transfer);
-    });
-  }
-
-  private start(): Worker {
-    const worker = new Worker(new URL('./writer-worker.js', import.meta.url), { workerData: this.data });
-    worker.unref();
-    worker.on('message', (reply: WriterReply) => {
-      if (reply.room !== undefined && reply.room.byteLength > (this.room?.byteLength ?? 0)) this.room = reply.room;
-      const p = this.pending.get(reply.id);
-      if (p === undefined) return;
-      this.pending.delete(reply.id);
-      if (this.pending.size === 0) worker.unref();
-      if (reply.ok) p.resolve(reply.value);
-      else p.reject(revive(reply));
-    });
-    const died = (cause: unknown) => {
-      if (this.worker !== worker) return;
-      this.worker = undefined;
-      const err = new SinkThreadError(`unit3d writer: its thread stopped (${cause instanceof Error ? cause.message : String(cause)}); the batch will be retried`,
-        { cause });
-      for (const p of this.pending.values()) p.reject(err);
-      this.pending.clear();
-    };
-    worker.on('error', died);
-    worker.on('exit', (code) => died(`exit code ${code}`));
-    this.worker = worker;
-    // A new worker opens the site's tables again (schema check, packet size) before the call that needed it.
-    if (this.opened) worker.postMessage({ op: 'open', id: 0 } satisfies WriterCall);
-    return worker;
+    return this.thread.call(body, transfer);
   }
 }
