@@ -136,7 +136,10 @@ class ServerProcess {
       await c.call('SHUTDOWN').catch(() => undefined);
       c.disconnect();
     }
-    await Promise.race([exited, sleep(10_000).then(() => { proc.kill('SIGKILL'); return exited; })]);
+    // A server that does not stop within 10 s is killed; the timer is cleared so it holds nobody's exit.
+    const timer = setTimeout(() => proc.kill('SIGKILL'), 10_000);
+    await exited;
+    clearTimeout(timer);
     this.proc = undefined;
   }
 }
