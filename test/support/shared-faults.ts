@@ -196,3 +196,36 @@ export async function runFaultScenario(t: TestContext, sc: FaultScenario): Promi
     await cleanup();
   }
 }
+
+/** Polls `check` every 50 ms until it is true; throws after `ms`. Returns the time it took. */
+export async function waitUntil(what: string, ms: number, check: () => boolean | Promise<boolean>): Promise<number> {
+  const started = Date.now();
+  while (!(await check())) {
+    if (Date.now() - started > ms) throw new Error(`${what}: not within ${ms} ms`);
+    await sleep(50);
+  }
+  return Date.now() - started;
+}
+
+/**
+ * Takes Redis away with `down`, keeps it away for `outageMs` and checks that announces meanwhile
+ * are refused as busy (and none accepted), brings it back with `up`, and waits (bounded) until
+ * announces are accepted again. Records what happened in ctx.events.
+ */
+export async function redisOutage(ctx: FaultContext, what: string, outageMs: number, down: () => Promise<void>, up: () => Promise<void>): Promise<void> {
+  const { load, events } = ctx;
+  await down();
+  const busy0 = load.counts.busy;
+  // Announces already past Redis when it went away may still be answered: count from a moment later.
+  await sleep(300);
+  const accepted0 = load.counts.accepted;
+  await sleep(Math.max(0, outageMs - 300));
+  const refused = load.counts.busy - busy0;
+  const acceptedDuring = load.counts.accepted - accepted0;
+  await up();
+  const accepted1 = load.counts.accepted;
+  const resumeMs = await waitUntil(`service resumes after ${what}`, 15_000, () => load.counts.accepted > accepted1 + 20);
+  events.push(`${what}: ${refused} announces refused busy during ${outageMs} ms, ${acceptedDuring} accepted; service back ${resumeMs} ms after Redis`);
+  assert.ok(refused > 0, `announces were refused as busy during ${what}`);
+  assert.equal(acceptedDuring, 0, `no announce accepted while Redis was away (${what})`);
+}

@@ -16,7 +16,7 @@ import type { RequestContext } from '../../../src/middleware/context.js';
 import type { CountedAnnounce } from '../../../src/storage/redis/shared-accounting.js';
 import { peer } from '../peer-store-suite.js';
 import { dropPrefix, freshPrefix, redisConfig, redisUrlOrSkip } from '../../support/redis.js';
-import { PrivateRedis } from '../../support/private-redis.js';
+import { privateRedisOrSkip } from '../../support/redis-cluster.js';
 import { freePort } from '../../support/tracker-process.js';
 
 const prefixes: string[] = [];
@@ -79,9 +79,10 @@ describe('Redis store: busy', () => {
   });
 
   it('refuses announces within command_timeout while Redis is gone, and resumes by itself', async (t) => {
-    const redis = await PrivateRedis.create(t);
+    // No persistence: a restart brings Redis back empty.
+    const redis = await privateRedisOrSkip(t, { appendonly: false });
     if (redis === undefined) return;
-    t.after(() => redis.destroy());
+    t.after(() => redis.stop());
     const clock = new ManualClock(T0);
     const timeout = 500;
     const store = new RedisPeerStore({ config: redisConfig(redis.url, freshPrefix(), { command_timeout: timeout }), clock });
@@ -90,7 +91,7 @@ describe('Redis store: busy', () => {
     const ih = Buffer.alloc(20, 0x22);
     await store.putSeeder(ih, peer(1));
     await store.countedAnnounce(counted(ih, peer(2), 100, T0));
-    await redis.kill();
+    await redis.down('kill');
     for (const call of [
       () => store.announceView(ih, peer(3), 'leecher', 10),
       () => store.putLeecher(ih, peer(3)),
@@ -132,9 +133,10 @@ describe('Redis store: busy', () => {
   });
 
   it('loads the library again when a node lost it without a reconnect', async (t) => {
-    const redis = await PrivateRedis.create(t);
+    // No persistence: a restart brings Redis back empty.
+    const redis = await privateRedisOrSkip(t, { appendonly: false });
     if (redis === undefined) return;
-    t.after(() => redis.destroy());
+    t.after(() => redis.stop());
     const store = new RedisPeerStore({ config: redisConfig(redis.url, freshPrefix()), clock: new ManualClock(T0) });
     await store.start();
     t.after(() => store.stop());
