@@ -15,6 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { Cluster, Redis } from 'ioredis';
+import pg from 'pg';
 import { KeySpace } from '../../src/storage/redis/keys.js';
 import { PostgresSink } from '../../src/sinks/postgres-sink.js';
 import { hashedPasskeyKey } from '../../src/accounting/user-key.js';
@@ -54,6 +55,13 @@ export interface FaultScenario {
   readonly privtrak?: Record<string, unknown>;
   /** The trackers reach PostgreSQL through a TCP proxy (ctx.sinkProxy). */
   readonly sinkProxy?: boolean;
+  /**
+   * Announces that may have been counted although the load was told "busy": those Redis had run
+   * when it was killed or paused, before the reply reached the tracker (at most the announces in
+   * flight then). Default 0: every delta in the sink is an accepted announce or one whose reply
+   * was lost in flight.
+   */
+  readonly inDoubt?: number;
   /** The faults, run under the load. The load is stopped after it returns. */
   chaos(ctx: FaultContext): Promise<void>;
 }
@@ -103,6 +111,17 @@ function modelTotals(load: SharedLoad, secret: Buffer): Map<string, SinkTotals> 
     });
   }
   return out;
+}
+
+/** Rows of the sink's delta log: one per delta applied. */
+async function deltaCount(url: string, schema: string): Promise<number> {
+  const client = new pg.Client({ connectionString: url, options: `-c search_path=${schema}` });
+  await client.connect();
+  try {
+    return Number((await client.query<{ n: string }>('SELECT count(*) AS n FROM privtrak_delta_log')).rows[0]!.n);
+  } finally {
+    await client.end();
+  }
 }
 
 /** Sums the groups' swarm gauges (`T:n`). */
@@ -184,6 +203,12 @@ export async function runFaultScenario(t: TestContext, sc: FaultScenario): Promi
     assert.equal(load.counts.otherFailures, 0, `no failure but "tracker busy"/"closing": ${load.counts.samples.join(' | ')}`);
     assert.ok(load.events.completed > 0 && load.events.stopped > load.users, `whole client lives: ${JSON.stringify(load.events)}`);
     assert.deepEqual(got, want, 'the sink\'s totals per user = the model, to the byte (raw and credited), and the snatches');
+    // Every accepted announce is one delta; a refused one is none, except those in doubt (reply lost, Redis gone mid-reply).
+    const deltas = await deltaCount(pgUrl, schema.name);
+    const extra = deltas - load.counts.accepted;
+    t.diagnostic(`deltas applied ${deltas}: ${extra} more than accepted announces (replies lost in flight ${load.counts.lostReplies}, in doubt ${sc.inDoubt ?? 0})`);
+    assert.ok(extra >= 0, `every accepted announce made a delta (${deltas} deltas, ${load.counts.accepted} accepted)`);
+    assert.ok(extra <= load.counts.lostReplies + (sc.inDoubt ?? 0), `no refused announce was counted (${extra} deltas beyond the accepted announces)`);
     assert.deepEqual(await swarmGauges(admin, keys), { seeders: 0, leechers: 0 }, 'every peer stopped: the swarm gauges are back to zero');
     for (let i = 0; i < f.size; i++) assert.ok((await f.metricsText(i)).includes('privtrak_drain_lease_held'), `instance ${i} still answers`);
     const codes = await f.stopAll();

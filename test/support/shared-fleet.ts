@@ -98,7 +98,8 @@ export class SharedFleet {
         { name: 'freeleech', options: { site_wide: FREELEECH } },
         { name: 'privtrak', options: {
           flush_interval: '100ms', batch_size: 500, max_retry_backoff: '500ms', ...this.opts.privtrak,
-          sink: { name: 'postgres', url: this.opts.sinkUrl ?? this.opts.postgres.url, schema: this.opts.postgres.schema, timeout: '2s' },
+          // delta_log: one row per applied delta, so a test can count them against the accepted announces.
+          sink: { name: 'postgres', url: this.opts.sinkUrl ?? this.opts.postgres.url, schema: this.opts.postgres.schema, timeout: '2s', delta_log: true },
         } },
       ],
     };

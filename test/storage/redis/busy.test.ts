@@ -122,6 +122,37 @@ describe('Redis store: busy', () => {
     assert.equal(r.outcome.flags, 1, 'the baseline was lost with the unpersisted Redis: an unknown peer, counted as none');
   });
 
+  it('a counted announce refused for a timeout is not applied when Redis gets to it later (no ghost writes)', async (t) => {
+    const redis = await privateRedisOrSkip(t, { appendonly: false });
+    if (redis === undefined) return;
+    t.after(() => redis.stop());
+    const timeout = 300;
+    const store = new RedisPeerStore({ config: redisConfig(redis.url, freshPrefix(), { command_timeout: timeout }), clock: new ManualClock(T0) });
+    await store.start();
+    t.after(() => store.stop());
+    const admin = new Redis(redis.url);
+    admin.on('error', () => undefined);
+    t.after(() => admin.disconnect());
+    const ih = Buffer.alloc(20, 0x33);
+    const k = store.keys.group(store.keys.groupOf(ih));
+    // The baseline: 100 bytes (an unknown peer's first announce is credited nothing).
+    await store.countedAnnounce(counted(ih, peer(1), 100, T0));
+    // Redis stops answering, its connections stay open: the command is sent, then given up on.
+    redis.pause();
+    try {
+      await assert.rejects(store.countedAnnounce(counted(ih, peer(1), 500, T0 + 1000)), isBusy);
+      await new Promise((r) => setTimeout(r, 200));
+    } finally {
+      redis.resume();
+    }
+    // Redis now reads the command the store gave up on; the client was told "busy" and moves on.
+    const deadline = Date.now() + 5000;
+    while (await store.scrapeSwarm(ih).then(() => false, () => Date.now() < deadline)) await new Promise((r) => setTimeout(r, 50));
+    assert.equal(await admin.xlen(k.d), 1, 'the refused announce wrote no delta');
+    const r = await store.countedAnnounce(counted(ih, peer(1), 700, T0 + 2000));
+    assert.equal(r.outcome.deltaUp, 600, 'its baseline did not move: the next announce is counted from the last accepted one');
+  });
+
   it('fails to start against a closed port, quickly and without crashing', async () => {
     const port = await freePort();
     const store = new RedisPeerStore({ config: redisConfig(`redis://127.0.0.1:${port}/0`, freshPrefix(), { command_timeout: 500 }), clock: new ManualClock(T0) });
