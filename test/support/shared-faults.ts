@@ -42,6 +42,8 @@ export interface FaultContext {
   /** A client of the test's own on the keyspace (fails fast while Redis is down). */
   readonly admin: Redis | Cluster;
   readonly keys: KeySpace;
+  /** The sink's database (the trackers' own connection may go through sinkProxy). */
+  readonly pg: { readonly url: string; readonly schema: string };
   /** Things that happened, for the test's diagnostic line. */
   readonly events: string[];
 }
@@ -182,7 +184,7 @@ export async function runFaultScenario(t: TestContext, sc: FaultScenario): Promi
     const events: string[] = [];
     load.start();
     try {
-      await sc.chaos({ t, fleet: f, load, redis, cluster, sinkProxy, admin, keys, events });
+      await sc.chaos({ t, fleet: f, load, redis, cluster, sinkProxy, admin, keys, pg: { url: pgUrl, schema: schema.name }, events });
     } finally {
       await load.stop();
     }

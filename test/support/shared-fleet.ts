@@ -5,12 +5,15 @@
  * and restarts instances on demand, reads their /metrics, and records every exit it did not
  * cause: a tracker that crashed by itself is a test failure, not noise.
  */
-import { spawnSync, type ChildProcess } from 'node:child_process';
+import { execFile, type ChildProcess } from 'node:child_process';
+import { promisify } from 'node:util';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { request } from 'node:http';
 import { freePort, MAIN, startTracker, waitExit } from './tracker-process.js';
+
+const run = promisify(execFile);
 
 /** Where the instances keep swarms and deltas: one Redis node or a Redis Cluster. */
 export type FleetRedis = { readonly url: string } | { readonly clusterNodes: readonly string[] };
@@ -72,8 +75,11 @@ export class SharedFleet {
   static async start(opts: FleetOptions): Promise<SharedFleet> {
     const fleet = new SharedFleet(opts, randomBytes(32));
     for (let i = 0; i < opts.instances; i++) await fleet.configure(i);
-    const m = spawnSync(process.execPath, [MAIN, 'migrate', '--config', fleet.list[0]!.configPath], { encoding: 'utf8', timeout: 30_000, cwd: fleet.list[0]!.cwd });
-    if (m.status !== 0) throw new Error(`privtrak migrate failed (${m.status ?? m.error?.message}): ${m.stdout}${m.stderr}`);
+    // Not spawnSync: the sink's URL may lead through a proxy living in this process's event loop.
+    await run(process.execPath, [MAIN, 'migrate', '--config', fleet.list[0]!.configPath], { encoding: 'utf8', timeout: 30_000, cwd: fleet.list[0]!.cwd })
+      .catch((err: { stdout?: string; stderr?: string; message: string }) => {
+        throw new Error(`privtrak migrate failed: ${err.message} ${err.stdout ?? ''}${err.stderr ?? ''}`);
+      });
     try {
       await Promise.all(fleet.list.map((_, i) => fleet.launch(i)));
     } catch (err) {

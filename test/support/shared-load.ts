@@ -110,8 +110,10 @@ export class SharedLoad {
       this.ended.set(u, { up: 0n, down: 0n, snatched: new Set() });
       for (let p = 0; p < per; p++) {
         const torrent = (u * 7 + p * 3) % torrents;
-        // A hash of the torrent number: the first two bytes spread the torrents over every shard group.
+        // A hash of the torrent number, its second byte the number: with 16 (or 8, 4, 2) shard groups, torrent t is in group t % groups, so every group has traffic.
         const infoHash = createHash('sha1').update(`shared-faults torrent ${torrent}`).digest();
+        infoHash[0] = 0;
+        infoHash[1] = torrent;
         const peerId = Buffer.from(`-qB4520-${String(u).padStart(4, '0')}${String(p).padStart(8, '0')}`);
         this.peers.push({
           user: u, passkey: passkeyOf(u), torrent, infoHash, peerId, size: 5_000_000 + ((u * 131 + p * 17) % 26) * 1_000_000,
