@@ -16,7 +16,7 @@ describe('shared mode: Redis restarted under load', () => {
     async chaos(ctx) {
       await sleep(2000);
       for (let k = 1; k <= 2; k++) {
-        await redisOutage(ctx, `Redis SIGKILL #${k} at ${ctx.load.counts.accepted} accepted`, 1500 + Math.random() * 1000,
+        await redisOutage(ctx, `Redis SIGKILL #${k} at ${ctx.load.counts.accepted} accepted`, 1500 + Math.round(Math.random() * 1000),
           () => ctx.redis!.down('kill'), () => ctx.redis!.start());
         await sleep(1000 + Math.random() * 2000);
       }

@@ -2,7 +2,7 @@
  * Shared mode with the sink down while Redis is up (issue 13, point 5): two `privtrak serve`
  * instances reach PostgreSQL through a TCP proxy (test/support/tcp-proxy.ts) that is cut for
  * 15 s under announce load. The delta streams grow, each group's within its bound
- * (ceil(max_stream_entries / groups) = ceil(2,000 / 16) = 125, sampled with XLEN every 100 ms);
+ * (ceil(max_stream_entries / groups) = ceil(1,000 / 16) = 63, sampled with XLEN every 100 ms);
  * a group at its bound refuses announces with the retryable "tracker busy"; once the sink is
  * back everything drains and the sink's totals equal the load's model to the byte.
  */
@@ -10,7 +10,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { GROUPS, runFaultScenario, sleep, streamLengths, waitUntil } from '../support/shared-faults.js';
 
-const MAX_STREAM_ENTRIES = 2000;
+const MAX_STREAM_ENTRIES = 1000;
 const PER_GROUP = Math.ceil(MAX_STREAM_ENTRIES / GROUPS);
 const OUTAGE_MS = 15_000;
 
