@@ -10,7 +10,8 @@
  *
  * Everything started is stopped by stop() (call it in `finally` or t.after); a process exit
  * handler also kills what a crashed test left running. Where redis-server or redis-cli is not
- * installed, redisBinariesProblem() says so (tests skip outside CI, fail in CI).
+ * installed, redisBinariesProblem() says so (tests skip outside CI, fail in CI);
+ * privateRedisOrSkip() and redisClusterOrSkip() start one or skip the test in one call.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -122,6 +123,12 @@ class ServerProcess {
     await Promise.race([until(`redis-server on ${this.port} answering PING`, 10_000, () => ping(this.port)), exited]);
   }
 
+  /** SIGSTOP / SIGCONT: the process stays, its sockets stay open, nothing is answered (a hung server, a partition). */
+  signal(sig: 'SIGSTOP' | 'SIGCONT'): void {
+    if (this.proc === undefined || this.proc.exitCode !== null) throw new Error(`redis-server on ${this.port} is not running`);
+    this.proc.kill(sig);
+  }
+
   /** kill -9 (no chance to write anything more), or SHUTDOWN (Redis's own clean stop). */
   async stop(how: 'kill' | 'shutdown'): Promise<void> {
     const proc = this.proc;
@@ -136,7 +143,10 @@ class ServerProcess {
       await c.call('SHUTDOWN').catch(() => undefined);
       c.disconnect();
     }
-    await Promise.race([exited, sleep(10_000).then(() => { proc.kill('SIGKILL'); return exited; })]);
+    // A server that does not stop within 10 s is killed; the timer is cleared so it holds nobody's exit.
+    const timer = setTimeout(() => proc.kill('SIGKILL'), 10_000);
+    await exited;
+    clearTimeout(timer);
     this.proc = undefined;
   }
 }
@@ -200,6 +210,10 @@ export interface PrivateRedis {
   /** Stops it without restarting (e.g. "Redis unreachable" tests); start() brings it back. */
   down(how?: 'kill' | 'shutdown'): Promise<void>;
   start(): Promise<void>;
+  /** SIGSTOP: the server stops answering, its connections stay open (unreachable without a reset). */
+  pause(): void;
+  /** SIGCONT after pause(). */
+  resume(): void;
   /** Kills it and removes the dir. */
   stop(): Promise<void>;
 }
@@ -233,9 +247,24 @@ export async function startPrivateRedis(opts: PrivateRedisOptions = {}): Promise
     },
     down: (how = 'kill') => server.stop(how),
     start: () => server.start(),
+    pause: () => server.signal('SIGSTOP'),
+    resume: () => server.signal('SIGCONT'),
     async stop() {
       await server.stop('kill');
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * startPrivateRedis(), or undefined after skipping the test (outside CI) when redis-server is
+ * missing: the one call a test needs (`if (redis === undefined) return;`).
+ */
+export async function privateRedisOrSkip(t: { skip(msg: string): void }, opts: PrivateRedisOptions = {}): Promise<PrivateRedis | undefined> {
+  return redisBinariesOrSkip(t) ? startPrivateRedis(opts) : undefined;
+}
+
+/** startRedisCluster(), or undefined after skipping the test (outside CI) when redis-server or redis-cli is missing. */
+export async function redisClusterOrSkip(t: { skip(msg: string): void }, opts: { masters?: number } = {}): Promise<RedisCluster | undefined> {
+  return redisBinariesOrSkip(t) ? startRedisCluster(opts) : undefined;
 }

@@ -196,6 +196,8 @@ export class RedisPeerStore implements PeerStore, SharedAccounting {
     const reply = await this.fcall(FN.counted, [s.s4, s.l4, s.s6, s.l6, k.seen, k.dl, k.n, k.b, k.bseen, k.seq, k.d], [
       op, FAMILY[a.peer.family], a.peer.id, a.peer.compact, String(a.nowMs), String(a.numWant), ROLE[a.role], a.infoHash,
       String(a.nowMs - this.cfg.peer_lifetime), k.tag, a.record, String(a.upMult), String(a.downMult), String(a.maxGapMs), this.maxStream,
+      // The deadline (real clock, not the announce's): Redis refuses the call once we have given up on it (lua, pt_counted).
+      String(Date.now() + this.cfg.command_timeout),
     ]);
     const n = (i: number) => Number(reply[i]);
     return {

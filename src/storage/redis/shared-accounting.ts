@@ -61,7 +61,13 @@ export interface SharedAccounting {
   readonly groups: number;
   /** `storage.config.key_prefix`: the sink instance of group g's stream is `<keyPrefix>g<g>`. */
   readonly keyPrefix: string;
-  /** One atomic step (pt_counted). Rejects with ClientError TRACKER_BUSY on backlog or Redis trouble; then nothing changed. */
+  /**
+   * One atomic step (pt_counted). Rejects with ClientError TRACKER_BUSY on backlog or Redis
+   * trouble. On backlog nothing changed. On a timeout or a lost connection the step may have run
+   * with its reply lost, but Redis never runs it after the deadline (send time + command_timeout):
+   * it cannot land behind the client's next announce, which is counted from wherever this one
+   * left the baseline.
+   */
   countedAnnounce(a: CountedAnnounce): Promise<CountedResult>;
   /** The privtrak hook's baseline_lifetime: baselines silent for longer are collected by the store's GC walk. */
   setBaselineLifetime(ms: number): void;

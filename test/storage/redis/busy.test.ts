@@ -16,7 +16,7 @@ import type { RequestContext } from '../../../src/middleware/context.js';
 import type { CountedAnnounce } from '../../../src/storage/redis/shared-accounting.js';
 import { peer } from '../peer-store-suite.js';
 import { dropPrefix, freshPrefix, redisConfig, redisUrlOrSkip } from '../../support/redis.js';
-import { PrivateRedis } from '../../support/private-redis.js';
+import { privateRedisOrSkip } from '../../support/redis-cluster.js';
 import { freePort } from '../../support/tracker-process.js';
 
 const prefixes: string[] = [];
@@ -79,9 +79,10 @@ describe('Redis store: busy', () => {
   });
 
   it('refuses announces within command_timeout while Redis is gone, and resumes by itself', async (t) => {
-    const redis = await PrivateRedis.create(t);
+    // No persistence: a restart brings Redis back empty.
+    const redis = await privateRedisOrSkip(t, { appendonly: false });
     if (redis === undefined) return;
-    t.after(() => redis.destroy());
+    t.after(() => redis.stop());
     const clock = new ManualClock(T0);
     const timeout = 500;
     const store = new RedisPeerStore({ config: redisConfig(redis.url, freshPrefix(), { command_timeout: timeout }), clock });
@@ -90,7 +91,7 @@ describe('Redis store: busy', () => {
     const ih = Buffer.alloc(20, 0x22);
     await store.putSeeder(ih, peer(1));
     await store.countedAnnounce(counted(ih, peer(2), 100, T0));
-    await redis.kill();
+    await redis.down('kill');
     for (const call of [
       () => store.announceView(ih, peer(3), 'leecher', 10),
       () => store.putLeecher(ih, peer(3)),
@@ -115,10 +116,44 @@ describe('Redis store: busy', () => {
         await new Promise((r) => setTimeout(r, 100));
       }
     }
-    assert.ok(store.reloads >= 1);
+    // The library is back once FUNCTION LOAD ran; `reloads` counts the whole reload, which ends a
+    // command later (P{meta}): wait for it, bounded, rather than race it.
+    while (store.reloads === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    assert.ok(store.reloads >= 1, 'the library was loaded again after the reconnect');
     assert.deepEqual(await store.scrapeSwarm(ih), { complete: 1, incomplete: 0, downloaded: 0 });
     const r = await store.countedAnnounce(counted(ih, peer(2), 300, T0 + 2000));
     assert.equal(r.outcome.flags, 1, 'the baseline was lost with the unpersisted Redis: an unknown peer, counted as none');
+  });
+
+  it('a counted announce refused for a timeout is not applied when Redis gets to it later (no ghost writes)', async (t) => {
+    const redis = await privateRedisOrSkip(t, { appendonly: false });
+    if (redis === undefined) return;
+    t.after(() => redis.stop());
+    const timeout = 300;
+    const store = new RedisPeerStore({ config: redisConfig(redis.url, freshPrefix(), { command_timeout: timeout }), clock: new ManualClock(T0) });
+    await store.start();
+    t.after(() => store.stop());
+    const admin = new Redis(redis.url);
+    admin.on('error', () => undefined);
+    t.after(() => admin.disconnect());
+    const ih = Buffer.alloc(20, 0x33);
+    const k = store.keys.group(store.keys.groupOf(ih));
+    // The baseline: 100 bytes (an unknown peer's first announce is credited nothing).
+    await store.countedAnnounce(counted(ih, peer(1), 100, T0));
+    // Redis stops answering, its connections stay open: the command is sent, then given up on.
+    redis.pause();
+    try {
+      await assert.rejects(store.countedAnnounce(counted(ih, peer(1), 500, T0 + 1000)), isBusy);
+      await new Promise((r) => setTimeout(r, 200));
+    } finally {
+      redis.resume();
+    }
+    // Redis now reads the command the store gave up on; the client was told "busy" and moves on.
+    const deadline = Date.now() + 5000;
+    while (await store.scrapeSwarm(ih).then(() => false, () => Date.now() < deadline)) await new Promise((r) => setTimeout(r, 50));
+    assert.equal(await admin.xlen(k.d), 1, 'the refused announce wrote no delta');
+    const r = await store.countedAnnounce(counted(ih, peer(1), 700, T0 + 2000));
+    assert.equal(r.outcome.deltaUp, 600, 'its baseline did not move: the next announce is counted from the last accepted one');
   });
 
   it('fails to start against a closed port, quickly and without crashing', async () => {
@@ -132,9 +167,10 @@ describe('Redis store: busy', () => {
   });
 
   it('loads the library again when a node lost it without a reconnect', async (t) => {
-    const redis = await PrivateRedis.create(t);
+    // No persistence: a restart brings Redis back empty.
+    const redis = await privateRedisOrSkip(t, { appendonly: false });
     if (redis === undefined) return;
-    t.after(() => redis.destroy());
+    t.after(() => redis.stop());
     const store = new RedisPeerStore({ config: redisConfig(redis.url, freshPrefix()), clock: new ManualClock(T0) });
     await store.start();
     t.after(() => store.stop());

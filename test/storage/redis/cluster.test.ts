@@ -12,14 +12,14 @@ import { DeltaScratch } from '../../../src/middleware/privtrak/delta-scratch.js'
 import type { AnnounceRequest } from '../../../src/bittorrent/types.js';
 import type { RequestContext } from '../../../src/middleware/context.js';
 import { freshPrefix, redisConfig } from '../../support/redis.js';
-import { PrivateCluster } from '../../support/private-cluster.js';
+import { redisClusterOrSkip } from '../../support/redis-cluster.js';
 
 let skipped = '';
-const cluster = await PrivateCluster.create({ skip: (msg) => { skipped = msg; } });
+const cluster = await redisClusterOrSkip({ skip: (msg) => { skipped = msg; } });
 const clusterConfig = (prefix: string) => redisConfig('', prefix, { url: undefined, cluster_nodes: cluster!.nodes, groups: 12 });
 
 if (cluster !== undefined) {
-  after(() => cluster.destroy());
+  after(() => cluster.stop());
   runPeerStoreSuite('redis cluster', async (clock) => {
     const store = new RedisPeerStore({ config: clusterConfig(freshPrefix()), clock });
     await store.start();

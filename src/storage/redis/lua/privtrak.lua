@@ -199,13 +199,24 @@ end
 pt_counted: one counted announce of the privtrak hook in shared mode, atomically.
 KEYS: s4, l4, s6, l6, seen, dl, n, b, bseen, seq, d.
 ARGV: op, family, peer_id, compact, nowMs, numWant, role, ih, peerCutoffMs, tag (as pt_announce),
-  record (208 bytes: the request's facts, zero deltas), upMult, downMult, maxGapMs, maxStream.
+  record (208 bytes: the request's facts, zero deltas), upMult, downMult, maxGapMs, maxStream,
+  [deadlineMs].
 Returns {complete, incomplete, flags, deltaUp, deltaDown, creditUp, creditDown, seedTime,
   leechTime, snatch 0|1, seq, peer_id, compact, ...}, or the error PT_BUSY (nothing changed).
 ]]
 local function ptCounted(keys, args)
   local b, bseen, seqKey, d = keys[8], keys[9], keys[10], keys[11]
   local record = args[11]
+  -- deadlineMs (epoch ms, the tracker's send time + command_timeout): past it the tracker has
+  -- answered this announce "busy" and its client may have announced again since. A command Redis
+  -- reads that late (Redis paused, a long backlog) must change nothing, or it would land after
+  -- the client's later announces (F1, design Changes: "ghost" commands).
+  if args[16] then
+    local t = redis.call('TIME')
+    if tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) > tonumber(args[16]) then
+      return redis.error_reply('PT_BUSY past the tracker\'s command_timeout')
+    end
+  end
   if redis.call('XLEN', d) >= tonumber(args[15]) then
     return redis.error_reply('PT_BUSY the delta stream of this group is at its bound')
   end
