@@ -4,6 +4,10 @@
 //   npm run build && node bench/redis-fcall-cost.mjs [redis://127.0.0.1:6390/0] [announces]
 // Reports INFO commandstats usec_per_call of FCALL (time inside the function) and the server's
 // used_cpu_user+sys per call (everything: parsing, network I/O, the function).
+// On a shared machine CPU time is noisy; instruction counts are not. ONLY=counted|announce runs one
+// phase, so that the server's instructions can be counted around it:
+//   perf stat -e instructions:u,instructions:k -p <redis pid> -- env ONLY=counted node bench/redis-fcall-cost.mjs ...
+// NUMWANT=0 asks pt_counted for no peers.
 import { Redis } from 'ioredis';
 import { RedisPeerStore } from '../dist/src/storage/redis/redis-store.js';
 import { makePeer } from '../dist/src/bittorrent/ip.js';
@@ -54,7 +58,7 @@ async function cpu() {
 const scratch = new DeltaScratch();
 const zero = { deltaUp: 0, deltaDown: 0, seedTime: 0, leechTime: 0, snatch: false, flags: 0, next: null };
 try {
-  await measure('pt_counted (one per announce)', async (i) => {
+  if (process.env.ONLY !== 'announce') await measure('pt_counted (one per announce)', async (i) => {
     const ih = hashes[i % SWARMS];
     const peer = peers[Math.floor(i / SWARMS) % PEERS];
     const key = i % (SWARMS * PEERS);
@@ -67,7 +71,7 @@ try {
     await store.countedAnnounce({ infoHash: ih, peer, role: req.left === 0 ? 'seeder' : 'leecher', event, numWant: Number(process.env.NUMWANT ?? 50), hidden: false, user, record,
       upMult: 1, downMult: 1, nowMs: now, maxGapMs: 3_600_000 });
   });
-  await measure('pt_announce view + put (two per announce)', async (i) => {
+  if (process.env.ONLY !== 'counted') await measure('pt_announce view + put (two per announce)', async (i) => {
     const ih = hashes[i % SWARMS];
     const peer = peers[Math.floor(i / SWARMS) % PEERS];
     now += 1;

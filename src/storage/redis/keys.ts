@@ -6,7 +6,7 @@
  */
 
 /** The function library's version: function names carry it, so trackers of two versions sharing one Redis never call each other's code. */
-export const LIBRARY_VERSION = 1;
+export const LIBRARY_VERSION = 2;
 export const LIBRARY_NAME = `privtrak_v${LIBRARY_VERSION}`;
 
 /** Function names of the library (lua/privtrak.lua). */

@@ -28,6 +28,8 @@ const ROLE: Record<SwarmRole, string> = { seeder: 's', leecher: 'l', gone: 'g' }
 const FAMILY = { 4: '4', 6: '6' } as const;
 /** Fields before the peers in a pt_counted reply. */
 const COUNTED_HEAD = 11;
+/** Bytes of one peer in a reply's peer string: peer_id (20) then the compact peer of the family. */
+const PEER_STRIDE = { 4: 20 + 6, 6: 20 + 18 } as const;
 
 export const DEFAULT_BASELINE_LIFETIME_MS = 7 * 24 * 3600_000;
 
@@ -50,9 +52,17 @@ function storedPeer(id: Buffer, compact: Buffer): Peer {
   return { id, ip, port, family, compact, ipv4: family === 4 ? compact.readUInt32BE(0) : 0 };
 }
 
-function viewOf(reply: unknown[], head: number): AnnounceView {
+/**
+ * The view of a reply: counts first, then at index `head` one string of <peer_id 20><compact>
+ * pairs, all of the announcer's family (one reply element, whatever the peer count).
+ */
+function viewOf(reply: unknown[], head: number, family: 4 | 6): AnnounceView {
   const peers: Peer[] = [];
-  for (let i = head; i + 1 < reply.length; i += 2) peers.push(storedPeer(reply[i] as Buffer, reply[i + 1] as Buffer));
+  const packed = reply[head] as Buffer;
+  const stride = PEER_STRIDE[family];
+  for (let at = 0; at + stride <= packed.length; at += stride) {
+    peers.push(storedPeer(packed.subarray(at, at + 20), packed.subarray(at + 20, at + stride)));
+  }
   return { peers, complete: Number(reply[0]), incomplete: Number(reply[1]) };
 }
 
@@ -184,7 +194,7 @@ export class RedisPeerStore implements PeerStore, SharedAccounting {
   }
 
   async announceView(infoHash: Buffer, announcer: Peer, role: SwarmRole, numWant: number): Promise<AnnounceView> {
-    return viewOf(await this.announce('v', infoHash, announcer, role, numWant), 2);
+    return viewOf(await this.announce('v', infoHash, announcer, role, numWant), 2, announcer.family);
   }
 
   async countedAnnounce(a: CountedAnnounce): Promise<CountedResult> {
@@ -199,7 +209,7 @@ export class RedisPeerStore implements PeerStore, SharedAccounting {
     ]);
     const n = (i: number) => Number(reply[i]);
     return {
-      view: viewOf(reply, COUNTED_HEAD),
+      view: viewOf(reply, COUNTED_HEAD, a.peer.family),
       outcome: {
         flags: n(2), deltaUp: n(3), deltaDown: n(4), creditUp: n(5), creditDown: n(6), seedTime: n(7), leechTime: n(8),
         snatch: n(9) === 1, seq: n(10), group: g,

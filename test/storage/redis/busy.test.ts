@@ -7,6 +7,7 @@ import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Redis } from 'ioredis';
 import { RedisPeerStore } from '../../../src/storage/redis/redis-store.js';
+import { LIBRARY_NAME } from '../../../src/storage/redis/keys.js';
 import { ManualClock } from '../../../src/clock.js';
 import { encodeRecord } from '../../../src/accounting/delta-record.js';
 import { DeltaScratch } from '../../../src/middleware/privtrak/delta-scratch.js';
@@ -140,7 +141,7 @@ describe('Redis store: busy', () => {
     t.after(() => store.stop());
     const admin = new Redis(redis.url);
     t.after(() => admin.disconnect());
-    await admin.call('FUNCTION', 'DELETE', 'privtrak_v1');
+    await admin.call('FUNCTION', 'DELETE', LIBRARY_NAME);
     await assert.rejects(store.putSeeder(Buffer.alloc(20, 1), peer(1)), isBusy);
     const deadline = Date.now() + 5000;
     while (store.reloads === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));

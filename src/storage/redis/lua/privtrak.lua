@@ -1,4 +1,4 @@
-#!lua name=privtrak_v1
+#!lua name=privtrak_v2
 --[[
 privtrak's Redis function library (design: /work/design-shared.md, "Key layout").
 Every function works on the keys of ONE group (one hash tag, one Cluster slot) and is atomic.
@@ -11,8 +11,9 @@ Keys of a group, T = "{<prefix>g<g>}" (passed as ARGV `tag` where a key must be 
   T:seen   zset <ih 20><kind s|l><family 4|6><peer_id 20> -> last announce ms
   T:dl     hash ih -> completed downloads
   T:n      hash swarms/seeders/leechers: this group's gauges
-  T:b      hash <ih 20><user 16><peer_id 20> -> struct '>dddd' (up, down, left, lastMs)
-  T:bseen  zset baseline field -> lastMs
+  T:b      hash <ih 20><user 16><peer_id 20> -> struct '>ddddd' (up, down, left, lastMs, seenMs)
+  T:bseen  zset baseline field -> seenMs: the baseline's lastMs when its score was last written,
+           at most BSEEN_REFRESH_MS older than lastMs and never newer (see refreshSeen)
   T:seq    string: the group's last delta seq (max(last + 1, TIME ms × 1024): never goes back)
   T:d      stream: entry <seq>-1, field r = the 208-byte delta record
 ]]
@@ -21,6 +22,10 @@ local TWO32 = 4294967296
 local MAX_SAFE = 9007199254740991
 local FLAG_UNKNOWN_PEER = 1
 local FLAG_COUNTER_REGRESSION = 2
+-- A baseline's `bseen` score is rewritten only once its lastMs has moved this far past it (or
+-- back below it): most announces then skip a ZADD (a skiplist delete + insert). The GC reads
+-- the baseline's own lastMs before removing one, so a stale score never collects it early.
+local BSEEN_REFRESH_MS = 3600000
 -- Record event codes (src/accounting/delta-record.ts).
 local EV_COMPLETED, EV_STARTED, EV_STOPPED = 1, 2, 3
 
@@ -120,9 +125,11 @@ local function announce(K, A, out)
   if role == 's' then complete = complete + 1 elseif role == 'l' then incomplete = incomplete + 1 end
   out[1], out[2] = complete, incomplete
   -- Peers of the announcer's family, never itself: a seeder gets leechers, a leecher seeders first.
+  -- They go back as ONE bulk string of <peer_id 20><compact> pairs (the family fixes the compact's
+  -- length): one reply element instead of two per peer, cheaper for Redis to build and to parse.
   local wantRole = A[7]
-  if wantRole == 'g' or numWant <= 0 then return end
-  local base, taken = #out, 0
+  if wantRole == 'g' or numWant <= 0 then out[#out + 1] = ''; return end
+  local picked, n, taken = {}, 0, 0
   local function take(key)
     if taken >= numWant then return end
     -- One more than needed: the announcer itself may be among them.
@@ -130,13 +137,14 @@ local function announce(K, A, out)
     for i = 1, #r, 2 do
       if taken >= numWant then return end
       if r[i] ~= pid then
-        out[base + 1], out[base + 2] = r[i], r[i + 1]
-        base, taken = base + 2, taken + 1
+        picked[n + 1], picked[n + 2] = r[i], r[i + 1]
+        n, taken = n + 2, taken + 1
       end
     end
   end
   if wantRole == 'l' then take(S) end
   take(L)
+  out[#out + 1] = table.concat(picked)
 end
 
 local function ptAnnounce(keys, args)
@@ -187,6 +195,13 @@ local function rules(prev, up, down, left, event, now, maxGap)
   return dUp, dDown, seed, leech, snatch, flags, next
 end
 
+-- Whether a baseline's `bseen` score (seenMs, nil for a new baseline) must be set to its new lastMs:
+-- the score stays <= lastMs (so the GC finds every baseline past its lifetime) and within
+-- BSEEN_REFRESH_MS of it (so the GC rarely finds live ones).
+local function refreshSeen(seenMs, last)
+  return seenMs == nil or last < seenMs or last - seenMs >= BSEEN_REFRESH_MS
+end
+
 -- credit() of delta-scratch.ts: floor(raw × multiplier), never above 2^53 - 1.
 local function credit(raw, mult)
   if mult == 1 then return raw end
@@ -201,7 +216,7 @@ KEYS: s4, l4, s6, l6, seen, dl, n, b, bseen, seq, d.
 ARGV: op, family, peer_id, compact, nowMs, numWant, role, ih, peerCutoffMs, tag (as pt_announce),
   record (208 bytes: the request's facts, zero deltas), upMult, downMult, maxGapMs, maxStream.
 Returns {complete, incomplete, flags, deltaUp, deltaDown, creditUp, creditDown, seedTime,
-  leechTime, snatch 0|1, seq, peer_id, compact, ...}, or the error PT_BUSY (nothing changed).
+  leechTime, snatch 0|1, seq, peers} (peers: one string of <peer_id 20><compact> pairs), or the error PT_BUSY (nothing changed).
 ]]
 local function ptCounted(keys, args)
   local b, bseen, seqKey, d = keys[8], keys[9], keys[10], keys[11]
@@ -217,8 +232,13 @@ local function ptCounted(keys, args)
   -- The baseline field: <ih 20><user 16><peer_id 20>, taken from the record itself.
   local field = string.sub(record, 89, 108) .. string.sub(record, 73, 88) .. string.sub(record, 109, 128)
   local stored = redis.call('HGET', b, field)
-  local prev = nil
-  if stored then prev = { struct.unpack('>dddd', stored) } end
+  local prev, seenMs = nil, nil
+  if stored then
+    local pu, pd, pl, plast = struct.unpack('>dddd', stored)
+    prev = { pu, pd, pl, plast }
+    -- A 32-byte baseline (written before seenMs existed) has its score refreshed.
+    if #stored >= 40 then seenMs = struct.unpack('>d', stored, 33) end
+  end
   local dUp, dDown, seed, leech, snatch, flags, next = rules(prev, up, down, left, event, now, tonumber(args[14]))
   local cUp, cDown = credit(dUp, tonumber(args[12])), credit(dDown, tonumber(args[13]))
   -- seq = max(last + 1, Redis TIME in ms × 1024) (design, Changes): a group's seq never goes back,
@@ -266,8 +286,11 @@ local function ptCounted(keys, args)
       redis.call('ZREM', bseen, field)
     end
   else
-    redis.call('HSET', b, field, struct.pack('>dddd', next[1], next[2], next[3], next[4]))
-    redis.call('ZADD', bseen, next[4], field)
+    if refreshSeen(seenMs, next[4]) then
+      seenMs = next[4]
+      redis.call('ZADD', bseen, seenMs, field)
+    end
+    redis.call('HSET', b, field, struct.pack('>ddddd', next[1], next[2], next[3], next[4], seenMs))
   end
   local out = { 0, 0, flags, dUp, dDown, cUp, cDown, seed, leech, snatch and 1 or 0, seq }
   announce(keys, args, out)
@@ -283,18 +306,30 @@ end
 
 --[[
 pt_gc: KEYS seen, n, b, bseen; ARGV peerCutoffMs, baselineCutoffMs, limit, tag.
-Removes up to `limit` expired peers and up to `limit` expired baselines of one group.
-Returns {peers removed, baselines removed}.
+Removes up to `limit` expired peers and looks at up to `limit` baselines whose `bseen` score is
+below the cutoff: one whose own lastMs is below it too is removed; one announced since (its score
+lags, see BSEEN_REFRESH_MS) gets its score moved up to its lastMs and stays.
+Returns {peers removed, baselines removed, baselines looked at} (the caller calls again while
+either count looked at reaches `limit`).
 ]]
 local function ptGc(keys, args)
-  local limit = tonumber(args[3])
+  local b, bseen = keys[3], keys[4]
+  local limit, cutoff = tonumber(args[3]), tonumber(args[2])
   local peers = collectPeers(keys[1], keys[2], args[4], args[1], limit)
-  local old = redis.call('ZRANGEBYSCORE', keys[4], '-inf', '(' .. args[2], 'LIMIT', 0, limit)
+  local old = redis.call('ZRANGEBYSCORE', bseen, '-inf', '(' .. args[2], 'LIMIT', 0, limit)
+  local removed = 0
   for i = 1, #old do
-    redis.call('HDEL', keys[3], old[i])
-    redis.call('ZREM', keys[4], old[i])
+    local v = redis.call('HGET', b, old[i])
+    local last = v and struct.unpack('>d', v, 25)
+    if last == nil or last < cutoff then
+      if v then removed = removed + 1; redis.call('HDEL', b, old[i]) end
+      redis.call('ZREM', bseen, old[i])
+    else
+      redis.call('ZADD', bseen, last, old[i])
+      redis.call('HSET', b, old[i], string.sub(v, 1, 32) .. struct.pack('>d', last))
+    end
   end
-  return { peers, #old }
+  return { peers, removed, #old }
 end
 
 -- pt_lease: KEYS lease; ARGV holder, ttlMs. Takes the lease or renews it if `holder` has it: 1, else 0.
@@ -315,9 +350,9 @@ local function ptLeaseRelease(keys, args)
   return 0
 end
 
-redis.register_function('pt_announce_v1', ptAnnounce)
-redis.register_function('pt_counted_v1', ptCounted)
-redis.register_function{ function_name = 'pt_scrape_v1', callback = ptScrape, flags = { 'no-writes' } }
-redis.register_function('pt_gc_v1', ptGc)
-redis.register_function('pt_lease_v1', ptLease)
-redis.register_function('pt_lease_release_v1', ptLeaseRelease)
+redis.register_function('pt_announce_v2', ptAnnounce)
+redis.register_function('pt_counted_v2', ptCounted)
+redis.register_function{ function_name = 'pt_scrape_v2', callback = ptScrape, flags = { 'no-writes' } }
+redis.register_function('pt_gc_v2', ptGc)
+redis.register_function('pt_lease_v2', ptLease)
+redis.register_function('pt_lease_release_v2', ptLeaseRelease)
