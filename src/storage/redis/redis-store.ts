@@ -87,7 +87,7 @@ export class RedisPeerStore implements PeerStore, SharedAccounting {
   private readonly cfg: RedisStorageConfig;
   private readonly clock: Clock;
   /** Per group bound of `T:d`: ceil(max_stream_entries / groups). */
-  private readonly maxStream: string;
+  private readonly maxStream: number;
   private readonly collector: LeasedCollector;
   private baselineLifetimeMs: number;
   /** Connection errors seen (each failed reconnect attempt counts). */
@@ -102,7 +102,7 @@ export class RedisPeerStore implements PeerStore, SharedAccounting {
     this.clock = opts.clock;
     this.keys = new KeySpace(this.cfg.key_prefix, this.cfg.groups);
     this.client = opts.client ?? createRedisClient(this.cfg);
-    this.maxStream = String(Math.ceil(this.cfg.max_stream_entries / this.cfg.groups));
+    this.maxStream = Math.ceil(this.cfg.max_stream_entries / this.cfg.groups);
     this.baselineLifetimeMs = opts.baselineLifetimeMs ?? DEFAULT_BASELINE_LIFETIME_MS;
     const leaseMs = Math.max(2 * this.cfg.gc_interval, 30_000);
     this.collector = new LeasedCollector(this.client, this.keys, this.instanceId, leaseMs, opts.gcBatch);
@@ -163,13 +163,12 @@ export class RedisPeerStore implements PeerStore, SharedAccounting {
   }
 
   private announce(op: Op, infoHash: Buffer, peer: Peer, role: SwarmRole, numWant: number): Promise<unknown[]> {
-    const g = this.keys.groupOf(infoHash);
-    const s = this.keys.swarm(infoHash, g);
-    const k = this.keys.group(g);
+    // One key, the group's tag: the library builds the group's key names from it (lua/privtrak.lua
+    // announceContext), so the call carries 8 arguments instead of 17.
+    const k = this.keys.group(this.keys.groupOf(infoHash));
     const now = this.clock.nowMs();
-    return this.fcall(FN.announce, [s.s4, s.l4, s.s6, s.l6, k.seen, k.dl, k.n], [
-      op, FAMILY[peer.family], peer.id, peer.compact, String(now), String(numWant), ROLE[role], infoHash,
-      String(now - this.cfg.peer_lifetime), k.tag,
+    return this.fcall(FN.announce, [k.tag], [
+      `${op}${FAMILY[peer.family]}${ROLE[role]}`, peer.id, infoHash, peer.compact, String(now), String(now - this.cfg.peer_lifetime), String(numWant),
     ]);
   }
 
@@ -201,11 +200,17 @@ export class RedisPeerStore implements PeerStore, SharedAccounting {
     // The swarm change the swarm hook would make (swarm-hook.ts), in the same atomic step.
     const op: Op = a.role === 'gone' || a.hidden ? 'd' : a.event === 'completed' ? 'g' : a.role === 'seeder' ? 's' : 'l';
     const g = this.keys.groupOf(a.infoHash);
-    const s = this.keys.swarm(a.infoHash, g);
     const k = this.keys.group(g);
-    const reply = await this.fcall(FN.counted, [s.s4, s.l4, s.s6, s.l6, k.seen, k.dl, k.n, k.b, k.bseen, k.seq, k.d], [
-      op, FAMILY[a.peer.family], a.peer.id, a.peer.compact, String(a.nowMs), String(a.numWant), ROLE[a.role], a.infoHash,
-      String(a.nowMs - this.cfg.peer_lifetime), k.tag, a.record, String(a.upMult), String(a.downMult), String(a.maxGapMs), this.maxStream,
+    // The numbers as doubles (exactly the JS values), in one argument.
+    const params = Buffer.allocUnsafe(40);
+    params.writeDoubleBE(a.numWant, 0);
+    params.writeDoubleBE(a.upMult, 8);
+    params.writeDoubleBE(a.downMult, 16);
+    params.writeDoubleBE(a.maxGapMs, 24);
+    params.writeDoubleBE(this.maxStream, 32);
+    const reply = await this.fcall(FN.counted, [k.tag], [
+      `${op}${FAMILY[a.peer.family]}${ROLE[a.role]}`, a.peer.id, a.infoHash, a.peer.compact, String(a.nowMs),
+      String(a.nowMs - this.cfg.peer_lifetime), a.record, params,
     ]);
     const n = (i: number) => Number(reply[i]);
     return {

@@ -147,9 +147,26 @@ local function announce(K, A, out)
   out[#out + 1] = table.concat(picked)
 end
 
+--[[
+The announce context of a call. Both functions are called with ONE key, the group's tag (it
+routes the call to the group's slot), and few arguments: each argument costs Redis a parsed
+object and Lua an interned string, and an announce passed 26 of them. The group's key names are
+built here from the tag (same tag, same slot: Redis Cluster allows undeclared keys of the
+declared key's slot). ARGV: ops (3 bytes: op, family, role), peer_id, ih, compact, nowMs,
+peerCutoffMs (decimal text: they go back to Redis as they are).
+]]
+local function announceContext(tag, args, numWant)
+  local ops, ih = args[1], args[3]
+  local K = { tag .. ':s4:' .. ih, tag .. ':l4:' .. ih, tag .. ':s6:' .. ih, tag .. ':l6:' .. ih, tag .. ':seen', tag .. ':dl', tag .. ':n' }
+  local A = { string.sub(ops, 1, 1), string.sub(ops, 2, 2), args[2], args[4], args[5], numWant, string.sub(ops, 3, 3), ih, args[6], tag }
+  return K, A
+end
+
+-- pt_announce: KEYS tag; ARGV as announceContext + numWant. Returns {complete, incomplete, peers}.
 local function ptAnnounce(keys, args)
+  local K, A = announceContext(keys[1], args, tonumber(args[7]))
   local out = {}
-  announce(keys, args, out)
+  announce(K, A, out)
   return out
 end
 
@@ -212,16 +229,17 @@ end
 
 --[[
 pt_counted: one counted announce of the privtrak hook in shared mode, atomically.
-KEYS: s4, l4, s6, l6, seen, dl, n, b, bseen, seq, d.
-ARGV: op, family, peer_id, compact, nowMs, numWant, role, ih, peerCutoffMs, tag (as pt_announce),
-  record (208 bytes: the request's facts, zero deltas), upMult, downMult, maxGapMs, maxStream.
+KEYS: tag. ARGV: as announceContext, then record (208 bytes: the request's facts, zero deltas),
+  then params = struct '>ddddd' numWant, upMult, downMult, maxGapMs, maxStream (doubles: exact).
 Returns {complete, incomplete, flags, deltaUp, deltaDown, creditUp, creditDown, seedTime,
   leechTime, snatch 0|1, seq, peers} (peers: one string of <peer_id 20><compact> pairs), or the error PT_BUSY (nothing changed).
 ]]
 local function ptCounted(keys, args)
-  local b, bseen, seqKey, d = keys[8], keys[9], keys[10], keys[11]
-  local record = args[11]
-  if redis.call('XLEN', d) >= tonumber(args[15]) then
+  local tag = keys[1]
+  local b, bseen, seqKey, d = tag .. ':b', tag .. ':bseen', tag .. ':seq', tag .. ':d'
+  local record = args[7]
+  local numWant, upMult, downMult, maxGap, maxStream = struct.unpack('>ddddd', args[8])
+  if redis.call('XLEN', d) >= maxStream then
     return redis.error_reply('PT_BUSY the delta stream of this group is at its bound')
   end
   local now = tonumber(args[5])
@@ -239,8 +257,8 @@ local function ptCounted(keys, args)
     -- A 32-byte baseline (written before seenMs existed) has its score refreshed.
     if #stored >= 40 then seenMs = struct.unpack('>d', stored, 33) end
   end
-  local dUp, dDown, seed, leech, snatch, flags, next = rules(prev, up, down, left, event, now, tonumber(args[14]))
-  local cUp, cDown = credit(dUp, tonumber(args[12])), credit(dDown, tonumber(args[13]))
+  local dUp, dDown, seed, leech, snatch, flags, next = rules(prev, up, down, left, event, now, maxGap)
+  local cUp, cDown = credit(dUp, upMult), credit(dDown, downMult)
   -- seq = max(last + 1, Redis TIME in ms × 1024) (design, Changes): a group's seq never goes back,
   -- even after a Redis that lost `T:seq` (no persistence, or a crash under appendfsync everysec).
   -- About 1.8e15 today: far below 2^53, and exact in a double.
@@ -293,7 +311,8 @@ local function ptCounted(keys, args)
     redis.call('HSET', b, field, struct.pack('>ddddd', next[1], next[2], next[3], next[4], seenMs))
   end
   local out = { 0, 0, flags, dUp, dDown, cUp, cDown, seed, leech, snatch and 1 or 0, seq }
-  announce(keys, args, out)
+  local K, A = announceContext(tag, args, numWant)
+  announce(K, A, out)
   return out
 end
 
