@@ -202,12 +202,14 @@ export class RedisPeerStore implements PeerStore, SharedAccounting {
     const g = this.keys.groupOf(a.infoHash);
     const k = this.keys.group(g);
     // The numbers as doubles (exactly the JS values), in one argument.
-    const params = Buffer.allocUnsafe(40);
+    const params = Buffer.allocUnsafe(48);
     params.writeDoubleBE(a.numWant, 0);
     params.writeDoubleBE(a.upMult, 8);
     params.writeDoubleBE(a.downMult, 16);
     params.writeDoubleBE(a.maxGapMs, 24);
     params.writeDoubleBE(this.maxStream, 32);
+    // A baseline's expiry score is rewritten once its lastMs moved 1/8 of the lifetime past it.
+    params.writeDoubleBE(Math.max(1, Math.floor(this.baselineLifetimeMs / 8)), 40);
     const reply = await this.fcall(FN.counted, [k.tag], [
       `${op}${FAMILY[a.peer.family]}${ROLE[a.role]}`, a.peer.id, a.infoHash, a.peer.compact, String(a.nowMs),
       String(a.nowMs - this.cfg.peer_lifetime), a.record, params,

@@ -142,23 +142,24 @@ describe('Redis store: GC under a lease', () => {
     const score = async () => Number(await client.zscore(k.bseen, field));
     const MIN = 60_000;
 
+    // Lifetime 1 h: the score is rewritten once lastMs moved 7.5 min (1/8) past it.
     await counted(T0, 'started', 100);
     assert.equal(await score(), T0);
-    // 30 min later: the baseline moves, its expiry score is left behind (within the hour).
-    await counted(T0 + 30 * MIN, 'none', 200);
-    assert.equal(await lastMs(), T0 + 30 * MIN);
-    assert.equal(await score(), T0, 'score not rewritten within the hour');
-    // The walk at T0 + 70 min (lifetime 1 h: cutoff T0 + 10 min) finds the lagging score, reads the
-    // baseline's own lastMs (T0 + 30 min, alive) and moves the score up instead of removing it.
-    const live = await a!.gc.collect(0, T0 + 10 * MIN);
+    // 5 min later: the baseline moves, its expiry score is left behind.
+    await counted(T0 + 5 * MIN, 'none', 200);
+    assert.equal(await lastMs(), T0 + 5 * MIN);
+    assert.equal(await score(), T0, 'score not rewritten within 1/8 of the lifetime');
+    // The walk at T0 + 62 min (cutoff T0 + 2 min) finds the lagging score, reads the baseline's
+    // own lastMs (T0 + 5 min, alive) and moves the score up instead of removing it.
+    const live = await a!.gc.collect(0, T0 + 2 * MIN);
     assert.equal(live.baselines, 0);
-    assert.equal(await lastMs(), T0 + 30 * MIN, 'the live baseline stays');
-    assert.equal(await score(), T0 + 30 * MIN);
-    // An announce more than an hour past the score rewrites it.
-    await counted(T0 + 95 * MIN, 'none', 300);
-    assert.equal(await score(), T0 + 95 * MIN);
+    assert.equal(await lastMs(), T0 + 5 * MIN, 'the live baseline stays');
+    assert.equal(await score(), T0 + 5 * MIN);
+    // An announce 8 min past the score rewrites it.
+    await counted(T0 + 13 * MIN, 'none', 300);
+    assert.equal(await score(), T0 + 13 * MIN);
     // Silent past its lifetime: the walk removes it, and its expiry entry.
-    const gone = await a!.gc.collect(0, T0 + 95 * MIN + 1);
+    const gone = await a!.gc.collect(0, T0 + 13 * MIN + 1);
     assert.equal(gone.baselines, 1);
     assert.equal(await client.hexists(k.b, field), 0);
     assert.equal(await client.zcard(k.bseen), 0);
@@ -179,9 +180,9 @@ describe('Redis store: GC under a lease', () => {
       return a!.countedAnnounce({ infoHash: hashOf(3), peer: p, role: 'leecher', event, numWant: 0, hidden: false, user, record,
         upMult: 1, downMult: 1, nowMs: at, maxGapMs: 60_000 });
     };
-    // 20 baselines (the batch is 7): 15 announced again 30 min later (scores lag), 5 silent.
+    // 20 baselines (the batch is 7): 15 announced again 5 min later (scores lag), 5 silent.
     for (let i = 0; i < 20; i++) await counted(i, T0, 'started');
-    for (let i = 0; i < 15; i++) await counted(i, T0 + 1_800_000, 'none');
+    for (let i = 0; i < 15; i++) await counted(i, T0 + 300_000, 'none');
     // Cutoff T0 + 1 ms: every score is below it; only the 5 silent baselines are expired.
     const r = await a!.gc.collect(0, T0 + 1);
     assert.equal(r.baselines, 5);
@@ -189,6 +190,6 @@ describe('Redis store: GC under a lease', () => {
     t.after(() => client.disconnect());
     const k = a!.keys.group(a!.keys.groupOf(hashOf(3)));
     assert.equal(await client.hlen(k.b), 15);
-    assert.equal(await client.zcount(k.bseen, '-inf', `(${T0 + 1_800_000}`), 0, 'every live score moved up to its lastMs');
+    assert.equal(await client.zcount(k.bseen, '-inf', `(${T0 + 300_000}`), 0, 'every live score moved up to its lastMs');
   });
 });

@@ -13,7 +13,8 @@ Keys of a group, T = "{<prefix>g<g>}" (passed as ARGV `tag` where a key must be 
   T:n      hash swarms/seeders/leechers: this group's gauges
   T:b      hash <ih 20><user 16><peer_id 20> -> struct '>ddddd' (up, down, left, lastMs, seenMs)
   T:bseen  zset baseline field -> seenMs: the baseline's lastMs when its score was last written,
-           at most BSEEN_REFRESH_MS older than lastMs and never newer (see refreshSeen)
+           at most `refreshMs` (1/8 of the baseline lifetime) older than lastMs, never newer
+           (see refreshSeen)
   T:seq    string: the group's last delta seq (max(last + 1, TIME ms × 1024): never goes back)
   T:d      stream: entry <seq>-1, field r = the 208-byte delta record
 ]]
@@ -22,10 +23,6 @@ local TWO32 = 4294967296
 local MAX_SAFE = 9007199254740991
 local FLAG_UNKNOWN_PEER = 1
 local FLAG_COUNTER_REGRESSION = 2
--- A baseline's `bseen` score is rewritten only once its lastMs has moved this far past it (or
--- back below it): most announces then skip a ZADD (a skiplist delete + insert). The GC reads
--- the baseline's own lastMs before removing one, so a stale score never collects it early.
-local BSEEN_REFRESH_MS = 3600000
 -- Record event codes (src/accounting/delta-record.ts).
 local EV_COMPLETED, EV_STARTED, EV_STOPPED = 1, 2, 3
 
@@ -212,11 +209,13 @@ local function rules(prev, up, down, left, event, now, maxGap)
   return dUp, dDown, seed, leech, snatch, flags, next
 end
 
--- Whether a baseline's `bseen` score (seenMs, nil for a new baseline) must be set to its new lastMs:
--- the score stays <= lastMs (so the GC finds every baseline past its lifetime) and within
--- BSEEN_REFRESH_MS of it (so the GC rarely finds live ones).
-local function refreshSeen(seenMs, last)
-  return seenMs == nil or last < seenMs or last - seenMs >= BSEEN_REFRESH_MS
+-- Whether a baseline's `bseen` score (seenMs, nil for a new baseline) must be set to its new lastMs.
+-- It is rewritten only once lastMs has moved `refreshMs` past it (or back below it): most announces
+-- then skip a ZADD (a skiplist delete + insert). The score stays <= lastMs, so the GC finds every
+-- baseline past its lifetime, and within refreshMs of it (1/8 of the lifetime), so the GC seldom
+-- meets a live one; when it does, it reads the baseline's own lastMs and keeps it (ptGc).
+local function refreshSeen(seenMs, last, refreshMs)
+  return seenMs == nil or last < seenMs or last - seenMs >= refreshMs
 end
 
 -- credit() of delta-scratch.ts: floor(raw × multiplier), never above 2^53 - 1.
@@ -230,7 +229,8 @@ end
 --[[
 pt_counted: one counted announce of the privtrak hook in shared mode, atomically.
 KEYS: tag. ARGV: as announceContext, then record (208 bytes: the request's facts, zero deltas),
-  then params = struct '>ddddd' numWant, upMult, downMult, maxGapMs, maxStream (doubles: exact).
+  then params = struct '>dddddd' numWant, upMult, downMult, maxGapMs, maxStream, bseenRefreshMs
+  (doubles: exactly the caller's numbers).
 Returns {complete, incomplete, flags, deltaUp, deltaDown, creditUp, creditDown, seedTime,
   leechTime, snatch 0|1, seq, peers} (peers: one string of <peer_id 20><compact> pairs), or the error PT_BUSY (nothing changed).
 ]]
@@ -238,7 +238,7 @@ local function ptCounted(keys, args)
   local tag = keys[1]
   local b, bseen, seqKey, d = tag .. ':b', tag .. ':bseen', tag .. ':seq', tag .. ':d'
   local record = args[7]
-  local numWant, upMult, downMult, maxGap, maxStream = struct.unpack('>ddddd', args[8])
+  local numWant, upMult, downMult, maxGap, maxStream, refreshMs = struct.unpack('>dddddd', args[8])
   if redis.call('XLEN', d) >= maxStream then
     return redis.error_reply('PT_BUSY the delta stream of this group is at its bound')
   end
@@ -304,7 +304,7 @@ local function ptCounted(keys, args)
       redis.call('ZREM', bseen, field)
     end
   else
-    if refreshSeen(seenMs, next[4]) then
+    if refreshSeen(seenMs, next[4], refreshMs) then
       seenMs = next[4]
       redis.call('ZADD', bseen, seenMs, field)
     end
