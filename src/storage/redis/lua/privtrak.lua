@@ -15,8 +15,8 @@ Keys of a group, T = "{<prefix>g<g>}" (passed as ARGV `tag` where a key must be 
   T:bseen  zset baseline field -> seenMs: the baseline's lastMs when its score was last written,
            at most `refreshMs` (1/8 of the baseline lifetime) older than lastMs, never newer
            (see refreshSeen)
-  T:seq    string: the group's last delta seq (max(last + 1, TIME ms × 1024): never goes back)
-  T:d      stream: entry <seq>-1, field r = the 208-byte delta record
+  T:d      stream: entry <seq>-1, field r = the 208-byte delta record; its last ID is the
+           group's last seq (max(last + 1, TIME ms × 1024): never goes back)
 ]]
 
 local TWO32 = 4294967296
@@ -99,12 +99,14 @@ local function announce(K, A, out)
     else
       local into, from, intoMember, fromMember = S, L, sMember, lMember
       if op == 'l' then into, from, intoMember, fromMember = L, S, lMember, sMember end
-      if redis.call('HDEL', from, pid) == 1 then
-        redis.call('ZREM', seen, fromMember)
-        if op == 'l' then dSeed = -1 else dLeech = -1 end
-      end
+      -- Already in `into` (HSET says 0: the usual re-announce) means not in `from`: the other
+      -- list is looked at only when the peer is new to this one.
       if redis.call('HSET', into, pid, compact) == 1 then
-        if op == 'l' then dLeech = dLeech + 1 else dSeed = dSeed + 1 end
+        if op == 'l' then dLeech = 1 else dSeed = 1 end
+        if redis.call('HDEL', from, pid) == 1 then
+          redis.call('ZREM', seen, fromMember)
+          if op == 'l' then dSeed = -1 else dLeech = -1 end
+        end
       end
       redis.call('ZADD', seen, now, intoMember)
       if op == 'g' then redis.call('HINCRBY', dl, ih, 1) end
@@ -218,6 +220,16 @@ local function refreshSeen(seenMs, last, refreshMs)
   return seenMs == nil or last < seenMs or last - seenMs >= refreshMs
 end
 
+-- The seq part of a stream's last-generated-id (`<seq>-1`): kept by the stream even when XTRIM
+-- has removed every entry.
+local function lastSeq(d)
+  local info = redis.call('XINFO', 'STREAM', d)
+  for i = 1, #info, 2 do
+    if info[i] == 'last-generated-id' then return tonumber(string.match(info[i + 1], '^(%d+)-')) end
+  end
+  return 0
+end
+
 -- credit() of delta-scratch.ts: floor(raw × multiplier), never above 2^53 - 1.
 local function credit(raw, mult)
   if mult == 1 then return raw end
@@ -236,7 +248,7 @@ Returns {complete, incomplete, flags, deltaUp, deltaDown, creditUp, creditDown, 
 ]]
 local function ptCounted(keys, args)
   local tag = keys[1]
-  local b, bseen, seqKey, d = tag .. ':b', tag .. ':bseen', tag .. ':seq', tag .. ':d'
+  local b, bseen, d = tag .. ':b', tag .. ':bseen', tag .. ':d'
   local record = args[7]
   local numWant, upMult, downMult, maxGap, maxStream, refreshMs = struct.unpack('>dddddd', args[8])
   if redis.call('XLEN', d) >= maxStream then
@@ -259,15 +271,6 @@ local function ptCounted(keys, args)
   end
   local dUp, dDown, seed, leech, snatch, flags, next = rules(prev, up, down, left, event, now, maxGap)
   local cUp, cDown = credit(dUp, upMult), credit(dDown, downMult)
-  -- seq = max(last + 1, Redis TIME in ms × 1024) (design, Changes): a group's seq never goes back,
-  -- even after a Redis that lost `T:seq` (no persistence, or a crash under appendfsync everysec).
-  -- About 1.8e15 today: far below 2^53, and exact in a double.
-  local time = redis.call('TIME')
-  local seq = (tonumber(redis.call('GET', seqKey)) or 0) + 1
-  local floor = (tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)) * 1024
-  if floor > seq then seq = floor end
-  -- %.0f, not tostring/..: Lua formats numbers with 14 significant digits.
-  local seqText = string.format('%.0f', seq)
   -- Keep the template's IPv6 and site-torrent-id bits; set snatch (1) and has-baseline (2).
   local bits = bit.band(string.byte(record, 4), 12)
   if snatch then bits = bits + 1 end
@@ -281,23 +284,38 @@ local function ptCounted(keys, args)
     baseline = struct.pack('>I4I4I4I4I4I4I4I4', a1, a2, b1, b2, c1, c2, d1, d2)
     bits = bits + 2
   end
-  local s1, s2 = halves(seq)
   local u1, u2 = halves(dUp)
   local w1, w2 = halves(dDown)
   local x1, x2 = halves(cUp)
   local y1, y2 = halves(cDown)
   -- Offsets (0-based) from delta-record.ts; Lua's string.sub is 1-based and inclusive. One pack
-  -- per run of patched fields: the record is rebuilt from 9 pieces.
-  local patched = table.concat({
-    string.sub(record, 1, 2), struct.pack('>BB', flags, bits), string.sub(record, 5, 8), struct.pack('>I4I4', s1, s2),
+  -- per run of patched fields: the record is rebuilt from 10 pieces, the seq (bytes 8-15) between.
+  local head = string.sub(record, 1, 2) .. struct.pack('>BB', flags, bits) .. string.sub(record, 5, 8)
+  local tail = table.concat({
     string.sub(record, 17, 48), struct.pack('>I4I4I4I4I4I4', u1, u2, w1, w2, seed, leech),
     string.sub(record, 73, 144), baseline, string.sub(record, 177, 184), struct.pack('>I4I4I4I4', x1, x2, y1, y2), string.sub(record, 201, 208),
   })
+  -- seq = max(last + 1, Redis TIME in ms × 1024) (design, Changes): a group's seq never goes back,
+  -- even after a Redis that lost the stream (no persistence, or a crash under appendfsync
+  -- everysec). `last` is the stream's last entry ID, which XADD itself checks: the floor is tried
+  -- first (it wins unless this group took over 1024 deltas in one ms or Redis's clock went back),
+  -- and only a refused floor costs a look at the stream's last-generated-id. About 1.8e15 today:
+  -- far below 2^53, and exact in a double.
   -- Writes start here, with the one that can fail (an entry ID not above the stream's last one):
-  -- a function that stops on an error keeps what it wrote before it, so the delta goes first and
-  -- the baseline moves only once the delta is there.
-  redis.call('XADD', d, seqText .. '-1', 'r', patched)
-  redis.call('SET', seqKey, seqText)
+  -- a failed XADD writes nothing, and the baseline moves only once the delta is there.
+  local time = redis.call('TIME')
+  local seq = (tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)) * 1024
+  local function add(s)
+    local s1, s2 = halves(s)
+    -- %.0f, not tostring/..: Lua formats numbers with 14 significant digits.
+    return redis.pcall('XADD', d, string.format('%.0f', s) .. '-1', 'r', head .. struct.pack('>I4I4', s1, s2) .. tail)
+  end
+  local added = add(seq)
+  if type(added) == 'table' and added.err then
+    seq = lastSeq(d) + 1
+    added = add(seq)
+    if type(added) == 'table' and added.err then return added end
+  end
   if next == nil then
     if prev ~= nil then
       redis.call('HDEL', b, field)
