@@ -121,6 +121,9 @@ describe('Redis store: busy', () => {
         await new Promise((r) => setTimeout(r, 100));
       }
     }
+    // The library is callable as soon as FUNCTION LOAD is done; `reloads` counts a reload once
+    // prepareRedis has also checked P{meta}, a few round trips later.
+    while (store.reloads === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     assert.ok(store.reloads >= 1);
     assert.deepEqual(await store.scrapeSwarm(ih), { complete: 1, incomplete: 0, downloaded: 0 });
     const r = await store.countedAnnounce(counted(ih, peer(2), 300, T0 + 2000));

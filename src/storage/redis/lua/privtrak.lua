@@ -37,8 +37,11 @@ local function swarmKey(tag, kind, fam, ih)
   return tag .. ':' .. kind .. fam .. ':' .. ih
 end
 
+-- The gauge steps as text (a number passed to redis.call costs a sprintf).
+local STEP = { [-1] = '-1', [1] = '1' }
+
 local function gaugeAdd(n, field, by)
-  if by ~= 0 then redis.call('HINCRBY', n, field, by) end
+  if by ~= 0 then redis.call('HINCRBY', n, field, STEP[by] or by) end
 end
 
 local function swarmSize(k1, k2, k3, k4)
@@ -59,7 +62,8 @@ end
 
 -- Removes up to `limit` peers last seen before `cutoff`. Returns how many.
 local function collectPeers(seen, n, tag, cutoff, limit)
-  local expired = redis.call('ZRANGEBYSCORE', seen, '-inf', '(' .. cutoff, 'LIMIT', 0, limit)
+  -- Arguments as text: a Lua number passed to redis.call is formatted with sprintf on every call.
+  local expired = redis.call('ZRANGEBYSCORE', seen, '-inf', '(' .. cutoff, 'LIMIT', '0', limit)
   local removed = 0
   for i = 1, #expired do removed = removed + expire(seen, n, tag, expired[i]) end
   return removed
@@ -67,13 +71,13 @@ end
 
 --[[
 The announce context shared by pt_announce and pt_counted. K = the 7 swarm keys (s4, l4, s6, l6,
-seen, dl, n); A = op, family, peer_id, compact, nowMs, numWant, role, ih, peerCutoffMs, tag.
+seen, dl, n; dl is built only when used: A[10] .. ':dl'); A = op, family, peer_id, compact, nowMs, numWant, role, ih, peerCutoffMs, tag.
 op: s put seeder, l put leecher, g graduate (seeder + one download), d delete, v view only.
 role (for the view): s seeder, l leecher, g gone.
 ]]
 local function announce(K, A, out)
   local op, fam, pid, compact, now, numWant, role, ih = A[1], A[2], A[3], A[4], A[5], tonumber(A[6]), A[7], A[8]
-  local seen, dl, n = K[5], K[6], K[7]
+  local seen, n = K[5], K[7]
   local S, L = K[1], K[2]
   if fam == '6' then S, L = K[3], K[4] end
   local complete, incomplete
@@ -88,7 +92,7 @@ local function announce(K, A, out)
   else
     -- Lazy GC: every announce pops up to 2 expired peers of its group, so a group stays bounded
     -- even between the GC lease holder's walks.
-    collectPeers(seen, n, A[10], A[9], 2)
+    collectPeers(seen, n, A[10], A[9], '2')
     -- The swarm change first, then the counts are read as they are after it. A peer is in one
     -- list of its family at a time; `seen` names where.
     local sMember, lMember = ih .. 's' .. fam .. pid, ih .. 'l' .. fam .. pid
@@ -109,7 +113,7 @@ local function announce(K, A, out)
         end
       end
       redis.call('ZADD', seen, now, intoMember)
-      if op == 'g' then redis.call('HINCRBY', dl, ih, 1) end
+      if op == 'g' then redis.call('HINCRBY', A[10] .. ':dl', ih, '1') end
     end
     complete = redis.call('HLEN', K[1]) + redis.call('HLEN', K[3])
     incomplete = redis.call('HLEN', K[2]) + redis.call('HLEN', K[4])
@@ -156,7 +160,7 @@ peerCutoffMs (decimal text: they go back to Redis as they are).
 ]]
 local function announceContext(tag, args, numWant)
   local ops, ih = args[1], args[3]
-  local K = { tag .. ':s4:' .. ih, tag .. ':l4:' .. ih, tag .. ':s6:' .. ih, tag .. ':l6:' .. ih, tag .. ':seen', tag .. ':dl', tag .. ':n' }
+  local K = { tag .. ':s4:' .. ih, tag .. ':l4:' .. ih, tag .. ':s6:' .. ih, tag .. ':l6:' .. ih, tag .. ':seen', false, tag .. ':n' }
   local A = { string.sub(ops, 1, 1), string.sub(ops, 2, 2), args[2], args[4], args[5], numWant, string.sub(ops, 3, 3), ih, args[6], tag }
   return K, A
 end
@@ -298,13 +302,16 @@ local function ptCounted(keys, args)
   -- seq = max(last + 1, Redis TIME in ms × 1024) (design, Changes): a group's seq never goes back,
   -- even after a Redis that lost the stream (no persistence, or a crash under appendfsync
   -- everysec). `last` is the stream's last entry ID, which XADD itself checks: the floor is tried
-  -- first (it wins unless this group took over 1024 deltas in one ms or Redis's clock went back),
+  -- first (it wins unless two deltas of this group fell in one µs or Redis's clock went back),
   -- and only a refused floor costs a look at the stream's last-generated-id. About 1.8e15 today:
   -- far below 2^53, and exact in a double.
   -- Writes start here, with the one that can fail (an entry ID not above the stream's last one):
   -- a failed XADD writes nothing, and the baseline moves only once the delta is there.
+  -- The floor steps within its ms by the microsecond (0..1023 for 0..999 µs): two announces of a
+  -- group a few µs apart (one call takes more) get different floors, so the fallback stays rare.
   local time = redis.call('TIME')
-  local seq = (tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)) * 1024
+  local usec = tonumber(time[2])
+  local seq = (tonumber(time[1]) * 1000 + math.floor(usec / 1000)) * 1024 + math.floor((usec % 1000) * 1024 / 1000)
   local function add(s)
     local s1, s2 = halves(s)
     -- %.0f, not tostring/..: Lua formats numbers with 14 significant digits.
@@ -352,7 +359,7 @@ either count looked at reaches `limit`).
 local function ptGc(keys, args)
   local b, bseen = keys[3], keys[4]
   local limit, cutoff = tonumber(args[3]), tonumber(args[2])
-  local peers = collectPeers(keys[1], keys[2], args[4], args[1], limit)
+  local peers = collectPeers(keys[1], keys[2], args[4], args[1], args[3])
   local old = redis.call('ZRANGEBYSCORE', bseen, '-inf', '(' .. args[2], 'LIMIT', 0, limit)
   local removed = 0
   for i = 1, #old do
