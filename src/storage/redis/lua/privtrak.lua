@@ -7,7 +7,8 @@ is an integer below 2^53, which a double holds exactly, so nothing here rounds.
 
 Keys of a group, T = "{<prefix>g<g>}" (passed as ARGV `tag` where a key must be built from a
 `seen` member; such keys carry the same tag, so they are in the same slot):
-  T:s4:<ih> T:l4:<ih> T:s6:<ih> T:l6:<ih>  hash peer_id -> compact peer
+  T:s4:<ih> T:l4:<ih> T:s6:<ih> T:l6:<ih>  hash peer_id -> <peer_id 20><compact peer>: the
+           record a view returns, so a whole small list is one HVALS
   T:seen   zset <ih 20><kind s|l><family 4|6><peer_id 20> -> last announce ms
   T:dl     hash ih -> completed downloads
   T:n      hash swarms/seeders/leechers: this group's gauges
@@ -69,6 +70,15 @@ local function collectPeers(seen, n, tag, cutoff, limit)
   return removed
 end
 
+-- `records` (<peer_id 20><compact> records of `stride` bytes) without the one of peer `pid`. The
+-- search is a plain find; a match must start on a record boundary to be the peer's own id.
+local function withoutRecord(records, pid, stride)
+  local at = string.find(records, pid, 1, true)
+  while at and (at - 1) % stride ~= 0 do at = string.find(records, pid, at + 1, true) end
+  if not at then return records end
+  return string.sub(records, 1, at - 1) .. string.sub(records, at + stride)
+end
+
 --[[
 The announce context shared by pt_announce and pt_counted. K = the 7 swarm keys (s4, l4, s6, l6,
 seen, dl, n; dl is built only when used: A[10] .. ':dl'); A = op, family, peer_id, compact, nowMs, numWant, role, ih, peerCutoffMs, tag.
@@ -80,11 +90,12 @@ local function announce(K, A, out)
   local seen, n = K[5], K[7]
   local S, L = K[1], K[2]
   if fam == '6' then S, L = K[3], K[4] end
-  local complete, incomplete
+  -- sizes: HLEN of s4, l4, s6, l6 (after the change), for the counts and the peer selection.
+  local complete, incomplete, sizes
   if op == 'v' then
     -- The view alone: the swarm as it is, the announcer counted as `role` instead of as it stands.
-    complete = redis.call('HLEN', K[1]) + redis.call('HLEN', K[3])
-    incomplete = redis.call('HLEN', K[2]) + redis.call('HLEN', K[4])
+    sizes = { redis.call('HLEN', K[1]), redis.call('HLEN', K[2]), redis.call('HLEN', K[3]), redis.call('HLEN', K[4]) }
+    complete, incomplete = sizes[1] + sizes[3], sizes[2] + sizes[4]
     if complete + incomplete > 0 then
       if redis.call('HEXISTS', S, pid) == 1 then complete = complete - 1
       elseif redis.call('HEXISTS', L, pid) == 1 then incomplete = incomplete - 1 end
@@ -105,7 +116,7 @@ local function announce(K, A, out)
       if op == 'l' then into, from, intoMember, fromMember = L, S, lMember, sMember end
       -- Already in `into` (HSET says 0: the usual re-announce) means not in `from`: the other
       -- list is looked at only when the peer is new to this one.
-      if redis.call('HSET', into, pid, compact) == 1 then
+      if redis.call('HSET', into, pid, pid .. compact) == 1 then
         if op == 'l' then dLeech = 1 else dSeed = 1 end
         if redis.call('HDEL', from, pid) == 1 then
           redis.call('ZREM', seen, fromMember)
@@ -115,8 +126,8 @@ local function announce(K, A, out)
       redis.call('ZADD', seen, now, intoMember)
       if op == 'g' then redis.call('HINCRBY', A[10] .. ':dl', ih, '1') end
     end
-    complete = redis.call('HLEN', K[1]) + redis.call('HLEN', K[3])
-    incomplete = redis.call('HLEN', K[2]) + redis.call('HLEN', K[4])
+    sizes = { redis.call('HLEN', K[1]), redis.call('HLEN', K[2]), redis.call('HLEN', K[3]), redis.call('HLEN', K[4]) }
+    complete, incomplete = sizes[1] + sizes[3], sizes[2] + sizes[4]
     local after = complete + incomplete
     local before = after - dSeed - dLeech
     gaugeAdd(n, 'seeders', dSeed)
@@ -128,26 +139,37 @@ local function announce(K, A, out)
   if role == 's' then complete = complete + 1 elseif role == 'l' then incomplete = incomplete + 1 end
   out[1], out[2] = complete, incomplete
   -- Peers of the announcer's family, never itself: a seeder gets leechers, a leecher seeders first.
-  -- They go back as ONE bulk string of <peer_id 20><compact> pairs (the family fixes the compact's
-  -- length): one reply element instead of two per peer, cheaper for Redis to build and to parse.
+  -- They go back as ONE bulk string of <peer_id 20><compact> records (the family fixes the
+  -- compact's length): one reply element instead of two per peer, cheaper for Redis to build and
+  -- to parse. The stored values are these records already.
   local wantRole = A[7]
   if wantRole == 'g' or numWant <= 0 then out[#out + 1] = ''; return end
-  local picked, n, taken = {}, 0, 0
-  local function take(key)
-    if taken >= numWant then return end
-    -- One more than needed: the announcer itself may be among them.
-    local r = redis.call('HRANDFIELD', key, numWant - taken + 1, 'WITHVALUES')
-    for i = 1, #r, 2 do
-      if taken >= numWant then return end
-      if r[i] ~= pid then
-        picked[n + 1], picked[n + 2] = r[i], r[i + 1]
-        n, taken = n + 2, taken + 1
+  local stride = fam == '6' and 38 or 26
+  local sizeS, sizeL = sizes[1], sizes[2]
+  if fam == '6' then sizeS, sizeL = sizes[3], sizes[4] end
+  local parts, taken = {}, 0
+  local function take(key, size)
+    local want = numWant - taken
+    if want <= 0 or size == 0 then return end
+    local got
+    if size <= want then
+      -- The whole list (most swarms are small): its values, without the announcer's record.
+      got = withoutRecord(table.concat(redis.call('HVALS', key)), pid, stride)
+    else
+      -- At random; one more than needed, as the announcer itself may be among them.
+      local r = redis.call('HRANDFIELD', key, want + 1, 'WITHVALUES')
+      local picked, n = {}, 0
+      for i = 1, #r, 2 do
+        if n < want and r[i] ~= pid then n = n + 1; picked[n] = r[i + 1] end
       end
+      got = table.concat(picked)
     end
+    parts[#parts + 1] = got
+    taken = taken + #got / stride
   end
-  if wantRole == 'l' then take(S) end
-  take(L)
-  out[#out + 1] = table.concat(picked)
+  if wantRole == 'l' then take(S, sizeS) end
+  take(L, sizeL)
+  out[#out + 1] = table.concat(parts)
 end
 
 --[[
