@@ -5,8 +5,11 @@ Every function works on the keys of ONE group (one hash tag, one Cluster slot) a
 Times come from ARGV (the trackers' clocks, epoch ms). Numbers are Lua doubles: every counter
 is an integer below 2^53, which a double holds exactly, so nothing here rounds.
 
-Keys of a group, T = "{<prefix>g<g>}" (passed as ARGV `tag` where a key must be built from a
-`seen` member; such keys carry the same tag, so they are in the same slot):
+Keys of a group, T = "{<prefix>g<g>}". pt_announce and pt_counted are called with T itself as
+their one key and build the group's key names from it; pt_gc gets T as ARGV `tag` to build swarm
+keys from `seen` members. Same tag, same slot: Redis Cluster lets a function touch undeclared keys
+of its declared key's slot. Cost notes (Redis CPU per counted announce): each redis.call costs
+about as much as the command itself again (argv, ACL, reply to Lua), so calls are kept few.
   T:s4:<ih> T:l4:<ih> T:s6:<ih> T:l6:<ih>  hash peer_id -> <peer_id 20><compact peer>: the
            record a view returns, so a whole small list is one HVALS
   T:seen   zset <ih 20><kind s|l><family 4|6><peer_id 20> -> last announce ms
