@@ -4,6 +4,11 @@
 //   npm run build && node bench/redis-fcall-cost.mjs [redis://127.0.0.1:6390/0] [announces]
 // Reports INFO commandstats usec_per_call of FCALL (time inside the function) and the server's
 // used_cpu_user+sys per call (everything: parsing, network I/O, the function).
+// On a shared machine CPU time is noisy; instruction counts are not. ONLY=counted|announce runs one
+// phase, so that the server's instructions can be counted around it:
+//   perf stat -e instructions:u,instructions:k -p <redis pid> -- env ONLY=counted node bench/redis-fcall-cost.mjs ...
+// NUMWANT=0 asks pt_counted for no peers. KEEP=1 leaves the keys (the server is thrown away).
+import { execSync } from 'node:child_process';
 import { Redis } from 'ioredis';
 import { RedisPeerStore } from '../dist/src/storage/redis/redis-store.js';
 import { makePeer } from '../dist/src/bittorrent/ip.js';
@@ -28,14 +33,29 @@ const hashes = Array.from({ length: SWARMS }, (_, i) => { const b = Buffer.alloc
 const peers = Array.from({ length: PEERS }, (_, i) => makePeer(Buffer.from(`-BN0001-${String(i).padStart(12, '0')}`), `10.0.${i}.1`, 6881));
 const up = new Map();
 
+// Steady state, as a tracker that has run for a while: before each measured phase, one unmeasured
+// pass over every swarm and peer (WARMUP calls, default SWARMS × PEERS), so the swarms are full and
+// the group hashes have their final encoding (a group's `b` is a small listpack only at first).
+const WARMUP = Number(process.env.WARMUP ?? SWARMS * PEERS);
+let base = 0;
+
+async function run(one, from, count) {
+  let next = from;
+  await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
+    while (next < from + count) await one(next++);
+  }));
+}
+
 async function measure(name, one) {
+  await run(one, base, WARMUP);
+  base += WARMUP;
+  // MEASURE_START: a shell command run once the warm-up is done (e.g. callgrind_control -z <pid>).
+  if (process.env.MEASURE_START) execSync(process.env.MEASURE_START);
   await admin.config('RESETSTAT');
   const cpu0 = await cpu();
-  let next = 0;
   const t0 = process.hrtime.bigint();
-  await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
-    while (next < N) await one(next++);
-  }));
+  await run(one, base, N);
+  base += N;
   const secs = Number(process.hrtime.bigint() - t0) / 1e9;
   const cpu1 = await cpu();
   const stats = await admin.info('commandstats');
@@ -54,7 +74,7 @@ async function cpu() {
 const scratch = new DeltaScratch();
 const zero = { deltaUp: 0, deltaDown: 0, seedTime: 0, leechTime: 0, snatch: false, flags: 0, next: null };
 try {
-  await measure('pt_counted (one per announce)', async (i) => {
+  if (process.env.ONLY !== 'announce') await measure('pt_counted (one per announce)', async (i) => {
     const ih = hashes[i % SWARMS];
     const peer = peers[Math.floor(i / SWARMS) % PEERS];
     const key = i % (SWARMS * PEERS);
@@ -67,7 +87,7 @@ try {
     await store.countedAnnounce({ infoHash: ih, peer, role: req.left === 0 ? 'seeder' : 'leecher', event, numWant: Number(process.env.NUMWANT ?? 50), hidden: false, user, record,
       upMult: 1, downMult: 1, nowMs: now, maxGapMs: 3_600_000 });
   });
-  await measure('pt_announce view + put (two per announce)', async (i) => {
+  if (process.env.ONLY !== 'counted') await measure('pt_announce view + put (two per announce)', async (i) => {
     const ih = hashes[i % SWARMS];
     const peer = peers[Math.floor(i / SWARMS) % PEERS];
     now += 1;
@@ -75,6 +95,7 @@ try {
     await store.putLeecher(ih, peer);
   });
 } finally {
+  if (process.env.KEEP) process.exit(0);
   let cursor = '0';
   do {
     const [c, keys] = await admin.scanBuffer(cursor, 'MATCH', `*${prefix}*`, 'COUNT', 1000);

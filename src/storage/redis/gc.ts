@@ -41,11 +41,13 @@ export class LeasedCollector {
       if (!(await this.lease())) return { held: g > 0, peers, baselines };
       const k = this.keys.group(g);
       for (;;) {
-        const [p, b] = (await this.client.callBuffer('FCALL', FN.gc, 4, k.seen, k.n, k.b, k.bseen,
-          String(peerCutoffMs), String(baselineCutoffMs), String(this.batch), k.tag)) as [number, number];
+        // looked = baselines examined: a lagging expiry score (pt_counted refreshes it lazily) is
+        // moved up instead of removing its live baseline, so `b` alone may stay below the batch.
+        const [p, b, looked] = (await this.client.callBuffer('FCALL', FN.gc, 4, k.seen, k.n, k.b, k.bseen,
+          String(peerCutoffMs), String(baselineCutoffMs), String(this.batch), k.tag)) as [number, number, number];
         peers += p;
         baselines += b;
-        if (p < this.batch && b < this.batch) break;
+        if (p < this.batch && looked < this.batch) break;
       }
     }
     return { held: true, peers, baselines };

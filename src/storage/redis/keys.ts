@@ -6,7 +6,7 @@
  */
 
 /** The function library's version: function names carry it, so trackers of two versions sharing one Redis never call each other's code. */
-export const LIBRARY_VERSION = 1;
+export const LIBRARY_VERSION = 2;
 export const LIBRARY_NAME = `privtrak_v${LIBRARY_VERSION}`;
 
 /** Function names of the library (lua/privtrak.lua). */
@@ -29,7 +29,6 @@ export interface GroupKeys {
   readonly n: Buffer;
   readonly b: Buffer;
   readonly bseen: Buffer;
-  readonly seq: Buffer;
   readonly d: Buffer;
 }
 
@@ -49,7 +48,7 @@ export class KeySpace {
     for (let g = 0; g < groups; g++) {
       const tag = `{${prefix}g${g}}`;
       const k = (suffix: string) => Buffer.from(`${tag}:${suffix}`, 'latin1');
-      this.groupKeys.push({ group: g, tag: Buffer.from(tag, 'latin1'), seen: k('seen'), dl: k('dl'), n: k('n'), b: k('b'), bseen: k('bseen'), seq: k('seq'), d: k('d') });
+      this.groupKeys.push({ group: g, tag: Buffer.from(tag, 'latin1'), seen: k('seen'), dl: k('dl'), n: k('n'), b: k('b'), bseen: k('bseen'), d: k('d') });
       this.swarmPrefixes.push({ s4: k('s4:'), l4: k('l4:'), s6: k('s6:'), l6: k('l6:') });
     }
   }

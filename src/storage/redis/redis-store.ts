@@ -28,6 +28,8 @@ const ROLE: Record<SwarmRole, string> = { seeder: 's', leecher: 'l', gone: 'g' }
 const FAMILY = { 4: '4', 6: '6' } as const;
 /** Fields before the peers in a pt_counted reply. */
 const COUNTED_HEAD = 11;
+/** Bytes of one peer in a reply's peer string: peer_id (20) then the compact peer of the family. */
+const PEER_STRIDE = { 4: 20 + 6, 6: 20 + 18 } as const;
 
 export const DEFAULT_BASELINE_LIFETIME_MS = 7 * 24 * 3600_000;
 
@@ -50,9 +52,17 @@ function storedPeer(id: Buffer, compact: Buffer): Peer {
   return { id, ip, port, family, compact, ipv4: family === 4 ? compact.readUInt32BE(0) : 0 };
 }
 
-function viewOf(reply: unknown[], head: number): AnnounceView {
+/**
+ * The view of a reply: counts first, then at index `head` one string of <peer_id 20><compact>
+ * pairs, all of the announcer's family (one reply element, whatever the peer count).
+ */
+function viewOf(reply: unknown[], head: number, family: 4 | 6): AnnounceView {
   const peers: Peer[] = [];
-  for (let i = head; i + 1 < reply.length; i += 2) peers.push(storedPeer(reply[i] as Buffer, reply[i + 1] as Buffer));
+  const packed = reply[head] as Buffer;
+  const stride = PEER_STRIDE[family];
+  for (let at = 0; at + stride <= packed.length; at += stride) {
+    peers.push(storedPeer(packed.subarray(at, at + 20), packed.subarray(at + 20, at + stride)));
+  }
   return { peers, complete: Number(reply[0]), incomplete: Number(reply[1]) };
 }
 
@@ -77,7 +87,7 @@ export class RedisPeerStore implements PeerStore, SharedAccounting {
   private readonly cfg: RedisStorageConfig;
   private readonly clock: Clock;
   /** Per group bound of `T:d`: ceil(max_stream_entries / groups). */
-  private readonly maxStream: string;
+  private readonly maxStream: number;
   private readonly collector: LeasedCollector;
   private baselineLifetimeMs: number;
   /** Connection errors seen (each failed reconnect attempt counts). */
@@ -92,7 +102,7 @@ export class RedisPeerStore implements PeerStore, SharedAccounting {
     this.clock = opts.clock;
     this.keys = new KeySpace(this.cfg.key_prefix, this.cfg.groups);
     this.client = opts.client ?? createRedisClient(this.cfg);
-    this.maxStream = String(Math.ceil(this.cfg.max_stream_entries / this.cfg.groups));
+    this.maxStream = Math.ceil(this.cfg.max_stream_entries / this.cfg.groups);
     this.baselineLifetimeMs = opts.baselineLifetimeMs ?? DEFAULT_BASELINE_LIFETIME_MS;
     const leaseMs = Math.max(2 * this.cfg.gc_interval, 30_000);
     this.collector = new LeasedCollector(this.client, this.keys, this.instanceId, leaseMs, opts.gcBatch);
@@ -153,13 +163,12 @@ export class RedisPeerStore implements PeerStore, SharedAccounting {
   }
 
   private announce(op: Op, infoHash: Buffer, peer: Peer, role: SwarmRole, numWant: number): Promise<unknown[]> {
-    const g = this.keys.groupOf(infoHash);
-    const s = this.keys.swarm(infoHash, g);
-    const k = this.keys.group(g);
+    // One key, the group's tag: the library builds the group's key names from it (lua/privtrak.lua
+    // announceContext), so the call carries 8 arguments instead of 17.
+    const k = this.keys.group(this.keys.groupOf(infoHash));
     const now = this.clock.nowMs();
-    return this.fcall(FN.announce, [s.s4, s.l4, s.s6, s.l6, k.seen, k.dl, k.n], [
-      op, FAMILY[peer.family], peer.id, peer.compact, String(now), String(numWant), ROLE[role], infoHash,
-      String(now - this.cfg.peer_lifetime), k.tag,
+    return this.fcall(FN.announce, [k.tag], [
+      `${op}${FAMILY[peer.family]}${ROLE[role]}`, peer.id, infoHash, peer.compact, String(now), String(now - this.cfg.peer_lifetime), String(numWant),
     ]);
   }
 
@@ -184,24 +193,32 @@ export class RedisPeerStore implements PeerStore, SharedAccounting {
   }
 
   async announceView(infoHash: Buffer, announcer: Peer, role: SwarmRole, numWant: number): Promise<AnnounceView> {
-    return viewOf(await this.announce('v', infoHash, announcer, role, numWant), 2);
+    return viewOf(await this.announce('v', infoHash, announcer, role, numWant), 2, announcer.family);
   }
 
   async countedAnnounce(a: CountedAnnounce): Promise<CountedResult> {
     // The swarm change the swarm hook would make (swarm-hook.ts), in the same atomic step.
     const op: Op = a.role === 'gone' || a.hidden ? 'd' : a.event === 'completed' ? 'g' : a.role === 'seeder' ? 's' : 'l';
     const g = this.keys.groupOf(a.infoHash);
-    const s = this.keys.swarm(a.infoHash, g);
     const k = this.keys.group(g);
-    const reply = await this.fcall(FN.counted, [s.s4, s.l4, s.s6, s.l6, k.seen, k.dl, k.n, k.b, k.bseen, k.seq, k.d], [
-      op, FAMILY[a.peer.family], a.peer.id, a.peer.compact, String(a.nowMs), String(a.numWant), ROLE[a.role], a.infoHash,
-      String(a.nowMs - this.cfg.peer_lifetime), k.tag, a.record, String(a.upMult), String(a.downMult), String(a.maxGapMs), this.maxStream,
+    // The numbers as doubles (exactly the JS values), in one argument.
+    const params = Buffer.allocUnsafe(48);
+    params.writeDoubleBE(a.numWant, 0);
+    params.writeDoubleBE(a.upMult, 8);
+    params.writeDoubleBE(a.downMult, 16);
+    params.writeDoubleBE(a.maxGapMs, 24);
+    params.writeDoubleBE(this.maxStream, 32);
+    // A baseline's expiry score is rewritten once its lastMs moved 1/8 of the lifetime past it.
+    params.writeDoubleBE(Math.max(1, Math.floor(this.baselineLifetimeMs / 8)), 40);
+    const reply = await this.fcall(FN.counted, [k.tag], [
+      `${op}${FAMILY[a.peer.family]}${ROLE[a.role]}`, a.peer.id, a.infoHash, a.peer.compact, String(a.nowMs),
+      String(a.nowMs - this.cfg.peer_lifetime), a.record, params,
       // The deadline (real clock, not the announce's): Redis refuses the call once we have given up on it (lua, pt_counted).
       String(Date.now() + this.cfg.command_timeout),
     ]);
     const n = (i: number) => Number(reply[i]);
     return {
-      view: viewOf(reply, COUNTED_HEAD),
+      view: viewOf(reply, COUNTED_HEAD, a.peer.family),
       outcome: {
         flags: n(2), deltaUp: n(3), deltaDown: n(4), creditUp: n(5), creditDown: n(6), seedTime: n(7), leechTime: n(8),
         snatch: n(9) === 1, seq: n(10), group: g,

@@ -7,6 +7,7 @@ import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Redis } from 'ioredis';
 import { RedisPeerStore } from '../../../src/storage/redis/redis-store.js';
+import { LIBRARY_NAME } from '../../../src/storage/redis/keys.js';
 import { ManualClock } from '../../../src/clock.js';
 import { encodeRecord } from '../../../src/accounting/delta-record.js';
 import { DeltaScratch } from '../../../src/middleware/privtrak/delta-scratch.js';
@@ -56,8 +57,13 @@ describe('Redis store: busy', () => {
     const other = Buffer.concat([Buffer.from([0, 1]), Buffer.alloc(18, 1)]); // group 1
     for (let i = 0; i < 3; i++) await store.countedAnnounce(counted(ih, peer(i), 100, T0));
     const k = store.keys.group(0);
+    // The stream's last ID is the group's last seq.
+    const lastSeq = async () => {
+      const info = (await client.call('XINFO', 'STREAM', k.d)) as unknown[];
+      return Number(String(info[info.indexOf('last-generated-id') + 1]).split('-')[0]);
+    };
     const snapshot = async () => ({
-      scrape: await store.scrapeSwarm(ih), stats: await store.stats(), seq: await client.get(k.seq), xlen: await client.xlen(k.d),
+      scrape: await store.scrapeSwarm(ih), stats: await store.stats(), seq: await lastSeq(), xlen: await client.xlen(k.d),
       baselines: await client.hgetallBuffer(k.b), seen: await client.zrangeBuffer(k.seen, 0, -1, 'WITHSCORES'),
     });
     const before = await snapshot();
@@ -74,7 +80,7 @@ describe('Redis store: busy', () => {
     await client.xtrim(k.d, 'MINID', ids[1]!);
     const r = await store.countedAnnounce(counted(ih, peer(0), 500, T0 + 5000));
     assert.equal(r.outcome.deltaUp, 400);
-    assert.ok(r.outcome.seq > Number(before.seq), 'the next seq');
+    assert.ok(r.outcome.seq > before.seq, 'the next seq');
     assert.equal(await client.xlen(k.d), 3);
   });
 
@@ -176,7 +182,7 @@ describe('Redis store: busy', () => {
     t.after(() => store.stop());
     const admin = new Redis(redis.url);
     t.after(() => admin.disconnect());
-    await admin.call('FUNCTION', 'DELETE', 'privtrak_v1');
+    await admin.call('FUNCTION', 'DELETE', LIBRARY_NAME);
     await assert.rejects(store.putSeeder(Buffer.alloc(20, 1), peer(1)), isBusy);
     const deadline = Date.now() + 5000;
     while (store.reloads === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));

@@ -119,4 +119,77 @@ describe('Redis store: GC under a lease', () => {
     assert.deepEqual(await a!.stats(), { swarms: 1, seeders: 0, leechers: 3 });
     assert.deepEqual(await a!.scrapeSwarm(hashOf(1)), { complete: 0, incomplete: 3, downloaded: 0 });
   });
+  it('refreshes a baseline\'s expiry score lazily, and the walk neither collects a live baseline early nor keeps an expired one', async (t) => {
+    url = await redisUrlOrSkip(t);
+    if (url === undefined) return;
+    const clock = new ManualClock(T0);
+    const [a] = await stores(t, url, clock, 1, 1e9);
+    const user = Buffer.alloc(16, 4);
+    const p = peer(1);
+    const counted = async (at: number, event: 'started' | 'none', uploaded: number) => {
+      clock.set(at);
+      const req: AnnounceRequest = { infoHash: hashOf(2), peer: p, event, uploaded, downloaded: 0, left: 5, numWant: 0, compact: true, noPeerId: false, transport: 'http' };
+      const record = encodeRecord(new DeltaScratch().fill(0, user, req, {} as RequestContext,
+        { deltaUp: 0, deltaDown: 0, seedTime: 0, leechTime: 0, snatch: false, flags: 0, next: null }, at));
+      return a!.countedAnnounce({ infoHash: hashOf(2), peer: p, role: 'leecher', event, numWant: 0, hidden: false, user, record,
+        upMult: 1, downMult: 1, nowMs: at, maxGapMs: 60_000 });
+    };
+    const client = new Redis(url);
+    t.after(() => client.disconnect());
+    const k = a!.keys.group(a!.keys.groupOf(hashOf(2)));
+    const field = Buffer.concat([hashOf(2), user, p.id]);
+    const lastMs = async () => (await client.hgetBuffer(k.b, field))?.readDoubleBE(24);
+    const score = async () => Number(await client.zscore(k.bseen, field));
+    const MIN = 60_000;
+
+    // Lifetime 1 h: the score is rewritten once lastMs moved 7.5 min (1/8) past it.
+    await counted(T0, 'started', 100);
+    assert.equal(await score(), T0);
+    // 5 min later: the baseline moves, its expiry score is left behind.
+    await counted(T0 + 5 * MIN, 'none', 200);
+    assert.equal(await lastMs(), T0 + 5 * MIN);
+    assert.equal(await score(), T0, 'score not rewritten within 1/8 of the lifetime');
+    // The walk at T0 + 62 min (cutoff T0 + 2 min) finds the lagging score, reads the baseline's
+    // own lastMs (T0 + 5 min, alive) and moves the score up instead of removing it.
+    const live = await a!.gc.collect(0, T0 + 2 * MIN);
+    assert.equal(live.baselines, 0);
+    assert.equal(await lastMs(), T0 + 5 * MIN, 'the live baseline stays');
+    assert.equal(await score(), T0 + 5 * MIN);
+    // An announce 8 min past the score rewrites it.
+    await counted(T0 + 13 * MIN, 'none', 300);
+    assert.equal(await score(), T0 + 13 * MIN);
+    // Silent past its lifetime: the walk removes it, and its expiry entry.
+    const gone = await a!.gc.collect(0, T0 + 13 * MIN + 1);
+    assert.equal(gone.baselines, 1);
+    assert.equal(await client.hexists(k.b, field), 0);
+    assert.equal(await client.zcard(k.bseen), 0);
+  });
+
+  it('moves a lagging score up for many live baselines in one walk, batch after batch', async (t) => {
+    url = await redisUrlOrSkip(t);
+    if (url === undefined) return;
+    const clock = new ManualClock(T0);
+    const [a] = await stores(t, url, clock, 1, 1e9);
+    const user = Buffer.alloc(16, 5);
+    const counted = async (n: number, at: number, event: 'started' | 'none') => {
+      clock.set(at);
+      const p = peer(n);
+      const req: AnnounceRequest = { infoHash: hashOf(3), peer: p, event, uploaded: at - T0 + 1, downloaded: 0, left: 5, numWant: 0, compact: true, noPeerId: false, transport: 'http' };
+      const record = encodeRecord(new DeltaScratch().fill(0, user, req, {} as RequestContext,
+        { deltaUp: 0, deltaDown: 0, seedTime: 0, leechTime: 0, snatch: false, flags: 0, next: null }, at));
+      return a!.countedAnnounce({ infoHash: hashOf(3), peer: p, role: 'leecher', event, numWant: 0, hidden: false, user, record,
+        upMult: 1, downMult: 1, nowMs: at, maxGapMs: 60_000 });
+    };
+    // 20 baselines (the batch is 7): 15 announced again 5 min later (scores lag), 5 silent.
+    for (let i = 0; i < 20; i++) await counted(i, T0, 'started');
+    for (let i = 0; i < 15; i++) await counted(i, T0 + 300_000, 'none');
+    // Cutoff T0 + 1 ms: every score is below it; only the 5 silent baselines are expired.
+    const r = await a!.gc.collect(0, T0 + 1);
+    assert.equal(r.baselines, 5);
+    const client = new Redis(url);
+    t.after(() => client.disconnect());
+    const k = a!.keys.group(a!.keys.groupOf(hashOf(3)));
+    assert.equal(await client.hlen(k.b), 15);
+    assert.equal(await client.zcount(k.bseen, '-inf', `(${T0 + 300_000}`), 0, 'every live score moved up to its lastMs');
+  });
 });
