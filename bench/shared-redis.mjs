@@ -174,6 +174,11 @@ async function runMode(mode, round) {
     const cpu = pids.reduce((s, p) => s + cpuSeconds(p), 0) - cpu0;
     const redisUsed = shared ? (await redisCpu(redisPort)) - redis0 : 0;
     const fc = shared ? await fcallStats(redisPort) : { calls: 0, usec: 0 };
+    // BENCH_COMMANDSTATS=1: Redis's commands by time so far (FCALL, and the drainer's XRANGE/XTRIM...).
+    if (shared && process.env['BENCH_COMMANDSTATS']) {
+      const rows = [...(await redisCommand(redisPort, 'INFO', 'commandstats')).matchAll(/^cmdstat_(\S+):calls=(\d+),usec=(\d+)/gm)];
+      log(rows.sort((a, b) => Number(b[3]) - Number(a[3])).slice(0, 8).map((m) => `  ${m[1]}: ${m[2]} calls, ${(Number(m[3]) / ok).toFixed(2)} µs/announce`).join('\n'));
+    }
     const r = {
       mode, round, rate: ok / secs, trackerUs: cpu / ok * 1e6, redisUs: redisUsed / Math.max(ok, 1) * 1e6,
       fcallUs: (fc.usec - fc0.usec) / Math.max(fc.calls - fc0.calls, 1),
