@@ -12,6 +12,8 @@
 --   FIXED_IH   1 = each peer announces one torrent only (info_hash (p % IH_POOL) + 1), as a real
 --              client does, instead of a random one per request
 --   COUNTERS   1 = each peer's uploaded/downloaded grow between its announces (per wrk thread)
+--   IH_SPREAD  1 = the info_hash's first two bytes are i's low 16 bits (the rest as without it), so
+--              the first bytes vary as a real SHA-1's do: the Redis store groups swarms by them
 -- e.g. IH_POOL=1000 wrk -t1 -c64 -d10s --latency -s bench/http-announce.lua http://127.0.0.1:6969 -- CLOSE=1
 --
 -- The pools are deterministic, so every run and every tracker sees the same info_hashes (opentracker's
@@ -26,9 +28,12 @@ local function setting(name, default)
   return v
 end
 
+local ih_spread = false
+
 local function hex_ih(i)
   -- 20 bytes: deterministic function of i, same as bench/hashes.mjs and ih_of() in bench/udp-load.c.
   local s = string.format("%08x", i)
+  if ih_spread then return string.format("%04x", i % 65536) .. string.rep("0", 28 - #s) .. "beefbeef" .. s end
   return string.rep("0", 40 - #s - 8) .. "beefbeef" .. s
 end
 
@@ -59,6 +64,7 @@ function init(args)
   passkey_pool = tonumber(setting("PASSKEY_POOL", "0"))
   fixed_ih = setting("FIXED_IH", "0") == "1"
   counters = setting("COUNTERS", "0") == "1"
+  ih_spread = setting("IH_SPREAD", "0") == "1"
   path = passkey and string.format(path_format, passkey) or "/announce"
   headers = {}
   for k, v in pairs(wrk.headers) do headers[k] = v end

@@ -33,7 +33,7 @@ const { values: args } = parseArgs({
     // Above what a run appends: with the store's default (200,000) the SQLite drainer falls behind
     // within seconds, a fifth of the announces are refused busy at the stream bound, and the
     // figures per ok announce include the refused ones' work (the sink's speed, not the store's).
-    'max-stream-entries': { type: 'string', default: '5000000' },
+    'max-stream-entries': { type: 'string', default: '200000' },
   },
 });
 const SECONDS = Math.min(Number(args.seconds), 120);
@@ -216,7 +216,7 @@ function runWrk(port) {
   return new Promise((resolve) => {
     const wrk = spawn('taskset', ['-c', process.env['WRK_CORE'] ?? '1', 'wrk', '-t1', `-c${args.conns}`, `-d${SECONDS}s`, '--timeout', '5s',
       '-s', join(ROOT, 'bench/http-announce.lua'), `http://127.0.0.1:${port}`, '--',
-      `IH_POOL=${args.torrents}`, `PEER_POOL=${args.peers}`, 'NUMWANT=50', 'CLOSE=0', `PASSKEY_POOL=${args.users}`, 'FIXED_IH=1', 'COUNTERS=1'], { stdio: ['ignore', 'pipe', 'pipe'] });
+      `IH_POOL=${args.torrents}`, `PEER_POOL=${args.peers}`, 'NUMWANT=50', 'CLOSE=0', `PASSKEY_POOL=${args.users}`, 'FIXED_IH=1', 'COUNTERS=1', 'IH_SPREAD=1'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let o = '';
     wrk.stdout.on('data', (c) => { o += c; });
     wrk.stderr.on('data', (c) => { o += c; });
