@@ -83,3 +83,30 @@ export async function prepareRedis(client: RedisClient, keys: KeySpace): Promise
   if (recorded !== keys.groups) throw new GroupsMismatchError(recorded, keys.groups, keys.prefix);
   await client.hset(keys.meta, 'version', String(LIBRARY_VERSION));
 }
+
+/**
+ * Redis settings under which the shared store cannot keep its counts exact, as warnings to log at
+ * start: an eviction policy other than `noeviction` may drop a baseline (its peer's next announce
+ * is then an unknown peer's) or an undrained stream entry (its bytes are lost). Not a refusal:
+ * managed Redis services may not let the tracker read the setting, and an operator may knowingly
+ * run a Redis with room to spare. Every master of a Cluster is asked.
+ */
+export async function redisSettingWarnings(client: RedisClient): Promise<string[]> {
+  const nodes: Redis[] = client instanceof Cluster ? client.nodes('master') : [client];
+  const warnings: string[] = [];
+  for (const node of nodes) {
+    const where = `${node.options.host ?? '?'}:${node.options.port ?? '?'}`;
+    let policy: string | undefined;
+    try {
+      const reply = await node.call('CONFIG', 'GET', 'maxmemory-policy') as string[];
+      policy = reply[1];
+    } catch {
+      warnings.push(`${where}: cannot read maxmemory-policy (CONFIG GET refused): make sure it is noeviction`);
+      continue;
+    }
+    if (policy !== undefined && policy !== 'noeviction') {
+      warnings.push(`${where}: maxmemory-policy is ${policy}: an evicted baseline or stream entry breaks exact counts; set it to noeviction`);
+    }
+  }
+  return warnings;
+}

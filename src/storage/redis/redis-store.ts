@@ -18,7 +18,7 @@ import type { Clock } from '../../clock.js';
 import type { RedisStorageConfig } from '../../config/schema.js';
 import type { AnnounceView, PeerStore } from '../peer-store.js';
 import { FN, KeySpace } from './keys.js';
-import { createRedisClient, GroupsMismatchError, prepareRedis, type RedisClient } from './connection.js';
+import { createRedisClient, GroupsMismatchError, prepareRedis, redisSettingWarnings, type RedisClient } from './connection.js';
 import { LeasedCollector } from './gc.js';
 import type { CountedAnnounce, CountedResult, SharedAccounting } from './shared-accounting.js';
 
@@ -96,9 +96,11 @@ export class RedisPeerStore implements PeerStore, SharedAccounting {
   reloads = 0;
   private lost = false;
   private reloading: Promise<void> | undefined;
+  private readonly logger: Logger | undefined;
 
   constructor(opts: RedisPeerStoreOptions) {
     this.cfg = opts.config;
+    this.logger = opts.logger;
     this.clock = opts.clock;
     this.keys = new KeySpace(this.cfg.key_prefix, this.cfg.groups);
     this.client = opts.client ?? createRedisClient(this.cfg);
@@ -136,6 +138,7 @@ export class RedisPeerStore implements PeerStore, SharedAccounting {
       const where = this.cfg.cluster_nodes.length > 0 ? `cluster ${this.cfg.cluster_nodes.join(',')}` : redactUrl(this.cfg.url ?? '');
       throw new Error(`storage: cannot start the Redis store at ${where}: ${(err as Error).message}`, { cause: err });
     }
+    for (const warning of await redisSettingWarnings(this.client)) this.logger?.warn(`Redis: ${warning}`);
     // A Redis that comes back empty (restarted without persistence) has lost the library: load it
     // again on every reconnect, so service resumes by itself. Until then announces are refused (busy).
     this.client.on('ready', () => {
