@@ -9,6 +9,7 @@
  * sum, over the user's peers, of the counters in the peer's last *accepted* announce. A peer never
  * has two announces in flight (a real client doesn't, and a reordered pair would be a regression).
  */
+import { RateDriver } from './rate-driver.js';
 import { escapeBytes, get } from './http-client.js';
 
 interface Peer {
@@ -51,11 +52,16 @@ export class AnnounceLoad {
   private readonly peers: Peer[] = [];
   private next = 0;
   private inFlight = 0;
-  private running = false;
-  private loop: Promise<void> | undefined;
-  private readonly settled = new Set<Promise<void>>();
+  private readonly driver: RateDriver;
 
   constructor(private readonly opts: LoadOptions) {
+    this.driver = new RateDriver({
+      rate: opts.rate, maxInFlight: opts.maxInFlight ?? 64, inFlight: () => this.inFlight,
+      next: () => {
+        const peer = this.pick();
+        return peer === undefined ? undefined : this.announce(peer);
+      },
+    });
     const users = opts.users ?? 20;
     const per = opts.peersPerUser ?? 25;
     for (let u = 0; u < users; u++) {
@@ -71,34 +77,12 @@ export class AnnounceLoad {
   }
 
   start(): void {
-    this.running = true;
-    this.loop = this.run();
+    this.driver.start();
   }
 
   /** Stops sending and waits for the announces in flight. */
-  async stop(): Promise<void> {
-    this.running = false;
-    await this.loop;
-    await Promise.all(this.settled);
-  }
-
-  private async run(): Promise<void> {
-    const t0 = Date.now();
-    let sent = 0;
-    const max = this.opts.maxInFlight ?? 64;
-    while (this.running) {
-      const due = Math.floor(((Date.now() - t0) / 1000) * this.opts.rate) - sent;
-      for (let i = 0; i < due && this.inFlight < max; i++) {
-        const peer = this.pick();
-        if (peer === undefined) break;
-        sent++;
-        const p = this.announce(peer).finally(() => this.settled.delete(p));
-        this.settled.add(p);
-      }
-      // Behind by more than a second (too many in flight): skip, rather than burst later.
-      if (due > this.opts.rate) sent += due - Math.ceil(this.opts.rate);
-      await new Promise((r) => setTimeout(r, 5));
-    }
+  stop(): Promise<void> {
+    return this.driver.stop();
   }
 
   /** The users' passkeys, in user order. */

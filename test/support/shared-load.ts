@@ -16,6 +16,7 @@
  * peers had a `completed` accepted (a snatch counts once per user and torrent). A peer never has
  * two announces in flight, as a real client never has.
  */
+import { RateDriver } from './rate-driver.js';
 import { createHash } from 'node:crypto';
 import { escapeBytes, get } from './http-client.js';
 
@@ -96,13 +97,18 @@ export class SharedLoad {
   private readonly peers: Peer[] = [];
   /** Per user: bytes of ended sessions, and the torrents snatched. */
   private readonly ended = new Map<number, { up: bigint; down: bigint; snatched: Set<number> }>();
-  private running = false;
-  private loop: Promise<void> | undefined;
-  private readonly settled = new Set<Promise<unknown>>();
   private inFlight = 0;
+  private readonly driver: RateDriver;
   private cursor = 0;
 
   constructor(private readonly opts: SharedLoadOptions) {
+    this.driver = new RateDriver({
+      rate: opts.rate, maxInFlight: opts.maxInFlight ?? 48, inFlight: () => this.inFlight,
+      next: () => {
+        const peer = this.pick();
+        return peer === undefined ? undefined : this.announce(peer, this.nextFor(peer));
+      },
+    });
     const users = opts.users ?? 12;
     const per = opts.peersPerUser ?? 10;
     const torrents = opts.torrents ?? 40;
@@ -133,34 +139,12 @@ export class SharedLoad {
   }
 
   start(): void {
-    this.running = true;
-    this.loop = this.run();
+    this.driver.start();
   }
 
   /** Stops sending and waits for the announces in flight. */
-  async stop(): Promise<void> {
-    this.running = false;
-    await this.loop;
-    await Promise.all(this.settled);
-  }
-
-  private async run(): Promise<void> {
-    const t0 = Date.now();
-    let sent = 0;
-    const max = this.opts.maxInFlight ?? 48;
-    while (this.running) {
-      const due = Math.floor(((Date.now() - t0) / 1000) * this.opts.rate) - sent;
-      for (let i = 0; i < due && this.inFlight < max; i++) {
-        const peer = this.pick();
-        if (peer === undefined) break;
-        sent++;
-        const p = this.announce(peer, this.nextFor(peer)).finally(() => this.settled.delete(p));
-        this.settled.add(p);
-      }
-      // Behind by more than a second (every peer busy, or too many in flight): skip rather than burst.
-      if (due > this.opts.rate) sent += due - Math.ceil(this.opts.rate);
-      await new Promise((r) => setTimeout(r, 5));
-    }
+  stop(): Promise<void> {
+    return this.driver.stop();
   }
 
   private pick(): Peer | undefined {
