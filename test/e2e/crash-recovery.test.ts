@@ -18,6 +18,7 @@ import { escapeBytes } from '../support/http-client.js';
 import { freePort, MAIN, startTracker, waitExit } from '../support/tracker-process.js';
 import { postgresUrlOrSkip, freshSchema } from '../support/postgres.js';
 import { hashedPasskeyKey } from '../../src/accounting/user-key.js';
+import { prng } from '../support/prng.js';
 
 interface Client {
   user: string;
@@ -30,18 +31,6 @@ interface Client {
   completed: boolean;
   /** The last announce that succeeded, replayed later as a late duplicate. */
   last?: string;
-}
-
-/** Small deterministic PRNG, so a failure can be reproduced from its seed. */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 function get(port: number, path: string): Promise<string> {
@@ -102,7 +91,7 @@ async function simulate(sinkYaml: string, seed: number, migrate = false): Promis
     const m = spawnSync(process.execPath, [MAIN, 'migrate', '--config', configPath], { encoding: 'utf8', timeout: 20_000 });
     assert.equal(m.status, 0, m.stderr);
   }
-  const random = rng(seed);
+  const random = prng(seed);
   const users = ['0123456789abcdef0123456789abcdef', 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa', '5555555555555555ffffffffffffffff'];
   const torrents = [Buffer.alloc(20, 0x01), Buffer.alloc(20, 0xfe), Buffer.from('5afae1524e05072ba34fd3e8c6ede4c154c74bc2', 'hex')];
   const clients: Client[] = [];
