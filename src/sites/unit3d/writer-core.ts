@@ -26,10 +26,10 @@ import type { AdoptedBaseline, SinkState, TotalsQuery, TotalsRow } from '../../s
 import { unit3dAdoptable } from './writer-adopt.js';
 import { MysqlSession, type Conn } from '../../sinks/mysql-session.js';
 import type { Unit3dSiteConfig } from '../config.js';
-import { ASSUME_EXISTING, decodeAnnounces, fold, pairKey, pruneGone, type PairKey } from './writer-fold.js';
+import { ASSUME_EXISTING, decodeAnnounces, fold, pairKey, pruneGone, type Decoded, type Folded, type PairKey } from './writer-fold.js';
 import { applyTransitions, type PriorPeer } from './writer-peers.js';
-import { chunkOf, historyUpserts, peersUpserts, selectPeers, selectTorrents, selectUsers, torrentsUpdates, unregisteredUpserts,
-  usersUpdates, type Unregistered } from './writer-sql.js';
+import { chunkOf, historyUpserts, peersUpserts, SCRATCH_DDL, selectPeers, selectTorrents, selectUsers, torrentsUpdates, TORRENTS_UPDATE,
+  unregisteredUpserts, usersUpdates, USERS_UPDATE, type Unregistered } from './writer-sql.js';
 import { checkSiteSchema } from './writer-schema.js';
 import { MARK_DDL, MARK_TABLE, ensureMarkRow, loadMark } from '../applied-mark.js';
 import type { RecordSide } from './writer-side.js';
@@ -58,6 +58,8 @@ export interface ApplyInput {
 export interface ApplyOutcome {
   /** False: every delta was at or below the mark; nothing was written (the unregistered pairs neither). */
   readonly applied: boolean;
+  /** How it was committed (when applied): fast (no existence reads) or checked (something was gone: redone with them). */
+  readonly path?: 'fast' | 'checked';
   /** Rows written per table, committed. */
   readonly written: Readonly<Record<string, number>>;
   /** Deltas or rows left out, per reason (privtrak_site_rows_dropped_total's labels). */
@@ -120,12 +122,31 @@ export class Unit3dWriterCore implements Unit3dWriterBackend {
     });
   }
 
-  /** The transaction. */
+  /**
+   * The transaction, tried the fast way first: with every user and torrent of the batch still on
+   * the site (the usual case) the existence reads are not needed, because the counter UPDATEs
+   * say the same thing: their matched rows are the users and torrents that exist, and they lock
+   * them. Only when one is gone (a count falls short, or history's foreign key refuses a row) is
+   * the transaction rolled back and done again with the locking reads (applyChecked), which fold
+   * the gone ones out. Both write the same rows when nothing is gone.
+   */
   private async applyLocked(conn: Conn, input: ApplyInput): Promise<ApplyOutcome> {
-    const { instance, unregistered } = input;
+    const begun = await this.begin(conn, input.instance, input);
+    if (begun === undefined) return { applied: false, written: {}, dropped: {} };
+    const fast = await this.applyFast(conn, input, begun);
+    if (fast !== undefined) return fast;
+    await conn.query('ROLLBACK');
+    const again = await this.begin(conn, input.instance, input);
+    if (again === undefined) return { applied: false, written: {}, dropped: {} };
+    return this.applyChecked(conn, input, again);
+  }
+
+  /** Starts the batch's transaction: the scratch tables, the mark row locked, the deltas above it. Undefined: nothing above the mark (rolled back). */
+  private async begin(conn: Conn, instance: string, input: ApplyInput): Promise<Decoded | undefined> {
     const [results] = await conn.query(
-      `SET time_zone = '+00:00'; START TRANSACTION; SELECT applied_through FROM ${MARK_TABLE} WHERE instance = ? FOR UPDATE`, [instance]);
-    const mark = ((results as unknown[])[2] as Row[])[0];
+      `SET time_zone = '+00:00'; ${SCRATCH_DDL.join('; ')}; START TRANSACTION; SELECT applied_through FROM ${MARK_TABLE} WHERE instance = ? FOR UPDATE`, [instance]);
+    const all = results as unknown[];
+    const mark = (all[all.length - 1] as Row[])[0];
     if (mark === undefined) {
       this.knownInstances.delete(instance);
       throw new Error(`unit3d writer: the mark row of instance "${instance}" vanished (was ${MARK_TABLE} emptied?); the batch will be retried`);
@@ -133,10 +154,55 @@ export class Unit3dWriterCore implements Unit3dWriterBackend {
     const decoded = decodeAnnounces(input.records, input.side, Number(mark['applied_through']));
     if (decoded.count === 0) {
       await conn.query('ROLLBACK');
-      return { applied: false, written: {}, dropped: {} };
+      return undefined;
     }
-    const max = this.config.max_records_per_batch;
+    return decoded;
+  }
 
+  /**
+   * The batch assuming every user and torrent exists: users first (every user of the batch, those
+   * without credit with 0 and 0: looked up and locked), then the peers rows' states, the torrents'
+   * counters, peers, history and the unregistered pairs. Undefined: something is gone; the caller
+   * rolls back (nothing is committed here before the counts are checked).
+   */
+  private async applyFast(conn: Conn, input: ApplyInput, decoded: Decoded): Promise<ApplyOutcome | undefined> {
+    const max = this.config.max_records_per_batch;
+    const folded = fold(input.records, decoded.announces, ASSUME_EXISTING);
+    const credits = new Map(folded.users);
+    const pairs = new Map<PairKey, { userId: number; torrentId: number }>();
+    for (const a of decoded.announces) {
+      if (!credits.has(a.userId)) credits.set(a.userId, { userId: a.userId, uploaded: 0, downloaded: 0 });
+      if (a.torrentId !== null) pairs.set(pairKey(a.userId, a.torrentId), { userId: a.userId, torrentId: a.torrentId });
+    }
+    const users = this.send(conn, usersUpdates(credits.values(), chunkOf('users', max)));
+    const peerRows = queryAll(conn, selectPeers([...pairs.values()], chunkOf('peers', max)));
+    const [usersMatched, prior] = await Promise.all([users, peerRows]);
+    if (usersMatched.get(USERS_UPDATE) !== credits.size) return undefined;
+    applyTransitions(prior.map(priorPeer), folded.peers, folded.torrents, folded.history);
+
+    const immune = (id: number) => decoded.immune.has(id);
+    function* writes(): Generator<string> {
+      yield* torrentsUpdates(folded.torrents.values(), chunkOf('torrents', max));
+      yield* peersUpserts(folded.peers.values(), chunkOf('peers', max));
+      yield* historyUpserts(folded.history.values(), immune, chunkOf('history', max));
+      yield* unregisteredUpserts(input.unregistered, chunkOf('unregistered', max));
+    }
+    let matched: Map<string, number>;
+    try {
+      matched = await this.send(conn, writes());
+    } catch (err) {
+      // A user or torrent deleted with nothing of it in the batch's counters: history's foreign key.
+      if ((err as { errno?: number }).errno === ER_NO_REFERENCED_ROW_2) return undefined;
+      throw err;
+    }
+    if ((matched.get(TORRENTS_UPDATE) ?? 0) !== folded.torrents.size) return undefined;
+    await this.commit(conn, input.instance, decoded);
+    return { ...outcome(folded, input.unregistered.length, decoded.notSiteUser), path: 'fast' };
+  }
+
+  /** The batch with the existence reads: what is gone is folded out (pruneGone), counted and logged once. */
+  private async applyChecked(conn: Conn, input: ApplyInput, decoded: Decoded): Promise<ApplyOutcome> {
+    const max = this.config.max_records_per_batch;
     // Which users and torrents exist (locked), and the peers rows' states before the batch.
     const userIds = new Set<number>();
     const torrentIds = new Set<number>();
@@ -159,12 +225,8 @@ export class Unit3dWriterCore implements Unit3dWriterBackend {
     const [userRows, torrentRows, peerRows] = await reads;
     const users = new Set<number>(userRows.map((r) => Number(r['id'])));
     const torrents = new Set<number>(torrentRows.map((r) => Number(r['id'])));
-    const prior: PriorPeer[] = peerRows.map((r) => ({
-      userId: Number(r['user_id']), torrentId: Number(r['torrent_id']), peerIdLatin1: (r['peer_id'] as Buffer).toString('latin1'),
-      active: Number(r['active']) === 1, seeder: Number(r['seeder']) === 1,
-    }));
     const folded = pruneGone(assumed, input.records, decoded.announces, { users, torrents });
-    applyTransitions(prior, folded.peers, folded.torrents, folded.history);
+    applyTransitions(peerRows.map(priorPeer), folded.peers, folded.torrents, folded.history);
 
     const immune = (id: number) => decoded.immune.has(id);
     function* writes(): Generator<string> {
@@ -172,26 +234,19 @@ export class Unit3dWriterCore implements Unit3dWriterBackend {
       yield* torrentsUpdates(folded.torrents.values(), chunkOf('torrents', max));
       yield* peersUpserts(folded.peers.values(), chunkOf('peers', max));
       yield* historyUpserts(folded.history.values(), immune, chunkOf('history', max));
-      yield* unregisteredUpserts(unregistered, chunkOf('unregistered', max));
+      yield* unregisteredUpserts(input.unregistered, chunkOf('unregistered', max));
     }
     await this.send(conn, writes());
-    // Only once every write succeeded: the mark and COMMIT (a failed one leaves the caller's ROLLBACK).
-    await conn.query(`UPDATE ${MARK_TABLE} SET applied_through = ?, applied_at = CURRENT_TIMESTAMP WHERE instance = ?; COMMIT`,
-      [decoded.through, instance]);
-    const dropped = {
-      not_site_user: decoded.notSiteUser, no_torrent_id: folded.noTorrent, user_gone: folded.droppedUser, torrent_gone: folded.droppedTorrent,
-    };
+    await this.commit(conn, input.instance, decoded);
     const gone = folded.droppedUser + folded.droppedTorrent === 0 ? undefined
       : this.freshGone(userIds, users, torrentIds, torrents, folded.droppedUser + folded.droppedTorrent);
-    return {
-      applied: true,
-      written: {
-        users: folded.users.size, torrents: folded.torrents.size, peers: folded.peers.size, history: folded.history.size,
-        unregistered_info_hashes: unregistered.length,
-      },
-      dropped,
-      ...(gone === undefined ? {} : { gone }),
-    };
+    return { ...outcome(folded, input.unregistered.length, decoded.notSiteUser), path: 'checked', ...(gone === undefined ? {} : { gone }) };
+  }
+
+  /** Only once every write succeeded: the mark and COMMIT (a failed one leaves the caller's ROLLBACK). */
+  private async commit(conn: Conn, instance: string, decoded: Decoded): Promise<void> {
+    await conn.query(`UPDATE ${MARK_TABLE} SET applied_through = ?, applied_at = CURRENT_TIMESTAMP WHERE instance = ?; COMMIT`,
+      [decoded.through, instance]);
   }
 
   /** Gone ids not reported before (a deleted torrent's peers may keep reaching batches for a while): each is logged once. */
@@ -211,24 +266,39 @@ export class Unit3dWriterCore implements Unit3dWriterBackend {
    * is built, without waiting for the one before: the server executes a group while the next is
    * being built (the client's work and the server's overlap instead of taking turns). Groups run in
    * order; if one fails, those after it may still run, but nothing is committed: this rejects once
-   * every group has settled, and the caller rolls back.
+   * every group has settled, and the caller rolls back. Returns the affected rows summed per
+   * statement text for the counter UPDATEs (USERS_UPDATE, TORRENTS_UPDATE: the rows that matched).
    */
-  private async send(conn: Conn, statements: Iterable<string>): Promise<void> {
-    const sent: Array<Promise<unknown>> = [];
+  private async send(conn: Conn, statements: Iterable<string>): Promise<Map<string, number>> {
+    const sent: Array<Promise<void>> = [];
+    const matched = new Map<string, number>();
+    const count = (group: readonly string[], result: unknown): void => {
+      // One result per statement when the text holds several, else the one result itself.
+      const results = group.length > 1 ? (result as unknown[]) : [result];
+      group.forEach((sql, i) => {
+        if (sql !== USERS_UPDATE && sql !== TORRENTS_UPDATE) return;
+        matched.set(sql, (matched.get(sql) ?? 0) + Number((results[i] as { affectedRows?: number }).affectedRows ?? 0));
+      });
+    };
+    const flush = (group: string[]): void => {
+      sent.push(conn.query(group.join(';\n')).then(([result]) => count(group, result)));
+    };
     let group: string[] = [];
     let bytes = 0;
     for (const sql of statements) {
       if (group.length > 0 && bytes + sql.length + 2 > this.packetBytes) {
-        sent.push(conn.query(group.join(';\n')));
+        flush(group);
         group = [];
         bytes = 0;
       }
       group.push(sql);
       bytes += sql.length + 2;
     }
-    if (group.length > 0) sent.push(conn.query(group.join(';\n')));
+    if (group.length > 0) flush(group);
     await settleAll(sent);
+    return matched;
   }
+
 
   /** UNIT3D-Announce's last counters of each live peer (writer-adopt.ts), for the privtrak hook's first start. */
   async adoptable(): Promise<AdoptedBaseline[]> {
@@ -306,4 +376,27 @@ async function queryAll(conn: Conn, sqls: Iterable<string>): Promise<Row[]> {
 async function rowsOf(conn: Conn, sql: string, args?: unknown[]): Promise<Row[]> {
   const [r] = await conn.query(sql, args);
   return r as Row[];
+}
+
+/** MySQL's "Cannot add or update a child row: a foreign key constraint fails". */
+const ER_NO_REFERENCED_ROW_2 = 1452;
+
+/** A peers row as the locking read returns it, as writer-peers.ts reads it. */
+function priorPeer(r: Row): PriorPeer {
+  return {
+    userId: Number(r['user_id']), torrentId: Number(r['torrent_id']), peerIdLatin1: (r['peer_id'] as Buffer).toString('latin1'),
+    active: Number(r['active']) === 1, seeder: Number(r['seeder']) === 1,
+  };
+}
+
+/** What a committed batch wrote and dropped. */
+function outcome(folded: Folded, unregistered: number, notSiteUser: number): ApplyOutcome {
+  return {
+    applied: true,
+    written: {
+      users: folded.users.size, torrents: folded.torrents.size, peers: folded.peers.size, history: folded.history.size,
+      unregistered_info_hashes: unregistered,
+    },
+    dropped: { not_site_user: notSiteUser, no_torrent_id: folded.noTorrent, user_gone: folded.droppedUser, torrent_gone: folded.droppedTorrent },
+  };
 }

@@ -17,6 +17,8 @@ export class SiteWriterMetrics {
   /** Reaper actions: peers deactivated, peers deleted, rounds, failures. */
   readonly reaper: Counter<'site' | 'action'>;
   readonly applySeconds: Histogram<'site'>;
+  /** Batches committed, by path: fast (no existence reads) or checked (redone with them: something was gone). */
+  readonly batches: Counter<'site' | 'path'>;
 
   constructor(registry: Registry, readonly site: string) {
     this.rows = counter(registry, 'privtrak_site_rows_written_total', 'Rows the site writer wrote (inserted or updated), by table.', ['site', 'table']);
@@ -25,6 +27,9 @@ export class SiteWriterMetrics {
       ['site', 'reason']);
     this.reaper = counter(registry, 'privtrak_site_reaper_actions_total',
       'What the site writer\'s reaper did: deactivated (stale active peers rows), deleted (old inactive rows), rounds, failures.', ['site', 'action']);
+    this.batches = counter(registry, 'privtrak_site_batches_total',
+      'Batches the site writer committed, by path: fast (every user and torrent still there, no existence reads) or checked (done again with the locking reads because one was gone).',
+      ['site', 'path']);
     this.applySeconds = (registry.getSingleMetric('privtrak_site_apply_duration_seconds') as Histogram<'site'> | undefined) ?? new Histogram({
       name: 'privtrak_site_apply_duration_seconds', help: 'Time to apply one batch to the site\'s tables (one transaction).',
       labelNames: ['site'], buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30], registers: [registry],

@@ -79,35 +79,60 @@ export function selectPeers(pairs: ReadonlyArray<{ userId: number; torrentId: nu
 
 // ---- writes ---------------------------------------------------------------------------------------
 
+// ---- counters: users and torrents --------------------------------------------------------------
+
+/**
+ * The writer's scratch tables, created in its own session (TEMPORARY: no other session sees them,
+ * the site's schema is not touched; MEMORY: nothing of them reaches InnoDB's logs). A chunk of
+ * counter deltas is inserted into one and joined to the site's table by one UPDATE: MariaDB parses
+ * a multi-row VALUES list far faster than the derived table of one `SELECT … UNION ALL` per row
+ * this replaced (about 30 → 20 µs per torrents row, measured with bench/site-sink-bench.mjs), and
+ * a table is emptied before every chunk, so it never holds more than one chunk (far below
+ * max_heap_table_size). Created before the batch's transaction: CREATE TEMPORARY TABLE does not
+ * commit, but MySQL refuses it inside a transaction under enforce_gtid_consistency.
+ */
+export const SCRATCH_DDL = [
+  'CREATE TEMPORARY TABLE IF NOT EXISTS privtrak_user_credits (id int unsigned NOT NULL PRIMARY KEY, up bigint unsigned NOT NULL,'
+    + ' down bigint unsigned NOT NULL) ENGINE=MEMORY',
+  'CREATE TEMPORARY TABLE IF NOT EXISTS privtrak_torrent_deltas (id int unsigned NOT NULL PRIMARY KEY, ds int NOT NULL, dl int NOT NULL,'
+    + ' dc int NOT NULL, db bigint NOT NULL, at datetime NOT NULL) ENGINE=MEMORY',
+] as const;
+
 /**
  * users.uploaded/downloaded += the credited deltas. An UPDATE joined to the batch's rows, not
  * UNIT3D-Announce's INSERT … ON DUPLICATE KEY UPDATE with dummy values: it never creates a user,
  * and needs no value for the NOT NULL columns without default that strict mode asks of an INSERT
- * (their list changes between UNIT3D versions).
+ * (their list changes between UNIT3D versions). Its affected rows (mysql2 sets CLIENT_FOUND_ROWS:
+ * rows matched, changed or not) are the chunk's users that exist, locked.
  */
+export const USERS_UPDATE = 'UPDATE users u JOIN privtrak_user_credits d ON u.id = d.id SET u.uploaded = u.uploaded + d.up, u.downloaded = u.downloaded + d.down';
+
+/** Per chunk of users (sorted by id): empty the scratch table, fill it, USERS_UPDATE. A user with 0 and 0 is only looked up and locked. */
 export function usersUpdates(rows: Iterable<UserCredit>, chunk: number): Generator<string> {
   const sorted = [...rows].sort((a, b) => a.userId - b.userId);
-  return chunked(sorted, chunk, (part) => {
-    const derived = part.map((r, i) => (i === 0
-      ? `SELECT ${int(r.userId)} AS id, ${int(r.uploaded)} AS up, ${int(r.downloaded)} AS down`
-      : `SELECT ${int(r.userId)},${int(r.uploaded)},${int(r.downloaded)}`)).join(' UNION ALL ');
-    return `UPDATE users u JOIN (${derived}) d ON u.id = d.id SET u.uploaded = u.uploaded + d.up, u.downloaded = u.downloaded + d.down`;
-  });
+  return chunkedTriples(sorted, chunk, 'privtrak_user_credits', USERS_UPDATE, (r) => `(${int(r.userId)},${int(r.uploaded)},${int(r.downloaded)})`);
 }
 
 /**
  * torrents: seeders/leechers/times_completed/balance += deltas, updated_at = the batch's last
  * announce. An UPDATE for the same reason as users: a torrent deleted meanwhile is not recreated.
+ * Affected rows: the chunk's torrents that exist, locked.
  */
+export const TORRENTS_UPDATE = 'UPDATE torrents t JOIN privtrak_torrent_deltas d ON t.id = d.id SET t.seeders = t.seeders + d.ds, t.leechers = t.leechers + d.dl,'
+  + ' t.times_completed = t.times_completed + d.dc, t.balance = t.balance + d.db, t.updated_at = d.at';
+
 export function torrentsUpdates(rows: Iterable<TorrentRow>, chunk: number): Generator<string> {
   const sorted = [...rows].sort((a, b) => a.torrentId - b.torrentId);
-  return chunked(sorted, chunk, (part) => {
-    const derived = part.map((r, i) => (i === 0
-      ? `SELECT ${int(r.torrentId)} AS id, ${int(r.seeders)} AS ds, ${int(r.leechers)} AS dl, ${int(r.timesCompleted)} AS dc, ${int(r.balance)} AS db, ${utc(r.updatedMs)} AS at`
-      : `SELECT ${int(r.torrentId)},${int(r.seeders)},${int(r.leechers)},${int(r.timesCompleted)},${int(r.balance)},${utc(r.updatedMs)}`)).join(' UNION ALL ');
-    return `UPDATE torrents t JOIN (${derived}) d ON t.id = d.id SET t.seeders = t.seeders + d.ds, t.leechers = t.leechers + d.dl,`
-      + ' t.times_completed = t.times_completed + d.dc, t.balance = t.balance + d.db, t.updated_at = d.at';
-  });
+  return chunkedTriples(sorted, chunk, 'privtrak_torrent_deltas', TORRENTS_UPDATE,
+    (r) => `(${int(r.torrentId)},${int(r.seeders)},${int(r.leechers)},${int(r.timesCompleted)},${int(r.balance)},${utc(r.updatedMs)})`);
+}
+
+function* chunkedTriples<T>(rows: readonly T[], chunk: number, scratch: string, update: string, values: (row: T) => string): Generator<string> {
+  for (let i = 0; i < rows.length; i += chunk) {
+    yield `DELETE FROM ${scratch}`;
+    yield `INSERT INTO ${scratch} VALUES ${rows.slice(i, i + chunk).map(values).join(',')}`;
+    yield update;
+  }
 }
 
 const PEERS_HEAD = 'INSERT INTO peers (peer_id, ip, port, agent, uploaded, downloaded, `left`, active, seeder, visible, created_at, updated_at, torrent_id, user_id, connectable) VALUES ';

@@ -112,6 +112,7 @@ export class Unit3dWriter implements DeltaSink {
     if (!outcome.applied) this.restoreUnregistered(unregistered);
     for (const [table, n] of Object.entries(outcome.written)) this.metrics.wrote(table, n);
     for (const [reason, n] of Object.entries(outcome.dropped)) this.metrics.drop(reason, n);
+    if (outcome.path !== undefined) this.metrics.batches.inc({ site: this.metrics.site, path: outcome.path });
     if (outcome.gone !== undefined) {
       this.deps.logger.warn({ usersGone: outcome.gone.users, torrentsGone: outcome.gone.torrents, rowsDropped: outcome.gone.rows },
         'unit3d writer: deltas name users or torrents no longer in the site; their rows are left out (credits of a gone torrent still go to the user)');

@@ -11,7 +11,7 @@ import { makeWriter, siteDb, u3, type SiteDb } from './writer-setup.js';
 import type { StatDelta } from '../../../src/accounting/delta.js';
 import { RecordBatch } from '../../../src/accounting/record-batch.js';
 import { RECORD_SIZE, encodeRecordInto } from '../../../src/accounting/delta-record.js';
-import { usersUpdates, peersUpserts, historyUpserts, chunkOf } from '../../../src/sites/unit3d/writer-sql.js';
+import { usersUpdates, peersUpserts, historyUpserts, chunkOf, USERS_UPDATE } from '../../../src/sites/unit3d/writer-sql.js';
 
 const cleanups: Array<() => Promise<void>> = [];
 after(async () => { for (const c of cleanups.splice(0)) await c().catch(() => undefined); });
@@ -106,8 +106,13 @@ describe('unit3d writer: a failed batch leaves nothing', () => {
 
 describe('unit3d writer: statement sizes', () => {
   it('chunks at max_records_per_batch (and at UNIT3D-Announce\'s record counts without it)', () => {
-    const users = range(1, 7).map((id) => ({ userId: id, uploaded: 1, downloaded: 0 }));
-    assert.equal([...usersUpdates(users, 3)].length, 3);
+    const users = range(1, 7).map((id) => ({ userId: 8 - id, uploaded: id, downloaded: 0 }));
+    // Per chunk of 3 users: the scratch table emptied, filled (sorted by id), joined to users.
+    const userSql = [...usersUpdates(users, 3)];
+    assert.deepEqual(userSql.map((q) => q.split(' ')[0]), ['DELETE', 'INSERT', 'UPDATE', 'DELETE', 'INSERT', 'UPDATE', 'DELETE', 'INSERT', 'UPDATE']);
+    assert.equal(userSql[1], 'INSERT INTO privtrak_user_credits VALUES (1,7,0),(2,6,0),(3,5,0)');
+    assert.equal(userSql[7], 'INSERT INTO privtrak_user_credits VALUES (7,1,0)');
+    assert.equal(userSql[2], USERS_UPDATE);
     assert.equal(chunkOf('history', 0), 4095);
     assert.equal(chunkOf('peers', 0), 4369);
     assert.equal(chunkOf('users', 0), 7281);

@@ -216,6 +216,7 @@ describe('unit3d writer: what it leaves out', () => {
     if (s === undefined) return;
     // History of user 2 on torrent 12 exists; then the site deletes torrent 12 (history cascades).
     await apply(s.writer, 1, [u3(1, 2, 12, 2, 0, { event: 'started' })]);
+    assert.equal(await metricValue(s.registry, 'privtrak_site_batches_total', { path: 'fast' }), 1, 'everything there: no existence reads');
     await s.db.exec('DELETE FROM torrents WHERE id = 12');
     await apply(s.writer, 5, [
       u3(2, 2, 12, 2, 60, { uploaded: 50, deltaUp: 50, creditUp: 50 }),
@@ -235,6 +236,36 @@ describe('unit3d writer: what it leaves out', () => {
     assert.equal(await metricValue(s.registry, 'privtrak_site_rows_dropped_total', { reason: 'user_gone' }), 1);
     assert.equal(await metricValue(s.registry, 'privtrak_site_rows_dropped_total', { reason: 'torrent_gone' }), 1);
     assert.ok(await metricValue(s.registry, 'privtrak_site_rows_written_total', { table: 'history' }) >= 2);
+    assert.equal(await metricValue(s.registry, 'privtrak_site_batches_total', { path: 'checked' }), 1, 'redone with the existence reads');
+  });
+
+  it('the fast path notices a gone user with nothing to credit, and a gone torrent alone: each batch is redone checked, the rest written', async (t) => {
+    const s = await setup(t, [1, 2], [10, 11]);
+    if (s === undefined) return;
+    // User 99 is not on the site and has nothing credited: only the users count shows it.
+    await apply(s.writer, 2, [
+      u3(1, 99, 10, 9, 60, { event: 'started' }),
+      u3(2, 1, 10, 1, 60, { event: 'started', uploaded: 10, deltaUp: 10, creditUp: 10 }),
+    ]);
+    assert.equal(await metricValue(s.registry, 'privtrak_site_batches_total', { path: 'checked' }), 1);
+    assert.equal(await metricValue(s.registry, 'privtrak_site_rows_dropped_total', { reason: 'user_gone' }), 1);
+    assert.deepEqual(await user(s.db, 1), { uploaded: 1010, downloaded: 500 });
+    // Torrent 13 is not on the site; its user exists: only the torrents count shows it.
+    await apply(s.writer, 4, [
+      u3(3, 2, 13, 2, 60, { event: 'started', uploaded: 5, deltaUp: 5, creditUp: 5 }),
+      u3(4, 2, 11, 3, 60, { event: 'started', left: 0, uploaded: 6, deltaUp: 6, creditUp: 6 }),
+    ]);
+    assert.equal(await metricValue(s.registry, 'privtrak_site_batches_total', { path: 'checked' }), 2);
+    assert.equal(await metricValue(s.registry, 'privtrak_site_rows_dropped_total', { reason: 'torrent_gone' }), 1);
+    assert.deepEqual(await user(s.db, 2), { uploaded: 1011, downloaded: 500 }, 'credits of the gone torrent still go to the user');
+    assert.deepEqual(await torrent(s.db, 11), { seeders: 1, leechers: 0, times_completed: 0, balance: 6 });
+    assert.deepEqual((await s.db.rows('SELECT user_id, torrent_id FROM history ORDER BY user_id, torrent_id')).map((r) => [num(r['user_id']), num(r['torrent_id'])]),
+      [[1, 10], [2, 11]]);
+    // Everything there again: fast.
+    await apply(s.writer, 5, [u3(5, 1, 10, 1, 120, { uploaded: 30, deltaUp: 20, creditUp: 20 })]);
+    assert.equal(await metricValue(s.registry, 'privtrak_site_batches_total', { path: 'fast' }), 1);
+    assert.deepEqual(await user(s.db, 1), { uploaded: 1030, downloaded: 500 });
+    assert.deepEqual(await s.writer.load('a'), { appliedThrough: 5 });
   });
 
   it('unregistered info hashes of known users are upserted (created_at kept, updated_at moved); unknown users are left out', async (t) => {
