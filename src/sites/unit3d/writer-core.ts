@@ -9,9 +9,11 @@
  * A batch is one transaction on one connection (MysqlSession: deadlines, strict SQL mode):
  *   1. `START TRANSACTION; SELECT … FOR UPDATE` of the instance's row in privtrak_site_applied;
  *      deltas at or below its mark were applied by an earlier attempt and are skipped;
- *   2. the batch's users, torrents and peers rows are read and locked (writer-sql.ts): which users
- *      and torrents still exist (a torrent deleted before the flush gets no rows instead of
- *      failing history's foreign key forever), and each peers row's state before the batch;
+ *   2. the batch's users, torrents and peers rows are locked (writer-sql.ts): each peers row's
+ *      state before the batch is read; which users and torrents still exist is what the counter
+ *      UPDATEs matched (applyFast), and only when one is gone is the batch redone with locking
+ *      reads of them (applyChecked: a torrent deleted before the flush gets no rows instead of
+ *      failing history's foreign key forever);
  *   3. the deltas are folded per row (writer-fold.ts), the torrents' counters derived from each
  *      peers row's transition and history.active from the peers left active (writer-peers.ts);
  *   4. the writes, the new mark and COMMIT, in as few round trips as max_allowed_packet allows.
