@@ -8,6 +8,8 @@
 --              wrk -H "Connection: close" does the same)
 --   PASSKEY    optional: announce to /<PASSKEY>/announce instead of /announce
 --   PASSKEY_POOL  optional, N > 0: N users, passkey of peer p = 32 hex digits of (p % N) + 1
+--   PASSKEY_FILE  optional: a file of passkeys, one per line: peer p announces with line (p % lines) + 1
+--              (the same mapping as bench/open-loop.c and udp-load.c's `passkeys FILE`); wins over PASSKEY_POOL
 --   PATH_FORMAT   with a passkey: the path, %s = the passkey (default /%s/announce; UNIT3D: /announce/%s)
 --   FIXED_IH   1 = each peer announces one torrent only (info_hash (p % IH_POOL) + 1), as a real
 --              client does, instead of a random one per request
@@ -49,6 +51,7 @@ end
 
 local ih_pool, peer_pool, numwant, path, headers, passkey_pool, path_format, fixed_ih, counters
 local hashes = {}
+local passkey_list = {}
 local up = {}
 
 function init(args)
@@ -65,6 +68,16 @@ function init(args)
   fixed_ih = setting("FIXED_IH", "0") == "1"
   counters = setting("COUNTERS", "0") == "1"
   ih_spread = setting("IH_SPREAD", "0") == "1"
+  local passkey_file = setting("PASSKEY_FILE", nil)
+  if passkey_file then
+    local f = assert(io.open(passkey_file, "r"), "cannot open PASSKEY_FILE " .. passkey_file)
+    for line in f:lines() do
+      local k = line:match("^%s*(%S+)")
+      if k then passkey_list[#passkey_list + 1] = k end
+    end
+    f:close()
+    assert(#passkey_list > 0, "PASSKEY_FILE is empty")
+  end
   path = passkey and string.format(path_format, passkey) or "/announce"
   headers = {}
   for k, v in pairs(wrk.headers) do headers[k] = v end
@@ -77,7 +90,8 @@ request = function()
   local peer = math.random(1, peer_pool)
   local ih = fixed_ih and hashes[(peer % ih_pool) + 1] or hashes[math.random(1, ih_pool)]
   local p_path = path
-  if passkey_pool > 0 then p_path = string.format(path_format, string.format("%032x", (peer % passkey_pool) + 1)) end
+  if #passkey_list > 0 then p_path = string.format(path_format, passkey_list[(peer % #passkey_list) + 1])
+  elseif passkey_pool > 0 then p_path = string.format(path_format, string.format("%032x", (peer % passkey_pool) + 1)) end
   local u = 0
   if counters then u = (up[peer] or 0) + math.random(1, 1000000); up[peer] = u end
   local pid = string.format("-BE0001-%012d", peer)

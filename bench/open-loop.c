@@ -692,8 +692,9 @@ int main(int argc, char **argv) {
       interval_start = t;
       next_print += interval_ns;
     }
-    /* 5. Done when the schedule is over and nothing is outstanding (bounded by the timeouts). */
-    if (next_at >= schedule_end && q_len == 0 && in_flight == 0) break;
+    /* 5. Done when the schedule is over (its last interval line printed) and nothing is outstanding
+     *    (bounded by the timeouts). */
+    if (t >= schedule_end && next_print > schedule_end && q_len == 0 && in_flight == 0) break;
     if (t >= hard_stop) break;
     /* 6. Sleep until the next due request, scan or line, or until a socket is ready. */
     uint64_t wake = next_scan;

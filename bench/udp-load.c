@@ -5,10 +5,12 @@
  * percentiles. A small C program because a Node dgram client tops out below what the
  * trackers under test can serve (see BENCHMARKS.md).
  *
- * usage: udp-load HOST PORT DURATION_S WINDOW IH_POOL PEER_POOL NUMWANT [fill N] [from K] [srcip ADDR] [passkey KEY]
+ * usage: udp-load HOST PORT DURATION_S WINDOW IH_POOL PEER_POOL NUMWANT [fill N] [from K] [srcip ADDR] [passkey KEY] [passkeys FILE]
  *   fill N: announce peers K..K+N-1 (from K, default 1) once each (to load N distinct peers), then exit.
  *   srcip ADDR: send from this local address (e.g. 127.0.1.1): trackers that key peers by
  *   IP:port (opentracker) see more than 64k distinct peers only from several addresses.
+ *   passkeys FILE: one passkey per line; peer p announces with line (p % lines) + 1 as BEP 41 URL data
+ *   (/<passkey>/announce), the same mapping as open-loop.c and http-announce.lua's PASSKEY_FILE.
  * Bounded: stops after DURATION_S seconds (at most 600) or N announces, whichever comes first;
  * replies still outstanding get one more second. The connection ID is refreshed every 50 s
  * (BEP 15: a client may use one for a minute), without pausing the announces.
@@ -55,9 +57,35 @@ static uint32_t rnd(void) {
 
 static uint32_t hist[HIST_US + 1];
 
+/* BEP 41 URL data options, one per passkey of a `passkeys FILE` (each: 2, length, "/<passkey>/announce"). */
+static uint8_t (*pool_opts)[2 + 255];
+static size_t pool_size;
+static void load_passkeys(const char *file) {
+  FILE *f = fopen(file, "r");
+  if (!f) { perror(file); exit(1); }
+  char line[512];
+  size_t cap = 0;
+  while (fgets(line, sizeof line, f)) {
+    size_t n = strcspn(line, "\r\n \t");
+    if (n == 0) continue;
+    if (n > 200) { fprintf(stderr, "passkey longer than 200 characters in %s\n", file); exit(1); }
+    if (pool_size == cap) {
+      cap = cap ? cap * 2 : 1024;
+      pool_opts = realloc(pool_opts, cap * sizeof *pool_opts);
+      if (!pool_opts) { perror("realloc"); exit(1); }
+    }
+    line[n] = 0;
+    int len = snprintf((char *)pool_opts[pool_size] + 2, 255, "/%s/announce", line);
+    pool_opts[pool_size][0] = 2; pool_opts[pool_size][1] = (uint8_t)len;
+    pool_size++;
+  }
+  fclose(f);
+  if (pool_size == 0) { fprintf(stderr, "no passkeys in %s\n", file); exit(1); }
+}
+
 int main(int argc, char **argv) {
   if (argc < 8) {
-    fprintf(stderr, "usage: %s HOST PORT DURATION_S WINDOW IH_POOL PEER_POOL NUMWANT [fill N] [from K] [srcip ADDR] [passkey KEY]\n", argv[0]);
+    fprintf(stderr, "usage: %s HOST PORT DURATION_S WINDOW IH_POOL PEER_POOL NUMWANT [fill N] [from K] [srcip ADDR] [passkey KEY] [passkeys FILE]\n", argv[0]);
     return 2;
   }
   const char *host = argv[1];
@@ -74,6 +102,7 @@ int main(int argc, char **argv) {
     else if (strcmp(argv[i], "from") == 0) from = atol(argv[i + 1]);
     else if (strcmp(argv[i], "srcip") == 0) srcip = argv[i + 1];
     else if (strcmp(argv[i], "passkey") == 0) passkey = argv[i + 1];
+    else if (strcmp(argv[i], "passkeys") == 0) load_passkeys(argv[i + 1]);
   }
   if (window < 1 || window >= MAX_WINDOW) window = 64;
   if (!(duration > 0) || duration > 600) duration = 600;
@@ -147,8 +176,10 @@ int main(int argc, char **argv) {
       put64(pkt + 56, 0); put64(pkt + 64, (peer % 2) ? 1000 : 0); put64(pkt + 72, 0);
       put32(pkt + 80, 0); put32(pkt + 84, 0); put32(pkt + 88, peer); put32(pkt + 92, (uint32_t)numwant);
       pkt[96] = (uint8_t)((1024 + peer % 60000) >> 8); pkt[97] = (uint8_t)(1024 + peer % 60000);
-      memcpy(pkt + 98, opts, opt_len);
-      if (send(fd, pkt, 98 + opt_len, 0) < 0) { if (errno != EAGAIN && errno != ECONNREFUSED) errors++; sent_at[s] = 0; continue; }
+      size_t len = 98;
+      if (pool_size > 0) { const uint8_t *o = pool_opts[peer % pool_size]; memcpy(pkt + 98, o, 2 + o[1]); len += 2 + o[1]; }
+      else { memcpy(pkt + 98, opts, opt_len); len += opt_len; }
+      if (send(fd, pkt, len, 0) < 0) { if (errno != EAGAIN && errno != ECONNREFUSED) errors++; sent_at[s] = 0; continue; }
       sent_at[s] = now_us();
       sent++;
     }
