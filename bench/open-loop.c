@@ -684,7 +684,7 @@ int main(int argc, char **argv) {
     /* 4. Interval lines, by completion time. */
     if (t >= next_print && next_print <= schedule_end) {
       char prefix[32];
-      snprintf(prefix, sizeof prefix, "t=%.0f", (double)(next_print - measure_from) / 1e9);
+      snprintf(prefix, sizeof prefix, "t=%g", (double)(next_print - measure_from) / 1e9);
       print_line(prefix, &interval_stats, (double)(t - interval_start) / 1e9);
       printf("\n");
       fflush(stdout);
