@@ -155,6 +155,11 @@ static int port;
 static double rate, duration_s, warmup_s, interval_s = 10, timeout_s = 5;
 static int conns = 64, poisson;
 static uint32_t max_outstanding = 10000, ih_pool = 1000, peer_pool = 100000;
+/* fixed-ih 1: peer p always announces info_hash (p % IH_POOL) + 1 (http-announce.lua's FIXED_IH), so the
+ * tracker holds at most PEER_POOL peer/torrent pairs; otherwise each announce draws both at random and
+ * the pairs (peers, baselines) grow with every announce for the whole run. */
+static int fixed_ih = 0;
+static uint32_t pick_ih(uint32_t peer) { return fixed_ih ? 1 + peer % ih_pool : 1 + rnd() % ih_pool; }
 static int32_t numwant = 50;
 static char (*passkeys)[MAX_PASSKEY + 1];
 static uint32_t passkey_count;
@@ -164,7 +169,7 @@ static struct sockaddr_in target;
 static uint64_t t0, measure_from, schedule_end, timeout_ns;
 
 static void usage(const char *argv0) {
-  fprintf(stderr, "usage: %s udp|http-close|http-keepalive HOST PORT RATE DURATION_S [conns C] [max-outstanding N]"
+  fprintf(stderr, "usage: %s udp|http-close|http-keepalive HOST PORT RATE DURATION_S [conns C] [max-outstanding N] [fixed-ih 0|1]"
                   " [poisson SEED] [passkeys FILE] [path FMT] [ih-pool N] [peer-pool N] [numwant N] [timeout S]"
                   " [warmup S] [interval S]\n", argv0);
   exit(2);
@@ -280,7 +285,7 @@ connected:;
 static int udp_dispatch(uint64_t sched) {
   uint32_t s = free_slots[--free_count];
   if (s + 1 > high_water) high_water = s + 1;
-  uint32_t peer = 1 + rnd() % peer_pool, ih = 1 + rnd() % ih_pool;
+  uint32_t peer = 1 + rnd() % peer_pool, ih = pick_ih(peer);
   uint8_t pkt[98 + 300];
   generation++;
   uint32_t tid = ((uint32_t)generation << UDP_SLOT_BITS) | s;
@@ -394,7 +399,7 @@ static void conn_fail(struct conn *c) {
 }
 
 static void build_request(struct conn *c) {
-  uint32_t peer = 1 + rnd() % peer_pool, ih = 1 + rnd() % ih_pool;
+  uint32_t peer = 1 + rnd() % peer_pool, ih = pick_ih(peer);
   uint8_t raw[20];
   ih_of(ih, raw);
   char ihq[61], path[300];
@@ -577,6 +582,7 @@ int main(int argc, char **argv) {
     else if (strcmp(k, "path") == 0) path_fmt = v;
     else if (strcmp(k, "ih-pool") == 0) ih_pool = (uint32_t)strtoul(v, NULL, 10);
     else if (strcmp(k, "peer-pool") == 0) peer_pool = (uint32_t)strtoul(v, NULL, 10);
+    else if (strcmp(k, "fixed-ih") == 0) fixed_ih = atoi(v) != 0;
     else if (strcmp(k, "numwant") == 0) numwant = atoi(v);
     else if (strcmp(k, "timeout") == 0) timeout_s = atof(v);
     else if (strcmp(k, "warmup") == 0) warmup_s = atof(v);

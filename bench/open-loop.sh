@@ -36,11 +36,14 @@ UDP_WINDOW="${UDP_WINDOW:-64}"
 PASSKEYS="${PASSKEYS:-2000}"
 IH_POOL="${IH_POOL:-1000}"
 PEER_POOL="${PEER_POOL:-100000}"
+# 1: peer p announces torrent (p % IH_POOL) + 1 only, so the tracker holds at most PEER_POOL peer/torrent pairs
+# (the issue's 100,000); 0: both drawn at random per announce, and the pairs grow for the whole run.
+FIXED_IH="${FIXED_IH:-1}"
 NUMWANT="${NUMWANT:-50}"
 POISSON="${POISSON:-0}"
 
 die() { echo "open-loop.sh: $*" >&2; exit 1; }
-for v in DURATION WARMUP MAX_SECS PORT METRICS_PORT CONNS UDP_WINDOW PASSKEYS IH_POOL PEER_POOL NUMWANT POISSON; do
+for v in FIXED_IH DURATION WARMUP MAX_SECS PORT METRICS_PORT CONNS UDP_WINDOW PASSKEYS IH_POOL PEER_POOL NUMWANT POISSON; do
   [[ "${!v}" =~ ^[0-9]+$ ]] || die "$v must be a whole number (got '${!v}')"
 done
 (( DURATION >= 1 && DURATION <= 600 )) || die "DURATION must be 1..600 s"
@@ -129,10 +132,10 @@ check_http() {
 max_rate() { # $1 mode
   if [ "$1" = udp ]; then
     timeout $((MAX_SECS + 15)) taskset -c 1 bin/udp-load 127.0.0.1 "$PORT" "$MAX_SECS" "$UDP_WINDOW" "$IH_POOL" "$PEER_POOL" "$NUMWANT" \
-      passkeys "$RUN_DIR/passkeys.txt" > "$RUN_DIR/max.out" 2>&1 || true
+      passkeys "$RUN_DIR/passkeys.txt" fixed-ih "$FIXED_IH" > "$RUN_DIR/max.out" 2>&1 || true
     awk '{for (i = 1; i <= NF; i++) if ($i ~ /^rate=/) {sub(/rate=/, "", $i); print int($i)}}' "$RUN_DIR/max.out"
   else
-    local args=(PASSKEY_FILE="$RUN_DIR/passkeys.txt")
+    local args=(PASSKEY_FILE="$RUN_DIR/passkeys.txt" FIXED_IH="$FIXED_IH")
     [ "$1" = http-close ] && args+=(CLOSE=1)
     IH_POOL=$IH_POOL PEER_POOL=$PEER_POOL NUMWANT=$NUMWANT timeout $((MAX_SECS + 15)) taskset -c 1 wrk -t1 -c"$CONNS" -d"$MAX_SECS"s \
       --timeout 5s -s http-announce.lua "http://127.0.0.1:$PORT" -- "${args[@]}" > "$RUN_DIR/max.out" 2>&1 || true
@@ -191,7 +194,7 @@ for mode in $MODES; do
   ( sleep "$WARMUP"; scrape "$RUN_DIR/before.prom"; echo "$(cpu_ticks "$PID") $(stat_all) $(date +%s.%N)" > "$RUN_DIR/before.cpu" ) &
   SCRAPER=$!
   opts=(passkeys "$RUN_DIR/passkeys.txt" conns "$CONNS" ih-pool "$IH_POOL" peer-pool "$PEER_POOL" numwant "$NUMWANT"
-        warmup "$WARMUP" max-outstanding 60000)
+        fixed-ih "$FIXED_IH" warmup "$WARMUP" max-outstanding 60000)
   (( POISSON > 0 )) && opts+=(poisson "$POISSON")
   timeout $((DURATION + WARMUP + 30)) taskset -c 1 bin/open-loop "$mode" 127.0.0.1 "$PORT" "$rate" "$DURATION" "${opts[@]}" \
     > "$RUN_DIR/ol.out" 2> "$RUN_DIR/ol.err" || { cat "$RUN_DIR/ol.err" >&2; die "the open-loop driver failed ($mode)"; }

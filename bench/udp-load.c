@@ -5,7 +5,7 @@
  * percentiles. A small C program because a Node dgram client tops out below what the
  * trackers under test can serve (see BENCHMARKS.md).
  *
- * usage: udp-load HOST PORT DURATION_S WINDOW IH_POOL PEER_POOL NUMWANT [fill N] [from K] [srcip ADDR] [passkey KEY] [passkeys FILE]
+ * usage: udp-load HOST PORT DURATION_S WINDOW IH_POOL PEER_POOL NUMWANT [fill N] [from K] [srcip ADDR] [passkey KEY] [passkeys FILE] [fixed-ih 0|1]
  *   fill N: announce peers K..K+N-1 (from K, default 1) once each (to load N distinct peers), then exit.
  *   srcip ADDR: send from this local address (e.g. 127.0.1.1): trackers that key peers by
  *   IP:port (opentracker) see more than 64k distinct peers only from several addresses.
@@ -85,7 +85,7 @@ static void load_passkeys(const char *file) {
 
 int main(int argc, char **argv) {
   if (argc < 8) {
-    fprintf(stderr, "usage: %s HOST PORT DURATION_S WINDOW IH_POOL PEER_POOL NUMWANT [fill N] [from K] [srcip ADDR] [passkey KEY] [passkeys FILE]\n", argv[0]);
+    fprintf(stderr, "usage: %s HOST PORT DURATION_S WINDOW IH_POOL PEER_POOL NUMWANT [fill N] [from K] [srcip ADDR] [passkey KEY] [passkeys FILE] [fixed-ih 0|1]\n", argv[0]);
     return 2;
   }
   const char *host = argv[1];
@@ -96,6 +96,7 @@ int main(int argc, char **argv) {
   uint32_t peer_pool = (uint32_t)atol(argv[6]);
   int32_t numwant = atoi(argv[7]);
   long fill = 0, from = 1;
+  int fixed_ih = 0; /* fixed-ih 1: peer p announces info_hash (p % IH_POOL) + 1 only (bounded pairs) */
   const char *passkey = NULL, *srcip = NULL;
   for (int i = 8; i + 1 < argc; i += 2) {
     if (strcmp(argv[i], "fill") == 0) fill = atol(argv[i + 1]);
@@ -103,6 +104,7 @@ int main(int argc, char **argv) {
     else if (strcmp(argv[i], "srcip") == 0) srcip = argv[i + 1];
     else if (strcmp(argv[i], "passkey") == 0) passkey = argv[i + 1];
     else if (strcmp(argv[i], "passkeys") == 0) load_passkeys(argv[i + 1]);
+    else if (strcmp(argv[i], "fixed-ih") == 0) fixed_ih = atoi(argv[i + 1]) != 0;
   }
   if (window < 1 || window >= MAX_WINDOW) window = 64;
   if (!(duration > 0) || duration > 600) duration = 600;
@@ -167,7 +169,7 @@ int main(int argc, char **argv) {
       if (sent_at[s] != 0) lost++;
       if (fill > 0 && next_fill > fill_end) break;
       uint32_t peer = fill > 0 ? (uint32_t)next_fill++ : 1 + rnd() % peer_pool;
-      uint32_t ih = fill > 0 ? 1 + peer % ih_pool : 1 + rnd() % ih_pool;
+      uint32_t ih = fill > 0 || fixed_ih ? 1 + peer % ih_pool : 1 + rnd() % ih_pool;
       generation++;
       slot_tid[s] = ((generation & 0xfffff) << 12) | (uint32_t)s;
       memcpy(pkt, cid, 8); put32(pkt + 8, 1); put32(pkt + 12, slot_tid[s]);

@@ -28,8 +28,16 @@ const PATH = /^\/([0-9a-f]{32})\/announce$/;
 const PEER_ID = /^-BE0001-\d{12}$/;
 
 /** What a server saw: announces that parsed as the driver's, and anything that did not. */
-interface Seen { announces: number; malformed: string[]; passkeys: Set<string>; connections: number }
-const newSeen = (): Seen => ({ announces: 0, malformed: [], passkeys: new Set(), connections: 0 });
+interface Seen { announces: number; malformed: string[]; passkeys: Set<string>; connections: number; ihByPeer: Map<number, Set<number>> }
+const newSeen = (): Seen => ({ announces: 0, malformed: [], passkeys: new Set(), connections: 0, ihByPeer: new Map() });
+
+/** Notes which pool info_hash (its index) a pool peer (its number) announced. */
+function notePair(seen: Seen, peerId: string, ih: Buffer): void {
+  const peer = Number(peerId.slice(8));
+  let set = seen.ihByPeer.get(peer);
+  if (set === undefined) seen.ihByPeer.set(peer, (set = new Set()));
+  set.add(ih.readUInt32BE(16));
+}
 
 /** The pool's info_hash: 12 zero bytes, beefbeef, a 4-byte index (bench/hashes.mjs). */
 function isPoolHash(ih: Buffer): boolean {
@@ -51,6 +59,7 @@ function udpServer(seen: Seen): Promise<{ port: number; close(): void }> {
       return;
     }
     seen.passkeys.add(pk);
+    notePair(seen, req.peerId.toString('latin1'), req.infoHash);
     const reply = encodeAnnounceResponse(req.transactionId, 1800, 1, 1, []);
     const send = () => sock.send(reply, from.port, from.address);
     if (++seen.announces === STALLED_REQUEST) setTimeout(send, STALL_MS); else send();
@@ -70,6 +79,7 @@ function httpServer(seen: Seen, expectClose: boolean): Promise<{ port: number; c
       && req.httpVersion === '1.1' && (req.headers.connection === 'close') === expectClose;
     if (!ok) { seen.malformed.push(`${req.url} ${JSON.stringify(req.headers)}`); res.writeHead(400).end(); return; }
     seen.passkeys.add(pk!);
+    notePair(seen, params.get('peer_id')!, Buffer.from(params.get('info_hash')!, 'latin1'));
     const answer = () => res.writeHead(200, { 'content-type': 'text/plain', 'content-length': body.length }).end(body);
     if (++seen.announces === STALLED_REQUEST) setTimeout(answer, STALL_MS); else answer();
   });
@@ -138,11 +148,13 @@ test('bench/open-loop.c: keeps its rate and shows a stall in its tail', { timeou
   const common = ['passkeys', passkeys, 'timeout', '2', 'interval', '1'];
   // All at once (about 3 s in all): each against its own server.
   const [udp, keepalive, close, poisson] = await Promise.all([
-    drive(bin, ['udp', '127.0.0.1', String(servers.udp.port), '200', '2.5', ...common]),
+    // A small peer pool, so peers announce again: each draws its info_hash at random every time.
+    drive(bin, ['udp', '127.0.0.1', String(servers.udp.port), '200', '2.5', 'peer-pool', '300', 'ih-pool', '7', ...common]),
     // One connection: the announces scheduled during the 300 ms stall wait behind it (late starts).
     drive(bin, ['http-keepalive', '127.0.0.1', String(servers.keepalive.port), '200', '2.5', 'conns', '1', ...common]),
     drive(bin, ['http-close', '127.0.0.1', String(servers.close.port), '200', '2.5', 'conns', '16', ...common]),
-    drive(bin, ['udp', '127.0.0.1', String(servers.poisson.port), '2000', '2', 'poisson', '7', ...common]),
+    // fixed-ih: peer p announces only info_hash (p % 7) + 1, however often it announces.
+    drive(bin, ['udp', '127.0.0.1', String(servers.poisson.port), '2000', '2', 'poisson', '7', 'fixed-ih', '1', 'peer-pool', '300', 'ih-pool', '7', ...common]),
   ]);
 
   await t.test('UDP (BEP 15, BEP 41 passkeys): rate, counts, and the held-back reply in max and p99.9', () => {
@@ -177,6 +189,13 @@ test('bench/open-loop.c: keeps its rate and shows a stall in its tail', { timeou
   await t.test('Poisson arrivals keep the mean rate', () => {
     assert.equal(poisson.code, 0, poisson.stderr);
     assertRateAndCounts(poisson.final, 2000, 2, seen.poisson);
+  });
+
+  await t.test('fixed-ih bounds the peer/torrent pairs: one info_hash per peer, (p % IH_POOL) + 1; without it peers wander', () => {
+    assert.ok(seen.poisson.ihByPeer.size >= 250, `${seen.poisson.ihByPeer.size} peers`);
+    for (const [peer, ihs] of seen.poisson.ihByPeer) assert.deepEqual([...ihs], [1 + (peer % 7)], `peer ${peer}`);
+    const wandering = [...seen.udp.ihByPeer.values()].filter((ihs) => ihs.size > 1).length;
+    assert.ok(wandering > 10, `without fixed-ih, ${wandering} peers announced more than one info_hash`);
   });
 
   await t.test('refuses a run longer than 600 s, and a non-loopback target', () => {
