@@ -26,6 +26,7 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+#include "load-pools.h"
 
 #define MAX_WINDOW 4096
 #define CONNECT_TID 0xc0ffefffu /* slot bits 0xfff: never an announce tid (window <= 4095) */
@@ -38,22 +39,7 @@ static uint64_t now_us(void) {
   return (uint64_t)ts.tv_sec * 1000000u + ts.tv_nsec / 1000;
 }
 
-static void put32(uint8_t *p, uint32_t v) { v = htonl(v); memcpy(p, &v, 4); }
-static void put64(uint8_t *p, uint64_t v) { put32(p, (uint32_t)(v >> 32)); put32(p + 4, (uint32_t)v); }
-static uint32_t get32(const uint8_t *p) { uint32_t v; memcpy(&v, p, 4); return ntohl(v); }
-
-/* Same pool as hashes.mjs: 24 zero hex digits... then "beefbeef" and the index. */
-static void ih_of(uint32_t i, uint8_t out[20]) {
-  memset(out, 0, 20);
-  out[12] = 0xbe; out[13] = 0xef; out[14] = 0xbe; out[15] = 0xef;
-  put32(out + 16, i);
-}
-
-static uint64_t rng_state = 88172645463325252ull;
-static uint32_t rnd(void) {
-  rng_state ^= rng_state << 13; rng_state ^= rng_state >> 7; rng_state ^= rng_state << 17;
-  return (uint32_t)rng_state;
-}
+/* put32/put64/get32, the info_hash pool (ih_of) and rnd: load-pools.h. */
 
 static uint32_t hist[HIST_US + 1];
 
