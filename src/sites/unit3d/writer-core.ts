@@ -28,7 +28,7 @@ import type { AdoptedBaseline, SinkState, TotalsQuery, TotalsRow } from '../../s
 import { unit3dAdoptable } from './writer-adopt.js';
 import { MysqlSession, type Conn } from '../../sinks/mysql-session.js';
 import type { Unit3dSiteConfig } from '../config.js';
-import { ASSUME_EXISTING, decodeAnnounces, fold, pairKey, pruneGone, type Decoded, type Folded, type PairKey } from './writer-fold.js';
+import { ASSUME_EXISTING, decodeAnnounces, fold, pairKey, pruneGone, type Announce, type Decoded, type Folded, type PairKey } from './writer-fold.js';
 import { applyTransitions, type PriorPeer } from './writer-peers.js';
 import { chunkOf, historyUpserts, peersUpserts, SCRATCH_DDL, selectPeers, selectTorrents, selectUsers, torrentsUpdates, TORRENTS_UPDATE,
   unregisteredUpserts, usersUpdates, USERS_UPDATE, type Unregistered } from './writer-sql.js';
@@ -133,18 +133,19 @@ export class Unit3dWriterCore implements Unit3dWriterBackend {
    * the gone ones out. Both write the same rows when nothing is gone.
    */
   private async applyLocked(conn: Conn, input: ApplyInput): Promise<ApplyOutcome> {
-    const begun = await this.begin(conn, input.instance, input);
+    const begun = await this.begin(conn, input);
     if (begun === undefined) return { applied: false, written: {}, dropped: {} };
     const fast = await this.applyFast(conn, input, begun);
     if (fast !== undefined) return fast;
     await conn.query('ROLLBACK');
-    const again = await this.begin(conn, input.instance, input);
+    const again = await this.begin(conn, input);
     if (again === undefined) return { applied: false, written: {}, dropped: {} };
     return this.applyChecked(conn, input, again);
   }
 
   /** Starts the batch's transaction: the scratch tables, the mark row locked, the deltas above it. Undefined: nothing above the mark (rolled back). */
-  private async begin(conn: Conn, instance: string, input: ApplyInput): Promise<Decoded | undefined> {
+  private async begin(conn: Conn, input: ApplyInput): Promise<Decoded | undefined> {
+    const { instance } = input;
     const [results] = await conn.query(
       `SET time_zone = '+00:00'; ${SCRATCH_DDL.join('; ')}; START TRANSACTION; SELECT applied_through FROM ${MARK_TABLE} WHERE instance = ? FOR UPDATE`, [instance]);
     const all = results as unknown[];
@@ -170,28 +171,19 @@ export class Unit3dWriterCore implements Unit3dWriterBackend {
   private async applyFast(conn: Conn, input: ApplyInput, decoded: Decoded): Promise<ApplyOutcome | undefined> {
     const max = this.config.max_records_per_batch;
     const folded = fold(input.records, decoded.announces, ASSUME_EXISTING);
+    const { userIds, pairs } = batchKeys(decoded.announces);
     const credits = new Map(folded.users);
-    const pairs = new Map<PairKey, { userId: number; torrentId: number }>();
-    for (const a of decoded.announces) {
-      if (!credits.has(a.userId)) credits.set(a.userId, { userId: a.userId, uploaded: 0, downloaded: 0 });
-      if (a.torrentId !== null) pairs.set(pairKey(a.userId, a.torrentId), { userId: a.userId, torrentId: a.torrentId });
-    }
+    for (const id of userIds) if (!credits.has(id)) credits.set(id, { userId: id, uploaded: 0, downloaded: 0 });
     const users = this.send(conn, usersUpdates(credits.values(), chunkOf('users', max)));
     const peerRows = queryAll(conn, selectPeers([...pairs.values()], chunkOf('peers', max)));
-    const [usersMatched, prior] = await Promise.all([users, peerRows]);
-    if (usersMatched.get(USERS_UPDATE) !== credits.size) return undefined;
-    applyTransitions(prior.map(priorPeer), folded.peers, folded.torrents, folded.history);
+    // Both settled before either is looked at: a failed one leaves no rejection unhandled.
+    await settleAll<unknown>([users, peerRows]);
+    if ((await users).get(USERS_UPDATE) !== credits.size) return undefined;
+    applyTransitions((await peerRows).map(priorPeer), folded.peers, folded.torrents, folded.history);
 
-    const immune = (id: number) => decoded.immune.has(id);
-    function* writes(): Generator<string> {
-      yield* torrentsUpdates(folded.torrents.values(), chunkOf('torrents', max));
-      yield* peersUpserts(folded.peers.values(), chunkOf('peers', max));
-      yield* historyUpserts(folded.history.values(), immune, chunkOf('history', max));
-      yield* unregisteredUpserts(input.unregistered, chunkOf('unregistered', max));
-    }
     let matched: Map<string, number>;
     try {
-      matched = await this.send(conn, writes());
+      matched = await this.send(conn, rowWrites(folded, decoded, input.unregistered, max));
     } catch (err) {
       // A user or torrent deleted with nothing of it in the batch's counters: history's foreign key.
       if ((err as { errno?: number }).errno === ER_NO_REFERENCED_ROW_2) return undefined;
@@ -206,18 +198,10 @@ export class Unit3dWriterCore implements Unit3dWriterBackend {
   private async applyChecked(conn: Conn, input: ApplyInput, decoded: Decoded): Promise<ApplyOutcome> {
     const max = this.config.max_records_per_batch;
     // Which users and torrents exist (locked), and the peers rows' states before the batch.
-    const userIds = new Set<number>();
-    const torrentIds = new Set<number>();
-    const pairs = new Map<PairKey, { userId: number; torrentId: number }>();
-    for (const a of decoded.announces) {
-      userIds.add(a.userId);
-      if (a.torrentId === null) continue;
-      torrentIds.add(a.torrentId);
-      pairs.set(pairKey(a.userId, a.torrentId), { userId: a.userId, torrentId: a.torrentId });
-    }
+    const { userIds, torrentIds, pairs } = batchKeys(decoded.announces);
     // The three locking reads go out at once (one after the other on the server, in this order:
     // users, torrents, peers), instead of a round trip each.
-    const reads = Promise.all([
+    const reads = settleAll([
       queryAll(conn, selectUsers([...userIds], chunkOf('users', max))),
       queryAll(conn, selectTorrents([...torrentIds], chunkOf('torrents', max))),
       queryAll(conn, selectPeers([...pairs.values()], chunkOf('peers', max))),
@@ -230,13 +214,9 @@ export class Unit3dWriterCore implements Unit3dWriterBackend {
     const folded = pruneGone(assumed, input.records, decoded.announces, { users, torrents });
     applyTransitions(peerRows.map(priorPeer), folded.peers, folded.torrents, folded.history);
 
-    const immune = (id: number) => decoded.immune.has(id);
     function* writes(): Generator<string> {
       yield* usersUpdates(folded.users.values(), chunkOf('users', max));
-      yield* torrentsUpdates(folded.torrents.values(), chunkOf('torrents', max));
-      yield* peersUpserts(folded.peers.values(), chunkOf('peers', max));
-      yield* historyUpserts(folded.history.values(), immune, chunkOf('history', max));
-      yield* unregisteredUpserts(input.unregistered, chunkOf('unregistered', max));
+      yield* rowWrites(folded, decoded, input.unregistered, max);
     }
     await this.send(conn, writes());
     await this.commit(conn, input.instance, decoded);
@@ -300,7 +280,6 @@ export class Unit3dWriterCore implements Unit3dWriterBackend {
     await settleAll(sent);
     return matched;
   }
-
 
   /** UNIT3D-Announce's last counters of each live peer (writer-adopt.ts), for the privtrak hook's first start. */
   async adoptable(): Promise<AdoptedBaseline[]> {
@@ -401,4 +380,26 @@ function outcome(folded: Folded, unregistered: number, notSiteUser: number): App
     },
     dropped: { not_site_user: notSiteUser, no_torrent_id: folded.noTorrent, user_gone: folded.droppedUser, torrent_gone: folded.droppedTorrent },
   };
+}
+
+/** The users, torrents and (user, torrent) pairs a batch's announces name. */
+function batchKeys(announces: readonly Announce[]): { userIds: Set<number>; torrentIds: Set<number>; pairs: Map<PairKey, { userId: number; torrentId: number }> } {
+  const userIds = new Set<number>();
+  const torrentIds = new Set<number>();
+  const pairs = new Map<PairKey, { userId: number; torrentId: number }>();
+  for (const a of announces) {
+    userIds.add(a.userId);
+    if (a.torrentId === null) continue;
+    torrentIds.add(a.torrentId);
+    pairs.set(pairKey(a.userId, a.torrentId), { userId: a.userId, torrentId: a.torrentId });
+  }
+  return { userIds, torrentIds, pairs };
+}
+
+/** Every write of a batch after the users' credits, in lock order: torrents, peers, history, unregistered pairs. */
+function* rowWrites(folded: Folded, decoded: Decoded, unregistered: readonly Unregistered[], max: number): Generator<string> {
+  yield* torrentsUpdates(folded.torrents.values(), chunkOf('torrents', max));
+  yield* peersUpserts(folded.peers.values(), chunkOf('peers', max));
+  yield* historyUpserts(folded.history.values(), (id) => decoded.immune.has(id), chunkOf('history', max));
+  yield* unregisteredUpserts(unregistered, chunkOf('unregistered', max));
 }

@@ -77,9 +77,7 @@ export function selectPeers(pairs: ReadonlyArray<{ userId: number; torrentId: nu
     `SELECT user_id, torrent_id, peer_id, active, seeder FROM peers WHERE (user_id, torrent_id) IN (${part.map((p) => `(${int(p.userId)},${int(p.torrentId)})`).join(',')}) FOR UPDATE`);
 }
 
-// ---- writes ---------------------------------------------------------------------------------------
-
-// ---- counters: users and torrents --------------------------------------------------------------
+// ---- writes: the users' and torrents' counters ----------------------------------------------------
 
 /**
  * The writer's scratch tables, created in its own session (TEMPORARY: no other session sees them,
