@@ -84,7 +84,7 @@ export function selectPeers(pairs: ReadonlyArray<{ userId: number; torrentId: nu
  * the site's schema is not touched; MEMORY: nothing of them reaches InnoDB's logs). A chunk of
  * counter deltas is inserted into one and joined to the site's table by one UPDATE: MariaDB parses
  * a multi-row VALUES list far faster than the derived table of one `SELECT … UNION ALL` per row
- * this replaced (about 30 → 20 µs per torrents row, measured with bench/site-sink-bench.mjs), and
+ * this replaced (about 25–30 → 16–20 µs a row, bench/counter-update-forms.mjs), and
  * a table is emptied before every chunk, so it never holds more than one chunk (far below
  * max_heap_table_size). Created before the batch's transaction: CREATE TEMPORARY TABLE does not
  * commit, but MySQL refuses it inside a transaction under enforce_gtid_consistency.
