@@ -1,18 +1,18 @@
 /**
  * Prometheus metrics (prom-client). One Registry per tracker instance, so tests can run
- * several trackers in one process. Label children for the hot path are bound once.
+ * several trackers in one process. The per-request ones are counted without allocation
+ * (request-metrics.ts says why).
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { RequestMetrics, type Action, type Frontend, type Outcome } from './request-metrics.js';
 
-export type Frontend = 'http' | 'udp';
-export type Action = 'announce' | 'scrape' | 'connect' | 'other';
-export type Outcome = 'ok' | 'client_error' | 'internal_error';
+export type { Action, Frontend, Outcome } from './request-metrics.js';
 
 export class TrackerMetrics {
   /** The Prometheus registry every metric of this tracker is registered in (one per tracker: tests run several). */
   readonly prometheus: Registry;
-  readonly requests: Counter<'frontend' | 'action' | 'outcome'>;
-  readonly latency: Histogram<'frontend' | 'action'>;
+  /** privtrak_requests_total and privtrak_request_duration_seconds. */
+  readonly requests: RequestMetrics;
   readonly swarms: Gauge;
   readonly seeders: Gauge;
   readonly leechers: Gauge;
@@ -21,20 +21,11 @@ export class TrackerMetrics {
   readonly httpConnectionsRefused: Counter<'reason'>;
   readonly udpRepliesWithheld: Counter;
   private readOpenConnections: () => number = () => 0;
-  private readonly children = new Map<number, { count: { inc(): void }; latency: { observe(v: number): void } }>();
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     this.prometheus = new Registry();
     const registers = [this.prometheus];
-    this.requests = new Counter({
-      name: 'privtrak_requests_total', help: 'Requests handled, by frontend, action and outcome.',
-      labelNames: ['frontend', 'action', 'outcome'], registers,
-    });
-    this.latency = new Histogram({
-      name: 'privtrak_request_duration_seconds', help: 'Time from parsed request to response written.',
-      labelNames: ['frontend', 'action'], registers,
-      buckets: [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.1, 0.5, 1],
-    });
+    this.requests = new RequestMetrics(this.prometheus);
     this.swarms = new Gauge({ name: 'privtrak_swarms', help: 'Swarms (info_hashes with at least one peer).', registers });
     this.seeders = new Gauge({ name: 'privtrak_seeders', help: 'Seeders across all swarms.', registers });
     this.leechers = new Gauge({ name: 'privtrak_leechers', help: 'Leechers across all swarms.', registers });
@@ -69,28 +60,6 @@ export class TrackerMetrics {
 
   /** Records one request. `startNs` is from process.hrtime.bigint(). */
   observe(frontend: Frontend, action: Action, outcome: Outcome, startNs: bigint): void {
-    const seconds = Number(process.hrtime.bigint() - startNs) / 1e9;
-    // Label children are looked up once and cached: labels() hashes its arguments on every call.
-    const key = CHILD_KEYS[frontend][action][outcome];
-    let child = this.children.get(key);
-    if (child === undefined) {
-      child = { count: this.requests.labels(frontend, action, outcome), latency: this.latency.labels(frontend, action) };
-      this.children.set(key, child);
-    }
-    child.count.inc();
-    child.latency.observe(seconds);
+    this.requests.observe(frontend, action, outcome, Number(process.hrtime.bigint() - startNs) / 1e9);
   }
 }
-
-/** A small integer per (frontend, action, outcome), so the child cache needs no string keys. */
-const CHILD_KEYS = (() => {
-  const keys = {} as Record<Frontend, Record<Action, Record<Outcome, number>>>;
-  let n = 0;
-  for (const f of ['http', 'udp'] as const) {
-    keys[f] = {} as Record<Action, Record<Outcome, number>>;
-    for (const a of ['announce', 'scrape', 'connect', 'other'] as const) {
-      keys[f][a] = { ok: n++, client_error: n++, internal_error: n++ };
-    }
-  }
-  return keys;
-})();
