@@ -19,6 +19,9 @@
 #   DURATION=600 WARMUP=10 MAX_SECS=10 MODES="http-close http-keepalive udp" PORT=7121 METRICS_PORT=7122
 #   CONNS=64 (HTTP connections, closed and open loop) UDP_WINDOW=64 (closed loop) PASSKEYS=2000
 #   IH_POOL=1000 PEER_POOL=100000 NUMWANT=50 POISSON=0 (a seed: Poisson arrivals instead of even spacing)
+#   PROFILE=0 (1: the open-loop tracker runs under `node --cpu-prof`, and the report lists each stall of
+#   STALL_MS=20 ms or more with the frames that held the loop, from bench/cpuprofile-stalls.mjs; the
+#   profiler costs a little CPU, so compare latencies only between runs with the same PROFILE)
 # needs: cc, wrk, taskset, curl, ss, node, 2+ cores; privtrak built (npm run build at the root).
 # writes: bench/results/open-loop-<UTC>.md, and prints it. Traffic: 127.0.0.1 only. Every step is bounded
 # in time (`timeout`); whatever it started is stopped on exit.
@@ -41,9 +44,11 @@ PEER_POOL="${PEER_POOL:-100000}"
 FIXED_IH="${FIXED_IH:-1}"
 NUMWANT="${NUMWANT:-50}"
 POISSON="${POISSON:-0}"
+PROFILE="${PROFILE:-0}"
+STALL_MS="${STALL_MS:-20}"
 
 die() { echo "open-loop.sh: $*" >&2; exit 1; }
-for v in FIXED_IH DURATION WARMUP MAX_SECS PORT METRICS_PORT CONNS UDP_WINDOW PASSKEYS IH_POOL PEER_POOL NUMWANT POISSON; do
+for v in PROFILE STALL_MS FIXED_IH DURATION WARMUP MAX_SECS PORT METRICS_PORT CONNS UDP_WINDOW PASSKEYS IH_POOL PEER_POOL NUMWANT POISSON; do
   [[ "${!v}" =~ ^[0-9]+$ ]] || die "$v must be a whole number (got '${!v}')"
 done
 (( DURATION >= 1 && DURATION <= 600 )) || die "DURATION must be 1..600 s"
@@ -97,10 +102,11 @@ prehooks:
 YAML
 }
 
-start_tracker() { # $1 keep_alive -> sets PID
+start_tracker() { # $1 keep_alive, $2 extra node flags (optional) -> sets PID
   rm -rf "$RUN_DIR/journal" "$RUN_DIR"/privtrak.sqlite* "$RUN_DIR/user-key.secret"
   pt_config "$1" > "$RUN_DIR/pt.yaml"
-  taskset -c 0 node ../dist/src/cli/main.js serve --config "$RUN_DIR/pt.yaml" >"$RUN_DIR/log" 2>&1 &
+  # shellcheck disable=SC2086 # $2 is a list of flags
+  taskset -c 0 node ${2:-} ../dist/src/cli/main.js serve --config "$RUN_DIR/pt.yaml" >"$RUN_DIR/log" 2>&1 &
   PID=$!
   for _ in $(seq 300); do # the registry takes a few seconds to load
     kill -0 "$PID" 2>/dev/null || break
@@ -171,7 +177,7 @@ cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
 stat_all() { awk '/^cpu / {print $2+$3+$4}' /proc/stat; }
 CLK_TCK=$(getconf CLK_TCK)
 
-declare -A MAX ROW LINES
+declare -A MAX ROW LINES STALLS
 for mode in $MODES; do
   ka=$([ "$mode" = http-keepalive ] && echo true || echo false)
   echo "== $mode: maximum, closed loop, ${MAX_SECS} s" >&2
@@ -188,7 +194,9 @@ for mode in $MODES; do
   rate=$(( MAX[$mode] / 2 ))
   echo "   maximum ${MAX[$mode]}/s; open loop at ${rate}/s: ${WARMUP} s warm-up, ${DURATION} s measured" >&2
 
-  start_tracker "$ka"
+  prof_flags=""
+  (( PROFILE )) && { rm -rf "$RUN_DIR/prof"; prof_flags="--cpu-prof --cpu-prof-interval 1000 --cpu-prof-dir=$RUN_DIR/prof"; }
+  start_tracker "$ka" "$prof_flags"
   [ "$mode" != udp ] && check_http
   # The scrape when the warm-up ends: resets the event-loop delay histogram, and is the GC baseline.
   ( sleep "$WARMUP"; scrape "$RUN_DIR/before.prom"; echo "$(cpu_ticks "$PID") $(stat_all) $(date +%s.%N)" > "$RUN_DIR/before.cpu" ) &
@@ -204,6 +212,11 @@ for mode in $MODES; do
   read -r c1 s1 w1 < <(echo "$(cpu_ticks "$PID") $(stat_all) $(date +%s.%N)")
   alive=$(kill -0 "$PID" 2>/dev/null && echo yes || echo "no (died)")
   stop_tracker
+  if (( PROFILE )); then
+    # The main thread's profile is the first one Node writes (the SQLite sink's worker has its own).
+    prof=$(ls "$RUN_DIR"/prof/*.cpuprofile 2>/dev/null | sort | head -1)
+    STALLS[$mode]=$([ -n "$prof" ] && node cpuprofile-stalls.mjs "$prof" "$STALL_MS" 6 || echo "no profile written")
+  fi
   cat "$RUN_DIR/ol.out" >&2
 
   final=$(tail -1 "$RUN_DIR/ol.out")
@@ -241,6 +254,17 @@ OUT="results/open-loop-$STAMP.md"
     echo "${LINES[$mode]}"
     echo '```'
   done
+  if (( PROFILE )); then
+    echo
+    echo "Stalls of ${STALL_MS} ms or more in the tracker's CPU profile (bench/cpuprofile-stalls.mjs: times the event loop did not wait once; seconds from the tracker's start; the frames that held it, inclusive):"
+    for mode in $MODES; do
+      echo
+      echo "$mode:"
+      echo '```'
+      echo "${STALLS[$mode]}"
+      echo '```'
+    done
+  fi
 } > "$OUT"
 cat "$OUT"
 echo >&2; echo "written: bench/$OUT" >&2
