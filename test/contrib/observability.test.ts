@@ -176,7 +176,7 @@ describe('contrib: every metric name a rule or a panel uses is exported by a rea
     const config = validateConfig({
       metrics_addr: '127.0.0.1:0', log_level: 'silent', http: { addr: '127.0.0.1:0' }, udp: { addr: '' },
       user_key_secret: join(dir, 'user-key.secret'),
-      storage: { name: 'redis', config: { url, key_prefix: prefix, groups: 2 } },
+      storage: { name: 'redis', config: { url, key_prefix: prefix, groups: 2, max_stream_entries: 4321 } },
       prehooks: [{ name: 'privtrak', options: { flush_interval: '20ms', journal_dir: join(dir, 'journal'), sink: { name: 'sqlite', path: join(dir, 'privtrak.sqlite') } } }],
     });
     const tracker = new Tracker(config, pino({ level: 'silent' }), { defaultMetrics: false });
@@ -189,7 +189,9 @@ describe('contrib: every metric name a rule or a panel uses is exported by a rea
     await tracker.start();
     const r = await get(tracker.port('http'), `/${PASSKEY}/announce?info_hash=${escapeBytes(IH)}&peer_id=${escapeBytes(Buffer.from('-qB4520-observabil03'))}&port=6881&uploaded=0&downloaded=0&left=10&event=started`);
     assert.doesNotMatch(r.body.toString('latin1'), /failure reason/);
-    const scraped = scrapedNames(await metrics(tracker.port('metrics')));
+    const scrape = await metrics(tracker.port('metrics'));
+    assert.match(scrape, /^privtrak_drain_backlog_limit 4321$/m);
+    const scraped = scrapedNames(scrape);
     const used = usedNames();
     assert.ok([...used.keys()].filter(sharedOnly).length >= 3, 'the rules and the dashboard read the drain metrics');
     assert.deepEqual(missing(used, scraped, sharedOnly), [], 'names not in a shared-mode scrape');
