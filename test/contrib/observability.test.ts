@@ -87,6 +87,31 @@ describe('contrib/prometheus: promtool', () => {
   });
 });
 
+describe('contrib/grafana: the dashboard', () => {
+  it('takes its data source as ${DS_PROMETHEUS} (an import input and a variable), and no two panels overlap', () => {
+    type Panel = { title: string; type: string; datasource?: { uid: string }; targets?: { datasource?: { uid: string } }[]; gridPos: { x: number; y: number; w: number; h: number } };
+    const d = JSON.parse(readFileSync(DASHBOARD, 'utf8')) as {
+      __inputs: { name: string; pluginId: string }[]; templating: { list: { name: string; type: string; datasource?: { uid: string } }[] }; panels: Panel[];
+    };
+    assert.deepEqual(d.__inputs.map((i) => [i.name, i.pluginId]), [['DS_PROMETHEUS', 'prometheus']]);
+    assert.ok(d.templating.list.some((v) => v.name === 'DS_PROMETHEUS' && v.type === 'datasource'));
+    const uids = [...d.panels.flatMap((p) => [p.datasource, ...(p.targets ?? []).map((t) => t.datasource)]), ...d.templating.list.map((v) => v.datasource)]
+      .filter((ds) => ds !== undefined).map((ds) => ds.uid);
+    assert.ok(uids.length > 50);
+    assert.deepEqual([...new Set(uids)], ['${DS_PROMETHEUS}']);
+    const cells = new Map<string, string>();
+    for (const p of d.panels) {
+      assert.ok(p.gridPos.x + p.gridPos.w <= 24, `${p.title} is wider than the grid`);
+      for (let x = p.gridPos.x; x < p.gridPos.x + p.gridPos.w; x++) {
+        for (let y = p.gridPos.y; y < p.gridPos.y + p.gridPos.h; y++) {
+          assert.equal(cells.get(`${x},${y}`), undefined, `"${p.title}" overlaps "${cells.get(`${x},${y}`)}"`);
+          cells.set(`${x},${y}`, p.title);
+        }
+      }
+    }
+  });
+});
+
 describe('metric names in PromQL (the extractor the check below relies on)', () => {
   it('finds selectors, bare names and histogram series, and skips functions, keywords, labels, durations and variables', () => {
     assert.deepEqual(metricNames(
