@@ -35,7 +35,13 @@ export class PrivtrakMetrics {
   /** Deltas by flag, indexed like FLAG_LABELS. */
   private readonly deltaCounts = [0, 0, 0];
 
-  constructor(registry: Registry) {
+  /**
+   * `limits.maxPending` (single-instance mode) publishes `privtrak_pending_limit`, so an alert can
+   * compare `privtrak_deltas_pending` with the bound at which announces are refused as busy
+   * without copying the config into the rule. The shared mode has no such bound per instance
+   * (its backlog is bounded in Redis, per group) and passes none.
+   */
+  constructor(registry: Registry, limits: { readonly maxPending?: number } = {}) {
     const registers = [registry];
     this.flushDuration = new Histogram({
       name: 'privtrak_flush_duration_seconds', help: 'Time to apply one batch of deltas to the sink.', registers,
@@ -77,6 +83,11 @@ export class PrivtrakMetrics {
     // Gauges are refreshed every prometheus_reporting_interval by the hook (as in the Go original).
     this.pending = new Gauge({ name: 'privtrak_deltas_pending', help: 'Deltas waiting to be applied to the sink.', registers });
     this.oldestPendingAge = new Gauge({ name: 'privtrak_deltas_oldest_pending_seconds', help: 'Age of the oldest pending delta.', registers });
+    if (limits.maxPending !== undefined) {
+      new Gauge({
+        name: 'privtrak_pending_limit', help: 'max_pending: at this many pending deltas (privtrak_deltas_pending) announces are refused as busy.', registers,
+      }).set(limits.maxPending);
+    }
     this.users = new Gauge({ name: 'privtrak_users_tracked', help: 'Users with at least one peer baseline.', registers });
     this.peers = new Gauge({ name: 'privtrak_peers_tracked', help: 'Peer baselines kept (user, info_hash, peer_id).', registers });
     this.peersActive = new Gauge({ name: 'privtrak_peers_active', help: 'Peer baselines that announced within peer_lifetime.', registers });

@@ -36,6 +36,7 @@ import { Flusher } from './flusher.js';
 import { restoreState } from './recovery.js';
 import { collectBaselines } from './baseline-gc.js';
 import { PrivtrakMetrics } from './metrics.js';
+import { registerJournalDiskMetrics } from './journal-disk-metrics.js';
 import { lockDir } from './dir-lock.js';
 import type { MmapAddon } from '../../native/mmap.js';
 import type { DurableFs } from '../../durable-fs.js';
@@ -78,7 +79,8 @@ export class PrivtrakHook implements Hook {
     private readonly internals: PrivtrakInternals = {},
   ) {
     this.baselines = new BaselineStore(options.shard_count);
-    this.metrics = new PrivtrakMetrics(deps.prometheus);
+    this.metrics = new PrivtrakMetrics(deps.prometheus, { maxPending: options.max_pending });
+    registerJournalDiskMetrics(deps.prometheus, options.journal_dir);
     this.journal = new Journal(options.journal_dir, {
       fsync: options.journal_fsync, io: options.journal_io, mm: internals.mm, fs: internals.fs,
       onIoFallback: (reason) => {

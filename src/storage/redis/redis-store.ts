@@ -129,6 +129,11 @@ export class RedisPeerStore implements PeerStore, SharedAccounting {
     return this.cfg.key_prefix;
   }
 
+  /** `storage.config.max_stream_entries`: the bound of the delta backlog (all groups), published as privtrak_drain_backlog_limit. */
+  get maxStreamEntries(): number {
+    return this.cfg.max_stream_entries;
+  }
+
   /** Connects, loads the function library and checks the keyspace's group count. */
   async start(): Promise<void> {
     try {

@@ -61,6 +61,8 @@ export interface SharedAccounting {
   readonly groups: number;
   /** `storage.config.key_prefix`: the sink instance of group g's stream is `<keyPrefix>g<g>`. */
   readonly keyPrefix: string;
+  /** `storage.config.max_stream_entries`, when known (for the metrics; test doubles may leave it out). */
+  readonly maxStreamEntries?: number;
   /**
    * One atomic step (pt_counted). Rejects with ClientError TRACKER_BUSY on backlog or Redis
    * trouble. On backlog nothing changed. On a timeout or a lost connection the step may have run

@@ -73,7 +73,7 @@ export class SharedPrivtrakHook implements Hook {
     private readonly internals: SharedPrivtrakInternals = {},
   ) {
     this.metrics = new PrivtrakMetrics(deps.prometheus);
-    this.drainMetrics = new DrainMetrics(deps.prometheus);
+    this.drainMetrics = new DrainMetrics(deps.prometheus, store.maxStreamEntries);
     this.user = new RequestUser(options.identifier, () => this.metrics.refused.labels('identity').inc());
     this.maxGapMs = 2 * deps.announceIntervalMs;
   }
