@@ -72,13 +72,20 @@ export class Progress {
   private finished = false;
   private timer: NodeJS.Timeout | undefined;
   private readonly rowsName: string;
+  private total: number | undefined;
 
   constructor(private readonly o: ProgressOptions) {
+    this.total = o.total;
     this.clock = o.clock ?? MONOTONIC;
     this.startMs = this.clock.nowMs();
     this.lastShownMs = this.startMs;
     this.everyMs = o.tty !== undefined ? o.redrawMs ?? 100 : o.logEveryMs ?? 5000;
     this.rowsName = o.rowsName ?? 'rows';
+  }
+
+  /** The total, once known (e.g. rows, after a file was read). */
+  setTotal(total: number): void {
+    this.total = total;
   }
 
   /** `rows` more done; with unit 'bytes', `position` is how far into the input the work now is. */
@@ -118,6 +125,14 @@ export class Progress {
     return this;
   }
 
+  /** The work failed (its error says so): clears the bar and stops, with no summary. */
+  abandon(): void {
+    if (this.finished) return;
+    this.finished = true;
+    if (this.timer !== undefined) clearInterval(this.timer);
+    if (this.drawn) this.o.tty?.write(`\r${CLEAR_EOL}`);
+  }
+
   /** Clears the bar and writes the summary (once); returns its fields. */
   finish(): ProgressFields {
     const f = this.fields(this.clock.nowMs());
@@ -133,7 +148,7 @@ export class Progress {
     const elapsedMs = now - this.startMs;
     const done = this.o.unit === 'bytes' ? this.position : this.rows;
     const rate = elapsedMs > 0 ? (this.rows * 1000) / elapsedMs : 0;
-    const total = this.o.total;
+    const total = this.total;
     const etaMs = total !== undefined && done > 0 && elapsedMs > 0 ? (Math.max(0, total - done) * elapsedMs) / done : undefined;
     return { task: this.o.task, rows: this.rows, rejects: this.rejects, elapsedMs, rate, done, total, etaMs };
   }
@@ -154,7 +169,9 @@ export class Progress {
     if (f.rejects > 0) parts.push(`${formatCount(f.rejects)} ${this.o.rejectsName ?? 'rejected'}`);
     parts.push(f.etaMs !== undefined ? `ETA ${formatDuration(f.etaMs)}` : formatDuration(f.elapsedMs));
     // One cell short of the width: a line that fills the last column wraps on some terminals, and \r then redraws only its tail.
-    return parts.join('  ').slice(0, Math.max(20, (this.o.tty?.columns ?? 80) - 1));
+    // A terminal that reports no width (0: a pty nobody sized) counts as the classic 80.
+    const columns = this.o.tty?.columns || 80;
+    return parts.join('  ').slice(0, Math.max(20, columns - 1));
   }
 
   /** `journal replay: 25% (1.0 MiB of 4.0 MiB), 5,000 records, 2,500 records/s, ETA 6.0 s`. */

@@ -49,6 +49,21 @@ describe('Progress on a terminal', () => {
     assert.equal(frames[0], `\r${whole.slice(0, 39)}\x1b[K`);
   });
 
+  it('erases the bar and writes no summary when the work fails; a total known late counts from then on', () => {
+    const { clock, frames, lines, progress } = recorder({ tty: true, columns: 0 });
+    clock.advance(100);
+    progress.add(10);
+    assert.equal(frames[0], '\rusers import  10 users  100/s  0.1 s\x1b[K', 'no total: rows, rate, time so far');
+    progress.setTotal(40);
+    clock.advance(100);
+    progress.add(10);
+    assert.equal(frames[1], '\rusers import  [##########----------]   50%  20 users  100/s  ETA 0.2 s\x1b[K');
+    progress.abandon();
+    assert.equal(frames.at(-1), '\r\x1b[K');
+    progress.finish();
+    assert.deepEqual(lines, [], 'the error says why, not a summary');
+  });
+
   it('shows only the summary for work shorter than a frame', () => {
     const { frames, lines, progress } = recorder({ tty: true });
     progress.add(3);
