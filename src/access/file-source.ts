@@ -189,7 +189,7 @@ export class FileSource implements RegistrySource, RegistryStore {
     return file;
   }
 
-  async putUsers(users: readonly UserRecord[]): Promise<{ added: number; replaced: number }> {
+  async putUsers(users: readonly UserRecord[], written?: (users: number) => void): Promise<{ added: number; replaced: number }> {
     const file = this.need(this.users, 'users');
     return file.locked(async () => {
       const all = await file.current();
@@ -199,6 +199,8 @@ export class FileSource implements RegistrySource, RegistryStore {
         all.set(u.passkey, u);
       }
       await file.write(all);
+      // One file rewritten whole: every user is written at once.
+      written?.(users.length);
       return { added, replaced: users.length - added };
     });
   }

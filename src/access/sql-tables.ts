@@ -111,7 +111,7 @@ export class SqlStore implements RegistryStore {
     return `${head} ON DUPLICATE KEY UPDATE ${rest.map((c) => `${c} = VALUES(${c})`).join(', ')}, deleted = false, updated_at = ${this.now}`;
   }
 
-  async putUsers(users: readonly UserRecord[]): Promise<{ added: number; replaced: number }> {
+  async putUsers(users: readonly UserRecord[], written?: (users: number) => void): Promise<{ added: number; replaced: number }> {
     const cols = ['passkey', 'site_id', 'enabled', 'can_leech'];
     return this.db.transaction(async (q) => {
       let replaced = 0;
@@ -121,6 +121,7 @@ export class SqlStore implements RegistryStore {
         const existing = await q(`SELECT passkey FROM ${this.usersTable} WHERE NOT deleted AND passkey IN (${keys.map((_, j) => this.p(j + 1)).join(', ')})`, keys);
         replaced += existing.length;
         await q(this.upsertSql(this.usersTable, cols, 'passkey', chunk.length), chunk.flatMap((u) => [u.passkey, u.siteId, u.enabled, u.canLeech]));
+        written?.(chunk.length);
       }
       return { added: users.length - replaced, replaced };
     });

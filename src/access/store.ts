@@ -7,8 +7,11 @@
 import type { TorrentRecord, UserRecord } from './records.js';
 
 export interface RegistryStore {
-  /** Adds users or replaces those with the same passkey. Returns how many were new. */
-  putUsers(users: readonly UserRecord[]): Promise<{ added: number; replaced: number }>;
+  /**
+   * Adds users or replaces those with the same passkey. Returns how many were new. `written`
+   * is told how many more are written as it goes (a million-row import reports progress).
+   */
+  putUsers(users: readonly UserRecord[], written?: (users: number) => void): Promise<{ added: number; replaced: number }>;
   /** Returns the updated user, or undefined if there is no such passkey. */
   setUserEnabled(passkey: string, enabled: boolean): Promise<UserRecord | undefined>;
   /** Returns false if there was no such user. */

@@ -13,6 +13,10 @@
  * such keys are kept under the hashed key, as open mode would). Then the sink is rekeyed (one
  * transaction), then the journal directory (file by file, each replaced whole): after a crash,
  * running migrate again finishes the job.
+ *
+ * Progress of the rekeying goes to stderr (progress/outputs.ts): the share of the journal
+ * rewritten, ending with `privtrak: migrate: N legacy journal records in T (R legacy journal records/s), 0 rejected`
+ * (nothing is ever half-rekeyed: an unmapped key refuses the whole migration, so nothing is rejected).
  */
 import { existsSync } from 'node:fs';
 import type { Config } from '../../config/schema.js';
@@ -22,6 +26,9 @@ import { createSink } from '../../sinks/index.js';
 import type { DeltaSink } from '../../sinks/sink.js';
 import { lockDir } from '../../middleware/privtrak/dir-lock.js';
 import { findLegacyJournalData, rekeyJournalDir } from '../../middleware/privtrak/journal-rekey.js';
+import { journalBytes } from '../../middleware/privtrak/journal.js';
+import { nodeFs } from '../../durable-fs.js';
+import { cliProgress } from '../../progress/outputs.js';
 import { privtrakOptionsFromConfig } from './sink-from-config.js';
 import { loadRegistryUsers, readPasskeyHistory, registryMode, userKeysFromConfig } from './user-keys-from-config.js';
 import { UsageError } from '../usage-error.js';
@@ -93,14 +100,18 @@ export async function runMigrate(config: Config, args: MigrateArgs, out: (line: 
     }
     // The journal directory is rewritten: no tracker may be using it.
     const unlock = local.files.length > 0 && existsSync(opts.journal_dir) ? lockDir(opts.journal_dir) : () => undefined;
+    // The sink's transaction calls nothing back: the heartbeat keeps the time moving meanwhile.
+    const progress = cliProgress({ task: 'migrate', unit: 'bytes', total: journalBytes(opts.journal_dir), rowsName: 'legacy journal records' }).heartbeat();
     try {
       await sink.migrate(rekey);
-      const files = rekeyJournalDir(opts.journal_dir, rekey, opts.journal_fsync);
+      const files = rekeyJournalDir(opts.journal_dir, rekey, opts.journal_fsync, nodeFs, progress);
+      progress.finish();
       const users = distinctKeys(legacy.map((k) => rekey(k)!)).length;
       out(`privtrak: rekeyed ${legacy.length} legacy user key(s) (passkeys) to ${users} user key(s): the ${sink.name} sink`
         + `${files.length > 0 ? ` and ${files.length} file(s) in ${opts.journal_dir}` : ''}; no passkey is kept`);
       out(`privtrak: ${sink.name} schema is up to date`);
     } finally {
+      progress.abandon(); // when rekeying failed: the error says why
       unlock();
     }
   } finally {

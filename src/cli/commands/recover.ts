@@ -3,11 +3,16 @@
  * journal (middleware/privtrak/recovery.ts), with the tracker stopped. The sink's applied mark
  * is read so the report can say where the sink stands; the journal itself is not changed, so
  * every delta the sink has not applied is still replayed at the next start.
+ *
+ * Reading the journal is the long part: its progress goes to stderr (progress/outputs.ts),
+ * ending with `privtrak: recover: N records in T (R records/s), D damaged stretches skipped`.
  */
 import { mkdirSync } from 'node:fs';
 import type { Config } from '../../config/schema.js';
 import { lockDir } from '../../middleware/privtrak/dir-lock.js';
 import { recoverState, type RecoveryReport } from '../../middleware/privtrak/recovery.js';
+import { journalBytes } from '../../middleware/privtrak/journal.js';
+import { cliProgress } from '../../progress/outputs.js';
 import { createSink } from '../../sinks/index.js';
 import { privtrakOptionsFromConfig } from './sink-from-config.js';
 
@@ -19,10 +24,20 @@ export async function runRecover(config: Config, out: (line: string) => void): P
   try {
     await sink.open();
     const { appliedThrough } = await sink.load(opts.instance);
-    const report = await recoverState({
-      dir: opts.journal_dir, cutoffMs: Date.now() - opts.baseline_lifetime, appliedThrough,
-      shardCount: opts.shard_count, fsync: opts.journal_fsync,
+    const progress = cliProgress({
+      task: 'recover', unit: 'bytes', total: journalBytes(opts.journal_dir), rowsName: 'journal records', rejectsName: 'damaged stretches skipped',
     });
+    let report: RecoveryReport;
+    try {
+      report = await recoverState({
+        dir: opts.journal_dir, cutoffMs: Date.now() - opts.baseline_lifetime, appliedThrough,
+        shardCount: opts.shard_count, fsync: opts.journal_fsync, progress,
+      });
+    } catch (err) {
+      progress.abandon(); // the error says why
+      throw err;
+    }
+    progress.finish();
     for (const m of report.movedAside) out(`privtrak: ${m.file}: ${m.why}; moved aside to ${m.to}`);
     if (report.outcome === 'sound') {
       out(`privtrak: ${opts.journal_dir}: the baseline checkpoint (seq ${report.seq}, ${report.baselines} baselines) is sound; nothing to recover`);

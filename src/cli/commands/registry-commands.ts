@@ -15,6 +15,9 @@
  * at its next poll. SQL registries: privtrak's own tables are written (created if missing),
  * and the tracker picks the change up at its next refresh. For an instant change use the
  * admin API. Passkeys are kept as they are: migrated users keep announcing with their old URLs.
+ *
+ * `users import` reports its progress on stderr (progress/outputs.ts) and ends with
+ * `privtrak: users import: N users in T (R users/s), K rejected` (rejects: rows --skip-invalid skipped).
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -26,6 +29,8 @@ import {
   RecordError, normalizeInfoHash, normalizePasskey, torrentFromRow, torrentKey, torrentToJson, userFromRow, type UserRecord,
 } from '../../access/records.js';
 import { sqlDriverForUrl } from '../../access/index.js';
+import { cliProgress } from '../../progress/outputs.js';
+import type { Progress } from '../../progress/progress.js';
 
 export interface Io {
   out(line: string): void;
@@ -76,13 +81,21 @@ export async function runUsers(args: string[], loadConfig: (path: string | undef
   try {
     switch (sub) {
       case 'import': {
-        const users = values['from-sql'] !== undefined
-          ? await usersFromSql(values['from-sql'], values['from-url'] ?? defaultUrl(handle.config), values['skip-invalid'] ?? false, io)
-          : usersFromFile(one(positionals, 'FILE'), io);
-        await store.migrate?.();
-        const { added, replaced } = await store.putUsers(users);
-        io.out(`privtrak: imported ${users.length} users (${added} new, ${replaced} replaced)`);
-        return 0;
+        // Rows count as written to the registry; the heartbeat shows the time while a query or a transaction runs.
+        const progress = cliProgress({ task: 'users import', rowsName: 'users' }).heartbeat();
+        try {
+          const users = values['from-sql'] !== undefined
+            ? await usersFromSql(values['from-sql'], values['from-url'] ?? defaultUrl(handle.config), values['skip-invalid'] ?? false, io, progress)
+            : usersFromFile(one(positionals, 'FILE'), io);
+          progress.setTotal(users.length);
+          await store.migrate?.();
+          const { added, replaced } = await store.putUsers(users, (n) => progress.add(n));
+          progress.finish();
+          io.out(`privtrak: imported ${users.length} users (${added} new, ${replaced} replaced)`);
+          return 0;
+        } finally {
+          progress.abandon(); // when the import failed: its error says why
+        }
       }
       case 'add': {
         const passkey = arg(() => normalizePasskey(one(positionals, 'PASSKEY')));
@@ -196,7 +209,7 @@ function usersFromFile(path: string, io: Io): UserRecord[] {
 }
 
 /** Runs QUERY on the old site's database; every row must be valid unless --skip-invalid. */
-async function usersFromSql(query: string, url: string, skipInvalid: boolean, io: Io): Promise<UserRecord[]> {
+async function usersFromSql(query: string, url: string, skipInvalid: boolean, io: Io, progress: Progress): Promise<UserRecord[]> {
   const db = sqlDriverForUrl(url);
   try {
     const rows = await db.query(query);
@@ -208,6 +221,7 @@ async function usersFromSql(query: string, url: string, skipInvalid: boolean, io
       } catch (err) {
         if (!(err instanceof RecordError)) throw err;
         if (!skipInvalid) throw new Error(`row ${i + 1}: ${err.message} (nothing imported; --skip-invalid imports the valid rows)`);
+        progress.reject();
         if (bad++ < 5) io.err(`privtrak: skipped row ${i + 1}: ${err.message}`);
       }
     }

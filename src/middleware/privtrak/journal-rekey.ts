@@ -14,6 +14,7 @@ import { mapAll, type Rekey } from '../../accounting/legacy-data.js';
 import { nodeFs, replaceFileSync, type DurableFs } from '../../durable-fs.js';
 import { CHECKPOINT_FILE, PREVIOUS_CHECKPOINT_FILE, isLegacyCheckpoint, readCheckpoint, rekeyCheckpointFile } from './checkpoint.js';
 import { segmentFiles } from './journal.js';
+import type { Progress } from '../../progress/progress.js';
 
 const CHECKPOINTS = [CHECKPOINT_FILE, PREVIOUS_CHECKPOINT_FILE];
 
@@ -50,20 +51,25 @@ export function findLegacyJournalData(dir: string): LegacyJournalData {
 /**
  * Rekeys every legacy file in `dir` (the journal directory's lock must be held). Throws
  * UnmappedUserKeysError, before changing anything, if `rekey` maps some user to nothing.
- * Returns the files rewritten.
+ * Returns the files rewritten. `progress` (unit bytes, total journalBytes) counts the legacy
+ * records rekeyed, segment by segment.
  */
-export function rekeyJournalDir(dir: string, rekey: Rekey, fsync: boolean, fs: DurableFs = nodeFs): string[] {
+export function rekeyJournalDir(dir: string, rekey: Rekey, fsync: boolean, fs: DurableFs = nodeFs, progress?: Progress): string[] {
   const found = findLegacyJournalData(dir);
   const map = mapAll(dir, found.keys, rekey);
   const to = (user: Buffer) => map.get(user.toString('latin1'))!;
   const done: string[] = [];
+  let position = 0;
   for (const seg of segmentFiles(dir)) {
     const data = readFileSync(seg.path);
+    position += data.length;
     const offsets = legacyRecordOffsets(data);
-    if (offsets.length === 0) continue;
-    for (const off of offsets) upgradeLegacyRecord(data, off, to(recordUser(data, off)));
-    replaceFileSync(seg.path, data, fsync, fs);
-    done.push(seg.path);
+    if (offsets.length > 0) {
+      for (const off of offsets) upgradeLegacyRecord(data, off, to(recordUser(data, off)));
+      replaceFileSync(seg.path, data, fsync, fs);
+      done.push(seg.path);
+    }
+    progress?.add(offsets.length, position);
   }
   for (const file of CHECKPOINTS) if (rekeyCheckpointFile(dir, file, to, fsync, fs)) done.push(join(dir, file));
   if (fsync && done.length > 0) fs.fsyncDirSync(dir);

@@ -17,7 +17,7 @@
  * at each checkpoint, the journal when a mapped segment is full; segments that both the sink
  * and a checkpoint cover are deleted.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, unlinkSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import type { StatDelta } from '../../accounting/delta.js';
 import { RECORD_SIZE, decodeRecord, encodeRecordInto, isRecordAt, legacyRecordOffsets, scanRecords } from '../../accounting/delta-record.js';
@@ -25,6 +25,7 @@ import { LegacyDataError } from '../../accounting/legacy-data.js';
 import { MappedSegment, WrittenSegment, type JournalSegment } from './journal-segment.js';
 import { loadMmap, mmapUnavailableReason, type MmapAddon } from '../../native/mmap.js';
 import { nodeFs, type DurableFs } from '../../durable-fs.js';
+import type { Progress } from '../../progress/progress.js';
 
 /** How committed records reach the segment file: `auto` is `mmap` where the native addon is built. */
 export type JournalIo = 'auto' | 'mmap' | 'write';
@@ -62,6 +63,16 @@ export function segmentFiles(dir: string): Segment[] {
     .filter((s) => Number.isSafeInteger(s.firstSeq))
     .sort((a, b) => a.firstSeq - b.firstSeq);
 }
+
+/** The bytes of every segment in `dir`: the total a replay's progress is measured against (a stat per file). */
+export function journalBytes(dir: string): number {
+  let bytes = 0;
+  for (const seg of segmentFiles(dir)) bytes += statSync(seg.path, { throwIfNoEntry: false })?.size ?? 0;
+  return bytes;
+}
+
+/** Records between two progress reports in a replay: the bar moves within a large segment, at a clock read per 4,096 records. */
+const PROGRESS_EVERY = 4096;
 
 export class Journal {
   private segments: Segment[] = [];
@@ -111,22 +122,33 @@ export class Journal {
    * resumes at the next whole record. If a seq appears twice (a failed write that reached the
    * disk in part, then the same seq written again), the later one is the one that counted.
    * Records from before user keys are not read: LegacyDataError (legacy-data.ts).
+   * `progress` (unit bytes, total journalBytes) counts records read and damaged stretches skipped.
    */
-  replay(): StatDelta[] {
+  replay(progress?: Progress): StatDelta[] {
     mkdirSync(this.dir, { recursive: true });
     this.segments = segmentFiles(this.dir);
     const bySeq = new Map<number, StatDelta>();
     this.damaged = 0;
+    let base = 0;
     for (const seg of this.segments) {
       const data = readFileSync(seg.path);
       // A segment is written by one version: one that starts with a current record is current
       // (the full walk is only for a segment that does not: legacy, or damaged at its start).
       if (!isRecordAt(data, 0) && legacyRecordOffsets(data).length > 0) throw new LegacyDataError(seg.path);
-      this.damaged += scanRecords(data, (off) => {
+      let unreported = 0;
+      const { damaged } = scanRecords(data, (off) => {
         const d = decodeRecord(data, off);
         bySeq.delete(d.seq); // re-insert: the later occurrence wins
         bySeq.set(d.seq, d);
-      }).damaged;
+        if (progress !== undefined && ++unreported === PROGRESS_EVERY) {
+          progress.add(unreported, base + off + RECORD_SIZE);
+          unreported = 0;
+        }
+      });
+      this.damaged += damaged;
+      base += data.length;
+      progress?.add(unreported, base);
+      if (damaged > 0) progress?.reject(damaged);
     }
     return [...bySeq.values()].sort((a, b) => a.seq - b.seq);
   }

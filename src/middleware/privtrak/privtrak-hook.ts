@@ -29,7 +29,7 @@ import { ConfigError } from '../../config/errors.js';
 import { BaselineStore } from './baselines.js';
 import { computeDelta, ReusableOutcome } from './rules.js';
 import { DeltaScratch } from './delta-scratch.js';
-import { Journal } from './journal.js';
+import { Journal, journalBytes } from './journal.js';
 import { Committer } from './committer.js';
 import { Checkpointer } from './checkpointer.js';
 import { Flusher } from './flusher.js';
@@ -45,6 +45,7 @@ import { RequestUser } from './request-user.js';
 import { privtrakOptionsSchema, type PrivtrakOptions } from './options.js';
 import { isSharedAccounting } from '../../storage/redis/shared-accounting.js';
 import { SharedPrivtrakHook } from './shared/shared-privtrak-hook.js';
+import { logProgress, stderrTty } from '../../progress/outputs.js';
 
 /** What tests may put in place of the real thing (the mmap addon, the file-system seam). */
 export interface PrivtrakInternals {
@@ -139,9 +140,22 @@ export class PrivtrakHook implements Hook {
     await this.sink.open();
     const { appliedThrough } = await this.sink.load(this.options.instance);
     this.flusher.appliedThrough = appliedThrough;
-    const restored = restoreState({
-      dir: this.options.journal_dir, cutoffMs: Date.now() - this.options.baseline_lifetime, appliedThrough,
-    }, this.baselines, this.journal, (d) => this.flusher.enqueue(d), this.logger);
+    // A journal of millions of records takes a while to read: say how far it is (a bar when a
+    // terminal watches stderr, a log line every 5 s otherwise) and how it ended.
+    const progress = logProgress(this.logger, {
+      task: 'journal replay', unit: 'bytes', total: journalBytes(this.options.journal_dir),
+      rowsName: 'records', rejectsName: 'damaged stretches skipped', tty: stderrTty(),
+    });
+    let restored: ReturnType<typeof restoreState>;
+    try {
+      restored = restoreState({
+        dir: this.options.journal_dir, cutoffMs: Date.now() - this.options.baseline_lifetime, appliedThrough, progress,
+      }, this.baselines, this.journal, (d) => this.flusher.enqueue(d), this.logger);
+    } catch (err) {
+      progress.abandon(); // the start fails with the error
+      throw err;
+    }
+    progress.finish();
     this.committer.seq = restored.seq;
     this.checkpointer.checkpointSeq = restored.checkpointSeq;
     this.checkpointer.previousCheckpointSeq = restored.previousCheckpointSeq;

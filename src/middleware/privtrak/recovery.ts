@@ -18,6 +18,7 @@ import type { Logger } from 'pino';
 import type { StatDelta } from '../../accounting/delta.js';
 import { BaselineStore } from './baselines.js';
 import { Journal } from './journal.js';
+import type { Progress } from '../../progress/progress.js';
 import {
   CHECKPOINT_FILE, CheckpointDamagedError, PREVIOUS_CHECKPOINT_FILE, checkpointSeqOf, readCheckpoint, refuseLegacyCheckpoints, writeCheckpoint, type Checkpoint,
 } from './checkpoint.js';
@@ -28,6 +29,8 @@ export interface RestoreOptions {
   readonly cutoffMs: number;
   /** The highest seq the sink has applied. */
   readonly appliedThrough: number;
+  /** Reports the journal replay (unit bytes, total journalBytes); the caller finishes it. */
+  readonly progress?: Progress;
 }
 
 export interface RestoredState {
@@ -84,7 +87,7 @@ export function restoreState(opts: RestoreOptions, baselines: BaselineStore, jou
     throw err;
   }
   const checkpointSeq = loadBaselines(checkpoint, baselines, opts.cutoffMs);
-  const records = journal.replay();
+  const records = journal.replay(opts.progress);
   if (journal.damaged > 0) logger.warn({ damaged: journal.damaged }, 'journal: skipped damaged records');
   // The journal must hold every record above min(mark, checkpoint): otherwise deltas or baselines
   // are lost. Only possible if the journal directory was lost, replaced or damaged.
@@ -151,7 +154,7 @@ export async function recoverState(opts: RecoverOptions): Promise<RecoveryReport
   };
   const current = readOrMoveAside(CHECKPOINT_FILE);
   const journal = new Journal(opts.dir, { io: 'write' });
-  const records = journal.replay();
+  const records = journal.replay(opts.progress);
   if (current !== undefined) {
     return { outcome: 'sound', movedAside, base: 'current', baseSeq: current.seq, replayed: 0, baselines: current.entries.length, seq: current.seq };
   }
