@@ -19,6 +19,7 @@ import { createSwarmHook } from './middleware/swarm/swarm-hook.js';
 import { createPeerStore, StoreMaintenance } from './storage/index.js';
 import type { PeerStore } from './storage/peer-store.js';
 import type { Frontend, FrontendDeps } from './frontend/frontend.js';
+import { createReadiness } from './frontend/readiness.js';
 import { createHttpFrontend } from './frontend/http/server.js';
 import { createUdpFrontend } from './frontend/udp/server.js';
 import { createAccessRegistry, type AccessRegistry } from './access/index.js';
@@ -71,7 +72,8 @@ export class Tracker {
       minAnnounceInterval: Math.round(config.min_announce_interval / 1000),
     });
     this.maintenance = new StoreMaintenance(this.store, config.storage.config, this.metrics, logger);
-    const fdeps: FrontendDeps = { chain: this.chain, metrics: this.metrics, logger, clock: this.clock, control: this.site?.control };
+    const readiness = createReadiness({ hooks: [...this.chain.preHooks, ...this.chain.postHooks], registry: this.accessRegistry });
+    const fdeps: FrontendDeps = { chain: this.chain, metrics: this.metrics, logger, clock: this.clock, control: this.site?.control, readiness };
     if (config.http.addr !== '') {
       const http = createHttpFrontend(config.http, fdeps);
       this.buildInfo.note('transport', http.transport, http.transportReason, http.transportFallback);

@@ -44,8 +44,21 @@ export const httpSchema = z.object({
   max_connections_per_ip: z.number().int().min(0).default(0).describe('open connections allowed per client address (the socket\'s, not real_ip_header\'s); 0 = no limit'),
   max_buffered_bytes: z.number().int().min(1024).max(16 << 20).default(65536)
     .describe('per connection: unanswered request bytes, and reply bytes the client has not read, before the tracker stops reading from it'),
+  health_checks: z.boolean().default(true).describe('answer GET /health (live) and GET /ready (ready to count) for load balancers'),
   ...numwant,
-}).strict();
+}).strict().superRefine((c, ctx) => {
+  // The health paths are tried after the routes: a route that matches them would hide them.
+  if (!c.health_checks) return;
+  for (const key of ['announce_routes', 'scrape_routes'] as const) {
+    c[key].forEach((r, i) => {
+      const segments = r.split('/').slice(1);
+      const single = segments.length === 1 ? segments[0]! : undefined;
+      if (single !== undefined && (single.startsWith(':') || single === 'health' || single === 'ready')) {
+        ctx.addIssue({ code: z.ZodIssueCode.custom, path: [key, i], message: `"${r}" would answer /health and /ready: change the route or set http.health_checks: false` });
+      }
+    });
+  }
+});
 
 export const udpSchema = z.object({
   addr: addr('[::]:6969').describe('listen address; "" disables UDP'),

@@ -4,6 +4,7 @@ import type { HookChain } from '../middleware/chain.js';
 import type { TrackerMetrics } from '../metrics/metrics.js';
 import type { Clock } from '../clock.js';
 import type { ControlHandler } from './control.js';
+import type { Readiness } from './readiness.js';
 
 export interface Frontend {
   readonly name: 'http' | 'udp';
@@ -24,4 +25,6 @@ export interface FrontendDeps {
   readonly clock: Clock;
   /** A site's control channel on the HTTP listener (frontend/control.ts), if a site is configured. */
   readonly control?: ControlHandler;
+  /** What `GET /ready` reports (frontend/readiness.ts); absent: ready whenever serving. */
+  readonly readiness?: Readiness;
 }

@@ -27,6 +27,11 @@ export interface Hook {
   start?(): Promise<void>;
   /** Called once at shutdown, after the frontends stopped accepting: flush here. */
   stop?(): Promise<void>;
+  /**
+   * Why this hook cannot do its work now (`GET /ready` says it, with a 503), or undefined when it
+   * can. Called per readiness probe: read state the hook already keeps, no I/O. Never user data.
+   */
+  notReady?(): string | undefined;
 }
 
 /** What every hook factory is given (hook-factories.ts): the tracker's shared parts. */

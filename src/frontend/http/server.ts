@@ -6,6 +6,7 @@
  * handles directly by default, node:net as the fallback. BENCHMARKS.md shows the difference.
  * Bodies are not supported (trackers take none): a request with one is refused — except on a
  * site's control channel (frontend/control.ts), whose calls carry a small JSON body.
+ * Load balancers' probes, GET /health and GET /ready (frontend/readiness.ts), are answered here too.
  */
 import type { HttpConfig } from '../../config/schema.js';
 import type { Frontend, FrontendDeps } from '../frontend.js';
@@ -23,6 +24,10 @@ import type { Connection, ConnectionHandlers, TcpListener } from './connection.j
 import { createRawTcpListener, rawTcpUnavailableReason } from './raw-tcp.js';
 import { createNetTcpListener } from './net-tcp.js';
 import type { ControlReply } from '../control.js';
+
+/** The health-check bodies, made once. */
+const HEALTH_OK = Buffer.from('ok\n', 'latin1');
+const READY = Buffer.from('ready\n', 'latin1');
 
 interface RequestHead {
   readonly method: string;
@@ -318,9 +323,30 @@ export class HttpFrontend implements Frontend, ConnectionHandlers {
     if (params !== null) return this.announce(conn, head, ip, params, start);
     params = this.matchScrape(head.path);
     if (params !== null) return this.scrape(conn, head, ip, params, start);
+    // After the routes, so announces pay nothing for it (the config refuses a route that would hide these).
+    if (this.cfg.health_checks && this.healthCheck(conn, head, start)) return false;
     this.send(conn, 404, writeFailureBody('not found'), head.keepAlive);
     this.deps.metrics.observe('http', 'other', 'client_error', start);
     return false;
+  }
+
+  /**
+   * `GET /health`: 200 while this process serves. `GET /ready`: 200 when it is ready to count,
+   * else 503 and why (frontend/readiness.ts). For load balancers: unauthenticated, nothing about
+   * users, no allocation beyond the reply. Returns false for any other path.
+   */
+  private healthCheck(conn: Connection, head: RequestHead, start: bigint): boolean {
+    if (head.path === '/health') {
+      this.send(conn, 200, HEALTH_OK, head.keepAlive);
+    } else if (head.path === '/ready') {
+      const why = this.deps.readiness?.();
+      if (why === undefined) this.send(conn, 200, READY, head.keepAlive);
+      else this.send(conn, 503, Buffer.from(`not ready: ${why}\n`, 'utf8'), head.keepAlive);
+    } else {
+      return false;
+    }
+    this.deps.metrics.observe('http', 'other', 'ok', start);
+    return true;
   }
 
   /** A site's control call (frontend/control.ts): its reply, then close. */

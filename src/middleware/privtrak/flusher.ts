@@ -54,6 +54,11 @@ export class Flusher {
     return this.queue.size;
   }
 
+  /** Whether the last flush failed (the sink is unreachable or refusing), until one succeeds. */
+  get failing(): boolean {
+    return this.failures > 0;
+  }
+
   /** Receive time of the oldest pending delta, or undefined. */
   oldestPendingMs(): number | undefined {
     return this.queue.oldestTimeMs();

@@ -219,6 +219,18 @@ export class PrivtrakHook implements Hook {
     ctx.userId = this.user.ofScrape(ctx);
   }
 
+  /**
+   * For `GET /ready`: ready while the sink takes batches or pending deltas are below max_pending.
+   * Not ready once both fail: every announce is then refused as busy until the sink is back.
+   * (A reachable but slow sink at the limit stays ready: its flushes free room within seconds.)
+   */
+  notReady(): string | undefined {
+    if (this.state !== 'running') return this.state === 'new' ? 'starting' : 'closing';
+    const pending = this.flusher.pending + this.committer.grouped;
+    if (!this.flusher.failing || pending < this.options.max_pending) return undefined;
+    return `sink unreachable and ${pending} deltas pending (max_pending ${this.options.max_pending})`;
+  }
+
   /** Writes a baseline checkpoint now (checkpointer.ts). */
   checkpoint(): Promise<void> {
     return this.checkpointer.checkpoint();

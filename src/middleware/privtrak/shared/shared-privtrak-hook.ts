@@ -52,6 +52,9 @@ export interface SharedPrivtrakInternals {
   readonly drainRedis?: RedisClient;
 }
 
+/** How long one busy refusal keeps /ready at 503 (see notReady). */
+const BUSY_NOT_READY_MS = 5000;
+
 export type SharedPrivtrakDeps = Pick<HookDeps, 'logger' | 'prometheus' | 'announceIntervalMs' | 'userKeySecretPath' | 'accessRegistry'>;
 
 export class SharedPrivtrakHook implements Hook {
@@ -64,6 +67,8 @@ export class SharedPrivtrakHook implements Hook {
   private readonly scratch = new DeltaScratch();
   private drainer: StreamDrainer | undefined;
   private ownRedis: RedisClient | undefined;
+  /** Until when (epoch ms) /ready says busy: set when Redis refuses an announce as busy. */
+  private busyUntilMs = 0;
 
   constructor(
     readonly options: PrivtrakOptions,
@@ -135,13 +140,28 @@ export class SharedPrivtrakHook implements Hook {
       ctx.swarmView = result.view;
       this.metrics.countDelta(result.outcome.flags);
     }, (err: unknown) => {
-      if (err instanceof ClientError && err.code === 'TRACKER_BUSY') this.metrics.refused.labels('busy').inc();
+      if (err instanceof ClientError && err.code === 'TRACKER_BUSY') {
+        this.metrics.refused.labels('busy').inc();
+        this.busyUntilMs = Date.now() + BUSY_NOT_READY_MS;
+      }
       throw err;
     });
   }
 
   handleScrape(ctx: RequestContext): void {
     ctx.userId = this.user.ofScrape(ctx);
+  }
+
+  /**
+   * For `GET /ready`. Here the pending bound is in Redis (max_stream_entries) and only the drain
+   * lease holder sees the sink: what every instance knows is whether Redis just refused an
+   * announce as busy. That answer only holds for BUSY_NOT_READY_MS, because an instance a load
+   * balancer took out gets no announce to learn the streams have room again.
+   */
+  notReady(): string | undefined {
+    if (this.state !== 'running') return this.state === 'new' ? 'starting' : 'closing';
+    if (Date.now() < this.busyUntilMs) return 'announces refused as busy: the delta streams are at storage.config.max_stream_entries';
+    return undefined;
   }
 
   /**
