@@ -50,7 +50,15 @@ export class TrackerMetrics {
       help: 'UDP error replies not sent because they were larger than the request of a source whose connection ID did not check out.',
       registers,
     });
-    if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.prometheus, prefix: 'privtrak_' });
+    // The process metrics, among them the event-loop delay (privtrak_nodejs_eventloop_lag_*_seconds,
+    // from perf_hooks.monitorEventLoopDelay, reset at every scrape) and GC pauses
+    // (privtrak_nodejs_gc_duration_seconds{kind}). The delay is sampled every 10 ms (prom-client's
+    // default, said here on purpose): a stall of any length shows whole in the max, and each
+    // sample includes the 10 ms (an idle loop reads about 0.010 s). A finer resolution would only
+    // add timer wake-ups. test/metrics/runtime-metrics.test.ts checks a 200 ms stall shows.
+    if (options.defaultMetrics !== false) {
+      collectDefaultMetrics({ register: this.prometheus, prefix: 'privtrak_', eventLoopMonitoringPrecision: 10 });
+    }
   }
 
   /** Where privtrak_http_connections is read at scrape time (the HTTP frontend's open connections). */
