@@ -2,7 +2,8 @@
  * GET /health and GET /ready on the HTTP tracker listener (issue 15, point 3), against a real
  * tracker in this process: /ready goes 503 when the sink is down and pending deltas reach
  * max_pending, and back to 200 when the sink takes batches again; 503 while the access registry
- * has not loaded, 200 once it has. The reasons name no passkey.
+ * has not loaded, 200 once it has; in shared mode (Redis; skipped without it, failed in CI), 503
+ * for 5 s after Redis refused an announce as busy. The reasons name no passkey.
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -20,6 +21,7 @@ import { Registry } from 'prom-client';
 import { FixedSource, user } from '../../support/access.js';
 import { pipeline } from '../../support/harness.js';
 import { escapeBytes, get, type RawReply } from '../../support/http-client.js';
+import { dropPrefix, freshPrefix, redisUrlOrSkip } from '../../support/redis.js';
 
 const PASSKEY = '0123456789abcdef0123456789abcdef';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -83,6 +85,37 @@ describe('health checks on the HTTP listener', () => {
       assert.doesNotMatch((await announce(port)).body.toString(), /failure reason/);
     } finally {
       assert.deepEqual(await tracker.stop(), []);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('shared mode: /ready is 503 for 5 s after Redis refused an announce as busy', async (t) => {
+    const url = await redisUrlOrSkip(t);
+    if (url === undefined) return;
+    const dir = mkdtempSync(join(tmpdir(), 'privtrak-health-'));
+    const prefix = freshPrefix();
+    // One stream entry allowed and a drainer that does not wake during the test: the second announce is refused.
+    const tracker = new Tracker(validateConfig({
+      metrics_addr: '', log_level: 'silent', http: { addr: '127.0.0.1:0' }, udp: { addr: '' }, user_key_secret: join(dir, 'user-key.secret'),
+      storage: { name: 'redis', config: { url, key_prefix: prefix, groups: 1, max_stream_entries: 1 } },
+      prehooks: [{ name: 'privtrak', options: { flush_interval: '1h', sink: { name: 'sqlite', path: join(dir, 'stats.sqlite') } } }],
+    }), pino({ level: 'silent' }), { defaultMetrics: false });
+    await tracker.start();
+    const port = tracker.port('http');
+    try {
+      assert.equal((await get(port, '/ready')).status, 200);
+      let busyAt = 0;
+      for (let i = 0; i < 5 && busyAt === 0; i++) if (/tracker busy/.test((await announce(port)).body.toString())) busyAt = Date.now();
+      assert.ok(busyAt > 0, 'an announce was refused as busy');
+      const ready = await get(port, '/ready');
+      assert.deepEqual([ready.status, ready.body.toString()],
+        [503, 'not ready: privtrak: announces refused as busy: the delta streams are at storage.config.max_stream_entries\n']);
+      const back = await readyUntil(port, 200);
+      assert.equal(back.status, 200, 'ready again once no refusal was seen for 5 s');
+      assert.ok(Date.now() - busyAt >= 4900, `not before (${Date.now() - busyAt} ms)`);
+    } finally {
+      await tracker.stop();
+      await dropPrefix(url, prefix);
       rmSync(dir, { recursive: true, force: true });
     }
   });
