@@ -55,7 +55,9 @@ export class TrackerMetrics {
     // (privtrak_nodejs_gc_duration_seconds{kind}). The delay is sampled every 10 ms (prom-client's
     // default, said here on purpose): a stall of any length shows whole in the max, and each
     // sample includes the 10 ms (an idle loop reads about 0.010 s). A finer resolution would only
-    // add timer wake-ups. test/metrics/runtime-metrics.test.ts checks a 200 ms stall shows.
+    // add timer wake-ups. Blind spot: Node's reset also forgets the last tick, so a stall that
+    // begins within 10 ms after a scrape is not seen. test/metrics/runtime-metrics.test.ts checks
+    // a 200 ms stall shows.
     if (options.defaultMetrics !== false) {
       collectDefaultMetrics({ register: this.prometheus, prefix: 'privtrak_', eventLoopMonitoringPrecision: 10 });
     }
