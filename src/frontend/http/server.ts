@@ -274,12 +274,12 @@ export class HttpFrontend implements Frontend, ConnectionHandlers {
     this.send(conn, status, writeFailureBody(reason), false);
   }
 
-  private send(conn: Connection, status: number, body: Buffer, keepAlive: boolean, contentType?: string): void {
+  private send(conn: Connection, status: number, body: Buffer, keepAlive: boolean, contentType?: string, headOnly = false): void {
     if (conn.closed) return;
     const open = keepAlive && !this.closing;
     if (open) {
       conn.noDelay();
-      conn.write(frameResponse(status, body, true, contentType));
+      conn.write(frameResponse(status, body, true, contentType, headOnly));
       conn.deadline = Date.now() + this.cfg.idle_timeout;
       return;
     }
@@ -291,7 +291,7 @@ export class HttpFrontend implements Frontend, ConnectionHandlers {
     conn.done = true;
     conn.rx = '';
     conn.deadline = Date.now() + this.cfg.read_timeout;
-    conn.writeLast(frameResponse(status, body, false, contentType));
+    conn.writeLast(frameResponse(status, body, false, contentType, headOnly));
   }
 
   private clientIp(conn: Connection, head: RequestHead): string | undefined {
@@ -307,6 +307,8 @@ export class HttpFrontend implements Frontend, ConnectionHandlers {
   /** Returns true while the request is still being answered (a hook was asynchronous). */
   private handle(conn: Connection, head: RequestHead): boolean {
     const start = process.hrtime.bigint();
+    // Load balancers probe with HEAD as often as with GET (HAProxy's `option httpchk HEAD /ready`).
+    if (head.method === 'HEAD' && this.cfg.health_checks && !head.hasBody && this.healthCheck(conn, head, start)) return false;
     if (head.method !== 'GET') {
       this.send(conn, 405, writeFailureBody('method not allowed'), false);
       this.deps.metrics.observe('http', 'other', 'client_error', start);
@@ -333,15 +335,17 @@ export class HttpFrontend implements Frontend, ConnectionHandlers {
   /**
    * `GET /health`: 200 while this process serves. `GET /ready`: 200 when it is ready to count,
    * else 503 and why (frontend/readiness.ts). For load balancers: unauthenticated, nothing about
-   * users, no allocation beyond the reply. Returns false for any other path.
+   * users, no allocation beyond the reply. HEAD gets the same status and headers without the body.
+   * Returns false for any other path.
    */
   private healthCheck(conn: Connection, head: RequestHead, start: bigint): boolean {
+    const headOnly = head.method === 'HEAD';
     if (head.path === '/health') {
-      this.send(conn, 200, HEALTH_OK, head.keepAlive);
+      this.send(conn, 200, HEALTH_OK, head.keepAlive, undefined, headOnly);
     } else if (head.path === '/ready') {
       const why = this.deps.readiness?.();
-      if (why === undefined) this.send(conn, 200, READY, head.keepAlive);
-      else this.send(conn, 503, Buffer.from(`not ready: ${why}\n`, 'utf8'), head.keepAlive);
+      if (why === undefined) this.send(conn, 200, READY, head.keepAlive, undefined, headOnly);
+      else this.send(conn, 503, Buffer.from(`not ready: ${why}\n`, 'utf8'), head.keepAlive, undefined, headOnly);
     } else {
       return false;
     }

@@ -65,10 +65,11 @@ const STATUS_TEXT: Record<number, string> = {
 };
 
 /** Frames a body as an HTTP/1.1 response: status line, three headers, body, in one Buffer. */
-export function frameResponse(status: number, body: Buffer, keepAlive: boolean, contentType = 'text/plain'): Buffer {
+export function frameResponse(status: number, body: Buffer, keepAlive: boolean, contentType = 'text/plain', headOnly = false): Buffer {
   const head = `HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? 'OK'}\r\nContent-Type: ${contentType}\r\nContent-Length: ${body.length}\r\nConnection: ${keepAlive ? 'keep-alive' : 'close'}\r\n\r\n`;
-  const out = Buffer.allocUnsafe(head.length + body.length);
+  // A reply to HEAD: the headers GET would get, Content-Length included, and no body (RFC 9110 §9.3.2).
+  const out = Buffer.allocUnsafe(head.length + (headOnly ? 0 : body.length));
   out.write(head, 0, 'latin1');
-  body.copy(out, head.length);
+  if (!headOnly) body.copy(out, head.length);
   return out;
 }

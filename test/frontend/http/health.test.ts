@@ -20,10 +20,15 @@ import { AccessRegistry } from '../../../src/access/registry.js';
 import { Registry } from 'prom-client';
 import { FixedSource, user } from '../../support/access.js';
 import { pipeline } from '../../support/harness.js';
-import { escapeBytes, get, type RawReply } from '../../support/http-client.js';
+import { escapeBytes, get, parseReply, rawRequest, type RawReply } from '../../support/http-client.js';
 import { dropPrefix, freshPrefix, redisUrlOrSkip } from '../../support/redis.js';
 
 const PASSKEY = '0123456789abcdef0123456789abcdef';
+
+/** A HEAD request, "Connection: close": the reply is everything until the tracker closes. */
+async function head(port: number, path: string): Promise<RawReply> {
+  return parseReply(await rawRequest(port, `HEAD ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`));
+}
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 let peers = 0;
@@ -62,6 +67,14 @@ describe('health checks on the HTTP listener', () => {
       const health = await get(port, '/health');
       assert.equal(health.status, 200);
       assert.equal(health.body.toString(), 'ok\n');
+      // HEAD (HAProxy's `option httpchk HEAD /ready`): GET's status and headers, no body.
+      for (const path of ['/health', '/ready']) {
+        const h = await head(port, path);
+        assert.equal(h.status, 200, `HEAD ${path}`);
+        assert.equal(h.headers['content-length'], path === '/health' ? '3' : '6');
+        assert.equal(h.body.length, 0, `HEAD ${path} has no body`);
+      }
+      assert.equal((await head(port, `/${PASSKEY}/announce`)).status, 405, 'HEAD is only for the health checks');
       let ready = await get(port, '/ready');
       assert.deepEqual([ready.status, ready.body.toString()], [200, 'ready\n']);
 
@@ -76,6 +89,9 @@ describe('health checks on the HTTP listener', () => {
       assert.equal(ready.status, 503, 'the sink is down and pending is at the limit');
       assert.match(ready.body.toString(), /^not ready: privtrak: sink unreachable and 5 deltas pending \(max_pending 5\)\n$/);
       assert.ok(!ready.body.toString().includes(PASSKEY));
+      const headReady = await head(port, '/ready');
+      assert.equal(headReady.status, 503, 'HEAD gets the same status as GET');
+      assert.equal(headReady.headers['content-length'], String(ready.body.length), 'and the same Content-Length');
       assert.equal((await get(port, '/health')).status, 200, 'still live');
 
       rmSync(sinkPath, { recursive: true });
