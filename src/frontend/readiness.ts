@@ -2,7 +2,7 @@
  * What `GET /ready` on the HTTP listener answers (frontend/http/server.ts): whether this process
  * is ready to count announces. Not ready while the access registry has not loaded (when one is
  * configured) or while a hook says it cannot work (Hook.notReady: the privtrak hook when its sink
- * is unreachable and pending deltas reached max_pending). `GET /health` only says the process
+ * is unreachable and pending deltas reached max_pending, or its journal failed a write in the last 5 s). `GET /health` only says the process
  * serves, and needs nothing from here.
  *
  * A probe runs every few seconds per load balancer: it reads state the tracker already keeps (no

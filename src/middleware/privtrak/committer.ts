@@ -52,6 +52,8 @@ const busy = () => new ClientError('TRACKER_BUSY', 'tracker busy, retry later');
 export class Committer {
   /** The seq of the last announce committed or in the open group. */
   seq = 0;
+  /** Epoch ms of the last journal write that failed (0: none): /ready says not ready for a while after one. */
+  lastJournalFailureMs = 0;
   private group: CommitGroup | undefined;
   private readonly commitNow = () => this.commit();
   /** Average announces per turn, and how many announces to commit inline before measuring again. */
@@ -103,6 +105,7 @@ export class Committer {
       records = this.journal.commit(delta.seq);
     } catch (err) {
       this.journal.discard();
+      this.lastJournalFailureMs = Date.now();
       this.metrics.refused.labels('journal').inc();
       this.logger.error({ err }, 'journal write failed: announce refused, nothing counted');
       throw busy();
@@ -164,6 +167,7 @@ export class Committer {
         this.baselines.put(u.user, u.infoHash, u.peerId, u.prev ?? null);
       }
       this.seq = group.firstSeq - 1;
+      this.lastJournalFailureMs = Date.now();
       this.listener.undone();
       this.metrics.refused.labels('journal').inc(group.undo.length);
       this.logger.error({ err, announces: group.undo.length }, 'journal write failed: announces refused, nothing counted');

@@ -55,6 +55,9 @@ export interface PrivtrakInternals {
   readonly userKeySecret?: Buffer;
 }
 
+/** How long one failed journal write keeps /ready at 503 (see notReady). */
+const JOURNAL_NOT_READY_MS = 5000;
+
 export class PrivtrakHook implements Hook {
   readonly name = 'privtrak';
   readonly baselines: BaselineStore;
@@ -226,6 +229,12 @@ export class PrivtrakHook implements Hook {
    */
   notReady(): string | undefined {
     if (this.state !== 'running') return this.state === 'new' ? 'starting' : 'closing';
+    // A journal that cannot be written (disk full, read-only) refuses every announce: this node
+    // cannot count. Each failure holds /ready at 503 for a while, so a balancer that took the node
+    // out sees it come back once writes succeed again (announces it still receives retry them).
+    if (this.committer.lastJournalFailureMs !== 0 && Date.now() - this.committer.lastJournalFailureMs < JOURNAL_NOT_READY_MS) {
+      return 'journal write failed in the last 5 s';
+    }
     const pending = this.flusher.pending + this.committer.grouped;
     if (!this.flusher.failing || pending < this.options.max_pending) return undefined;
     return `sink unreachable and ${pending} deltas pending (max_pending ${this.options.max_pending})`;

@@ -301,10 +301,20 @@ describe('privtrak hook', () => {
         assert.ok(results.every((r) => r.status === 'rejected' && (r.reason as ClientError).code === 'TRACKER_BUSY'), 'every announce of the group is refused');
         assert.equal(hook.baselines.size, 0, 'no baseline changed');
         assert.equal(hook.flusher.pending, 0, 'nothing reached the flusher');
+        // /ready (frontend/readiness.ts) takes this node out while its journal cannot be written.
+        assert.equal(hook.notReady(), 'journal write failed in the last 5 s');
         // Space again: the clients retry, and each is counted once, in full.
         rmSync(filler);
         for (let i = 0; i < 40; i++) announce(hook, PASSKEY_A, req(`-qB4520-${String(i).padStart(3, '0')}`, 100, 0, 0, 'started'));
         await settle();
+        // Ready again 5 s after the last failure (the clock is moved, not waited for).
+        const realNow = Date.now;
+        try {
+          Date.now = () => realNow() + 5_001;
+          assert.equal(hook.notReady(), undefined, 'writes succeed again: ready once the failure is 5 s old');
+        } finally {
+          Date.now = realNow;
+        }
         await hook.stop();
         assert.deepEqual(await totalsOf(sink, PASSKEY_A), { up: 4000n, down: 0n, snatched: 0n });
         assert.deepEqual(sink.batches.flatMap((b) => b.deltas.map((d) => d.seq)), Array.from({ length: 40 }, (_, i) => i + 1), 'seqs reused, no gap');
