@@ -12,8 +12,8 @@
 #      (prom-client's monitorEventLoopDelay percentiles over the measured run: the scrape resets them)
 #      and GC pauses by kind (the difference of the two scrapes).
 # The load: PASSKEYS registered users (peer p uses passkey p % PASSKEYS), IH_POOL info_hashes, PEER_POOL peers.
-# In keep-alive mode the tracker runs with http.keep_alive: true (config.example.yaml turns it off, and
-# the mode would then measure connection close again); everything else is as shipped.
+# In keep-alive mode the tracker runs with http.keep_alive: true (the default), in the close mode with
+# false (the driver sends "Connection: close" anyway); everything else is as shipped.
 #
 # usage: bench/open-loop.sh                    (environment, defaults:)
 #   DURATION=600 WARMUP=10 MAX_SECS=10 MODES="http-close http-keepalive udp" PORT=7121 METRICS_PORT=7122

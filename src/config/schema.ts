@@ -35,7 +35,7 @@ export const httpSchema = z.object({
   announce_routes: z.array(route).min(1).default(['/:passkey/announce']),
   scrape_routes: z.array(route).default(['/:passkey/scrape']),
   real_ip_header: z.string().default('').describe('header carrying the client address behind a reverse proxy (e.g. x-forwarded-for); "" = use the socket address'),
-  keep_alive: z.boolean().default(false).describe('serve several requests per connection'),
+  keep_alive: z.boolean().default(true).describe('serve several requests per connection (a client sending "Connection: close" still gets close)'),
   transport: z.enum(['auto', 'raw', 'net']).default('auto').describe('TCP layer: raw libuv handles (fast), node:net (portable), auto = raw when this Node has them'),
   read_timeout: duration('5s').describe('time allowed to receive a request'),
   idle_timeout: duration('30s').describe('keep-alive: idle time before closing'),

@@ -18,7 +18,7 @@ describe('config', () => {
     assert.equal(c.udp.addr, '[::]:6969', 'dual-stack');
     assert.equal(c.http.max_connections_per_ip, 0);
     assert.equal(c.http.max_buffered_bytes, 65536);
-    assert.equal(c.http.keep_alive, false);
+    assert.equal(c.http.keep_alive, true);
     assert.equal(c.http.transport, 'auto');
     assert.equal(c.http.allow_ip_spoofing, false);
     assert.equal(c.udp.allow_ip_spoofing, false);

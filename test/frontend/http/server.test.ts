@@ -60,8 +60,9 @@ let transport: 'raw' | 'net' = 'raw';
 
 async function start(p: Pipeline, overrides: Record<string, unknown> = {}): Promise<Frontend> {
   // Public and passkey routes, so both shapes are exercised (the shipped default is passkey-only).
+  // Keep-alive off unless a test asks for it (the shipped default is on): these tests read one reply per connection.
   const cfg = httpSchema.parse({
-    addr: '127.0.0.1:0', announce_routes: ['/announce', '/:passkey/announce'], scrape_routes: ['/scrape', '/:passkey/scrape'], transport, ...overrides,
+    addr: '127.0.0.1:0', announce_routes: ['/announce', '/:passkey/announce'], scrape_routes: ['/scrape', '/:passkey/scrape'], transport, keep_alive: false, ...overrides,
   });
   const fe = createHttpFrontend(cfg, p.deps);
   await fe.listen();
