@@ -1,8 +1,10 @@
 /**
  * The metrics listener: GET /metrics in Prometheus text format. Kept on its own address
- * (127.0.0.1 by default). Other routes (the admin API) may be mounted with `extra`.
+ * (127.0.0.1 by default). Other routes (the status page, the admin API) are mounted with `extra`,
+ * tried in order.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { MetricObjectWithValues, MetricValue } from 'prom-client';
 import { splitHostPort } from '../net-addr.js';
 
 /** Handles a request and returns true, or returns false to fall through to 404. */
@@ -12,11 +14,13 @@ export type ExtraRoutes = (req: IncomingMessage, res: ServerResponse) => boolean
 export interface MetricsSource {
   readonly contentType: string;
   metrics(): Promise<string>;
+  /** The same metrics as objects (the status page reads these). */
+  getMetricsAsJSON(): Promise<MetricObjectWithValues<MetricValue<string>>[]>;
 }
 
-export async function startMetricsServer(addr: string, registry: MetricsSource, extra?: ExtraRoutes): Promise<Server> {
+export async function startMetricsServer(addr: string, registry: MetricsSource, extra: readonly ExtraRoutes[] = []): Promise<Server> {
   const server = createServer((req, res) => {
-    if (extra !== undefined && extra(req, res)) return;
+    for (const route of extra) if (route(req, res)) return;
     if (req.method === 'GET' && (req.url === '/metrics' || req.url?.startsWith('/metrics?'))) {
       registry.metrics().then(
         (text) => {

@@ -40,9 +40,18 @@ export class ClusterMetrics implements MetricsSource {
   }
 
   async metrics(): Promise<string> {
+    return (await this.merged()).metrics();
+  }
+
+  /** The merged metrics as objects (the status page's /status.json). */
+  async getMetricsAsJSON(): Promise<MetricsJson> {
+    return (await this.merged()).getMetricsAsJSON();
+  }
+
+  private async merged(): Promise<Registry> {
     const replies = await Promise.all(this.slots().map((s) => (s.worker === undefined ? undefined : this.ask(s.worker, s.slot))));
     const all = [await this.own.getMetricsAsJSON(), ...replies.filter((r): r is MetricsJson => r !== undefined)];
-    return AggregatorRegistry.aggregate(all).metrics();
+    return AggregatorRegistry.aggregate(all);
   }
 
   /** One worker's metrics, labelled; undefined if it does not answer in time (it may be restarting). */
