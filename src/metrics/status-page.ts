@@ -76,6 +76,11 @@ export function createStatusRoutes(opts: StatusPageOptions): ExtraRoutes {
 
   return (req: IncomingMessage, res: ServerResponse): boolean => {
     const path = (req.url ?? '').split('?')[0]!;
+    if (path === '/favicon.ico' && req.method === 'GET') {
+      // Browsers ask for it on every page: an empty answer instead of a 404 in the console.
+      send(res, 204, 'image/x-icon', '');
+      return true;
+    }
     if (path !== '/status' && path !== '/status.json' && !path.startsWith('/status/')) return false;
     const method = req.method ?? 'GET';
     if (path === '/status/login' && method === 'POST') {

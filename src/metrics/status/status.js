@@ -8,6 +8,8 @@
 const POLL_MS = 2000;
 /** Samples kept: 150 × 2 s = 5 minutes. */
 const HISTORY = 150;
+/** The narrowest time axis, in samples (30 s). */
+const MIN_SPAN = 15;
 const COLORS = ['#2f6fdf', '#e0542e', '#2a9d5b', '#a04fd0', '#d9a21b', '#1aa3b8', '#7b8494', '#d03f8c'];
 
 /** One chart's series: name → values (one per sample, null for a gap), all aligned with `times`. */
@@ -87,7 +89,6 @@ function record(s) {
   }
   if (s.deltas !== null) {
     push('pending', 'pending deltas', s.deltas.pending);
-    push('pending', 'journal records', s.deltas.journal_records);
     push('lag', 'oldest pending (s)', s.deltas.oldest_pending_seconds);
     if (s.deltas.drain_backlog !== null) push('lag', 'stream backlog', s.deltas.drain_backlog);
   }
@@ -122,8 +123,9 @@ function label(v) {
 /**
  * Draws one line chart. Hand-written (about 60 lines) instead of a charting library: nothing to
  * download or vendor, and the page stays small enough to read. The canvas records what it drew
- * in data-points (finite points plotted), data-series (series with at least one point) and
- * data-max (the largest value plotted), which the browser test reads.
+ * in data-points (finite points plotted), data-series (series with at least one point),
+ * data-longest (most points in one series), data-max (the largest value plotted) and
+ * data-plot-top (where the plot starts below the legend), which the browser test reads.
  */
 function draw(canvas, series) {
   const dpr = window.devicePixelRatio || 1;
@@ -137,11 +139,22 @@ function draw(canvas, series) {
   g.setTransform(dpr, 0, 0, dpr, 0, 0);
   g.clearRect(0, 0, w, h);
   g.font = '11px system-ui, sans-serif';
-  const left = 44, right = 8, top = 22, bottom = 16;
+  const names = [...series.keys()].sort((a, b) => a.localeCompare(b));
+  // The legend first, wrapped into rows: the plot starts below it.
+  const legend = [];
+  let lx = 44, row = 0;
+  for (const name of names) {
+    const width = 20 + g.measureText(name).width;
+    if (lx + width > w && lx > 44) { lx = 44; row++; }
+    legend.push({ name, x: lx, y: 6 + row * 15 });
+    lx += width;
+  }
+  const left = 44, right = 8, top = 22 + row * 15, bottom = 16;
   const plotW = w - left - right, plotH = h - top - bottom;
   let largest = 0;
   for (const values of series.values()) for (const v of values) if (v !== null && v > largest) largest = v;
-  const max = niceMax(largest);
+  // Headroom above the largest value: a line along the top edge would be hard to see.
+  const max = niceMax(largest * 1.1);
   g.strokeStyle = '#e3e6ec';
   g.fillStyle = '#5b6475';
   g.lineWidth = 1;
@@ -152,11 +165,15 @@ function draw(canvas, series) {
   }
   const n = history.times.length;
   if (n > 1) g.fillText(`last ${Math.round((history.times[n - 1] - history.times[0]) / 1000)} s`, left, h - 3);
-  const x = (i) => left + (n <= 1 ? plotW : (plotW * i) / (HISTORY - 1) + plotW * (1 - (n - 1) / (HISTORY - 1)));
+  // The time axis spans at least a minute and grows to the whole history: newest sample on the
+  // right edge, so the first polls draw readable segments rather than a few pixels.
+  const span = Math.min(HISTORY, Math.max(MIN_SPAN, n));
+  const x = (i) => left + (plotW * (i + span - n)) / (span - 1);
   const y = (v) => top + plotH - (plotH * v) / max;
-  let points = 0, drawn = 0, legendX = left, color = 0;
-  for (const [name, values] of [...series.entries()].sort(([a], [b]) => a.localeCompare(b))) {
-    g.strokeStyle = g.fillStyle = COLORS[color++ % COLORS.length];
+  let points = 0, drawn = 0, longest = 0;
+  names.forEach((name, k) => {
+    const values = series.get(name);
+    g.strokeStyle = g.fillStyle = COLORS[k % COLORS.length];
     g.lineWidth = 1.6;
     g.beginPath();
     let pen = false, seriesPoints = 0;
@@ -170,19 +187,21 @@ function draw(canvas, series) {
     });
     g.stroke();
     points += seriesPoints;
+    longest = Math.max(longest, seriesPoints);
     if (seriesPoints > 0) drawn++;
-    g.fillRect(legendX, 6, 10, 10);
+    g.fillRect(legend[k].x, legend[k].y, 10, 10);
     g.fillStyle = '#1d2330';
-    g.fillText(name, legendX + 13, 15);
-    legendX += 20 + g.measureText(name).width;
-  }
+    g.fillText(name, legend[k].x + 13, legend[k].y + 9);
+  });
   if (drawn === 0) {
     g.fillStyle = '#7b8494';
     g.fillText(n > 1 ? 'nothing to show yet' : 'waiting for data…', left + 8, top + plotH / 2);
   }
   canvas.dataset.points = String(points);
   canvas.dataset.series = String(drawn);
+  canvas.dataset.longest = String(longest);
   canvas.dataset.max = String(largest);
+  canvas.dataset.plotTop = String(top);
 }
 
 function render(s) {
