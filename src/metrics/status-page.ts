@@ -64,7 +64,7 @@ export function createStatusRoutes(opts: StatusPageOptions): ExtraRoutes {
   };
 
   const send = (res: ServerResponse, status: number, type: string, body: string | Buffer, extra: Record<string, string> = {}) => {
-    res.writeHead(status, { ...SECURITY_HEADERS, 'content-type': type, ...extra });
+    res.writeHead(status, { ...SECURITY_HEADERS, 'content-type': type, 'content-length': String(Buffer.byteLength(body)), ...extra });
     res.end(body);
   };
   const loginForm = (res: ServerResponse, failed: boolean) => {
