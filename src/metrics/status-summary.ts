@@ -46,7 +46,14 @@ export interface StatusSummary {
   readonly requests: { frontend: string; action: string; outcome: string; total: number }[];
   readonly refusals: { kind: string; reason: string; total: number }[];
   readonly latency: ({ frontend: string; action: string } & Histogram)[];
-  readonly deltas: { pending: number; oldest_pending_seconds: number; journal_records: number; flush_failures_total: number; drain_backlog: number | null } | null;
+  readonly deltas: {
+    pending: number; oldest_pending_seconds: number; journal_records: number; flush_failures_total: number;
+    /** max_pending (per process), where announces start being refused as busy; null in shared mode. */
+    pending_limit: number | null;
+    drain_backlog: number | null;
+    /** max_stream_entries (shared mode), the bound of the stream backlog. */
+    drain_backlog_limit: number | null;
+  } | null;
   readonly flush: Histogram | null;
   readonly registry: { source: string; age_seconds: number; users: number | null; torrents: number | null }[];
   readonly swarms: { swarms: number; seeders: number; leechers: number };
@@ -162,7 +169,9 @@ export function summarize(metrics: MetricsJson, maskedConfig: unknown, now = Dat
       oldest_pending_seconds: largest(metrics, 'privtrak_deltas_oldest_pending_seconds') ?? 0,
       journal_records: total(metrics, 'privtrak_journal_records') ?? 0,
       flush_failures_total: total(metrics, 'privtrak_flush_failures_total') ?? 0,
+      pending_limit: largest(metrics, 'privtrak_pending_limit'),
       drain_backlog: largest(metrics, 'privtrak_drain_backlog'),
+      drain_backlog_limit: largest(metrics, 'privtrak_drain_backlog_limit'),
     },
     flush: histograms(metrics, 'privtrak_flush_duration_seconds', [])[0]?.h ?? null,
     registry: grouped(metrics, 'privtrak_registry_age_seconds', ['source']).map((r) => ({

@@ -99,6 +99,7 @@ it('the status page draws live data from a tracker under load, and shows no pass
     '    options:',
     `      journal_dir: ${JSON.stringify(join(dir, 'journal'))}`,
     '      flush_interval: 200ms',
+    '      max_pending: 200000',
     '      prometheus_reporting_interval: 200ms',
     `      sink: {name: sqlite, path: ${JSON.stringify(join(dir, 'privtrak.sqlite'))}}`,
   ].join('\n'));
@@ -141,6 +142,7 @@ it('the status page draws live data from a tracker under load, and shows no pass
     assert.ok(charts['refusals']!.max > 0, 'the unknown passkey shows as refusals');
     assert.ok(charts['swarms']!.max >= 100, `swarms peaked at ${charts['swarms']!.max}`);
     assert.match(await page.locator('#mode').textContent() ?? '', /Single process/);
+    assert.match(await page.locator('#pending-limit').textContent() ?? '', /max_pending 200000/);
     assert.match(await page.locator('#config').textContent() ?? '', /"admin_token": "\(set\)"/);
 
     assert.deepEqual(pageErrors.filter((e) => !e.includes('401')), [], 'no script error or CSP violation in the page');

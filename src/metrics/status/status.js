@@ -226,6 +226,10 @@ function render(s) {
     : s.mode === 'workers' ? 'serve --workers: one row per worker process (the primary merges their metrics).'
       : 'Shared mode: the drain lease says which instance applies the delta streams to the sink; other instances show theirs on their own status page.';
   document.getElementById('config').textContent = JSON.stringify(s.config, null, 2);
+  // The limits as text: drawn as lines they would flatten the values to nothing most of the time.
+  const perProcess = s.mode === 'workers' ? ' per worker' : '';
+  document.getElementById('pending-limit').textContent = s.deltas?.pending_limit == null ? '' : ` · max_pending ${s.deltas.pending_limit}${perProcess}`;
+  document.getElementById('backlog-limit').textContent = s.deltas?.drain_backlog_limit == null ? '' : ` · bound ${s.deltas.drain_backlog_limit}`;
 }
 
 async function poll() {
