@@ -12,6 +12,7 @@ import { CoarseClock } from './clock.js';
 import { TrackerMetrics } from './metrics/metrics.js';
 import { startMetricsServer } from './metrics/server.js';
 import { createStatusRoutes } from './metrics/status-page.js';
+import { StatusLoopDelay, statusMetricsJson } from './metrics/status-metrics.js';
 import { HookChain } from './middleware/chain.js';
 import { buildHook } from './middleware/hook-factories.js';
 import type { HookDeps } from './middleware/hook.js';
@@ -44,6 +45,8 @@ export class Tracker {
   private readonly maintenance: StoreMaintenance;
   private readonly frontends: Frontend[] = [];
   private metricsServer: Server | undefined;
+  /** The status page's event-loop delay (status-metrics.ts); a worker's is read by the primary over IPC. */
+  readonly statusLoopDelay = new StatusLoopDelay();
 
   /**
    * `metricsListener: false`: metrics_addr is not served by this tracker (a `serve --workers N`
@@ -105,7 +108,7 @@ export class Tracker {
       if (this.config.metrics_addr !== '' && this.options.metricsListener !== false) {
         const token = this.config.registry?.admin_token ?? '';
         const admin = this.accessRegistry !== undefined && token !== '' ? createAdminHandler(this.accessRegistry, token, this.logger) : undefined;
-        const status = createStatusRoutes({ source: this.metrics.prometheus, config: this.config, token });
+        const status = createStatusRoutes({ read: () => statusMetricsJson(this.metrics.prometheus, this.statusLoopDelay), config: this.config, token });
         this.metricsServer = await startMetricsServer(this.config.metrics_addr, this.metrics.prometheus, admin === undefined ? [status] : [status, admin]);
         this.logger.info({ addr: this.config.metrics_addr }, 'metrics listening');
       }
@@ -147,6 +150,7 @@ export class Tracker {
       server.closeAllConnections();
       await attempt('closing metrics', () => new Promise<void>((resolve) => server.close(() => resolve())));
     }
+    this.statusLoopDelay.stop();
     this.clock.stop();
     return errors;
   }

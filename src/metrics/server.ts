@@ -4,7 +4,6 @@
  * tried in order.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { MetricObjectWithValues, MetricValue } from 'prom-client';
 import { splitHostPort } from '../net-addr.js';
 
 /** Handles a request and returns true, or returns false to fall through to 404. */
@@ -14,8 +13,6 @@ export type ExtraRoutes = (req: IncomingMessage, res: ServerResponse) => boolean
 export interface MetricsSource {
   readonly contentType: string;
   metrics(): Promise<string>;
-  /** The same metrics as objects (the status page reads these). */
-  getMetricsAsJSON(): Promise<MetricObjectWithValues<MetricValue<string>>[]>;
 }
 
 export async function startMetricsServer(addr: string, registry: MetricsSource, extra: readonly ExtraRoutes[] = []): Promise<Server> {

@@ -16,9 +16,9 @@ import { readFileSync, existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { maskSecrets } from '../config/mask-secrets.js';
-import type { ExtraRoutes, MetricsSource } from './server.js';
+import type { ExtraRoutes } from './server.js';
 import { StatusAuth, readLoginToken } from './status-auth.js';
-import { summarize } from './status-summary.js';
+import { summarize, type MetricsJson } from './status-summary.js';
 
 const ASSETS = {
   '/status': { file: 'index.html', type: 'text/html; charset=utf-8' },
@@ -44,7 +44,8 @@ function assetDir(): string | undefined {
 }
 
 export interface StatusPageOptions {
-  readonly source: MetricsSource;
+  /** The metrics to show (status-metrics.ts: without resetting what a Prometheus scrape reads). */
+  readonly read: () => Promise<MetricsJson>;
   /** The running configuration; shown with its secrets masked. */
   readonly config: unknown;
   /** The admin token ("" or undefined: the page is open). */
@@ -107,7 +108,7 @@ export function createStatusRoutes(opts: StatusPageOptions): ExtraRoutes {
       return true;
     }
     if (path === '/status.json') {
-      opts.source.getMetricsAsJSON().then(
+      opts.read().then(
         (metrics) => send(res, 200, 'application/json', JSON.stringify(summarize(metrics, maskedConfig))),
         (err: Error) => send(res, 500, 'application/json', JSON.stringify({ error: `metrics error: ${err.message}` })),
       );

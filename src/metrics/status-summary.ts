@@ -3,6 +3,8 @@
  * merged registries) and reduced to what the status page draws. It is computed when the page
  * polls, from the same collectors a Prometheus scrape reads, so the announce path pays nothing.
  *
+ * The event-loop delay is the page's own measure (status-metrics.ts says why).
+ *
  * Counters and histogram buckets are sent cumulative: the page keeps the previous poll and turns
  * differences into rates and percentiles, so the server keeps no per-viewer state.
  *
@@ -11,6 +13,7 @@
  * age, the oldest pending delta) take the largest value instead of counting it N times.
  */
 import type { MetricObjectWithValues, MetricValue } from 'prom-client';
+import { STATUS_LOOP_PREFIX } from './status-metrics.js';
 
 export type MetricsJson = MetricObjectWithValues<MetricValue<string>>[];
 type Labels = Record<string, string | number | undefined>;
@@ -139,7 +142,7 @@ export function summarize(metrics: MetricsJson, maskedConfig: unknown, now = Dat
       instance: worker === undefined ? 'this process' : `worker ${worker}`,
       requests_total: total(metrics, 'privtrak_requests_total', only) ?? 0,
       rss_bytes: total(metrics, 'privtrak_process_resident_memory_bytes', only),
-      event_loop_p99_seconds: largest(metrics, 'privtrak_nodejs_eventloop_lag_p99_seconds', only),
+      event_loop_p99_seconds: largest(metrics, `${STATUS_LOOP_PREFIX}_p99_seconds`, only),
       deltas_pending: total(metrics, 'privtrak_deltas_pending', only),
       drain_lease_held: total(metrics, 'privtrak_drain_lease_held', only),
       drain_deltas_total: total(metrics, 'privtrak_drain_deltas_total', only),
@@ -190,9 +193,9 @@ export function summarize(metrics: MetricsJson, maskedConfig: unknown, now = Dat
       heap_used_bytes: total(metrics, 'privtrak_nodejs_heap_size_used_bytes'),
     },
     event_loop: {
-      p50_seconds: largest(metrics, 'privtrak_nodejs_eventloop_lag_p50_seconds'),
-      p99_seconds: largest(metrics, 'privtrak_nodejs_eventloop_lag_p99_seconds'),
-      max_seconds: largest(metrics, 'privtrak_nodejs_eventloop_lag_max_seconds'),
+      p50_seconds: largest(metrics, `${STATUS_LOOP_PREFIX}_p50_seconds`),
+      p99_seconds: largest(metrics, `${STATUS_LOOP_PREFIX}_p99_seconds`),
+      max_seconds: largest(metrics, `${STATUS_LOOP_PREFIX}_max_seconds`),
     },
     instances: workers.size > 0 ? [...workers].sort((a, b) => Number(a) - Number(b)).map((w) => instanceOf(w)) : [instanceOf(undefined)],
     config: maskedConfig,

@@ -54,7 +54,7 @@ export async function runPrimary(config: Config, n: number): Promise<number> {
   const metrics = new ClusterMetrics(() => slots);
   let metricsServer: Server | undefined;
   if (config.metrics_addr !== '') {
-    const status = createStatusRoutes({ source: metrics, config, token: config.registry?.admin_token });
+    const status = createStatusRoutes({ read: () => metrics.statusMetrics(), config, token: config.registry?.admin_token });
     metricsServer = await startMetricsServer(config.metrics_addr, metrics, [status]);
     const a = metricsServer.address();
     logger.info({ addr: config.metrics_addr, port: typeof a === 'object' && a !== null ? a.port : 0 }, 'metrics listening');
