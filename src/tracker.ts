@@ -2,7 +2,7 @@
  * Assembles a tracker from a validated config: storage, the hook chain (user pre-hooks,
  * built-in response hook; built-in swarm hook, user post-hooks), frontends and metrics.
  *
- * Start-up order: access registry loads → storage connects (Redis) → site state loads → hooks start → storage maintenance → frontends listen → metrics (and admin API).
+ * Start-up order: access registry loads → storage connects (Redis) → site state loads → hooks start → storage maintenance → frontends listen → metrics (status page, admin API).
  * Shutdown order: frontends stop accepting → hooks stop (and flush) → site → registry → storage → metrics.
  */
 import type { Server } from 'node:http';
@@ -11,6 +11,8 @@ import type { Config } from './config/schema.js';
 import { CoarseClock } from './clock.js';
 import { TrackerMetrics } from './metrics/metrics.js';
 import { startMetricsServer } from './metrics/server.js';
+import { createStatusRoutes } from './metrics/status-page.js';
+import { StatusLoopDelay, statusMetricsJson } from './metrics/status-metrics.js';
 import { HookChain } from './middleware/chain.js';
 import { buildHook } from './middleware/hook-factories.js';
 import type { HookDeps } from './middleware/hook.js';
@@ -43,6 +45,8 @@ export class Tracker {
   private readonly maintenance: StoreMaintenance;
   private readonly frontends: Frontend[] = [];
   private metricsServer: Server | undefined;
+  /** The status page's event-loop delay (status-metrics.ts); a worker's is read by the primary over IPC. */
+  readonly statusLoopDelay = new StatusLoopDelay();
 
   /**
    * `metricsListener: false`: metrics_addr is not served by this tracker (a `serve --workers N`
@@ -104,7 +108,8 @@ export class Tracker {
       if (this.config.metrics_addr !== '' && this.options.metricsListener !== false) {
         const token = this.config.registry?.admin_token ?? '';
         const admin = this.accessRegistry !== undefined && token !== '' ? createAdminHandler(this.accessRegistry, token, this.logger) : undefined;
-        this.metricsServer = await startMetricsServer(this.config.metrics_addr, this.metrics.prometheus, admin);
+        const status = createStatusRoutes({ read: () => statusMetricsJson(this.metrics.prometheus, this.statusLoopDelay), config: this.config, token });
+        this.metricsServer = await startMetricsServer(this.config.metrics_addr, this.metrics.prometheus, admin === undefined ? [status] : [status, admin]);
         this.logger.info({ addr: this.config.metrics_addr }, 'metrics listening');
       }
     } catch (err) {
@@ -145,6 +150,7 @@ export class Tracker {
       server.closeAllConnections();
       await attempt('closing metrics', () => new Promise<void>((resolve) => server.close(() => resolve())));
     }
+    this.statusLoopDelay.stop();
     this.clock.stop();
     return errors;
   }

@@ -6,7 +6,8 @@
  *   registry: {source: postgres, url: postgres://…, users_query: …, users_changed_query: …}
  *   registry: {source: mysql, url: mysql://…}
  *
- * `admin_token` (any source) turns on the admin API on the metrics listener.
+ * `admin_token` (any source) turns on the admin API on the metrics listener, and guards its status
+ * page (metrics/status-page.ts).
  */
 import { z } from 'zod';
 import { durationSchema } from '../config/zod-duration.js';

@@ -1,6 +1,7 @@
 /**
  * The metrics listener: GET /metrics in Prometheus text format. Kept on its own address
- * (127.0.0.1 by default). Other routes (the admin API) may be mounted with `extra`.
+ * (127.0.0.1 by default). Other routes (the status page, the admin API) are mounted with `extra`,
+ * tried in order.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { splitHostPort } from '../net-addr.js';
@@ -14,9 +15,9 @@ export interface MetricsSource {
   metrics(): Promise<string>;
 }
 
-export async function startMetricsServer(addr: string, registry: MetricsSource, extra?: ExtraRoutes): Promise<Server> {
+export async function startMetricsServer(addr: string, registry: MetricsSource, extra: readonly ExtraRoutes[] = []): Promise<Server> {
   const server = createServer((req, res) => {
-    if (extra !== undefined && extra(req, res)) return;
+    for (const route of extra) if (route(req, res)) return;
     if (req.method === 'GET' && (req.url === '/metrics' || req.url?.startsWith('/metrics?'))) {
       registry.metrics().then(
         (text) => {

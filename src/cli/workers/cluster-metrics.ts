@@ -11,6 +11,7 @@
 import type { Worker } from 'node:cluster';
 import { AggregatorRegistry, Counter, Gauge, Registry } from 'prom-client';
 import type { MetricsSource } from '../../metrics/server.js';
+import { StatusLoopDelay, statusMetricsJson } from '../../metrics/status-metrics.js';
 import { isMessage, type MetricsJson, type MetricsReply, type MetricsRequest } from './messages.js';
 
 /** A worker and its slot number (1..N), as the primary tracks them. */
@@ -40,13 +41,22 @@ export class ClusterMetrics implements MetricsSource {
   }
 
   async metrics(): Promise<string> {
-    const replies = await Promise.all(this.slots().map((s) => (s.worker === undefined ? undefined : this.ask(s.worker, s.slot))));
+    return (await this.merged(false)).metrics();
+  }
+
+  /** What the status page reads from every worker (status-metrics.ts), merged the same way. */
+  async statusMetrics(): Promise<MetricsJson> {
+    return (await this.merged(true)).getMetricsAsJSON();
+  }
+
+  private async merged(status: boolean): Promise<Registry> {
+    const replies = await Promise.all(this.slots().map((s) => (s.worker === undefined ? undefined : this.ask(s.worker, s.slot, status))));
     const all = [await this.own.getMetricsAsJSON(), ...replies.filter((r): r is MetricsJson => r !== undefined)];
-    return AggregatorRegistry.aggregate(all).metrics();
+    return AggregatorRegistry.aggregate(all);
   }
 
   /** One worker's metrics, labelled; undefined if it does not answer in time (it may be restarting). */
-  private ask(worker: Worker, slot: number): Promise<MetricsJson | undefined> {
+  private ask(worker: Worker, slot: number, status: boolean): Promise<MetricsJson | undefined> {
     if (!worker.isConnected()) return Promise.resolve(undefined);
     const id = this.nextId++;
     return new Promise((resolve) => {
@@ -63,7 +73,7 @@ export class ClusterMetrics implements MetricsSource {
       const timer = setTimeout(() => done(undefined), this.timeoutMs);
       worker.on('message', onMessage);
       worker.on('exit', onExit);
-      const req: MetricsRequest = { type: 'privtrak:metrics-req', id };
+      const req: MetricsRequest = { type: 'privtrak:metrics-req', id, ...(status ? { status } : {}) };
       try {
         worker.send(req);
       } catch {
@@ -73,11 +83,11 @@ export class ClusterMetrics implements MetricsSource {
   }
 }
 
-/** Worker side: answers the primary's metrics requests from `registry`. */
-export function answerMetricsRequests(registry: Registry): void {
+/** Worker side: answers the primary's metrics requests from `registry` (the status page's from `statusLoop` too). */
+export function answerMetricsRequests(registry: Registry, statusLoop: StatusLoopDelay): void {
   process.on('message', (m: unknown) => {
     if (!isMessage<MetricsRequest>(m, 'privtrak:metrics-req')) return;
-    registry.getMetricsAsJSON().then(
+    (m.status === true ? statusMetricsJson(registry, statusLoop) : registry.getMetricsAsJSON()).then(
       (metrics) => {
         const reply: MetricsReply = { type: 'privtrak:metrics-res', id: m.id, metrics };
         process.send?.(reply);

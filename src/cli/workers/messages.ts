@@ -31,6 +31,8 @@ export interface StopMessage {
 export interface MetricsRequest {
   readonly type: 'privtrak:metrics-req';
   readonly id: number;
+  /** For the status page: without the collector that resets on read, with the page's own delay (metrics/status-metrics.ts). */
+  readonly status?: boolean;
 }
 
 /** Worker → primary: the answer to a MetricsRequest. */

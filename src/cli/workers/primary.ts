@@ -10,7 +10,8 @@
  *   in a row means every new one will too: the primary stops the others and exits 1.
  * - SIGINT/SIGTERM: each worker is told to stop (IPC); the primary exits 0 once all have exited
  *   with 0, 1 if one did not stop cleanly or in time (shutdown_timeout, then SIGKILL).
- * - metrics_addr is served here, merging the workers' registries (cluster-metrics.ts).
+ * - metrics_addr is served here, merging the workers' registries (cluster-metrics.ts), with the
+ *   status page (metrics/status-page.ts) over the same merged registries.
  */
 import cluster, { type Worker } from 'node:cluster';
 import { randomBytes } from 'node:crypto';
@@ -19,6 +20,7 @@ import type { Config } from '../../config/schema.js';
 import { createLogger } from '../../log.js';
 import { packageVersion } from '../../metrics/build-info.js';
 import { startMetricsServer } from '../../metrics/server.js';
+import { createStatusRoutes } from '../../metrics/status-page.js';
 import { ClusterMetrics } from './cluster-metrics.js';
 import { WORKER_SLOT_ENV, WORKER_UDP_KEY_ENV, isMessage, type ReadyMessage, type StopMessage } from './messages.js';
 
@@ -52,7 +54,8 @@ export async function runPrimary(config: Config, n: number): Promise<number> {
   const metrics = new ClusterMetrics(() => slots);
   let metricsServer: Server | undefined;
   if (config.metrics_addr !== '') {
-    metricsServer = await startMetricsServer(config.metrics_addr, metrics);
+    const status = createStatusRoutes({ read: () => metrics.statusMetrics(), config, token: config.registry?.admin_token });
+    metricsServer = await startMetricsServer(config.metrics_addr, metrics, [status]);
     const a = metricsServer.address();
     logger.info({ addr: config.metrics_addr, port: typeof a === 'object' && a !== null ? a.port : 0 }, 'metrics listening');
   }

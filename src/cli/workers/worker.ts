@@ -38,7 +38,7 @@ export async function runWorker(config: Config): Promise<number> {
   // One connection-ID key for all workers (messages.ts): never logged, never in the config dump.
   const own = config.udp.private_key === '' && udpKey !== '' ? { ...config, udp: { ...config.udp, private_key: udpKey } } : config;
   const tracker = new Tracker(own, logger, { metricsListener: false });
-  answerMetricsRequests(tracker.metrics.prometheus);
+  answerMetricsRequests(tracker.metrics.prometheus, tracker.statusLoopDelay);
   await tracker.start();
   logger.info({ pid: process.pid, http: tracker.port('http'), udp: tracker.port('udp') }, 'worker started');
   const ready: ReadyMessage = { type: 'privtrak:ready' };
