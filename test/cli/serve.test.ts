@@ -119,7 +119,8 @@ describe('privtrak CLI', () => {
     const q = `info_hash=${escapeBytes(Buffer.alloc(20, 9))}&peer_id=${escapeBytes(Buffer.alloc(20, 8))}&port=1234&uploaded=0&downloaded=0&left=0`;
     try {
       for (const [yaml, env] of [['transport: net', {}], ['transport: auto', { PRIVTRAK_NO_NATIVE: '1' }]] as const) {
-        writeFileSync(cfg.path, `metrics_addr: ""\nhttp: {addr: "127.0.0.1:${http}", ${yaml}}\nudp: {addr: ""}\n`);
+        // keep_alive off: the reply below must end the stream (the half-close is what is checked).
+        writeFileSync(cfg.path, `metrics_addr: ""\nhttp: {addr: "127.0.0.1:${http}", keep_alive: false, ${yaml}}\nudp: {addr: ""}\n`);
         let out2 = '';
         const spawned = await startTracker(cfg.path, { onOutput: (t) => { out2 += t; }, cwd: dirname(cfg.path), env });
         try {
