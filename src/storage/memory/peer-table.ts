@@ -16,8 +16,9 @@
  * aquatic keeps small swarms in plain arrays for the same reason).
  *
  * Capacity doubles when full and halves when a quarter full (the hysteresis keeps a table that
- * hovers around a power of two from reallocating on every announce). Growing a table rebuilds its
- * index: O(rows), amortised O(1) per insert; a swarm of a million peers pauses ≈ 20 ms once.
+ * hovers around a power of two from reallocating on every announce); big arrays grow and shrink in
+ * place (resizable-arrays.ts). Growing a table rebuilds its index: O(rows), amortised O(1) per insert;
+ * a swarm of a million peers pauses ≈ 20 ms once.
  *
  * Why per swarm rather than one global pool with per-swarm slot lists: a swarm's rows are
  * contiguous, so peer selection reads consecutive memory and needs no indirection, and a pool
@@ -29,6 +30,7 @@
  * peer_ids come from clients, and an unkeyed hash would let one client fill a probe chain.
  */
 import { randomBytes } from 'node:crypto';
+import { resized, zeroed } from '../../resizable-arrays.js';
 
 const ID_WORDS = 5;
 /** Word offsets inside a record. */
@@ -292,16 +294,15 @@ export class PeerTable {
   }
 
   private resize(capacity: number): void {
-    const rec = new Int32Array(capacity * this.stride);
-    rec.set(this.rec.subarray(0, this.size * this.stride));
-    this.rec = rec;
+    this.rec = resized(this.rec, capacity * this.stride, this.size * this.stride);
     this.capacity = capacity;
     if (capacity <= SMALL) {
       this.cells = null;
       this.mask = 0;
       return;
     }
-    this.cells = new Int32Array(capacity * 2);
+    // A new index rather than the old one cleared: the old one's pages go back when it is dropped.
+    this.cells = zeroed(this.rec, capacity * 2);
     this.mask = capacity * 2 - 1;
     for (let r = 0; r < this.size; r++) this.place(r);
   }
