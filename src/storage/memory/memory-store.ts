@@ -14,8 +14,11 @@ import { PeerTable, STRIDE4, STRIDE6, packId } from './peer-table.js';
 import { PackedPeer } from './packed-peer.js';
 import { GcPass, type GcSwarm, type GcTarget } from './gc-pass.js';
 
-/** Rows and swarms a garbage-collection step visits per event-loop turn (≈ 0.1 ms). */
-export const GC_STEP = 16_384;
+/**
+ * Rows and swarms a garbage-collection step visits per event-loop turn: 0.35 ms (median) when
+ * half of them expire, 0.65 ms when all do (1M peers over 1,000 swarms; 16,384 took 1.4–2.6 ms).
+ */
+export const GC_STEP = 4096;
 
 class Swarm implements GcSwarm {
   v4: PeerTable | null = null;
