@@ -23,8 +23,9 @@
  * Why per swarm rather than one global pool with per-swarm slot lists: a swarm's rows are
  * contiguous, so peer selection reads consecutive memory and needs no indirection, and a pool
  * would need a global (info_hash, peer_id) index (36-byte keys) and a slot list per swarm on top
- * of the same records: ≈ 20 bytes a peer more. The price is a few hundred bytes of typed-array
- * headers per swarm, which only matter for swarms of one or two peers (BENCHMARKS.md).
+ * of the same records: ≈ 20 bytes a peer more. The price is per swarm: a Map entry, its key, two
+ * objects and a typed array with its backing store, ≈ 500 bytes, which dominate swarms of a few
+ * peers (BENCHMARKS.md, memory per peer: shape).
  *
  * The hash is keyed with random words chosen once per process, as V8 seeds its string hash:
  * peer_ids come from clients, and an unkeyed hash would let one client fill a probe chain.
