@@ -16,8 +16,8 @@
  * aquatic keeps small swarms in plain arrays for the same reason).
  *
  * Capacity doubles when full and halves when a quarter full (the hysteresis keeps a table that
- * hovers around a power of two from reallocating on every announce); big arrays grow and shrink in
- * place (resizable-arrays.ts). Growing a table rebuilds its index: O(rows), amortised O(1) per insert;
+ * hovers around a power of two from reallocating on every announce); small arrays come from the
+ * store's block pool (block-pool.ts), big ones grow and shrink in place (resizable-arrays.ts). Growing a table rebuilds its index: O(rows), amortised O(1) per insert;
  * a swarm of a million peers pauses ≈ 20 ms once.
  *
  * Why per swarm rather than one global pool with per-swarm slot lists: a swarm's rows are
@@ -32,6 +32,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { resized, zeroed } from '../../resizable-arrays.js';
+import type { BlockPool } from './block-pool.js';
 
 const ID_WORDS = 5;
 /** Word offsets inside a record. */
@@ -43,6 +44,8 @@ export const STRIDE6 = 11;
 /** Tables of up to this many rows are scanned instead of indexed. */
 const SMALL = 8;
 const MIN_CAPACITY = 2;
+/** Arrays shorter than this come from the store's block pool, longer ones are resizable (one page). */
+const POOLED_WORDS = 1024;
 
 const secretBytes = randomBytes(4 * (ID_WORDS + 1));
 const SECRET = new Int32Array(secretBytes.buffer, secretBytes.byteOffset, ID_WORDS + 1);
@@ -89,9 +92,18 @@ export class PeerTable {
   private cells: Int32Array | null = null;
   private mask = 0;
 
-  constructor(readonly stride: number) {
+  constructor(readonly stride: number, private readonly pool: BlockPool) {
     this.capacity = MIN_CAPACITY;
-    this.rec = new Int32Array(MIN_CAPACITY * stride);
+    this.rec = pool.alloc(MIN_CAPACITY * stride);
+  }
+
+  /** Gives the table's arrays back to the pool: the table must not be used again. */
+  release(): void {
+    this.free(this.rec);
+    if (this.cells !== null) this.free(this.cells);
+    this.cells = null;
+    this.size = 0;
+    this.seeders = 0;
   }
 
   /** Rows allocated (for tests: growth and shrink). */
@@ -295,16 +307,36 @@ export class PeerTable {
   }
 
   private resize(capacity: number): void {
-    this.rec = resized(this.rec, capacity * this.stride, this.size * this.stride);
+    const old = this.rec;
+    const words = capacity * this.stride;
+    const keep = this.size * this.stride;
+    if (words < POOLED_WORDS) {
+      this.rec = this.pool.alloc(words);
+      this.rec.set(old.subarray(0, keep));
+      this.free(old);
+    } else if (old.length < POOLED_WORDS) {
+      this.rec = zeroed(old, words); // from the pool to a resizable buffer
+      this.rec.set(old.subarray(0, keep));
+      this.free(old);
+    } else {
+      this.rec = resized(old, words, keep);
+    }
     this.capacity = capacity;
+    if (this.cells !== null) this.free(this.cells);
     if (capacity <= SMALL) {
       this.cells = null;
       this.mask = 0;
       return;
     }
     // A new index rather than the old one cleared: the old one's pages go back when it is dropped.
-    this.cells = zeroed(this.rec, capacity * 2);
-    this.mask = capacity * 2 - 1;
+    const cellWords = capacity * 2;
+    this.cells = cellWords < POOLED_WORDS ? this.pool.alloc(cellWords).fill(0) : zeroed(this.rec, cellWords);
+    this.mask = cellWords - 1;
     for (let r = 0; r < this.size; r++) this.place(r);
+  }
+
+  /** Returns a pooled array to the pool (resizable ones are simply dropped). */
+  private free(a: Int32Array): void {
+    if (a.length < POOLED_WORDS) this.pool.release(a);
   }
 }

@@ -101,6 +101,7 @@ describe('MemoryPeerStore (packed)', () => {
         store.deleteLeecher(ih(sw!), peerOf(n!, family as 4 | 6));
       }
       assert.deepEqual(store.stats(), { swarms: 0, seeders: 0, leechers: 0 });
+      assert.equal((store as unknown as { pool: { live: number } }).pool.live, 0, 'every dropped table gave its arrays back');
     }
   });
 

@@ -1,6 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { PeerTable, STRIDE4, packId } from '../../../src/storage/memory/peer-table.js';
+import { PeerTable, STRIDE4, STRIDE6, packId } from '../../../src/storage/memory/peer-table.js';
+import { BlockPool } from '../../../src/storage/memory/block-pool.js';
 import { peer } from '../peer-store-suite.js';
 import { prng, below } from '../../support/prng.js';
 
@@ -26,7 +27,8 @@ function assertConsistent(t: PeerTable, model: Map<number, boolean>): void {
 
 describe('PeerTable', () => {
   it('grows by doubling and shrinks when a quarter full, keeping every peer', () => {
-    const t = new PeerTable(STRIDE4);
+    const pool = new BlockPool();
+    const t = new PeerTable(STRIDE4, pool);
     const model = new Map<number, boolean>();
     const rowsSeen: number[] = [];
     for (let n = 0; n < 1000; n++) {
@@ -52,11 +54,36 @@ describe('PeerTable', () => {
     }
     assert.equal(t.rows, 2, 'back to the smallest table');
     assertConsistent(t, model);
+    assert.equal(pool.live, 2 * STRIDE4, 'the pool holds only the smallest table now');
+    t.release();
+    assert.equal(pool.live, 0, 'released');
+  });
+
+  it('reuses pooled arrays across tables, IPv6 rows too', () => {
+    const pool = new BlockPool();
+    const tables = Array.from({ length: 20 }, (_, i) => new PeerTable(i % 2 ? STRIDE6 : STRIDE4, pool));
+    const v6 = (n: number) => peer(n, '2001:db8::1', 1000 + n);
+    for (let round = 0; round < 3; round++) {
+      tables.forEach((t, i) => {
+        for (let n = 0; n < 40 + i; n++) {
+          const id = idWords(n);
+          t.put(id, t.find(id), i % 2 ? v6(n) : peer(n), 0, n % 2 === 0);
+        }
+      });
+      tables.forEach((t, i) => {
+        const model = new Map(Array.from({ length: 40 + i }, (_, n) => [n, n % 2 === 0] as const));
+        assertConsistent(t, model);
+        for (let n = 0; n < 40 + i; n++) t.removeAt(t.find(idWords(n)));
+        assert.equal(t.size, 0);
+      });
+    }
+    for (const t of tables) t.release();
+    assert.equal(pool.live, 0);
   });
 
   it('keeps rows dense and the index exact under random puts, role changes and removals (swap-remove)', () => {
     const rand = prng(42);
-    const t = new PeerTable(STRIDE4);
+    const t = new PeerTable(STRIDE4, new BlockPool());
     const model = new Map<number, boolean>();
     for (let step = 0; step < 20_000; step++) {
       const n = below(rand, step < 10_000 ? 400 : 40); // the second half shrinks the table through the unindexed sizes
@@ -79,7 +106,7 @@ describe('PeerTable', () => {
   });
 
   it('picks from a random start, wrapping, without the skipped row', () => {
-    const t = new PeerTable(STRIDE4);
+    const t = new PeerTable(STRIDE4, new BlockPool());
     for (let n = 0; n < 10; n++) t.put(idWords(n), -1, peer(n), 0, false);
     const into = new Int32Array(10);
     const firsts = new Set<number>();
