@@ -18,6 +18,22 @@
 const RESIZABLE_MIN_BYTES = 4096;
 const RESERVE = 64;
 const MAX_RESERVED_BYTES = 2 ** 32;
+/**
+ * Resizable buffers alive at once, at most. Each is its own mapping, two entries in the process's
+ * memory map, and Linux allows 65,530 (vm.max_map_count) for everything: V8's heap, malloc's big
+ * chunks, thread stacks. Past the cap, arrays are plain again (fragmentation back, not a failed
+ * allocation): 8,192 buffers are 8,192 swarms of 128+ peers, ≈ 2M peers or more.
+ */
+const MAX_RESIZABLE = 8192;
+let resizableAlive = 0;
+const dropped = new FinalizationRegistry<undefined>(() => {
+  resizableAlive--;
+});
+
+/** Whether a resizable buffer may be made now (the cap above). */
+export function resizableBuffersLeft(): number {
+  return MAX_RESIZABLE - resizableAlive;
+}
 
 export type PackedArray = Int32Array | Uint8Array | Float64Array;
 
@@ -33,9 +49,17 @@ type ArrayConstructorOf<T> = { new (length: number): T; new (buffer: ArrayBuffer
 export function zeroed<T extends PackedArray>(like: T, length: number): T {
   const Ctor = like.constructor as ArrayConstructorOf<T>;
   const bytes = length * Ctor.BYTES_PER_ELEMENT;
-  if (bytes < RESIZABLE_MIN_BYTES) return new Ctor(length);
+  if (bytes < RESIZABLE_MIN_BYTES || resizableAlive >= MAX_RESIZABLE) return new Ctor(length);
   const max = Math.max(bytes, Math.min(bytes * RESERVE, MAX_RESERVED_BYTES));
-  return new Ctor(new (ArrayBuffer as unknown as ResizableBufferConstructor)(bytes, { maxByteLength: max }));
+  let buffer: ResizableBuffer;
+  try {
+    buffer = new (ArrayBuffer as unknown as ResizableBufferConstructor)(bytes, { maxByteLength: max });
+  } catch {
+    return new Ctor(length); // no address space or mapping left: a plain array still works
+  }
+  resizableAlive++;
+  dropped.register(buffer, undefined);
+  return new Ctor(buffer);
 }
 
 /**

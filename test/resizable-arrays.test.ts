@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { resized, zeroed } from '../src/resizable-arrays.js';
+import { resized, resizableBuffersLeft, zeroed } from '../src/resizable-arrays.js';
 
 const resizable = (a: { buffer: ArrayBufferLike }) => (a.buffer as ArrayBuffer & { resizable?: boolean }).resizable === true;
 
@@ -45,5 +45,20 @@ describe('resizable arrays', () => {
   it('keeps the element type', () => {
     assert.ok(resized(new Uint8Array(10), 10_000) instanceof Uint8Array);
     assert.ok(zeroed(new Int32Array(0), 10_000) instanceof Int32Array);
+  });
+
+  it('falls back to plain arrays past the cap on resizable buffers (each is a mapping)', () => {
+    const held: Int32Array[] = [];
+    const left = resizableBuffersLeft();
+    held.push(zeroed(new Int32Array(0), 1024));
+    assert.equal(resizableBuffersLeft(), left - 1);
+    for (let i = 0; i < 10_000 && resizableBuffersLeft() > 0; i++) held.push(zeroed(new Int32Array(0), 1024));
+    assert.equal(resizableBuffersLeft(), 0);
+    const plain = zeroed(new Int32Array(0), 1024);
+    assert.equal(resizable(plain), false);
+    assert.equal(plain.length, 1024);
+    const grown = resized(plain, 4096);
+    assert.equal(resizable(grown), false);
+    assert.equal(grown.length, 4096);
   });
 });
