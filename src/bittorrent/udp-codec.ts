@@ -160,7 +160,8 @@ export function encodeAnnounceResponse(
   transactionId: number, interval: number, leechers: number, seeders: number, peers: readonly Peer[],
 ): Buffer {
   let size = 20;
-  for (let i = 0; i < peers.length; i++) size += peers[i]!.compact.length;
+  // By family, not compact.length: a stored peer builds its compact view only when asked.
+  for (let i = 0; i < peers.length; i++) size += peers[i]!.family === 4 ? 6 : 18;
   const out = Buffer.allocUnsafe(size);
   out.writeUInt32BE(ACTION_ANNOUNCE, 0);
   out.writeUInt32BE(transactionId, 4);

@@ -30,7 +30,7 @@ export class TrackerMetrics {
     this.seeders = new Gauge({ name: 'privtrak_seeders', help: 'Seeders across all swarms.', registers });
     this.leechers = new Gauge({ name: 'privtrak_leechers', help: 'Leechers across all swarms.', registers });
     this.gcDuration = new Histogram({
-      name: 'privtrak_storage_gc_duration_seconds', help: 'Duration of swarm garbage collection runs.', registers,
+      name: 'privtrak_storage_gc_duration_seconds', help: 'Duration of swarm garbage collection runs (wall time; the memory store runs one in bounded steps, one per event-loop turn).', registers,
       buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
     });
     this.gcRemoved = new Counter({ name: 'privtrak_storage_gc_removed_peers_total', help: 'Peers dropped by garbage collection.', registers });
