@@ -11,6 +11,7 @@
  * magnitude faster than YAML. Values never need quoting, so quoted CSV fields are refused.
  */
 import { parse } from 'yaml';
+import { WorkSlicer } from './work-slicer.js';
 import { RecordError, torrentFromRow, torrentToJson, userFromRow, userToJson, type TorrentRecord, type UserRecord } from './records.js';
 
 export type FileFormat = 'yaml' | 'csv';
@@ -30,12 +31,14 @@ export class RegistryFileError extends Error {
   }
 }
 
-function rowsOf(text: string, format: FileFormat, path: string, columns: readonly string[], required: string): Array<{ where: string; row: Record<string, unknown> }> {
+type Row = { where: string; row: Record<string, unknown> };
+
+function rowsOf(text: string, format: FileFormat, path: string, columns: readonly string[], required: string): Iterable<Row> {
   return format === 'csv' ? csvRows(text, path, columns, required) : yamlRows(text, path, columns, required);
 }
 
-function csvRows(text: string, path: string, columns: readonly string[], required: string): Array<{ where: string; row: Record<string, unknown> }> {
-  const out: Array<{ where: string; row: Record<string, unknown> }> = [];
+/** Rows one at a time, so a reload can be spread over event-loop turns (parseFileInTurns). */
+function* csvRows(text: string, path: string, columns: readonly string[], required: string): Generator<Row> {
   let header: string[] | undefined;
   const lines = text.split('\n');
   for (let i = 0; i < lines.length; i++) {
@@ -54,9 +57,8 @@ function csvRows(text: string, path: string, columns: readonly string[], require
     if (cells.length !== header.length) throw new RegistryFileError(path, where, `${cells.length} fields, the header has ${header.length}`);
     const row: Record<string, unknown> = {};
     for (let c = 0; c < header.length; c++) row[header[c]!] = cells[c];
-    out.push({ where, row });
+    yield { where, row };
   }
-  return out;
 }
 
 /** One flow mapping per line, as formatUsersFile/formatTorrentsFile write it: `- {key: value, key: "value"}`. */
@@ -87,7 +89,7 @@ function flowLines(text: string): Array<Record<string, string>> | undefined {
   return out;
 }
 
-function yamlRows(text: string, path: string, columns: readonly string[], required: string): Array<{ where: string; row: Record<string, unknown> }> {
+function yamlRows(text: string, path: string, columns: readonly string[], required: string): Row[] {
   let doc: unknown = text.trim() === '[]' ? [] : flowLines(text);
   if (doc === undefined) {
     try {
@@ -110,15 +112,36 @@ function yamlRows(text: string, path: string, columns: readonly string[], requir
   });
 }
 
-function convert<T>(rows: Array<{ where: string; row: Record<string, unknown> }>, path: string, fn: (r: Record<string, unknown>) => T): T[] {
-  return rows.map(({ where, row }) => {
-    try {
-      return fn(row);
-    } catch (err) {
-      if (err instanceof RecordError) throw new RegistryFileError(path, where, err.message);
-      throw err;
-    }
-  });
+function convertOne<T>({ where, row }: Row, path: string, fn: (r: Record<string, unknown>) => T): T {
+  try {
+    return fn(row);
+  } catch (err) {
+    if (err instanceof RecordError) throw new RegistryFileError(path, where, err.message);
+    throw err;
+  }
+}
+
+function convert<T>(rows: Iterable<Row>, path: string, fn: (r: Record<string, unknown>) => T): T[] {
+  const out: T[] = [];
+  for (const r of rows) out.push(convertOne(r, path, fn));
+  return out;
+}
+
+/**
+ * As convert, but in slices of event-loop time (work-slicer.ts): a tracker reloading a list of
+ * 100,000 users while it serves would otherwise hold every announce for the whole parse (~350 ms
+ * here, bench/open-loop.sh with REGISTRY_TOUCH). CSV files are read row by row this way; a YAML
+ * file is parsed whole first (its rows only are spread), which is why CSV is the format for
+ * large lists.
+ */
+async function convertInTurns<T>(rows: Iterable<Row>, path: string, fn: (r: Record<string, unknown>) => T): Promise<T[]> {
+  const out: T[] = [];
+  const slicer = new WorkSlicer();
+  for (const r of rows) {
+    out.push(convertOne(r, path, fn));
+    if (slicer.due()) await slicer.nextTurn();
+  }
+  return out;
 }
 
 /** Parses a users file; throws RegistryFileError naming the first bad line or entry. */
@@ -128,6 +151,15 @@ export function parseUsersFile(text: string, format: FileFormat, path: string): 
 
 export function parseTorrentsFile(text: string, format: FileFormat, path: string): TorrentRecord[] {
   return convert(rowsOf(text, format, path, TORRENT_COLUMNS, 'info_hash'), path, torrentFromRow);
+}
+
+/** parseUsersFile spread over event-loop turns (for a tracker that serves meanwhile). */
+export function parseUsersFileInTurns(text: string, format: FileFormat, path: string): Promise<UserRecord[]> {
+  return convertInTurns(rowsOf(text, format, path, USER_COLUMNS, 'passkey'), path, userFromRow);
+}
+
+export function parseTorrentsFileInTurns(text: string, format: FileFormat, path: string): Promise<TorrentRecord[]> {
+  return convertInTurns(rowsOf(text, format, path, TORRENT_COLUMNS, 'info_hash'), path, torrentFromRow);
 }
 
 const cell = (v: unknown) => (v === null || v === undefined ? '' : String(v));

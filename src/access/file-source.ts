@@ -20,7 +20,8 @@ import type { RegistrySource, RegistryUpdate } from './source.js';
 import { nodeFs, type DurableFs } from '../durable-fs.js';
 import type { RegistryStore } from './store.js';
 import type { TorrentRecord, UserRecord } from './records.js';
-import { formatOf, formatTorrentsFile, formatUsersFile, parseTorrentsFile, parseUsersFile } from './file-format.js';
+import { formatOf, formatTorrentsFile, formatUsersFile, parseTorrentsFileInTurns, parseUsersFileInTurns } from './file-format.js';
+import { WorkSlicer } from './work-slicer.js';
 
 export interface FileSourceOptions {
   /** Users file ("" = none: no user is known). */
@@ -59,7 +60,7 @@ class ListFile<T> {
 
   constructor(
     readonly path: string,
-    private readonly parse: (text: string, path: string) => T[],
+    private readonly parse: (text: string, path: string) => Promise<T[]>,
     private readonly format: (records: T[]) => string,
     private readonly keyOf: (r: T) => string,
     private readonly fs: DurableFs,
@@ -79,8 +80,18 @@ class ListFile<T> {
       if (this.loaded === undefined) throw new Error(`${this.path}: changed while being read`);
       return this.loaded;
     }
-    const records = this.parse(text, this.path);
-    return (this.loaded = { stamp: before, records: new Map(records.map((r) => [this.keyOf(r), r])) });
+    // Parsed and indexed over several event-loop turns (the tracker serves meanwhile).
+    const startedFrom = this.loaded;
+    const records = await this.parse(text, this.path);
+    const byKey = new Map<string, T>();
+    const slicer = new WorkSlicer();
+    for (const r of records) {
+      byKey.set(this.keyOf(r), r);
+      if (slicer.due()) await slicer.nextTurn();
+    }
+    // A write() of ours landed while this was parsed: its content is newer than what was read.
+    if (this.loaded !== startedFrom) return this.loaded!;
+    return (this.loaded = { stamp: before, records: byKey });
   }
 
   /** The records if the content changed since the last poll, else undefined. */
@@ -157,8 +168,8 @@ export class FileSource implements RegistrySource, RegistryStore {
     const u = options.users;
     const t = options.torrents;
     const fs = options.fs ?? nodeFs;
-    this.users = u === '' ? undefined : new ListFile(u, (text, p) => parseUsersFile(text, formatOf(u), p), (r) => formatUsersFile(r, formatOf(u)), (r) => r.passkey, fs);
-    this.torrents = t === '' ? undefined : new ListFile(t, (text, p) => parseTorrentsFile(text, formatOf(t), p), (r) => formatTorrentsFile(r, formatOf(t)), (r) => r.key, fs);
+    this.users = u === '' ? undefined : new ListFile(u, (text, p) => parseUsersFileInTurns(text, formatOf(u), p), (r) => formatUsersFile(r, formatOf(u)), (r) => r.passkey, fs);
+    this.torrents = t === '' ? undefined : new ListFile(t, (text, p) => parseTorrentsFileInTurns(text, formatOf(t), p), (r) => formatTorrentsFile(r, formatOf(t)), (r) => r.key, fs);
   }
 
   /** Files that are missing at start-up count as empty, so a new site can start before its first `users add`. */

@@ -19,6 +19,7 @@ import type { Registry as PrometheusRegistry } from 'prom-client';
 import { sameTorrent, sameUser, type TorrentRecord, type UserRecord } from './records.js';
 import type { RegistrySource, RegistryUpdate } from './source.js';
 import { RegistryMetrics, type RegistryStatus } from './metrics.js';
+import { WorkSlicer } from './work-slicer.js';
 
 /** An admin change held over the source's copy: `value` (undefined = removed) over `base`. */
 interface Override<T> {
@@ -44,6 +45,9 @@ export class AccessRegistry {
   private timer: NodeJS.Timeout | undefined;
   private running = false;
   private refreshing: Promise<boolean> | undefined;
+  /** Admin changes made while a full list is being indexed (apply), to replay onto it. */
+  private userReplay: Array<[string, UserRecord | undefined]> | undefined;
+  private torrentReplay: Array<[string, TorrentRecord | undefined]> | undefined;
   /** Epoch ms of the last successful load or refresh. */
   lastSuccessMs = 0;
 
@@ -81,7 +85,7 @@ export class AccessRegistry {
   /** Loads everything; throws if the source cannot be read (the tracker then does not start). */
   async start(): Promise<void> {
     const update = await this.source.load();
-    this.apply(update);
+    await this.apply(update);
     this.lastSuccessMs = this.now();
     this.metrics.refreshes.labels('full').inc();
     this.logger.info({ users: this.users.size, torrents: this.torrents.size }, 'access registry loaded');
@@ -108,8 +112,8 @@ export class AccessRegistry {
   /** Refreshes now (also used by tests and the timer). Resolves true on success; never rejects. */
   refresh(): Promise<boolean> {
     this.refreshing ??= this.source.refresh().then(
-      (update) => {
-        const kind = this.apply(update);
+      async (update) => {
+        const kind = await this.apply(update);
         this.lastSuccessMs = this.now();
         this.metrics.refreshes.labels(kind).inc();
         return true;
@@ -126,15 +130,28 @@ export class AccessRegistry {
     return this.refreshing;
   }
 
-  /** Applies a source update, keeping admin overrides whose base the source has not changed. */
-  private apply(u: RegistryUpdate): 'full' | 'incremental' | 'unchanged' {
+  /**
+   * Applies a source update, keeping admin overrides whose base the source has not changed.
+   * A full list is indexed over several event-loop turns (the tracker serves from the current
+   * copy meanwhile) and swapped in at once; admin changes made while it was being built are
+   * replayed onto it first, so none is lost.
+   */
+  private async apply(u: RegistryUpdate): Promise<'full' | 'incremental' | 'unchanged'> {
     let kind: 'full' | 'incremental' | 'unchanged' = 'unchanged';
     if (u.allUsers) {
-      this.users = replaceAll(u.allUsers, (r) => r.passkey, this.userOverrides, sameUser);
+      this.userReplay = [];
+      const next = await replaceAll(u.allUsers, (r) => r.passkey, this.userOverrides, sameUser);
+      replay(next, this.userReplay);
+      this.userReplay = undefined;
+      this.users = next;
       kind = 'full';
     }
     if (u.allTorrents) {
-      this.torrents = replaceAll(u.allTorrents, (r) => r.key, this.torrentOverrides, sameTorrent);
+      this.torrentReplay = [];
+      const next = await replaceAll(u.allTorrents, (r) => r.key, this.torrentOverrides, sameTorrent);
+      replay(next, this.torrentReplay);
+      this.torrentReplay = undefined;
+      this.torrents = next;
       kind = 'full';
     }
     if (u.users?.length || u.removedUsers?.length) {
@@ -189,13 +206,17 @@ export class AccessRegistry {
   }
 
   private changeUser(passkey: string, value: UserRecord | undefined): void {
-    // A writable source now holds the change itself: no override needed.
+    // A writable source now holds the change itself: no override needed, but a full list being
+    // indexed was read before it, so the change is replayed onto it. (Overrides, kept for the
+    // other sources, are applied to a new list anyway.)
+    if (this.source.store) this.userReplay?.push([passkey, value]);
     if (!this.source.store) override(this.userOverrides, passkey, value, this.users.get(passkey));
     if (value === undefined) this.users.delete(passkey);
     else this.users.set(passkey, value);
   }
 
   private changeTorrent(key: string, value: TorrentRecord | undefined): void {
+    if (this.source.store) this.torrentReplay?.push([key, value]);
     if (!this.source.store) override(this.torrentOverrides, key, value, this.torrents.get(key));
     if (value === undefined) this.torrents.delete(key);
     else this.torrents.set(key, value);
@@ -208,11 +229,17 @@ function override<T>(overrides: Map<string, Override<T>>, key: string, value: T 
   overrides.set(key, { value, base: existing ? existing.base : current });
 }
 
-function replaceAll<T>(
+async function replaceAll<T>(
   rows: readonly T[], keyOf: (r: T) => string, overrides: Map<string, Override<T>>, same: (a: T | undefined, b: T | undefined) => boolean,
-): Map<string, T> {
+): Promise<Map<string, T>> {
+  // Indexed in slices of event-loop time (work-slicer.ts): the copy in use answers meanwhile.
   const next = new Map<string, T>();
-  for (const r of rows) next.set(keyOf(r), r);
+  const slicer = new WorkSlicer();
+  for (const r of rows) {
+    next.set(keyOf(r), r);
+    if (slicer.due()) await slicer.nextTurn();
+  }
+  // From here to the swap in apply(), nothing yields: the overrides and the replay see every change.
   for (const [key, o] of overrides) {
     if (!same(next.get(key), o.base)) {
       overrides.delete(key); // the source changed this row since the admin change: the source wins
@@ -222,6 +249,13 @@ function replaceAll<T>(
     else next.set(key, o.value);
   }
   return next;
+}
+
+function replay<T>(map: Map<string, T>, changes: ReadonlyArray<[string, T | undefined]>): void {
+  for (const [key, value] of changes) {
+    if (value === undefined) map.delete(key);
+    else map.set(key, value);
+  }
 }
 
 function applyChanges<T>(
