@@ -19,6 +19,9 @@
 #   DURATION=600 WARMUP=10 MAX_SECS=10 MODES="http-close http-keepalive udp" PORT=7121 METRICS_PORT=7122
 #   CONNS=64 (HTTP connections, closed and open loop) UDP_WINDOW=64 (closed loop) PASSKEYS=2000
 #   IH_POOL=1000 PEER_POOL=100000 NUMWANT=50 POISSON=0 (a seed: Poisson arrivals instead of even spacing)
+#   REGISTRY_TOUCH=120 (every that many seconds of the open-loop run the users file is replaced by a copy
+#   with one user changed, as a site's export job would, so the tracker reloads all 100,000 users while it
+#   serves; 0 = never)
 #   PROFILE=0 (1: the open-loop tracker runs under `node --cpu-prof`, and the report lists each stall of
 #   STALL_MS=20 ms or more with the frames that held the loop, from bench/cpuprofile-stalls.mjs; the
 #   profiler costs a little CPU, so compare latencies only between runs with the same PROFILE)
@@ -45,10 +48,11 @@ FIXED_IH="${FIXED_IH:-1}"
 NUMWANT="${NUMWANT:-50}"
 POISSON="${POISSON:-0}"
 PROFILE="${PROFILE:-0}"
+REGISTRY_TOUCH="${REGISTRY_TOUCH:-120}"
 STALL_MS="${STALL_MS:-20}"
 
 die() { echo "open-loop.sh: $*" >&2; exit 1; }
-for v in PROFILE STALL_MS FIXED_IH DURATION WARMUP MAX_SECS PORT METRICS_PORT CONNS UDP_WINDOW PASSKEYS IH_POOL PEER_POOL NUMWANT POISSON; do
+for v in REGISTRY_TOUCH PROFILE STALL_MS FIXED_IH DURATION WARMUP MAX_SECS PORT METRICS_PORT CONNS UDP_WINDOW PASSKEYS IH_POOL PEER_POOL NUMWANT POISSON; do
   [[ "${!v}" =~ ^[0-9]+$ ]] || die "$v must be a whole number (got '${!v}')"
 done
 (( DURATION >= 1 && DURATION <= 600 )) || die "DURATION must be 1..600 s"
@@ -67,9 +71,10 @@ cc -O2 -Wall -o bin/open-loop open-loop.c
 cc -O2 -Wall -o bin/udp-load udp-load.c
 
 RUN_DIR=$(mktemp -d)
-PID="" SCRAPER=""
+PID="" SCRAPER="" TOUCHER=""
 cleanup() {
   [ -n "$SCRAPER" ] && { pkill -P "$SCRAPER" 2>/dev/null; kill "$SCRAPER" 2>/dev/null; }
+  [ -n "$TOUCHER" ] && { pkill -P "$TOUCHER" 2>/dev/null; kill "$TOUCHER" 2>/dev/null; }
   [ -n "$PID" ] && kill "$PID" 2>/dev/null && sleep 0.5 && kill -9 "$PID" 2>/dev/null
   rm -rf "$RUN_DIR"
 }
@@ -201,12 +206,24 @@ for mode in $MODES; do
   # The scrape when the warm-up ends: resets the event-loop delay histogram, and is the GC baseline.
   ( sleep "$WARMUP"; scrape "$RUN_DIR/before.prom"; echo "$(cpu_ticks "$PID") $(stat_all) $(date +%s.%N)" > "$RUN_DIR/before.cpu" ) &
   SCRAPER=$!
+  # The site's export job: a new users file every REGISTRY_TOUCH s (one user's site_id changed, so the
+  # content differs), written aside and renamed over the old one; the tracker's poll reloads it whole.
+  if (( REGISTRY_TOUCH > 0 )); then
+    ( n=0; users="$RUN_DIR/registry/users.csv"
+      while sleep "$REGISTRY_TOUCH"; do
+        n=$((n + 1))
+        awk -F, -v OFS=, -v n="$n" 'NR == 2 {$2 = 1000000 + n} {print}' "$users" > "$users.next" && mv "$users.next" "$users"
+        echo "$n" > "$RUN_DIR/reloads"
+      done ) &
+    TOUCHER=$!
+  fi
   opts=(passkeys "$RUN_DIR/passkeys.txt" conns "$CONNS" ih-pool "$IH_POOL" peer-pool "$PEER_POOL" numwant "$NUMWANT"
         fixed-ih "$FIXED_IH" warmup "$WARMUP" max-outstanding 60000)
   (( POISSON > 0 )) && opts+=(poisson "$POISSON")
   timeout $((DURATION + WARMUP + 30)) taskset -c 1 bin/open-loop "$mode" 127.0.0.1 "$PORT" "$rate" "$DURATION" "${opts[@]}" \
     > "$RUN_DIR/ol.out" 2> "$RUN_DIR/ol.err" || { cat "$RUN_DIR/ol.err" >&2; die "the open-loop driver failed ($mode)"; }
   wait "$SCRAPER" 2>/dev/null || true; SCRAPER=""
+  if [ -n "$TOUCHER" ]; then pkill -P "$TOUCHER" 2>/dev/null; kill "$TOUCHER" 2>/dev/null; wait "$TOUCHER" 2>/dev/null || true; TOUCHER=""; fi
   scrape "$RUN_DIR/after.prom"
   read -r c0 s0 w0 < "$RUN_DIR/before.cpu"
   read -r c1 s1 w1 < <(echo "$(cpu_ticks "$PID") $(stat_all) $(date +%s.%N)")
@@ -227,7 +244,8 @@ for mode in $MODES; do
     printf "%.0f%% / %.0f%%", tr / el * 100, (all - tr) / el * 100 }')
   lag="$(ms "$(metric "$RUN_DIR/after.prom" privtrak_nodejs_eventloop_lag_p50_seconds)") / $(ms "$(metric "$RUN_DIR/after.prom" privtrak_nodejs_eventloop_lag_p99_seconds)") / $(ms "$(metric "$RUN_DIR/after.prom" privtrak_nodejs_eventloop_lag_max_seconds)")"
   errs="$(get errors) / $(get timeouts) / $(get dropped)"
-  ROW[$mode]="| $mode | ${MAX[$mode]} | $rate | $(get rate) | $(us_ms p50_us) | $(us_ms p99_us) | $(us_ms p999_us) | $(us_ms max_us) | $(get late) | $errs | $lag | $(gc_pauses "$RUN_DIR/before.prom" "$RUN_DIR/after.prom") | $(us_ms slip_max_us) | $cpu | $alive |"
+  full_reloads=$(awk '/^privtrak_registry_refreshes_total\{kind="full"\}/ {v[FILENAME] = $2} END {print v[ARGV[2]] - v[ARGV[1]]}' "$RUN_DIR/before.prom" "$RUN_DIR/after.prom")
+  ROW[$mode]="| $mode | ${MAX[$mode]} | $rate | $(get rate) | $(us_ms p50_us) | $(us_ms p99_us) | $(us_ms p999_us) | $(us_ms max_us) | $(get late) | $errs | $lag | $(gc_pauses "$RUN_DIR/before.prom" "$RUN_DIR/after.prom") | $full_reloads | $(us_ms slip_max_us) | $cpu | $alive |"
   LINES[$mode]=$(cat "$RUN_DIR/ol.out")
 done
 
@@ -235,15 +253,15 @@ STAMP=$(date -u +%Y%m%d-%H%M%S)
 OUT="results/open-loop-$STAMP.md"
 {
   echo "Open loop, $(date -u '+%Y-%m-%d %H:%M UTC'): $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), $(uname -r), Node $(node -v), privtrak $(git rev-parse --short HEAD 2>/dev/null || echo '?')."
-  echo "Settings: \`DURATION=$DURATION bench/open-loop.sh\` — the private chain of config.example.yaml (user_approval, torrent_approval, privtrak hook with the SQLite sink; 100,000 users and 100,000 torrents in a file registry; keep_alive on only in the keep-alive mode); tracker on core 0, load on core 1;" \
+  echo "Settings: \`DURATION=$DURATION bench/open-loop.sh\` — the private chain of config.example.yaml (user_approval, torrent_approval, privtrak hook with the SQLite sink; 100,000 users and 100,000 torrents in a file registry; keep_alive on only in the keep-alive mode; the users file replaced every ${REGISTRY_TOUCH} s, 0 = never); tracker on core 0, load on core 1;" \
        "maximum: closed loop, ${MAX_SECS} s (wrk -t1 -c${CONNS} / udp-load, ${UDP_WINDOW} in flight); open loop: bench/open-loop.c at half the maximum, $([ "$POISSON" -gt 0 ] && echo "Poisson arrivals (seed $POISSON)" || echo "evenly spaced"), ${WARMUP} s warm-up then ${DURATION} s measured, HTTP over ${CONNS} connections;" \
        "load: ${PASSKEYS} passkeys, ${IH_POOL} info_hashes × ${PEER_POOL} peers, numwant ${NUMWANT}."
   echo
   echo "Latency is from each announce's scheduled send time (no coordinated omission). Late starts: announces that found no free connection when due (the wait is in their latency). Errors / timeouts / dropped: error replies and connection errors / no answer within 5 s / over the cap on outstanding announces."
   echo "Event-loop delay: the tracker's \`privtrak_nodejs_eventloop_lag_*\` over the measured run (prom-client samples it with a 10 ms timer, so an idle loop reads about 10 ms: the excess over 10 ms is the delay). GC pauses: \`privtrak_nodejs_gc_duration_seconds\` by kind, count and total over the measured run. Driver slip: how late the driver itself sent an announce that had a free connection (its own scheduling; more than a few ms means the load core was busy and the run is suspect). CPU: the tracker's share of one core / everything else on the machine (the load generator included)."
   echo
-  echo "| mode | max/s (closed loop) | offered/s | achieved/s | p50 ms | p99 ms | p99.9 ms | max ms | late starts | errors / timeouts / dropped | event-loop delay p50 / p99 / max ms | GC pauses (count, total) | driver slip max ms | CPU tracker / rest | tracker alive |"
-  echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+  echo "| mode | max/s (closed loop) | offered/s | achieved/s | p50 ms | p99 ms | p99.9 ms | max ms | late starts | errors / timeouts / dropped | event-loop delay p50 / p99 / max ms | GC pauses (count, total) | registry reloads (100,000 users) | driver slip max ms | CPU tracker / rest | tracker alive |"
+  echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
   for mode in $MODES; do echo "${ROW[$mode]}"; done
   echo
   echo "Per-interval lines of the driver (by completion time: a stall shows in the interval it ended in):"

@@ -31,7 +31,9 @@ export class RegistryFileError extends Error {
   }
 }
 
-type Row = { where: string; row: Record<string, unknown> };
+/** A row and where it is: "line N" of a CSV file, "entry N" of a YAML list (the text is built only for an error). */
+type Row = { at: number; kind: 'line' | 'entry'; row: Record<string, unknown> };
+const whereOf = (r: { at: number; kind: string }) => `${r.kind} ${r.at}`;
 
 function rowsOf(text: string, format: FileFormat, path: string, columns: readonly string[], required: string): Iterable<Row> {
   return format === 'csv' ? csvRows(text, path, columns, required) : yamlRows(text, path, columns, required);
@@ -45,19 +47,19 @@ function* csvRows(text: string, path: string, columns: readonly string[], requir
     let line = lines[i]!;
     if (line.endsWith('\r')) line = line.slice(0, -1);
     if (line.trim() === '' || line.startsWith('#')) continue;
-    const where = `line ${i + 1}`;
-    if (line.includes('"')) throw new RegistryFileError(path, where, 'quoted fields are not supported (values never need quotes)');
+    const where = { at: i + 1, kind: 'line' as const };
+    if (line.includes('"')) throw new RegistryFileError(path, whereOf(where), 'quoted fields are not supported (values never need quotes)');
     const cells = line.split(',').map((c) => c.trim());
     if (header === undefined) {
-      for (const c of cells) if (!columns.includes(c)) throw new RegistryFileError(path, where, `unknown column "${c}" (known: ${columns.join(', ')})`);
-      if (!cells.includes(required)) throw new RegistryFileError(path, where, `the header must name the "${required}" column`);
+      for (const c of cells) if (!columns.includes(c)) throw new RegistryFileError(path, whereOf(where), `unknown column "${c}" (known: ${columns.join(', ')})`);
+      if (!cells.includes(required)) throw new RegistryFileError(path, whereOf(where), `the header must name the "${required}" column`);
       header = cells;
       continue;
     }
-    if (cells.length !== header.length) throw new RegistryFileError(path, where, `${cells.length} fields, the header has ${header.length}`);
+    if (cells.length !== header.length) throw new RegistryFileError(path, whereOf(where), `${cells.length} fields, the header has ${header.length}`);
     const row: Record<string, unknown> = {};
     for (let c = 0; c < header.length; c++) row[header[c]!] = cells[c];
-    yield { where, row };
+    yield { at: i + 1, kind: 'line', row };
   }
 }
 
@@ -108,15 +110,15 @@ function yamlRows(text: string, path: string, columns: readonly string[], requir
     if (!(required in entry)) throw new RegistryFileError(path, where, `missing "${required}"`);
     const row: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(entry)) row[k] = v === 'null' || v === '~' ? null : v;
-    return { where, row };
+    return { at: i + 1, kind: 'entry' as const, row };
   });
 }
 
-function convertOne<T>({ where, row }: Row, path: string, fn: (r: Record<string, unknown>) => T): T {
+function convertOne<T>(r: Row, path: string, fn: (r: Record<string, unknown>) => T): T {
   try {
-    return fn(row);
+    return fn(r.row);
   } catch (err) {
-    if (err instanceof RecordError) throw new RegistryFileError(path, where, err.message);
+    if (err instanceof RecordError) throw new RegistryFileError(path, whereOf(r), err.message);
     throw err;
   }
 }
