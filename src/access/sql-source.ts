@@ -14,6 +14,7 @@
 import type { RegistrySource, RegistryUpdate } from './source.js';
 import { compileSince, type SqlDriver, type SqlRow } from './sql-driver.js';
 import { RecordError, normalizeInfoHash, normalizePasskey, toBool, torrentFromRow, torrentKey, userFromRow, type TorrentRecord, type UserRecord } from './records.js';
+import { WorkSlicer } from './work-slicer.js';
 
 export interface SqlQueries {
   readonly users: string;
@@ -101,10 +102,13 @@ export class SqlSource implements RegistrySource {
     const rows = await this.db.query(part.full);
     const out: T[] = [];
     let mark: unknown;
+    // Read in slices of event-loop time, as a file is (work-slicer.ts): the tracker serves meanwhile.
+    const slicer = new WorkSlicer();
     for (const row of rows) {
       mark = laterOf(mark, row['updated_at']);
       const r = readRow(part, row, rejected);
       if (r !== undefined && !isDeleted(row)) out.push(r);
+      if (slicer.due()) await slicer.nextTurn();
     }
     part.mark = mark;
     part.lastFullMs = this.now();
