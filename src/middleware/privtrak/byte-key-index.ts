@@ -20,6 +20,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { resized, zeroed } from '../../resizable-arrays.js';
+import { keyedHash } from '../../keyed-hash.js';
 
 const EMPTY = 0; // table cells hold slot + 1
 
@@ -89,21 +90,7 @@ export class ByteKeyIndex {
 
   /** The hash of the key in `key` at word `at`. */
   hash(key: Int32Array, at = 0): number {
-    const s = this.secret;
-    let h = s[this.words]!;
-    for (let i = 0; i < this.words; i++) {
-      // murmur3's word step over the key word mixed with a secret word.
-      let k = Math.imul(key[at + i]! ^ s[i]!, 0xcc9e2d51);
-      k = (k << 15) | (k >>> 17);
-      h ^= Math.imul(k, 0x1b873593);
-      h = (h << 13) | (h >>> 19);
-      h = (Math.imul(h, 5) + 0xe6546b64) | 0;
-    }
-    h ^= h >>> 16;
-    h = Math.imul(h, 0x85ebca6b);
-    h ^= h >>> 13;
-    h = Math.imul(h, 0xc2b2ae35);
-    return h ^ (h >>> 16);
+    return keyedHash(key, at, this.words, this.secret);
   }
 
   /** The slot holding the key in `key` at word `at`, or -1. */

@@ -34,6 +34,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { resized, zeroed } from '../../resizable-arrays.js';
+import { keyedHash } from '../../keyed-hash.js';
 import type { BlockPool } from './block-pool.js';
 
 const ID_WORDS = 5;
@@ -54,19 +55,7 @@ const SECRET = new Int32Array(secretBytes.buffer, secretBytes.byteOffset, ID_WOR
 
 /** Keyed murmur3-style hash of the 5 peer_id words of `w` at `at`. */
 export function hashId(w: Int32Array, at: number): number {
-  let h = SECRET[ID_WORDS]!;
-  for (let i = 0; i < ID_WORDS; i++) {
-    let k = Math.imul(w[at + i]! ^ SECRET[i]!, 0xcc9e2d51);
-    k = (k << 15) | (k >>> 17);
-    h ^= Math.imul(k, 0x1b873593);
-    h = (h << 13) | (h >>> 19);
-    h = (Math.imul(h, 5) + 0xe6546b64) | 0;
-  }
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  return h ^ (h >>> 16);
+  return keyedHash(w, at, ID_WORDS, SECRET);
 }
 
 /** Packs a 20-byte peer_id into 5 little-endian words of `out`. */
