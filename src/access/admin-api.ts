@@ -17,12 +17,12 @@
  * torrent changes, or the tracker restarts (see registry.ts).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { AccessRegistry } from './registry.js';
 import { RecordError, normalizeInfoHash, normalizePasskey, torrentFromRow, torrentKey, torrentToJson, userFromRow, userToJson } from './records.js';
 import { TORRENT_COLUMNS, USER_COLUMNS } from './file-format.js';
 import { fingerprint } from '../accounting/fingerprint.js';
+import { bearerMatcher, readBodyUpTo } from '../admin-request.js';
 
 /** Handles the request if it is for the admin API; returns false to let the caller answer 404. */
 export type AdminHandler = (req: IncomingMessage, res: ServerResponse) => boolean;
@@ -41,45 +41,24 @@ function send(res: ServerResponse, status: number, body: unknown): void {
   res.end(text);
 }
 
-function readJson(req: IncomingMessage, allowed: readonly string[]): Promise<Record<string, unknown>> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (c: Buffer) => {
-      size += c.length;
-      if (size > MAX_BODY) {
-        reject(new HttpError(413, 'body too large'));
-        req.destroy();
-        return;
-      }
-      chunks.push(c);
-    });
-    req.on('error', reject);
-    req.on('end', () => {
-      const text = Buffer.concat(chunks).toString('utf8').trim();
-      if (text === '') return resolve({});
-      let body: unknown;
-      try {
-        body = JSON.parse(text);
-      } catch {
-        return reject(new HttpError(400, 'body is not valid JSON'));
-      }
-      if (typeof body !== 'object' || body === null || Array.isArray(body)) return reject(new HttpError(400, 'body must be a JSON object'));
-      for (const k of Object.keys(body)) if (!allowed.includes(k)) return reject(new HttpError(400, `unknown field "${k}" (known: ${allowed.join(', ')})`));
-      resolve(body as Record<string, unknown>);
-    });
-  });
+async function readJson(req: IncomingMessage, allowed: readonly string[]): Promise<Record<string, unknown>> {
+  const raw = await readBodyUpTo(req, MAX_BODY);
+  if (raw === undefined) throw new HttpError(413, 'body too large');
+  const text = raw.toString('utf8').trim();
+  if (text === '') return {};
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    throw new HttpError(400, 'body is not valid JSON');
+  }
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new HttpError(400, 'body must be a JSON object');
+  for (const k of Object.keys(body)) if (!allowed.includes(k)) throw new HttpError(400, `unknown field "${k}" (known: ${allowed.join(', ')})`);
+  return body as Record<string, unknown>;
 }
 
-const digest = (s: string) => createHash('sha256').update(s).digest();
-
 export function createAdminHandler(registry: AccessRegistry, token: string, logger: Logger): AdminHandler {
-  // Compared as digests: equal lengths for timingSafeEqual, and no early exit on the first differing byte.
-  const expected = digest(`Bearer ${token}`);
-  const authorized = (req: IncomingMessage) => {
-    const header = req.headers['authorization'];
-    return typeof header === 'string' && timingSafeEqual(digest(header), expected);
-  };
+  const authorized = bearerMatcher(token);
 
   const route = async (req: IncomingMessage, res: ServerResponse, parts: string[]): Promise<void> => {
     const method = req.method ?? 'GET';

@@ -10,40 +10,37 @@
  * other site's page sends it). Not Secure: the metrics listener speaks plain HTTP, normally on
  * loopback; reach it from afar through an SSH tunnel or a TLS proxy.
  */
-import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
+import { bearerMatcher, readBodyUpTo, secretMatcher } from '../admin-request.js';
 
 export const STATUS_COOKIE = 'privtrak_status';
 /** Largest login body read (a form with one field). */
 const MAX_LOGIN_BODY = 4096;
 
-const digest = (s: string) => createHash('sha256').update(s).digest();
-
 export class StatusAuth {
-  private readonly bearer: Buffer;
+  private readonly bearer: (req: IncomingMessage) => boolean;
   private readonly cookieValue: string;
-  private readonly cookieDigest: Buffer;
-  private readonly tokenDigest: Buffer;
+  private readonly cookieMatches: (given: string) => boolean;
+  private readonly tokenMatchesSecret: (given: string) => boolean;
 
   constructor(token: string) {
-    // Compared as digests: equal lengths for timingSafeEqual, and no early exit on the first differing byte.
-    this.bearer = digest(`Bearer ${token}`);
-    this.tokenDigest = digest(token);
+    this.bearer = bearerMatcher(token);
+    this.tokenMatchesSecret = secretMatcher(token);
     this.cookieValue = createHmac('sha256', token).update('privtrak status page').digest('base64url');
-    this.cookieDigest = digest(this.cookieValue);
+    this.cookieMatches = secretMatcher(this.cookieValue);
   }
 
   /** True for a request carrying the bearer token or the status cookie. */
   allows(req: IncomingMessage): boolean {
-    const header = req.headers['authorization'];
-    if (typeof header === 'string' && timingSafeEqual(digest(header), this.bearer)) return true;
+    if (this.bearer(req)) return true;
     const cookie = readCookie(req.headers['cookie'], STATUS_COOKIE);
-    return cookie !== undefined && timingSafeEqual(digest(cookie), this.cookieDigest);
+    return cookie !== undefined && this.cookieMatches(cookie);
   }
 
   /** True when `token` (from the login form) is the admin token. */
   tokenMatches(token: string): boolean {
-    return timingSafeEqual(digest(token), this.tokenDigest);
+    return this.tokenMatchesSecret(token);
   }
 
   /** The Set-Cookie header given after a good login: a session cookie for the whole listener. */
@@ -62,23 +59,8 @@ function readCookie(header: string | undefined, name: string): string | undefine
 }
 
 /** The `token` field of an urlencoded login form; undefined when the body is too large or has none. */
-export function readLoginToken(req: IncomingMessage): Promise<string | undefined> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (c: Buffer) => {
-      size += c.length;
-      if (size > MAX_LOGIN_BODY) {
-        resolve(undefined);
-        req.destroy();
-        return;
-      }
-      chunks.push(c);
-    });
-    req.on('error', reject);
-    req.on('end', () => {
-      const token = new URLSearchParams(Buffer.concat(chunks).toString('utf8')).get('token');
-      resolve(token ?? undefined);
-    });
-  });
+export async function readLoginToken(req: IncomingMessage): Promise<string | undefined> {
+  const body = await readBodyUpTo(req, MAX_LOGIN_BODY);
+  if (body === undefined) return undefined;
+  return new URLSearchParams(body.toString('utf8')).get('token') ?? undefined;
 }
