@@ -10,19 +10,11 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { get, escapeBytes } from '../support/http-client.js';
-import { ROOT } from '../support/tracker-process.js';
-import { startWorkersProcess } from '../support/workers-process.js';
+import { WORKERS_PROGRAM, openTrackerConfig, startWorkersProcess } from '../support/workers-process.js';
 
-const CONFIG = [
-  'log_level: info',
-  'metrics_addr: "127.0.0.1:0"',
-  'shutdown_timeout: 3s',
-  'prehooks: []',
-  'http: {addr: "127.0.0.1:0", announce_routes: ["/announce"]}',
-  'udp: {addr: ""}',
-];
+const CONFIG = openTrackerConfig('');
 
-const PROGRAM = join(ROOT, 'dist', 'test', 'support', 'workers-program.js');
+const PROGRAM = WORKERS_PROGRAM;
 
 /** Workers ("1", "2") with a series `name{...}` whose labels contain `labels`. */
 function workersWith(text: string, name: string, labels = ''): Set<string> {

@@ -15,9 +15,9 @@ import { join } from 'node:path';
 import { get, escapeBytes } from '../support/http-client.js';
 import { UdpClient } from '../support/udp-client.js';
 import { MAIN, ROOT, freePort } from '../support/tracker-process.js';
-import { WorkersProcess, startWorkersProcess } from '../support/workers-process.js';
+import { WORKERS_PROGRAM, WorkersProcess, openTrackerConfig, startWorkersProcess } from '../support/workers-process.js';
 
-const PROGRAM = join(ROOT, 'dist', 'test', 'support', 'workers-program.js');
+const PROGRAM = WORKERS_PROGRAM;
 const REDIS_STORE = join(ROOT, 'dist', 'src', 'storage', 'redis', 'redis-store.js');
 
 /** test/support/redis.ts, which comes with the Redis store: loaded only once the store is built. */
@@ -35,14 +35,7 @@ function tempConfig(lines: string[]): { path: string; dir: string; cleanup(): vo
 }
 
 /** An open tracker (no privtrak hook: nothing written to disk) on loopback ports chosen by the primary. */
-const OPEN_TRACKER = [
-  'log_level: info',
-  'metrics_addr: "127.0.0.1:0"',
-  'shutdown_timeout: 3s',
-  'prehooks: []',
-  'http: {addr: "127.0.0.1:0", announce_routes: ["/announce"]}',
-  'udp: {addr: "127.0.0.1:0"}',
-];
+const OPEN_TRACKER = openTrackerConfig('127.0.0.1:0');
 
 function cli(args: string[]): { status: number | null; stderr: string } {
   const r = spawnSync(process.execPath, [MAIN, ...args], { encoding: 'utf8', timeout: 20_000 });

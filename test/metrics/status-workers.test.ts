@@ -9,23 +9,15 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { escapeBytes, get } from '../support/http-client.js';
-import { ROOT } from '../support/tracker-process.js';
-import { startWorkersProcess } from '../support/workers-process.js';
+import { WORKERS_PROGRAM, openTrackerConfig, startWorkersProcess } from '../support/workers-process.js';
 import type { StatusSummary } from '../../src/metrics/status-summary.js';
 
-const PROGRAM = join(ROOT, 'dist', 'test', 'support', 'workers-program.js');
+const PROGRAM = WORKERS_PROGRAM;
 const ANNOUNCES = 40;
 
 it('serve --workers 2: the primary\'s /status.json merges both workers, one row each', { timeout: 60_000 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'privtrak-status-workers-'));
-  writeFileSync(join(dir, 'config.yaml'), [
-    'log_level: info',
-    'metrics_addr: "127.0.0.1:0"',
-    'shutdown_timeout: 3s',
-    'prehooks: []',
-    'http: {addr: "127.0.0.1:0", announce_routes: ["/announce"]}',
-    'udp: {addr: ""}',
-  ].join('\n'));
+  writeFileSync(join(dir, 'config.yaml'), openTrackerConfig('').join('\n'));
   const p = await startWorkersProcess(PROGRAM, [join(dir, 'config.yaml'), '2'], { workers: 2, cwd: dir });
   try {
     for (let i = 0; i < ANNOUNCES; i++) {

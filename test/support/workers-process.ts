@@ -4,6 +4,23 @@
  * lines to appear (always bounded).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { ROOT } from './tracker-process.js';
+
+/** workers-program.ts compiled: the real primary and workers of `serve --workers N`. */
+export const WORKERS_PROGRAM = join(ROOT, 'dist', 'test', 'support', 'workers-program.js');
+
+/** Config lines of an open tracker (no hooks, memory storage, public /announce), UDP on `udpAddr` ("" = none). */
+export function openTrackerConfig(udpAddr: string): string[] {
+  return [
+    'log_level: info',
+    'metrics_addr: "127.0.0.1:0"',
+    'shutdown_timeout: 3s',
+    'prehooks: []',
+    'http: {addr: "127.0.0.1:0", announce_routes: ["/announce"]}',
+    `udp: {addr: "${udpAddr}"}`,
+  ];
+}
 
 export interface LogLine {
   readonly msg: string;
