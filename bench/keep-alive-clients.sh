@@ -19,6 +19,8 @@
 # needs: curl, taskset, node, 2+ cores; privtrak built. Traffic: 127.0.0.1 only; every step bounded by `timeout`.
 set -euo pipefail
 cd "$(dirname "$0")"
+# shellcheck source=tracker-process.sh
+. ./tracker-process.sh
 
 TORRENTS="${TORRENTS:-2000}"
 ROUNDS="${ROUNDS:-3}"
@@ -72,11 +74,6 @@ YAML
     sleep 0.1
   done
   echo "privtrak did not start:" >&2; cat "$RUN_DIR/log" >&2; exit 1
-}
-stop_tracker() {
-  kill "$PID" 2>/dev/null || true
-  for _ in $(seq 100); do kill -0 "$PID" 2>/dev/null || break; sleep 0.1; done
-  kill -9 "$PID" 2>/dev/null || true; wait "$PID" 2>/dev/null || true; PID=""
 }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 CLK_TCK=$(getconf CLK_TCK)

@@ -21,6 +21,8 @@
 # here if missing: npm install --ignore-scripts). Traffic: 127.0.0.1 only; every step bounded in time.
 set -euo pipefail
 cd "$(dirname "$0")"
+# shellcheck source=tracker-process.sh
+. ./tracker-process.sh
 
 PEERS="${PEERS:-1000000}"
 BT_PEERS="${BT_PEERS:-250000}"
@@ -50,7 +52,6 @@ PID=""
 cleanup() { [ -n "$PID" ] && kill "$PID" 2>/dev/null; rm -rf "$RUN_DIR"; }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-port_busy() { ss -Htlnu "( sport = :$PORT )" 2>/dev/null | grep -q .; }
 port_busy && die "port $PORT is already in use (set PORT=...)"
 node make-registry.mjs "$RUN_DIR/registry" 1000 "$IH_POOL" >/dev/null
 
@@ -98,15 +99,6 @@ start_tracker() { # $1 name -> PID; returns 1 if it did not come up
   stop_tracker; return 1
 }
 
-stop_tracker() {
-  [ -n "$PID" ] || return 0
-  kill "$PID" 2>/dev/null || true
-  for _ in $(seq 50); do kill -0 "$PID" 2>/dev/null || break; sleep 0.1; done
-  kill -9 "$PID" 2>/dev/null || true
-  wait "$PID" 2>/dev/null || true
-  PID=""
-  for _ in $(seq 50); do port_busy || break; sleep 0.1; done
-}
 
 rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 

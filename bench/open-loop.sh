@@ -30,6 +30,8 @@
 # in time (`timeout`); whatever it started is stopped on exit.
 set -euo pipefail
 cd "$(dirname "$0")"
+# shellcheck source=tracker-process.sh
+. ./tracker-process.sh
 
 DURATION="${DURATION:-600}"
 WARMUP="${WARMUP:-10}"
@@ -81,7 +83,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-port_busy() { ss -Htlnu "( sport = :$1 )" 2>/dev/null | grep -q .; }
 port_busy "$PORT" && die "port $PORT is already in use (set PORT=...)"
 port_busy "$METRICS_PORT" && die "port $METRICS_PORT is already in use (set METRICS_PORT=...)"
 
@@ -121,15 +122,6 @@ start_tracker() { # $1 keep_alive, $2 extra node flags (optional) -> sets PID
   echo "privtrak did not start:" >&2; cat "$RUN_DIR/log" >&2; exit 1
 }
 
-stop_tracker() {
-  [ -n "$PID" ] || return 0
-  kill "$PID" 2>/dev/null || true
-  for _ in $(seq 100); do kill -0 "$PID" 2>/dev/null || break; sleep 0.1; done
-  kill -9 "$PID" 2>/dev/null || true
-  wait "$PID" 2>/dev/null || true
-  PID=""
-  for _ in $(seq 50); do port_busy "$PORT" || break; sleep 0.1; done
-}
 
 # One HTTP announce with a registered passkey: the chain must answer with peers, not a refusal.
 check_http() {

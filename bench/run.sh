@@ -29,6 +29,8 @@
 # Traffic: 127.0.0.1 only. Every load is bounded in time (and the fill in count).
 set -euo pipefail
 cd "$(dirname "$0")"
+# shellcheck source=tracker-process.sh
+. ./tracker-process.sh
 
 DURATION="${1:-${DURATION:-10}}"
 WARMUP="${WARMUP:-2}"
@@ -80,7 +82,6 @@ cleanup() { [ -n "$PID" ] && kill "$PID" 2>/dev/null; rm -rf "$RUN_DIR"; }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-port_busy() { ss -Htlnu "( sport = :$PORT )" 2>/dev/null | grep -q .; }
 port_busy && die "port $PORT is already in use (set PORT=...)"
 
 # privtrak as a bare engine, like the other two: no hooks (the embedded default chain has the privtrak
@@ -152,15 +153,6 @@ start_tracker() { # $1 name, $2 keep_alive (true|false) -> sets PID; returns 1 i
   stop_tracker; return 1
 }
 
-stop_tracker() {
-  [ -n "$PID" ] || return 0
-  kill "$PID" 2>/dev/null || true
-  for _ in $(seq 50); do kill -0 "$PID" 2>/dev/null || break; sleep 0.1; done
-  kill -9 "$PID" 2>/dev/null || true
-  wait "$PID" 2>/dev/null || true
-  PID=""
-  for _ in $(seq 50); do port_busy || break; sleep 0.1; done
-}
 
 # /proc/stat, all cores: "busy_user_system total" in ticks (softirq/irq are left out of busy: loopback
 # traffic is processed there on behalf of the tracker and the generator).
