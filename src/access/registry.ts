@@ -210,14 +210,14 @@ export class AccessRegistry {
     // indexed was read before it, so the change is replayed onto it. (Overrides, kept for the
     // other sources, are applied to a new list anyway.)
     if (this.source.store) this.userReplay?.push([passkey, value]);
-    if (!this.source.store) override(this.userOverrides, passkey, value, this.users.get(passkey));
+    else override(this.userOverrides, passkey, value, this.users.get(passkey));
     if (value === undefined) this.users.delete(passkey);
     else this.users.set(passkey, value);
   }
 
   private changeTorrent(key: string, value: TorrentRecord | undefined): void {
     if (this.source.store) this.torrentReplay?.push([key, value]);
-    if (!this.source.store) override(this.torrentOverrides, key, value, this.torrents.get(key));
+    else override(this.torrentOverrides, key, value, this.torrents.get(key));
     if (value === undefined) this.torrents.delete(key);
     else this.torrents.set(key, value);
   }
