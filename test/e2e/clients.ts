@@ -45,6 +45,8 @@ export interface BtClient {
    * which changes no total). aria2 answers from its live counters: nothing to do.
    */
   refresh(): Promise<void>;
+  /** What the client says of its tracker (status and last message), for failure messages. */
+  trackerStatus(): Promise<string>;
 }
 
 const running = new Set<ChildProcess>();
@@ -113,7 +115,11 @@ export class Workspace {
     const proc = this.run('aria2c', args, opts.name, { netns: opts.netns });
     // aria2 1.36 takes SIGTERM (and SIGHUP) as an emergency shutdown that tells no tracker;
     // SIGINT is its graceful shutdown, which announces `stopped`.
-    return { name: opts.name, proc, stopSignal: 'SIGINT', transferred: () => aria2Transferred(rpcPort), refresh: async () => undefined };
+    // aria2's RPC does not expose its trackers' replies.
+    return {
+      name: opts.name, proc, stopSignal: 'SIGINT', transferred: () => aria2Transferred(rpcPort), refresh: async () => undefined,
+      trackerStatus: async () => 'not shown by aria2',
+    };
   }
 
   /**
@@ -144,7 +150,10 @@ export class Workspace {
     args.push(torrent);
     const proc = this.run('qbittorrent-nox', args, opts.name, { netns: opts.netns });
     // qbittorrent-nox exits cleanly on SIGTERM ("Exiting cleanly"), announcing `stopped`.
-    return { name: opts.name, proc, stopSignal: 'SIGTERM', transferred: () => qbittorrentTransferred(webuiPort), refresh: () => qbittorrentReannounce(webuiPort) };
+    return {
+      name: opts.name, proc, stopSignal: 'SIGTERM', transferred: () => qbittorrentTransferred(webuiPort),
+      refresh: () => qbittorrentReannounce(webuiPort), trackerStatus: () => qbittorrentTrackers(webuiPort),
+    };
   }
 
   /**
@@ -222,6 +231,23 @@ async function qbittorrentTransferred(webuiPort: number): Promise<Transferred> {
   const list = await res.json() as Array<{ uploaded_session: number; downloaded_session: number }>;
   if (list.length !== 1) throw new Error(`qBittorrent API: ${list.length} torrents, expected 1`);
   return { uploaded: list[0]!.uploaded_session, downloaded: list[0]!.downloaded_session };
+}
+
+/** The one torrent's trackers as its WebUI lists them: URL (passkey cut), status, last message. */
+async function qbittorrentTrackers(webuiPort: number): Promise<string> {
+  try {
+    const base = `http://127.0.0.1:${webuiPort}/api/v2/torrents`;
+    const list = await (await fetch(`${base}/info`, { signal: AbortSignal.timeout(3000) })).json() as Array<{ hash: string; state: string }>;
+    if (list.length !== 1) return `${list.length} torrents`;
+    const trackers = await (await fetch(`${base}/trackers?hash=${list[0]!.hash}`, { signal: AbortSignal.timeout(3000) })).json() as
+      Array<{ url: string; status: number; msg: string }>;
+    // status: 0 disabled, 1 not contacted yet, 2 working, 3 updating, 4 not working (WebUI API v2).
+    const named = trackers.filter((t) => !t.url.startsWith('** ['))
+      .map((t) => `${t.url.replace(/\/[0-9a-f]{32}\//, '/<passkey>/')} status ${t.status} "${t.msg}"`);
+    return `torrent ${list[0]!.state}; ${named.join('; ') || 'no tracker'}`;
+  } catch (err) {
+    return `WebUI not answering (${(err as Error).message})`;
+  }
 }
 
 async function qbittorrentReannounce(webuiPort: number): Promise<void> {

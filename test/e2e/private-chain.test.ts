@@ -406,6 +406,30 @@ async function sinkFor(t: TestContext, c: Case, ws: Workspace): Promise<{ sink: 
   return { sink: { name: 'postgres', url, schema: schema.name }, drop: () => schema.drop() };
 }
 
+/**
+ * Waits until the seeder's first announce is counted (privtrak_seeders ≥ 1). Every SEEDER_NUDGE_MS
+ * without it the client is asked to re-announce, as a user would click "force re-announce": a
+ * client whose first announce failed backs off for longer than this test waits (libtorrent: 17 s
+ * after one failure, 55 s after two). What the client said of the tracker meanwhile goes into the
+ * diagnostics, and into the error if the seeder never shows up. The counting checks do not depend
+ * on this: every announce that reached the tracker is checked against the client's counters.
+ */
+const SEEDER_NUDGE_MS = 10_000;
+async function waitForSeeder(seeder: BtClient, metricsPort: number): Promise<{ reannounces: number; statuses: string[] }> {
+  const statuses: string[] = [];
+  for (let reannounces = 0; reannounces <= 3; reannounces++) {
+    try {
+      await waitUntil(async () => await metric(metricsPort, 'privtrak_seeders') >= 1, SEEDER_NUDGE_MS, `${seeder.name} to announce as a seeder`);
+      return { reannounces, statuses };
+    } catch (err) {
+      statuses.push(await seeder.trackerStatus());
+      if (reannounces === 3) throw new Error(`${(err as Error).message} (${SEEDER_NUDGE_MS * 4} ms, 3 re-announces); its tracker status: ${statuses.join(' | ')}`);
+      await seeder.refresh();
+    }
+  }
+  throw new Error('unreachable');
+}
+
 /** One case, start to end; every process it starts is killed in its finally. */
 async function runCase(t: TestContext, c: Case): Promise<void> {
   if (!requireCommands(t, ['mktorrent', ...new Set([BINARY[c.seeder], BINARY[c.leecher]])])) return;
@@ -425,7 +449,7 @@ async function runCase(t: TestContext, c: Case): Promise<void> {
     await tracker.start();
 
     const seeder = await startClient(ws, c.seeder, s.seedTorrent, s.seedDir, { seed: true, name: `${c.seeder}-seed`, maxUpload: SEED_RATE });
-    await waitUntil(async () => await metric(s.metricsPort, 'privtrak_seeders') >= 1, 30_000, `${c.seeder} to announce as a seeder`);
+    const seederWait = await waitForSeeder(seeder, s.metricsPort);
     const leechDir = ws.path('leech');
     const leecher = await startClient(ws, c.leecher, s.leechTorrent, leechDir, { seed: false, name: `${c.leecher}-leech` });
     const downloadMs = await ws.waitForFile(join(leechDir, s.name), s.payload, 60_000, `${c.leecher} download`);
@@ -451,6 +475,7 @@ async function runCase(t: TestContext, c: Case): Promise<void> {
     t.diagnostic(`payload ${s.payload.length} B, downloaded in ${downloadMs} ms; case took ${Date.now() - began} ms; ${figures.refreshes} client status refreshes${figures.stale ? ', figures stale' : ''}`);
     t.diagnostic(`seeder ${c.seeder}: reports up ${figures.seeder.uploaded} down ${figures.seeder.downloaded}; counted up ${seederRow.uploaded} down ${seederRow.downloaded}`);
     t.diagnostic(`leecher ${c.leecher}: reports up ${figures.leecher.uploaded} down ${figures.leecher.downloaded}; counted up ${leecherRow.uploaded} down ${leecherRow.downloaded} snatched ${leecherRow.snatched}`);
+    if (seederWait.reannounces > 0) t.diagnostic(`the seeder was asked to re-announce ${seederWait.reannounces} times; its tracker status before: ${seederWait.statuses.join(' | ')}`);
     t.diagnostic(`restart: ${baselines} baselines, sink mark ${appliedThrough}, ${replayed} deltas replayed`);
     t.diagnostic(`stops: leecher ${JSON.stringify(stops[0])}, seeder ${JSON.stringify(stops[1])}; events ${JSON.stringify(eventsByPeer(log))}`);
   } catch (err) {
