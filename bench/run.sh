@@ -10,7 +10,13 @@
 #     the bare tracker on the same passkey load, and RSS per tracked peer at MW_FILL peers; with
 #     MW_SIDE=1 also both side by side on one core (CPU per announce);
 #   - optionally (BENCH_ACCESS=1) the full private chain (access hooks + privtrak) over a registry of
-#     100,000 users and 100,000 torrents, against the bare tracker and the privtrak hook alone.
+#     100,000 users and 100,000 torrents, against the bare tracker and the privtrak hook alone: the load
+#     announces with ACCESS_PASSKEYS registered passkeys (peer p uses passkey p % ACCESS_PASSKEYS),
+#     ACCESS_ROUNDS rounds per mode in alternating order, medians; CPU per announce, whole process and
+#     main thread (the rest is the SQLite sink's writer thread and libuv's). With ACCESS_FIXED_IH=1
+#     (default) peer p announces only info_hash p % IH_POOL: 100,000 peer/torrent pairs, as in the
+#     issue's harness, not every peer on every torrent; 1,009 passkeys (prime) so that a user's peers
+#     spread over ~100 torrents instead of each user sitting on one.
 #   - optionally (BENCH_BEFORE=DIR) this build against an earlier one, built in DIR (a checkout with
 #     node_modules and dist/): the bare tracker and the privtrak hook, MW_ROUNDS alternating pairs per
 #     mode, to show a change did not cost throughput (same bench, before/after, side by side).
@@ -20,7 +26,7 @@
 # environment (defaults): WARMUP=2 PORT=7101 IH_POOL=1000 PEER_POOL=100000 NUMWANT=50 CONNS=64
 #                         UDP_WINDOW=64 FILL_PEERS=100000 BENCH_MIDDLEWARE=0 MW_FILL="100000 1000000" MW_ROUNDS=5
 #                         MW_SIDE=0
-#                         BENCH_ACCESS=0 SKIP_TRACKERS=0 QUIET_WAIT=120
+#                         BENCH_ACCESS=0 ACCESS_PASSKEYS=1009 ACCESS_FIXED_IH=1 ACCESS_ROUNDS=3 SKIP_TRACKERS=0 QUIET_WAIT=120
 # Other work on the machine skews everything: each cell first waits (up to QUIET_WAIT s) for both
 # cores to be idle, and the tables report the CPU used by anything else during the measured run.
 # needs: wrk, opentracker, cc, taskset, ss, 2+ cores; privtrak built (npm run build at the root);
@@ -46,6 +52,9 @@ MW_ROUNDS="${MW_ROUNDS:-5}"           # pairs (bare, hook) per mode for the hook
 MW_FILL="${MW_FILL:-100000 1000000}"  # peer counts for the privtrak hook's memory per peer
 MW_SIDE="${MW_SIDE:-0}"               # 1: also the hook's CPU per announce with both trackers side by side on one core
 BENCH_ACCESS="${BENCH_ACCESS:-0}"     # 1: the full private chain (100k users, 100k torrents) against the bare tracker
+ACCESS_PASSKEYS="${ACCESS_PASSKEYS:-1009}" # registered passkeys the chain's load announces with
+ACCESS_FIXED_IH="${ACCESS_FIXED_IH:-1}" # 1: in the chain's load each peer stays on one torrent (below)
+ACCESS_ROUNDS="${ACCESS_ROUNDS:-3}"   # rounds of (no hooks, hook alone, chain) per mode, order alternating; medians count
 SKIP_TRACKERS="${SKIP_TRACKERS:-0}"   # 1: skip the three-tracker comparison and its memory fill (hook sections only)
 BENCH_BEFORE="${BENCH_BEFORE:-}"      # DIR: compare with the privtrak built in DIR (before/after)
 AB_CONFS="${AB_CONFS:-pk mw}"         # before/after: pk = no hooks, mw = the privtrak hook
@@ -54,13 +63,15 @@ QUIET_WAIT="${QUIET_WAIT:-120}"  # before each cell, wait up to this many second
 PASSKEY_MW=0123456789abcdef0123456789abcdef
 
 die() { echo "run.sh: $*" >&2; exit 1; }
-for v in DURATION WARMUP PORT IH_POOL PEER_POOL NUMWANT CONNS UDP_WINDOW FILL_PEERS QUIET_WAIT MW_ROUNDS; do
+for v in DURATION WARMUP PORT IH_POOL PEER_POOL NUMWANT CONNS UDP_WINDOW FILL_PEERS QUIET_WAIT MW_ROUNDS ACCESS_PASSKEYS ACCESS_ROUNDS ACCESS_FIXED_IH; do
   [[ "${!v}" =~ ^[0-9]+$ ]] || die "$v must be a whole number (got '${!v}')"
 done
 (( DURATION >= 1 && DURATION <= 600 )) || die "DURATION must be 1..600 s"
 (( FILL_PEERS <= 5000000 )) || die "FILL_PEERS must be at most 5,000,000"
 (( WARMUP <= 60 )) || die "WARMUP must be at most 60 s"
 (( MW_ROUNDS >= 1 && MW_ROUNDS <= 9 )) || die "MW_ROUNDS must be 1..9"
+(( ACCESS_ROUNDS >= 1 && ACCESS_ROUNDS <= 9 )) || die "ACCESS_ROUNDS must be 1..9"
+(( ACCESS_PASSKEYS >= 1 && ACCESS_PASSKEYS <= 97000 )) || die "ACCESS_PASSKEYS must be 1..97000 (the registry's users that may leech)"
 (( UDP_WINDOW >= 1 && UDP_WINDOW < 4096 )) || die "UDP_WINDOW must be 1..4095"
 (( $(nproc) >= 2 )) || die "needs 2 cores (tracker on core 0, load on core 1)"
 for cmd in wrk opentracker cc taskset ss node; do command -v "$cmd" >/dev/null || die "missing: $cmd"; done
@@ -170,6 +181,7 @@ wait_quiet() {
 
 rss_mb() { awk '/^VmRSS/ {printf "%.0f", $2/1024}' "/proc/$1/status"; }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; } # utime + stime, all threads
+main_ticks() { awk '{print $14 + $15}' "/proc/$1/task/$1/stat"; } # the main thread's (the event loop)
 CLK_TCK=$(getconf CLK_TCK)
 
 # A load run: $1 close|keepalive|udp, $2 seconds. Prints "rate p99_ms errors generator_cpu_seconds".
@@ -178,7 +190,7 @@ load() {
   local TIMEFORMAT="%U %S"
   if [ "$mode" = udp ]; then
     gen_cpu=$( { time taskset -c 1 bin/udp-load 127.0.0.1 "$PORT" "$secs" "$UDP_WINDOW" "$IH_POOL" "$PEER_POOL" "$NUMWANT" \
-      ${UDP_PASSKEY:+passkey "$UDP_PASSKEY"} >"$RUN_DIR/out" 2>&1 || true; } 2>&1 )
+      ${UDP_PASSKEY:+passkey "$UDP_PASSKEY"} ${UDP_PASSKEYS:+passkeys "$UDP_PASSKEYS"} fixed-ih "${FIXED_IH:-0}" >"$RUN_DIR/out" 2>&1 || true; } 2>&1 )
     awk -v cpu="$gen_cpu" '{for (i=1;i<=NF;i++) {split($i,kv,"="); m[kv[1]]=kv[2]}}
       END {split(cpu, c, " "); printf "%s %.2f %d %.2f\n", (m["rate"]==""?0:m["rate"]), m["p99_us"]/1000, m["errors"]+m["lost"], c[1]+c[2]}' "$RUN_DIR/out"
   else
@@ -195,7 +207,7 @@ load() {
   fi
 }
 
-declare -A RATE P99 ERR TCPU GCPU OCPU RSS MWRSS CHAINRSS RATE_R COST_R COST SIDE_R SIDE_COST SIDE_RATES
+declare -A RATE P99 ERR TCPU MCPU GCPU OCPU RSS MWRSS CHAINRSS RATE_R COST_R COST SIDE_R SIDE_COST SIDE_RATES
 median() { printf '%s\n' "$@" | sort -g | awk '{v[NR] = $1} END {print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2)}'; }
 LOG_LINES=()
 MAX_OTHER=10 # % of a core: a cell during which other processes used more is measured again (up to 3 times)
@@ -211,7 +223,7 @@ measure() { # $1 tracker, $2.. modes
 }
 
 measure_cell() { # $1 tracker, $2 mode; returns 1 if the cell cannot be measured
-  local t=$1 mode=$2 r p e g c0 c1 t0 t1 s0 s1 x
+  local t=$1 mode=$2 r p e g c0 c1 m0 m1 t0 t1 s0 s1 x
   {
     wait_quiet
     if ! start_tracker "$t" "$([ "$mode" = keepalive ] && echo true || echo false)"; then
@@ -221,9 +233,10 @@ measure_cell() { # $1 tracker, $2 mode; returns 1 if the cell cannot be measured
       RATE[$t,$mode]=0; P99[$t,$mode]=nan; ERR[$t,$mode]="invalid reply"; stop_tracker; return 1
     fi
     load "$mode" "$WARMUP" >/dev/null
-    c0=$(cpu_ticks "$PID"); read -r s0 x < <(stat_all); t0=$(date +%s.%N)
+    c0=$(cpu_ticks "$PID"); m0=$(main_ticks "$PID"); read -r s0 x < <(stat_all); t0=$(date +%s.%N)
     read -r r p e g < <(load "$mode" "$DURATION")
-    c1=$(cpu_ticks "$PID" 2>/dev/null || echo "$c0"); read -r s1 x < <(stat_all); t1=$(date +%s.%N)
+    c1=$(cpu_ticks "$PID" 2>/dev/null || echo "$c0"); m1=$(main_ticks "$PID" 2>/dev/null || echo "$m0"); read -r s1 x < <(stat_all); t1=$(date +%s.%N)
+    MCPU[$t,$mode]=$(awk -v a="$m0" -v b="$m1" -v s="$t0" -v e="$t1" -v hz="$CLK_TCK" 'BEGIN {printf "%.0f", (b - a) / hz / (e - s) * 100}')
     RATE[$t,$mode]=$r; P99[$t,$mode]=$p; ERR[$t,$mode]=$e
     read -r "TCPU[$t,$mode]" "GCPU[$t,$mode]" "OCPU[$t,$mode]" < <(awk -v a="$c0" -v b="$c1" -v s0="$s0" -v s1="$s1" -v g="$g" \
       -v s="$t0" -v e="$t1" -v hz="$CLK_TCK" 'BEGIN {
@@ -375,15 +388,38 @@ fi
 # privtrak hook over a file registry of 100,000 users and 100,000 torrents (bench/make-registry.mjs; the
 # load's passkey and info_hashes are registered) — against the bare tracker and the privtrak hook alone.
 REGISTRY_DIR="$RUN_DIR/registry"
+declare -A ACOST_R ACOST AUS AMUS
+ACCESS_CONFS="privtrak-pk privtrak+mw privtrak+chain"
 if [ "$BENCH_ACCESS" = 1 ]; then
   node make-registry.mjs "$REGISTRY_DIR" 100000 100000 >&2
-  echo "measuring the full private chain (100k users, 100k torrents)" >&2
-  export PASSKEY=$PASSKEY_MW UDP_PASSKEY=$PASSKEY_MW
+  # The load's passkeys: registered users that may leech (make-registry disables every 100th user and
+  # takes download rights from every 50th), one per peer in turn, as the issue's harness had (1,000).
+  awk -F, -v n="$ACCESS_PASSKEYS" 'NR > 1 && $3 == "true" && $4 == "true" {print $1; if (++k == n) exit}' \
+    "$REGISTRY_DIR/users.csv" > "$RUN_DIR/passkeys.txt"
+  echo "measuring the full private chain (100k users, 100k torrents; load over $ACCESS_PASSKEYS passkeys, $ACCESS_ROUNDS rounds)" >&2
+  export PASSKEY=$PASSKEY_MW PASSKEY_FILE="$RUN_DIR/passkeys.txt" UDP_PASSKEYS="$RUN_DIR/passkeys.txt" FIXED_IH=$ACCESS_FIXED_IH
   for mode in close keepalive udp; do
-    measure privtrak-pk "$mode"
-    measure privtrak+mw "$mode"
-    measure privtrak+chain "$mode"
+    for ((round = 1; round <= ACCESS_ROUNDS; round++)); do
+      order=$( (( round % 2 == 1 )) && echo "$ACCESS_CONFS" || echo "$ACCESS_CONFS" | tr ' ' '\n' | tac | tr '\n' ' ')
+      for t in $order; do
+        measure "$t" "$mode"
+        RATE_R[$t,$mode,$round]=${RATE[$t,$mode]}
+        # CPU per announce (µs): the whole process, and its main thread.
+        AUS[$t,$mode,$round]=$(awk -v c="${TCPU[$t,$mode]}" -v r="${RATE[$t,$mode]}" 'BEGIN {printf "%.1f", (r > 0 ? c / 100 * 1e6 / r : 0)}')
+        AMUS[$t,$mode,$round]=$(awk -v c="${MCPU[$t,$mode]}" -v r="${RATE[$t,$mode]}" 'BEGIN {printf "%.1f", (r > 0 ? c / 100 * 1e6 / r : 0)}')
+      done
+      ACOST_R[$mode,$round]=$(awk -v a="${RATE_R[privtrak-pk,$mode,$round]}" -v c="${RATE_R[privtrak+chain,$mode,$round]}" \
+        'BEGIN { if (a > 0) printf "%.1f", (1 - c / a) * 100; else print "nan" }')
+      echo "  round $round, $mode: chain cost ${ACOST_R[$mode,$round]}%" >&2
+    done
+    for t in $ACCESS_CONFS; do
+      RATE[$t,$mode]=$(median $(for ((round = 1; round <= ACCESS_ROUNDS; round++)); do echo "${RATE_R[$t,$mode,$round]}"; done))
+      AUS[$t,$mode]=$(median $(for ((round = 1; round <= ACCESS_ROUNDS; round++)); do echo "${AUS[$t,$mode,$round]}"; done))
+      AMUS[$t,$mode]=$(median $(for ((round = 1; round <= ACCESS_ROUNDS; round++)); do echo "${AMUS[$t,$mode,$round]}"; done))
+    done
+    ACOST[$mode]=$(median $(for ((round = 1; round <= ACCESS_ROUNDS; round++)); do echo "${ACOST_R[$mode,$round]}"; done))
   done
+  unset PASSKEY_FILE UDP_PASSKEYS FIXED_IH
   # RSS of the chain at start: the registry's 100k users and 100k torrents in memory.
   for t in privtrak-pk privtrak+chain; do
     wait_quiet
@@ -508,13 +544,22 @@ OUT="results/run-$STAMP.md"
   fi
   if [ "$BENCH_ACCESS" = 1 ]; then
     echo
-    echo "The full private chain (client_approval, user_approval, torrent_approval, freeleech, privtrak; 100,000 users and 100,000 torrents in a file registry), same passkey load:"
+    echo "The full private chain (client_approval, user_approval, torrent_approval, freeleech, privtrak with its SQLite sink; 100,000 users and 100,000 torrents in a file registry); the load announces with $ACCESS_PASSKEYS registered passkeys (peer p with passkey p % $ACCESS_PASSKEYS)$( (( ACCESS_FIXED_IH )) && echo ", each peer on one torrent (p % $IH_POOL: $PEER_POOL peer/torrent pairs)" || echo ", each announce on a random torrent"), $ACCESS_ROUNDS rounds per mode in alternating order; rates and CPU are medians, the chain's cost is the median of the rounds' costs:"
     echo
-    echo "| mode | privtrak (no hooks) | privtrak hook alone | full private chain | chain cost vs no hooks | the access hooks' own cost |"
-    echo "|---|---|---|---|---|---|"
+    echo "| mode | privtrak (no hooks) | privtrak hook alone | full private chain | chain cost vs no hooks, each round | **median** | the access hooks' own cost |"
+    echo "|---|---|---|---|---|---|---|"
     for mode in close keepalive udp; do
       a=${RATE[privtrak-pk,$mode]}; b=${RATE[privtrak+mw,$mode]}; c=${RATE[privtrak+chain,$mode]}
-      echo "| $(label $mode) | ${a}/s | ${b}/s | ${c}/s | $(awk -v a="$a" -v c="$c" 'BEGIN { if (a > 0) printf "%.1f%%", (1 - c / a) * 100; else print "n/a" }') | $(awk -v b="$b" -v c="$c" 'BEGIN { if (b > 0) printf "%.1f%%", (1 - c / b) * 100; else print "n/a" }') |"
+      rounds=$(for ((round = 1; round <= ACCESS_ROUNDS; round++)); do printf '%s%% ' "${ACOST_R[$mode,$round]}"; done)
+      echo "| $(label $mode) | ${a}/s | ${b}/s | ${c}/s | ${rounds% } | **${ACOST[$mode]}%** | $(awk -v b="$b" -v c="$c" 'BEGIN { if (b > 0) printf "%.1f%%", (1 - c / b) * 100; else print "n/a" }') |"
+    done
+    echo
+    echo "CPU per announce at saturation, µs (median): the whole tracker process / its main thread (the event loop; the rest is the SQLite sink's writer thread, libuv and V8's helper threads):"
+    echo
+    echo "| mode | privtrak (no hooks) | privtrak hook alone | full private chain |"
+    echo "|---|---|---|---|"
+    for mode in close keepalive udp; do
+      echo "| $(label $mode) | ${AUS[privtrak-pk,$mode]} / ${AMUS[privtrak-pk,$mode]} | ${AUS[privtrak+mw,$mode]} / ${AMUS[privtrak+mw,$mode]} | ${AUS[privtrak+chain,$mode]} / ${AMUS[privtrak+chain,$mode]} |"
     done
     echo
     echo "RSS at start: no hooks ${CHAINRSS[privtrak-pk]:-?} MB, full chain with the registry loaded ${CHAINRSS[privtrak+chain]:-?} MB."

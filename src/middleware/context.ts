@@ -8,6 +8,7 @@
  * | `userId` | `user_approval` (site users), `privtrak` | the 16-byte user key (accounting/user-key.ts): the site user's, or the hashed passkey |
  * | `siteUserId` | `user_approval` | the site's numeric user ID, when the registry has one |
  * | `siteTorrentId` | `torrent_approval` | the site's numeric torrent ID, when the registry has one |
+ * | `torrent` | `torrent_approval` | the registry's record of the info_hash (null: not registered), so `freeleech` need not look it up again |
  * | `downloadMultiplier`, `uploadMultiplier` | `freeleech` | credit `raw × multiplier` bytes (undefined: ×1) |
  * | `hidden` | a site's rules hook (UNIT3D download slots) | the peer is served and counted, but not given to other peers |
  * | `swarmView` | `privtrak` in shared mode (storage: redis) | the reply's peers and counts, read in the same atomic step that counted the announce and updated the swarm: the response hook answers from it, the swarm hook does nothing |
@@ -15,6 +16,7 @@
  * Every field exists from creation (as undefined), so all contexts share one object shape.
  */
 import type { AnnounceView } from '../storage/peer-store.js';
+import type { TorrentRecord } from '../access/records.js';
 
 export interface RequestContext {
   /** Named route parameters (HTTP `/:passkey/announce`) or parsed BEP 41 URL data (UDP): same keys either way. */
@@ -32,6 +34,12 @@ export interface RequestContext {
   siteUserId?: number;
   /** The site's own numeric torrent ID (e.g. `torrents.id`), from the registry; set by `torrent_approval`. */
   siteTorrentId?: number;
+  /**
+   * The access registry's record of the announce's info_hash, as `torrent_approval` found it: null
+   * when it is not registered (blacklist mode lets it pass); undefined when nobody looked it up.
+   * Read by `freeleech`, which runs after it on the same request and the same registry copy.
+   */
+  torrent?: TorrentRecord | null;
   /**
    * Effective multipliers set by `freeleech`: the bytes to credit are `raw × multiplier`
    * (freeleech: download ×0; double upload: upload ×2). Raw bytes stay as reported.
@@ -56,7 +64,7 @@ export interface RequestContext {
 
 export function createContext(params: Record<string, string>, query: Record<string, string>, userAgent?: string): RequestContext {
   return {
-    params, query, userAgent, userId: undefined, siteUserId: undefined, siteTorrentId: undefined,
+    params, query, userAgent, userId: undefined, siteUserId: undefined, siteTorrentId: undefined, torrent: undefined,
     downloadMultiplier: undefined, uploadMultiplier: undefined, hidden: undefined, swarmView: undefined,
   };
 }

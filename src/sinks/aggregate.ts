@@ -7,6 +7,8 @@ import type { DeltaBatch, StatDelta } from '../accounting/delta.js';
 import { RECORD, RECORD_SIZE, get64 } from '../accounting/delta-record.js';
 
 export interface TorrentRow {
+  /** user (16 bytes) then info_hash (20 bytes), as latin1: its order is the bytes' order (byRowKey). */
+  readonly key: string;
   user: Buffer;
   infoHash: Buffer;
   /** Credited bytes (what ratios count). */
@@ -26,6 +28,8 @@ export interface TorrentRow {
 }
 
 export interface UserRow {
+  /** The user's 16 bytes as latin1. */
+  readonly key: string;
   user: Buffer;
   uploaded: number;
   downloaded: number;
@@ -101,13 +105,13 @@ class Folder {
   /** Starts the row of a (user, info_hash), and the user's row if it is the user's first. */
   open(torrentKey: string, user: Buffer, infoHash: Buffer, timeMs: number): Slot {
     const torrent: TorrentRow = {
-      user, infoHash, uploaded: 0, downloaded: 0, rawUploaded: 0, rawDownloaded: 0, siteTorrentId: null,
+      key: torrentKey, user, infoHash, uploaded: 0, downloaded: 0, rawUploaded: 0, rawDownloaded: 0, siteTorrentId: null,
       seedTime: 0, leechTime: 0, snatched: 0, firstMs: timeMs, lastMs: timeMs,
     };
     const userKey = torrentKey.slice(0, 16);
     let userRow = this.users.get(userKey);
     if (userRow === undefined) {
-      userRow = { user, uploaded: 0, downloaded: 0, rawUploaded: 0, rawDownloaded: 0, seedTime: 0, leechTime: 0, firstMs: timeMs, lastMs: timeMs };
+      userRow = { key: userKey, user, uploaded: 0, downloaded: 0, rawUploaded: 0, rawDownloaded: 0, seedTime: 0, leechTime: 0, firstMs: timeMs, lastMs: timeMs };
       this.users.set(userKey, userRow);
     }
     const slot = { torrent, user: userRow };
@@ -146,6 +150,16 @@ class Folder {
       count: this.count, firstSeq: this.firstSeq, through: this.through, applied,
     };
   }
+}
+
+/**
+ * Orders rows by key, which is the order of their bytes (user, then info_hash): a latin1 string
+ * holds one byte per character, and JS compares strings by character code. Sinks upsert in this
+ * order so that each B-tree is walked once per batch. Cheaper than Buffer.compare on each field,
+ * a native call per comparison (14% of the SQLite writer thread's time under UDP load).
+ */
+export function byRowKey(a: { readonly key: string }, b: { readonly key: string }): number {
+  return a.key < b.key ? -1 : a.key > b.key ? 1 : 0;
 }
 
 export function aggregate(deltas: readonly StatDelta[], appliedThrough: number): Aggregate {

@@ -16,7 +16,7 @@
  */
 import mysql from 'mysql2/promise';
 import type { StatDelta } from '../accounting/delta.js';
-import type { Aggregate, TorrentRow, UserRow } from './aggregate.js';
+import { byRowKey, type Aggregate, type TorrentRow, type UserRow } from './aggregate.js';
 
 const hex = (b: Buffer) => `X'${b.toString('hex')}'`;
 const int = (n: number) => {
@@ -27,8 +27,6 @@ const int = (n: number) => {
 };
 const intOrNull = (n: number | null) => (n === null ? 'NULL' : int(n));
 
-const byTorrentKey = (a: TorrentRow, b: TorrentRow) => Buffer.compare(a.user, b.user) || Buffer.compare(a.infoHash, b.infoHash);
-const byUserKey = (a: UserRow, b: UserRow) => Buffer.compare(a.user, b.user);
 
 function chunked<T>(rows: readonly T[], chunk: number, head: string, row: (r: T) => string, tail: string): string[] {
   const out: string[] = [];
@@ -62,14 +60,14 @@ const LOG_HEAD = `INSERT INTO privtrak_delta_log (instance, seq, user_id, info_h
   left_bytes, delta_up, delta_down, credit_up, credit_down, site_torrent_id, seed_time, leech_time, snatch, flags, time_ms) VALUES `;
 
 export function torrentUpserts(agg: Aggregate, chunk: number): string[] {
-  const rows = [...agg.torrents].sort(byTorrentKey);
+  const rows = [...agg.torrents].sort(byRowKey);
   return chunked(rows, chunk, TORRENT_HEAD, (r) =>
     `(${hex(r.user)},${hex(r.infoHash)},${int(r.uploaded)},${int(r.downloaded)},${int(r.rawUploaded)},${int(r.rawDownloaded)},`
     + `${intOrNull(r.siteTorrentId)},${int(r.seedTime)},${int(r.leechTime)},${int(r.snatched)},${int(r.firstMs)},${int(r.lastMs)})`, TORRENT_TAIL);
 }
 
 export function userUpserts(agg: Aggregate, chunk: number): string[] {
-  const rows = [...agg.users].sort(byUserKey);
+  const rows = [...agg.users].sort(byRowKey);
   return chunked(rows, chunk, USER_HEAD, (r) =>
     `(${hex(r.user)},${int(r.uploaded)},${int(r.downloaded)},${int(r.rawUploaded)},${int(r.rawDownloaded)},`
     + `${int(r.seedTime)},${int(r.leechTime)},${int(r.firstMs)},${int(r.lastMs)})`, USER_TAIL);

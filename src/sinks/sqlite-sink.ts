@@ -18,7 +18,7 @@ import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import type { DeltaBatch } from '../accounting/delta.js';
 import type { DeltaSink, SinkState, TotalsQuery, TotalsRow } from './sink.js';
-import { aggregateBatch, type TorrentRow, type UserRow } from './aggregate.js';
+import { aggregateBatch, byRowKey } from './aggregate.js';
 import { LEGACY_SCHEMA_VERSION, SCHEMA_VERSION, schemaStatements, totalsSql } from './sql-schema.js';
 import { staleFence } from './sink-errors.js';
 import { LEGACY_USERS_SQL, rekeyMapTableSql, rekeyStatements } from './sql-rekey.js';
@@ -35,8 +35,6 @@ export interface SqliteSinkOptions {
 
 type Row = Record<string, unknown>;
 
-const byTorrentKey = (a: TorrentRow, b: TorrentRow) => Buffer.compare(a.user, b.user) || Buffer.compare(a.infoHash, b.infoHash);
-const byUserKey = (a: UserRow, b: UserRow) => Buffer.compare(a.user, b.user);
 
 export class SqliteSink implements DeltaSink {
   readonly name = 'sqlite';
@@ -149,8 +147,8 @@ export class SqliteSink implements DeltaSink {
       // In key order the upserts walk each B-tree once from left to right, so a page is read and
       // changed once per batch instead of at random (bench/sink-bench.mjs: 5-8% more deltas/s once
       // the table holds millions of rows; BENCHMARKS.md).
-      agg.torrents.sort(byTorrentKey);
-      agg.users.sort(byUserKey);
+      agg.torrents.sort(byRowKey);
+      agg.users.sort(byRowKey);
       for (const t of agg.torrents) {
         upTorrent.run(t.user, t.infoHash, t.uploaded, t.downloaded, t.rawUploaded, t.rawDownloaded, t.siteTorrentId,
           t.seedTime, t.leechTime, t.snatched, t.firstMs, t.lastMs);

@@ -44,6 +44,28 @@ describe('freeleech hook', () => {
     assert.deepEqual(multipliers(hook, PENALTY), [0, 1.5]);
   });
 
+  it('after torrent_approval, takes the record it found (ctx.torrent) without a second registry lookup; looks up itself otherwise', async () => {
+    const reg = await registry();
+    let lookups = 0;
+    const lookup = reg.torrent.bind(reg);
+    reg.torrent = (ih: Buffer) => { lookups++; return lookup(ih); };
+    const approval = buildHook('torrent_approval', { mode: 'blacklist' }, hookDeps(reg), 'prehooks.0');
+    const free = buildHook('freeleech', {}, hookDeps(reg), 'prehooks.1');
+    for (const [ih, expected] of [[FREE, [0, 1]], [DOUBLE, [1, 2]], [Buffer.alloc(20, 9), [1, 1]]] as const) {
+      const ctx = createContext({}, {});
+      const req = announceReq({ infoHash: ih });
+      lookups = 0;
+      approval.handleAnnounce(ctx, req, emptyResponse());
+      free.handleAnnounce(ctx, req, emptyResponse());
+      assert.equal(lookups, 1, 'one lookup for both hooks');
+      assert.equal(ctx.torrent, ih === FREE || ih === DOUBLE ? lookup(ih) : null);
+      assert.deepEqual([ctx.downloadMultiplier, ctx.uploadMultiplier], expected);
+    }
+    lookups = 0;
+    assert.deepEqual(multipliers(free as FreeleechHook, HALF), [0.5, 1], 'alone in the chain');
+    assert.equal(lookups, 1);
+  });
+
   it('a site-wide value of 1 leaves torrent penalties alone', async () => {
     const hook = buildHook('freeleech', { site_wide: { download: 0 } }, hookDeps(await registry()), 'prehooks.0') as FreeleechHook;
     assert.deepEqual(multipliers(hook, PENALTY), [0, 0.5]);

@@ -62,7 +62,8 @@ export class FreeleechHook implements Hook {
   }
 
   handleAnnounce(ctx: RequestContext, req: AnnounceRequest, _resp: AnnounceResponse): void {
-    const t = this.registry?.torrent(req.infoHash);
+    // torrent_approval, earlier in the chain, has looked the torrent up already (ctx.torrent).
+    const t = ctx.torrent === undefined ? this.registry?.torrent(req.infoHash) : ctx.torrent ?? undefined;
     let down = t?.downloadMultiplier ?? 1;
     let up = t?.uploadMultiplier ?? 1;
     if ((this.site.download !== 1 || this.site.upload !== 1) && this.siteWideActive()) {

@@ -40,6 +40,7 @@ export class TorrentApprovalHook implements Hook {
 
   handleAnnounce(ctx: RequestContext, req: AnnounceRequest, _resp: AnnounceResponse): void {
     const torrent = this.registry.torrent(req.infoHash);
+    ctx.torrent = torrent ?? null;
     if (torrent === undefined) {
       if (!this.whitelist) return;
       this.refused.not_registered.inc();
