@@ -4,7 +4,7 @@
  * request and read a small request body with a bound.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 
 const digest = (s: string) => createHash('sha256').update(s).digest();
 
@@ -17,6 +17,15 @@ export function secretMatcher(expected: string): (given: string) => boolean {
   return (given) => timingSafeEqual(digest(given), want);
 }
 
+/**
+ * Before answering a request whose body was not read to its end (too large): `Connection: close`,
+ * so Node ends the connection after the answer instead of reading and discarding what is left of
+ * the body, which an endless body would make last until the request timeout.
+ */
+export function closeIfUnread(req: IncomingMessage, res: ServerResponse): void {
+  if (!req.complete) res.setHeader('connection', 'close');
+}
+
 /** True for a request whose Authorization header is `Bearer <token>`. */
 export function bearerMatcher(token: string): (req: IncomingMessage) => boolean {
   const matches = secretMatcher(`Bearer ${token}`);
@@ -26,16 +35,23 @@ export function bearerMatcher(token: string): (req: IncomingMessage) => boolean 
   };
 }
 
-/** The request's body, or undefined once it grows past `maxBytes` (the request is then destroyed). */
+/**
+ * The request's body, or undefined once it grows past `maxBytes`. The rest of a body that is too
+ * large is not kept (later chunks are dropped) and the request is not destroyed, so the caller can
+ * still answer (413); closeIfUnread() then makes that answer close the connection rather than
+ * read on. (Destroying the request, as this did before, reset the connection: the client never
+ * saw why.)
+ */
 export function readBodyUpTo(req: IncomingMessage, maxBytes: number): Promise<Buffer | undefined> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
     req.on('data', (c: Buffer) => {
+      if (size > maxBytes) return;
       size += c.length;
       if (size > maxBytes) {
+        chunks.length = 0;
         resolve(undefined);
-        req.destroy();
         return;
       }
       chunks.push(c);

@@ -22,7 +22,7 @@ import type { AccessRegistry } from './registry.js';
 import { RecordError, normalizeInfoHash, normalizePasskey, torrentFromRow, torrentKey, torrentToJson, userFromRow, userToJson } from './records.js';
 import { TORRENT_COLUMNS, USER_COLUMNS } from './file-format.js';
 import { fingerprint } from '../accounting/fingerprint.js';
-import { bearerMatcher, readBodyUpTo } from '../admin-request.js';
+import { bearerMatcher, closeIfUnread, readBodyUpTo } from '../admin-request.js';
 
 /** Handles the request if it is for the admin API; returns false to let the caller answer 404. */
 export type AdminHandler = (req: IncomingMessage, res: ServerResponse) => boolean;
@@ -125,6 +125,7 @@ export function createAdminHandler(registry: AccessRegistry, token: string, logg
     }
     const parts = path.split('/').slice(2).filter((p) => p !== '');
     route(req, res, parts).catch((err: unknown) => {
+      closeIfUnread(req, res); // a body too large (413) was not read to its end
       if (err instanceof HttpError) return send(res, err.status, { error: err.message });
       logger.error({ err }, 'admin API request failed');
       send(res, 500, { error: err instanceof Error ? err.message : String(err) });

@@ -18,6 +18,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { maskSecrets } from '../config/mask-secrets.js';
 import type { ExtraRoutes } from './server.js';
 import { StatusAuth, readLoginToken } from './status-auth.js';
+import { closeIfUnread } from '../admin-request.js';
 import { summarize, type MetricsJson } from './status-summary.js';
 
 const ASSETS = {
@@ -91,6 +92,7 @@ export function createStatusRoutes(opts: StatusPageOptions): ExtraRoutes {
       }
       readLoginToken(req).then(
         (token) => {
+          closeIfUnread(req, res); // a form too large was not read to its end
           if (token !== undefined && auth.tokenMatches(token)) send(res, 303, 'text/plain', '', { location: '/status', 'set-cookie': auth.setCookie() });
           else loginForm(res, true);
         },

@@ -122,6 +122,28 @@ describe('admin API', () => {
     assert.equal((await call(port, 'GET', '/admin/nothing', { token: TOKEN })).status, 404);
   });
 
+  it('answers 413 to a body over its limit (16 KiB), closing the connection, and changes nothing', { timeout: 10_000 }, async () => {
+    const other = 'fedcba9876543210fedcba9876543210';
+    for (const size of [20 * 1024, 200 * 1024]) {
+      const body = JSON.stringify({ site_id: 5, pad: 'x'.repeat(size) });
+      const r = await new Promise<{ status: number; connection: string | undefined; text: string }>((resolve, reject) => {
+        const req = request({
+          host: '127.0.0.1', port, method: 'PUT', path: `/admin/users/${other}`, agent: false,
+          headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+        }, (res) => {
+          let text = '';
+          res.on('data', (c: Buffer) => { text += c.toString(); });
+          res.on('end', () => resolve({ status: res.statusCode!, connection: res.headers['connection'], text }));
+        });
+        // The server answers before it has the whole body: writing the rest may then fail (EPIPE/reset), which is fine.
+        req.on('error', (err) => (err as NodeJS.ErrnoException).code === 'EPIPE' || (err as NodeJS.ErrnoException).code === 'ECONNRESET' ? undefined : reject(err));
+        req.end(body);
+      });
+      assert.deepEqual(r, { status: 413, connection: 'close', text: '{"error":"body too large"}\n' }, `body of ${size} bytes`);
+    }
+    assert.equal((await call(port, 'GET', `/admin/users/${other}`, { token: TOKEN })).status, 404, 'no user was added');
+  });
+
   it('is off without a token (404), and a token needs the metrics listener', async () => {
     const d2 = mkdtempSync(join(tmpdir(), 'privtrak-admin-off-'));
     const off = await startTracker(d2, '');

@@ -80,6 +80,15 @@ describe('status page access', () => {
     assert.match(r.body, /Wrong token/);
   });
 
+  it('a login form over 4 KiB, even with the right token, is answered (401, connection closed), not reset, and sets no cookie', async () => {
+    const { headers } = form(TOKEN);
+    const body = `token=${encodeURIComponent(TOKEN)}&pad=${'x'.repeat(64 * 1024)}`;
+    const r = await call(port, 'POST', '/status/login', { ...headers, 'content-length': String(body.length) }, body);
+    assert.equal(r.status, 401);
+    assert.equal(r.headers['connection'], 'close');
+    assert.equal(r.headers['set-cookie'], undefined);
+  });
+
   it('the right token sets a cookie (not the token) that opens the page, its files and the JSON, but not the admin API', async () => {
     const { body, headers } = form(TOKEN);
     const r = await call(port, 'POST', '/status/login', headers, body);
