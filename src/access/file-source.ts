@@ -57,6 +57,10 @@ async function stamp(path: string): Promise<string> {
 class ListFile<T> {
   private loaded: Loaded<T> | undefined;
   private delivered: string | undefined;
+  /** The last sync kept its copy because the file changed while it was read. */
+  private behind = false;
+  /** The same, for the last poll (RegistryUpdate.behind): taken as its sync returns, whatever syncs admin writes run meanwhile. */
+  pollBehind = false;
 
   constructor(
     readonly path: string,
@@ -68,6 +72,7 @@ class ListFile<T> {
 
   /** Re-reads the file if its stamp changed. `missingOk`: a missing file is empty; otherwise an error. */
   private async sync(missingOk: boolean): Promise<Loaded<T>> {
+    this.behind = false;
     const before = await stamp(this.path);
     if (this.loaded !== undefined && before === this.loaded.stamp) return this.loaded;
     if (before === '') {
@@ -78,6 +83,7 @@ class ListFile<T> {
     // Written to while we read: keep what we had; the next poll takes it once it is still.
     if ((await stamp(this.path)) !== before) {
       if (this.loaded === undefined) throw new Error(`${this.path}: changed while being read`);
+      this.behind = true;
       return this.loaded;
     }
     // Parsed and indexed over several event-loop turns (the tracker serves meanwhile).
@@ -97,6 +103,7 @@ class ListFile<T> {
   /** The records if the content changed since the last poll, else undefined. */
   async poll(missingOk: boolean): Promise<T[] | undefined> {
     const loaded = await this.sync(missingOk);
+    this.pollBehind = this.behind;
     if (loaded.stamp === this.delivered && this.delivered !== undefined) return undefined;
     this.delivered = loaded.stamp;
     return [...loaded.records.values()];
@@ -188,6 +195,7 @@ export class FileSource implements RegistrySource, RegistryStore {
     if (t.status === 'fulfilled' && t.value !== undefined) update.allTorrents = t.value;
     if (u.status === 'rejected') throw u.reason;
     if (t.status === 'rejected') throw t.reason;
+    if (this.users?.pollBehind === true || this.torrents?.pollBehind === true) update.behind = true;
     return update;
   }
 

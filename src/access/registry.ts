@@ -114,7 +114,8 @@ export class AccessRegistry {
     this.refreshing ??= this.source.refresh().then(
       async (update) => {
         const kind = await this.apply(update);
-        this.lastSuccessMs = this.now();
+        // A source that could not read its newest content (update.behind) leaves the age running.
+        if (update.behind !== true) this.lastSuccessMs = this.now();
         this.metrics.refreshes.labels(kind).inc();
         return true;
       },

@@ -19,6 +19,12 @@ export interface RegistryUpdate {
   removedTorrents?: string[];
   /** Rows the source skipped because they were invalid (SQL sources), with the first reason. */
   rejected?: { count: number; first: string };
+  /**
+   * The source has newer content than this refresh could read (a file written while it was read):
+   * not a failure, the next refresh takes it, but the copy in use is not current, so the
+   * registry's age (privtrak_registry_age_seconds, the "registry stale" alerts) keeps growing.
+   */
+  behind?: true;
 }
 
 export interface RegistrySource {

@@ -5,7 +5,7 @@
  */
 import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync, promises as fsp } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { pino } from 'pino';
@@ -103,6 +103,43 @@ describe('file registry source', () => {
       assert.equal(registry.user(A)?.enabled, true);
     } finally {
       await registry.stop();
+    }
+  });
+
+  it('a file written while a refresh read it: the last copy stays, the registry\'s age keeps running, the next refresh takes the new content', async () => {
+    const dir = tmp();
+    const users = join(dir, 'users.csv');
+    writeFileSync(users, `passkey,enabled\n${A},true\n`);
+    let now = 1_000_000;
+    const source = new FileSource({ users, torrents: join(dir, 'torrents.yaml'), pollIntervalMs: 3_600_000 });
+    const registry = new AccessRegistry(source, { logger: pino({ level: 'silent' }), prometheus: new Registry(), now: () => now });
+    await registry.start();
+    await registry.stop(); // refresh() by hand
+    const readFile = fsp.readFile;
+    try {
+      assert.equal(registry.lastSuccessMs, 1_000_000);
+      writeFileSync(users, `passkey,enabled\n${A},false\n`);
+      // The next read sees the file replaced again under it (another size, so another stamp).
+      let raced = 0;
+      fsp.readFile = (async (...args: Parameters<typeof readFile>) => {
+        const text = await readFile(...args);
+        if (String(args[0]) === users && raced++ === 0) writeFileSync(users, `passkey,enabled,can_leech\n${A},false,false\n`);
+        return text;
+      }) as typeof readFile;
+      now = 1_060_000;
+      assert.equal(await registry.refresh(), true, 'not a failure');
+      assert.equal(raced, 1);
+      assert.equal(registry.user(A)?.enabled, true, 'the last copy, not the content read mid-write');
+      assert.equal(registry.lastSuccessMs, 1_000_000, 'the age keeps running: the copy in use is behind the file');
+      now = 1_120_000;
+      assert.equal(await registry.refresh(), true);
+      assert.deepEqual([registry.user(A)?.enabled, registry.user(A)?.canLeech], [false, false], 'the newest content');
+      assert.equal(registry.lastSuccessMs, 1_120_000);
+      now = 1_180_000;
+      assert.equal(await registry.refresh(), true);
+      assert.equal(registry.lastSuccessMs, 1_180_000, 'a poll that finds the file unchanged is current: the age resets');
+    } finally {
+      fsp.readFile = readFile;
     }
   });
 
