@@ -39,28 +39,87 @@ function rowsOf(text: string, format: FileFormat, path: string, columns: readonl
   return format === 'csv' ? csvRows(text, path, columns, required) : yamlRows(text, path, columns, required);
 }
 
-/** Rows one at a time, so a reload can be spread over event-loop turns (parseFileInTurns). */
-function* csvRows(text: string, path: string, columns: readonly string[], required: string): Generator<Row> {
-  let header: string[] | undefined;
+/** The lines of a CSV file that hold something (not blank, not a # comment), without a trailing \r. */
+function* csvLines(text: string): Generator<{ at: number; line: string }> {
   const lines = text.split('\n');
   for (let i = 0; i < lines.length; i++) {
     let line = lines[i]!;
     if (line.endsWith('\r')) line = line.slice(0, -1);
     if (line.trim() === '' || line.startsWith('#')) continue;
-    const where = { at: i + 1, kind: 'line' as const };
-    if (line.includes('"')) throw new RegistryFileError(path, whereOf(where), 'quoted fields are not supported (values never need quotes)');
-    const cells = line.split(',').map((c) => c.trim());
+    yield { at: i + 1, line };
+  }
+}
+
+function csvCells(line: string, at: number, path: string): string[] {
+  if (line.includes('"')) throw new RegistryFileError(path, `line ${at}`, 'quoted fields are not supported (values never need quotes)');
+  return line.split(',').map((c) => c.trim());
+}
+
+/** The header row's columns, checked against the known ones. */
+function csvHeader(line: string, at: number, path: string, columns: readonly string[], required: string): string[] {
+  const cells = csvCells(line, at, path);
+  for (const c of cells) if (!columns.includes(c)) throw new RegistryFileError(path, `line ${at}`, `unknown column "${c}" (known: ${columns.join(', ')})`);
+  if (!cells.includes(required)) throw new RegistryFileError(path, `line ${at}`, `the header must name the "${required}" column`);
+  return cells;
+}
+
+function csvRow(line: string, at: number, path: string, header: readonly string[]): Row {
+  const cells = csvCells(line, at, path);
+  if (cells.length !== header.length) throw new RegistryFileError(path, `line ${at}`, `${cells.length} fields, the header has ${header.length}`);
+  const row: Record<string, unknown> = {};
+  for (let c = 0; c < header.length; c++) row[header[c]!] = cells[c];
+  return { at, kind: 'line', row };
+}
+
+/** Rows one at a time, so a reload can be spread over event-loop turns (parseFileInTurns). */
+function* csvRows(text: string, path: string, columns: readonly string[], required: string): Generator<Row> {
+  let header: string[] | undefined;
+  for (const { at, line } of csvLines(text)) {
+    if (header === undefined) header = csvHeader(line, at, path, columns, required);
+    else yield csvRow(line, at, path, header);
+  }
+}
+
+/**
+ * What the last parse of a CSV file made of each of its lines. The same line under the same
+ * header is the same record, so a reload takes the record of every line it has seen before
+ * instead of parsing and checking it again: a reload of 100,000 users where a few changed does a
+ * Map lookup per line (~0.2 µs) instead of splitting, checking and building a record (~1 µs),
+ * and keeps the registry's record objects (less garbage). Costs a Map of the file's lines.
+ */
+export class CsvLineMemo<T> {
+  header: string | undefined;
+  byLine = new Map<string, T>();
+}
+
+/** As convertInTurns over csvRows, taking the records of lines the memo holds; the memo then holds this file's lines. */
+async function csvRecordsInTurns<T>(
+  text: string, path: string, columns: readonly string[], required: string, fn: (r: Record<string, unknown>) => T, memo: CsvLineMemo<T>,
+): Promise<T[]> {
+  const out: T[] = [];
+  const slicer = new WorkSlicer();
+  let header: string[] | undefined;
+  let headerLine = '';
+  let seen = new Map<string, T>();
+  const next = new Map<string, T>();
+  for (const { at, line } of csvLines(text)) {
     if (header === undefined) {
-      for (const c of cells) if (!columns.includes(c)) throw new RegistryFileError(path, whereOf(where), `unknown column "${c}" (known: ${columns.join(', ')})`);
-      if (!cells.includes(required)) throw new RegistryFileError(path, whereOf(where), `the header must name the "${required}" column`);
-      header = cells;
+      header = csvHeader(line, at, path, columns, required);
+      headerLine = line;
+      // Another header (columns added, moved): the same text may now mean another record.
+      if (memo.header === line) seen = memo.byLine;
       continue;
     }
-    if (cells.length !== header.length) throw new RegistryFileError(path, whereOf(where), `${cells.length} fields, the header has ${header.length}`);
-    const row: Record<string, unknown> = {};
-    for (let c = 0; c < header.length; c++) row[header[c]!] = cells[c];
-    yield { at: i + 1, kind: 'line', row };
+    let record = seen.get(line);
+    if (record === undefined) record = convertOne(csvRow(line, at, path, header), path, fn);
+    next.set(line, record);
+    out.push(record);
+    if (slicer.due()) await slicer.nextTurn();
   }
+  // Only a file that parsed whole replaces the memo (a bad file leaves it as it was).
+  memo.header = header === undefined ? undefined : headerLine;
+  memo.byLine = next;
+  return out;
 }
 
 /** One flow mapping per line, as formatUsersFile/formatTorrentsFile write it: `- {key: value, key: "value"}`. */
@@ -155,12 +214,17 @@ export function parseTorrentsFile(text: string, format: FileFormat, path: string
   return convert(rowsOf(text, format, path, TORRENT_COLUMNS, 'info_hash'), path, torrentFromRow);
 }
 
-/** parseUsersFile spread over event-loop turns (for a tracker that serves meanwhile). */
-export function parseUsersFileInTurns(text: string, format: FileFormat, path: string): Promise<UserRecord[]> {
+/**
+ * parseUsersFile spread over event-loop turns (for a tracker that serves meanwhile). With a memo,
+ * a CSV file's lines seen in the last parse are not parsed again (CsvLineMemo).
+ */
+export function parseUsersFileInTurns(text: string, format: FileFormat, path: string, memo?: CsvLineMemo<UserRecord>): Promise<UserRecord[]> {
+  if (format === 'csv' && memo !== undefined) return csvRecordsInTurns(text, path, USER_COLUMNS, 'passkey', userFromRow, memo);
   return convertInTurns(rowsOf(text, format, path, USER_COLUMNS, 'passkey'), path, userFromRow);
 }
 
-export function parseTorrentsFileInTurns(text: string, format: FileFormat, path: string): Promise<TorrentRecord[]> {
+export function parseTorrentsFileInTurns(text: string, format: FileFormat, path: string, memo?: CsvLineMemo<TorrentRecord>): Promise<TorrentRecord[]> {
+  if (format === 'csv' && memo !== undefined) return csvRecordsInTurns(text, path, TORRENT_COLUMNS, 'info_hash', torrentFromRow, memo);
   return convertInTurns(rowsOf(text, format, path, TORRENT_COLUMNS, 'info_hash'), path, torrentFromRow);
 }
 

@@ -20,7 +20,7 @@ import type { RegistrySource, RegistryUpdate } from './source.js';
 import { nodeFs, type DurableFs } from '../durable-fs.js';
 import type { RegistryStore } from './store.js';
 import type { TorrentRecord, UserRecord } from './records.js';
-import { formatOf, formatTorrentsFile, formatUsersFile, parseTorrentsFileInTurns, parseUsersFileInTurns } from './file-format.js';
+import { CsvLineMemo, formatOf, formatTorrentsFile, formatUsersFile, parseTorrentsFileInTurns, parseUsersFileInTurns } from './file-format.js';
 import { WorkSlicer } from './work-slicer.js';
 
 export interface FileSourceOptions {
@@ -175,8 +175,11 @@ export class FileSource implements RegistrySource, RegistryStore {
     const u = options.users;
     const t = options.torrents;
     const fs = options.fs ?? nodeFs;
-    this.users = u === '' ? undefined : new ListFile(u, (text, p) => parseUsersFileInTurns(text, formatOf(u), p), (r) => formatUsersFile(r, formatOf(u)), (r) => r.passkey, fs);
-    this.torrents = t === '' ? undefined : new ListFile(t, (text, p) => parseTorrentsFileInTurns(text, formatOf(t), p), (r) => formatTorrentsFile(r, formatOf(t)), (r) => r.key, fs);
+    // Each file keeps what its last parse made of each CSV line: a reload parses only new lines.
+    const userLines = new CsvLineMemo<UserRecord>();
+    const torrentLines = new CsvLineMemo<TorrentRecord>();
+    this.users = u === '' ? undefined : new ListFile(u, (text, p) => parseUsersFileInTurns(text, formatOf(u), p, userLines), (r) => formatUsersFile(r, formatOf(u)), (r) => r.passkey, fs);
+    this.torrents = t === '' ? undefined : new ListFile(t, (text, p) => parseTorrentsFileInTurns(text, formatOf(t), p, torrentLines), (r) => formatTorrentsFile(r, formatOf(t)), (r) => r.key, fs);
   }
 
   /** Files that are missing at start-up count as empty, so a new site can start before its first `users add`. */

@@ -1,0 +1,76 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { CsvLineMemo, RegistryFileError, parseTorrentsFile, parseTorrentsFileInTurns, parseUsersFile, parseUsersFileInTurns } from '../../src/access/file-format.js';
+import type { UserRecord } from '../../src/access/records.js';
+
+const pk = (i: number) => `a${i.toString(16).padStart(31, '0')}`;
+
+/** A seeded generator, so a failure can be replayed. */
+function rng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s * 1664525 + 1013904223) >>> 0;
+    return s / 2 ** 32;
+  };
+}
+
+describe('CSV line memo (reloads parse only new lines)', () => {
+  it('gives the same records as a parse without it, through random edits, reusing the record of every unchanged line', async () => {
+    const rand = rng(7);
+    const memo = new CsvLineMemo<UserRecord>();
+    let lines = Array.from({ length: 3000 }, (_, i) => `${pk(i)},${i},${i % 7 !== 0},${i % 5 !== 0}`);
+    let previous = new Map<string, UserRecord>();
+    for (let round = 0; round < 6; round++) {
+      const text = `passkey,site_id,enabled,can_leech\n${lines.join('\n')}\n`;
+      const got = await parseUsersFileInTurns(text, 'csv', 'users.csv', memo);
+      assert.deepEqual(got, parseUsersFile(text, 'csv', 'users.csv'), `round ${round}`);
+      // Records come from the lines that hold something, in order.
+      const data = lines.filter((l) => l.trim() !== '' && !l.startsWith('#'));
+      assert.equal(got.length, data.length);
+      let reused = 0;
+      for (let i = 0; i < data.length; i++) {
+        const before = previous.get(data[i]!);
+        if (before !== undefined) {
+          assert.equal(got[i], before, 'an unchanged line keeps its record object');
+          reused++;
+        }
+      }
+      if (round > 0) assert.ok(reused > data.length * 0.8 && reused < data.length, `round ${round}: ${reused} of ${data.length} reused`);
+      previous = new Map(data.map((l, i) => [l, got[i]!]));
+      // Edit: flip some users, remove some, add some, duplicate one, a comment and a blank line.
+      lines = lines.filter(() => rand() > 0.03).map((l) => {
+        if (rand() > 0.05 || l === '' || l.startsWith('#')) return l;
+        const [p, id, en, cl] = l.split(',');
+        return `${p},${id},${en === 'true' ? 'false' : 'true'},${cl}`;
+      });
+      for (let k = 0; k < 50; k++) lines.push(`${pk(10_000 + round * 100 + k)},,true,true`);
+      lines.splice(5, 0, lines[9]!, '# a comment', '');
+    }
+  });
+
+  it('parses every line again under another header, where the same text means another record', async () => {
+    const memo = new CsvLineMemo<UserRecord>();
+    const a = await parseUsersFileInTurns(`passkey,enabled,can_leech\n${pk(1)},true,false\n`, 'csv', 'u.csv', memo);
+    const b = await parseUsersFileInTurns(`passkey,can_leech,enabled\n${pk(1)},true,false\n`, 'csv', 'u.csv', memo);
+    assert.deepEqual([a[0]!.enabled, a[0]!.canLeech], [true, false]);
+    assert.deepEqual([b[0]!.enabled, b[0]!.canLeech], [false, true]);
+  });
+
+  it('a bad file is refused whole and leaves the memo as it was; a bad line is refused even if a good file had it', async () => {
+    const memo = new CsvLineMemo<UserRecord>();
+    const good = `passkey,enabled\n${pk(1)},true\n${pk(2)},false\n`;
+    const first = await parseUsersFileInTurns(good, 'csv', 'u.csv', memo);
+    await assert.rejects(parseUsersFileInTurns(`passkey,enabled\n${pk(1)},true\nnot-a-passkey,true\n`, 'csv', 'u.csv', memo),
+      (err: unknown) => err instanceof RegistryFileError && /line 3/.test(err.message));
+    const again = await parseUsersFileInTurns(good, 'csv', 'u.csv', memo);
+    assert.equal(again[0], first[0]);
+    assert.equal(again[1], first[1]);
+    // Torrents take the same path.
+    const tmemo = new CsvLineMemo<ReturnType<typeof parseTorrentsFile>[number]>();
+    const ih = 'ab'.repeat(20);
+    const t1 = await parseTorrentsFileInTurns(`info_hash,banned\n${ih},false\n`, 'csv', 't.csv', tmemo);
+    const t2 = await parseTorrentsFileInTurns(`info_hash,banned\n${ih},false\n${'cd'.repeat(20)},true\n`, 'csv', 't.csv', tmemo);
+    assert.equal(t2[0], t1[0]);
+    assert.deepEqual(t2, parseTorrentsFile(`info_hash,banned\n${ih},false\n${'cd'.repeat(20)},true\n`, 'csv', 't.csv'));
+  });
+});
