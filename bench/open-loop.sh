@@ -22,6 +22,7 @@
 #   REGISTRY_TOUCH=120 (every that many seconds of the open-loop run the users file is replaced by a copy
 #   with one user changed, as a site's export job would, so the tracker reloads all 100,000 users while it
 #   serves; 0 = never)
+#   RATE (unset: half the closed-loop maximum; a number: that offered rate, to compare builds at one load)
 #   PROFILE=0 (1: the open-loop tracker runs under `node --cpu-prof`, and the report lists each stall of
 #   STALL_MS=20 ms or more with the frames that held the loop, from bench/cpuprofile-stalls.mjs; the
 #   profiler costs a little CPU, so compare latencies only between runs with the same PROFILE)
@@ -57,6 +58,7 @@ die() { echo "open-loop.sh: $*" >&2; exit 1; }
 for v in REGISTRY_TOUCH PROFILE STALL_MS FIXED_IH DURATION WARMUP MAX_SECS PORT METRICS_PORT CONNS UDP_WINDOW PASSKEYS IH_POOL PEER_POOL NUMWANT POISSON; do
   [[ "${!v}" =~ ^[0-9]+$ ]] || die "$v must be a whole number (got '${!v}')"
 done
+if [ -n "${RATE:-}" ]; then [[ "$RATE" =~ ^[0-9]+$ ]] && (( RATE >= 1 && RATE <= 1000000 )) || die "RATE must be 1..1000000 announces/s (got '$RATE')"; fi
 (( DURATION >= 1 && DURATION <= 600 )) || die "DURATION must be 1..600 s"
 (( WARMUP <= 60 )) || die "WARMUP must be at most 60 s"
 (( MAX_SECS >= 1 && MAX_SECS <= 60 )) || die "MAX_SECS must be 1..60 s"
@@ -189,6 +191,8 @@ for mode in $MODES; do
   stop_tracker
   [[ "${MAX[$mode]}" =~ ^[0-9]+$ ]] && (( MAX[$mode] > 1 )) || die "no maximum for $mode: $(cat "$RUN_DIR/max.out")"
   rate=$(( MAX[$mode] / 2 ))
+  # RATE: a fixed offered rate instead (to compare two builds at the same load; the maximum is still reported).
+  [ -n "${RATE:-}" ] && rate=$RATE
   echo "   maximum ${MAX[$mode]}/s; open loop at ${rate}/s: ${WARMUP} s warm-up, ${DURATION} s measured" >&2
 
   prof_flags=""

@@ -39,14 +39,22 @@ function rowsOf(text: string, format: FileFormat, path: string, columns: readonl
   return format === 'csv' ? csvRows(text, path, columns, required) : yamlRows(text, path, columns, required);
 }
 
-/** The lines of a CSV file that hold something (not blank, not a # comment), without a trailing \r. */
+/**
+ * The lines of a CSV file that hold something (not blank, not a # comment), without a trailing \r.
+ * One at a time with indexOf, not text.split: splitting 100,000 lines at once held the event
+ * loop for tens of milliseconds before the first slice of a reload (work-slicer.ts).
+ */
 function* csvLines(text: string): Generator<{ at: number; line: string }> {
-  const lines = text.split('\n');
-  for (let i = 0; i < lines.length; i++) {
-    let line = lines[i]!;
+  let at = 0;
+  for (let start = 0; start <= text.length; ) {
+    let end = text.indexOf('\n', start);
+    if (end < 0) end = text.length;
+    at++;
+    let line = text.slice(start, end);
+    start = end + 1;
     if (line.endsWith('\r')) line = line.slice(0, -1);
     if (line.trim() === '' || line.startsWith('#')) continue;
-    yield { at: i + 1, line };
+    yield { at, line };
   }
 }
 
