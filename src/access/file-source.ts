@@ -57,10 +57,6 @@ async function stamp(path: string): Promise<string> {
 class ListFile<T> {
   private loaded: Loaded<T> | undefined;
   private delivered: string | undefined;
-  /** The last sync kept its copy because the file changed while it was read. */
-  private behind = false;
-  /** The same, for the last poll (RegistryUpdate.behind): taken as its sync returns, whatever syncs admin writes run meanwhile. */
-  pollBehind = false;
 
   constructor(
     readonly path: string,
@@ -70,21 +66,22 @@ class ListFile<T> {
     private readonly fs: DurableFs,
   ) {}
 
-  /** Re-reads the file if its stamp changed. `missingOk`: a missing file is empty; otherwise an error. */
-  private async sync(missingOk: boolean): Promise<Loaded<T>> {
-    this.behind = false;
+  /**
+   * Re-reads the file if its stamp changed. `missingOk`: a missing file is empty; otherwise an error.
+   * `behind`: the copy was kept because the file changed while it was read (RegistryUpdate.behind).
+   */
+  private async sync(missingOk: boolean): Promise<{ loaded: Loaded<T>; behind: boolean }> {
     const before = await stamp(this.path);
-    if (this.loaded !== undefined && before === this.loaded.stamp) return this.loaded;
+    if (this.loaded !== undefined && before === this.loaded.stamp) return { loaded: this.loaded, behind: false };
     if (before === '') {
       if (!missingOk) throw new Error(`${this.path}: file missing (keeping the last good copy)`);
-      return (this.loaded = { stamp: '', records: new Map() });
+      return { loaded: (this.loaded = { stamp: '', records: new Map() }), behind: false };
     }
     const text = await fsp.readFile(this.path, 'utf8');
     // Written to while we read: keep what we had; the next poll takes it once it is still.
     if ((await stamp(this.path)) !== before) {
       if (this.loaded === undefined) throw new Error(`${this.path}: changed while being read`);
-      this.behind = true;
-      return this.loaded;
+      return { loaded: this.loaded, behind: true };
     }
     // Parsed and indexed over several event-loop turns (the tracker serves meanwhile).
     const startedFrom = this.loaded;
@@ -96,22 +93,21 @@ class ListFile<T> {
       if (slicer.due()) await slicer.nextTurn();
     }
     // A write() of ours landed while this was parsed: its content is newer than what was read.
-    if (this.loaded !== startedFrom) return this.loaded!;
-    return (this.loaded = { stamp: before, records: byKey });
+    if (this.loaded !== startedFrom) return { loaded: this.loaded!, behind: false };
+    return { loaded: (this.loaded = { stamp: before, records: byKey }), behind: false };
   }
 
-  /** The records if the content changed since the last poll, else undefined. */
-  async poll(missingOk: boolean): Promise<T[] | undefined> {
-    const loaded = await this.sync(missingOk);
-    this.pollBehind = this.behind;
-    if (loaded.stamp === this.delivered && this.delivered !== undefined) return undefined;
+  /** `records` if the content changed since the last poll, else undefined; `behind` as sync() says. */
+  async poll(missingOk: boolean): Promise<{ records: T[] | undefined; behind: boolean }> {
+    const { loaded, behind } = await this.sync(missingOk);
+    if (loaded.stamp === this.delivered && this.delivered !== undefined) return { records: undefined, behind };
     this.delivered = loaded.stamp;
-    return [...loaded.records.values()];
+    return { records: [...loaded.records.values()], behind };
   }
 
   /** A copy of the current records, for a read-modify-write (the cached copy if the file is unchanged). */
   async current(): Promise<Map<string, T>> {
-    return new Map((await this.sync(true)).records);
+    return new Map((await this.sync(true)).loaded.records);
   }
 
   /**
@@ -185,8 +181,8 @@ export class FileSource implements RegistrySource, RegistryStore {
   /** Files that are missing at start-up count as empty, so a new site can start before its first `users add`. */
   async load(): Promise<RegistryUpdate> {
     return {
-      allUsers: (await this.users?.poll(true)) ?? [],
-      allTorrents: (await this.torrents?.poll(true)) ?? [],
+      allUsers: (await this.users?.poll(true))?.records ?? [],
+      allTorrents: (await this.torrents?.poll(true))?.records ?? [],
     };
   }
 
@@ -194,11 +190,11 @@ export class FileSource implements RegistrySource, RegistryStore {
     const update: RegistryUpdate = {};
     // Both files are checked even if the first fails, so a good torrents file is not held up by a bad users file.
     const [u, t] = await Promise.allSettled([this.users?.poll(false), this.torrents?.poll(false)]);
-    if (u.status === 'fulfilled' && u.value !== undefined) update.allUsers = u.value;
-    if (t.status === 'fulfilled' && t.value !== undefined) update.allTorrents = t.value;
     if (u.status === 'rejected') throw u.reason;
     if (t.status === 'rejected') throw t.reason;
-    if (this.users?.pollBehind === true || this.torrents?.pollBehind === true) update.behind = true;
+    if (u.value?.records !== undefined) update.allUsers = u.value.records;
+    if (t.value?.records !== undefined) update.allTorrents = t.value.records;
+    if (u.value?.behind === true || t.value?.behind === true) update.behind = true;
     return update;
   }
 
