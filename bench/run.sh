@@ -389,6 +389,14 @@ fi
 # load's passkey and info_hashes are registered) — against the bare tracker and the privtrak hook alone.
 REGISTRY_DIR="$RUN_DIR/registry"
 declare -A ACOST_R ACOST AUS AMUS
+# µs of CPU per announce from a share of a core (%) and a rate (announces/s).
+us_per_announce() { awk -v c="$1" -v r="$2" 'BEGIN {printf "%.1f", (r > 0 ? c / 100 * 1e6 / r : 0)}'; }
+# The median over rounds 1..ACCESS_ROUNDS of array $1 at keys "$2,<round>".
+median_of_rounds() {
+  local -n values=$1
+  local round
+  median $(for ((round = 1; round <= ACCESS_ROUNDS; round++)); do echo "${values[$2,$round]}"; done)
+}
 ACCESS_CONFS="privtrak-pk privtrak+mw privtrak+chain"
 if [ "$BENCH_ACCESS" = 1 ]; then
   node make-registry.mjs "$REGISTRY_DIR" 100000 100000 >&2
@@ -405,19 +413,19 @@ if [ "$BENCH_ACCESS" = 1 ]; then
         measure "$t" "$mode"
         RATE_R[$t,$mode,$round]=${RATE[$t,$mode]}
         # CPU per announce (µs): the whole process, and its main thread.
-        AUS[$t,$mode,$round]=$(awk -v c="${TCPU[$t,$mode]}" -v r="${RATE[$t,$mode]}" 'BEGIN {printf "%.1f", (r > 0 ? c / 100 * 1e6 / r : 0)}')
-        AMUS[$t,$mode,$round]=$(awk -v c="${MCPU[$t,$mode]}" -v r="${RATE[$t,$mode]}" 'BEGIN {printf "%.1f", (r > 0 ? c / 100 * 1e6 / r : 0)}')
+        AUS[$t,$mode,$round]=$(us_per_announce "${TCPU[$t,$mode]}" "${RATE[$t,$mode]}")
+        AMUS[$t,$mode,$round]=$(us_per_announce "${MCPU[$t,$mode]}" "${RATE[$t,$mode]}")
       done
       ACOST_R[$mode,$round]=$(awk -v a="${RATE_R[privtrak-pk,$mode,$round]}" -v c="${RATE_R[privtrak+chain,$mode,$round]}" \
         'BEGIN { if (a > 0) printf "%.1f", (1 - c / a) * 100; else print "nan" }')
       echo "  round $round, $mode: chain cost ${ACOST_R[$mode,$round]}%" >&2
     done
     for t in $ACCESS_CONFS; do
-      RATE[$t,$mode]=$(median $(for ((round = 1; round <= ACCESS_ROUNDS; round++)); do echo "${RATE_R[$t,$mode,$round]}"; done))
-      AUS[$t,$mode]=$(median $(for ((round = 1; round <= ACCESS_ROUNDS; round++)); do echo "${AUS[$t,$mode,$round]}"; done))
-      AMUS[$t,$mode]=$(median $(for ((round = 1; round <= ACCESS_ROUNDS; round++)); do echo "${AMUS[$t,$mode,$round]}"; done))
+      RATE[$t,$mode]=$(median_of_rounds RATE_R "$t,$mode")
+      AUS[$t,$mode]=$(median_of_rounds AUS "$t,$mode")
+      AMUS[$t,$mode]=$(median_of_rounds AMUS "$t,$mode")
     done
-    ACOST[$mode]=$(median $(for ((round = 1; round <= ACCESS_ROUNDS; round++)); do echo "${ACOST_R[$mode,$round]}"; done))
+    ACOST[$mode]=$(median_of_rounds ACOST_R "$mode")
   done
   unset PASSKEY_FILE UDP_PASSKEYS FIXED_IH
   # RSS of the chain at start: the registry's 100k users and 100k torrents in memory.

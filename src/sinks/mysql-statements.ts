@@ -16,7 +16,7 @@
  */
 import mysql from 'mysql2/promise';
 import type { StatDelta } from '../accounting/delta.js';
-import { byRowKey, type Aggregate, type TorrentRow, type UserRow } from './aggregate.js';
+import { byRowKey, type Aggregate } from './aggregate.js';
 
 const hex = (b: Buffer) => `X'${b.toString('hex')}'`;
 const int = (n: number) => {
@@ -26,7 +26,6 @@ const int = (n: number) => {
   return String(n);
 };
 const intOrNull = (n: number | null) => (n === null ? 'NULL' : int(n));
-
 
 function chunked<T>(rows: readonly T[], chunk: number, head: string, row: (r: T) => string, tail: string): string[] {
   const out: string[] = [];

@@ -35,7 +35,6 @@ export interface SqliteSinkOptions {
 
 type Row = Record<string, unknown>;
 
-
 export class SqliteSink implements DeltaSink {
   readonly name = 'sqlite';
   private db: Database.Database | undefined;
