@@ -56,7 +56,7 @@ describe('CSV line memo (reloads parse only new lines)', () => {
     assert.deepEqual([b[0]!.enabled, b[0]!.canLeech], [false, true]);
   });
 
-  it('a bad file is refused whole and leaves the memo as it was; a bad line is refused even if a good file had it', async () => {
+  it('a bad file is refused whole, naming its line, and leaves the memo as it was; the torrents file takes the same path', async () => {
     const memo = new CsvLineMemo<UserRecord>();
     const good = `passkey,enabled\n${pk(1)},true\n${pk(2)},false\n`;
     const first = await parseUsersFileInTurns(good, 'csv', 'u.csv', memo);
