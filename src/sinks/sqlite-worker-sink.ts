@@ -16,6 +16,7 @@ import type { DeltaSink, SinkState, TotalsQuery, TotalsRow } from './sink.js';
 import { SqliteSink, type SqliteSinkOptions } from './sqlite-sink.js';
 import { LegacyDataError, type Rekey } from '../accounting/legacy-data.js';
 import { WorkerCalls } from './worker-calls.js';
+import type { WriterPriority } from './writer-priority.js';
 
 /** A call to the worker (sqlite-worker.ts). */
 export type WorkerCall = { id: number } & (
@@ -25,8 +26,8 @@ export type WorkerCall = { id: number } & (
   | { op: 'totals'; byTorrent: boolean; user?: Uint8Array }
 );
 
-/** `room`: an apply's records buffer, moved back for the next apply to reuse. */
-export type WorkerReply = { id: number; room?: ArrayBuffer } & ({ ok: true; value: unknown } | {
+/** `room`: an apply's records buffer, moved back for the next apply to reuse; `tid`: the first message's (worker-calls.ts). */
+export type WorkerReply = { id: number; room?: ArrayBuffer; tid?: number } & ({ ok: true; value: unknown } | {
   ok: false; message: string; code: string | undefined;
   /** FencedError's details, so the tracker's thread rebuilds the same typed error. */
   fence?: { name: string; token: number; recorded?: number };
@@ -53,6 +54,11 @@ export class SqliteWorkerSink implements DeltaSink {
         : Object.assign(new Error(reply.message), reply.code === undefined ? {} : { code: reply.code }),
       died: (cause) => new Error(`sqlite worker exited (${cause instanceof Error ? cause.message : String(cause)})`, { cause }),
     });
+  }
+
+  /** The worker's CPU priority (writer-priority.ts). */
+  get writerPriority(): WriterPriority {
+    return this.thread.priority;
   }
 
   async open(): Promise<void> {

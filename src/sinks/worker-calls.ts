@@ -10,11 +10,17 @@
  *   which the sinks' applied mark makes harmless) and the next call starts a new worker.
  * - `room`: memory for the next batch, moved to the worker with it and moved back in the reply
  *   (fresh megabytes per batch would cost a page fault per 4 KiB on the tracker's thread).
+ * - `priority`: the worker runs at low CPU priority, and a call that runs past its budget gets
+ *   normal priority until the worker is idle again (writer-priority.ts).
  */
 import { Worker, type WorkerOptions } from 'node:worker_threads';
+import { WriterPriority } from './writer-priority.js';
 
-/** What every reply carries; `ok: false` replies carry what the owner needs to rebuild the error. */
-export type ThreadReply = { id: number; room?: ArrayBuffer } & ({ ok: true; value: unknown } | { ok: false });
+/**
+ * What every reply carries; `ok: false` replies carry what the owner needs to rebuild the error.
+ * A worker's first message (id 0) carries its kernel thread ID, `tid` (writer-priority.ts).
+ */
+export type ThreadReply = { id: number; room?: ArrayBuffer; tid?: number } & ({ ok: true; value: unknown } | { ok: false });
 
 type Pending = { resolve: (value: unknown) => void; reject: (err: Error) => void };
 
@@ -25,6 +31,8 @@ export interface WorkerCallsOptions<R extends ThreadReply> {
   revive(reply: Extract<R, { ok: false }>): Error;
   /** The error calls in flight reject with when the worker dies. */
   died(cause: unknown): Error;
+  /** The worker's CPU priority (default: a WriterPriority of its own). */
+  readonly priority?: WriterPriority;
 }
 
 export class WorkerCalls<C extends { op: string }, R extends ThreadReply> {
@@ -34,8 +42,12 @@ export class WorkerCalls<C extends { op: string }, R extends ThreadReply> {
   private room: ArrayBuffer | undefined;
   /** Whether the owner opened the sink: a replacement worker then opens it again first. */
   opened = false;
+  /** The worker's CPU priority: low while it keeps up (writer-priority.ts). */
+  readonly priority: WriterPriority;
 
-  constructor(private readonly opts: WorkerCallsOptions<R>) {}
+  constructor(private readonly opts: WorkerCallsOptions<R>) {
+    this.priority = opts.priority ?? new WriterPriority();
+  }
 
   /** The worker's thread ID while one runs (for tests and per-thread measurements). */
   get threadId(): number | undefined {
@@ -61,6 +73,7 @@ export class WorkerCalls<C extends { op: string }, R extends ThreadReply> {
       this.pending.set(id, { resolve, reject });
       worker.ref();
       worker.postMessage({ ...body, id }, transfer);
+      this.priority.writing();
     });
   }
 
@@ -86,17 +99,22 @@ export class WorkerCalls<C extends { op: string }, R extends ThreadReply> {
     const worker = new Worker(this.opts.script, this.opts.worker);
     worker.unref();
     worker.on('message', (reply: R) => {
+      if (reply.id === 0 && 'tid' in reply && this.worker === worker) this.priority.attach(reply.tid);
       if (reply.room !== undefined && reply.room.byteLength > (this.room?.byteLength ?? 0)) this.room = reply.room;
       const p = this.pending.get(reply.id);
       if (p === undefined) return;
       this.pending.delete(reply.id);
-      if (this.pending.size === 0) worker.unref();
+      if (this.pending.size === 0) {
+        worker.unref();
+        this.priority.idle();
+      }
       if (reply.ok) p.resolve(reply.value);
       else p.reject(this.opts.revive(reply as Extract<R, { ok: false }>));
     });
     const died = (cause: unknown) => {
       if (this.worker !== worker) return;
       this.worker = undefined;
+      this.priority.detach();
       const err = this.opts.died(cause);
       for (const p of this.pending.values()) p.reject(err);
       this.pending.clear();

@@ -72,7 +72,7 @@ describe('contrib/systemd/privtrak.service', () => {
   it('runs `privtrak serve --config /etc/privtrak/config.yaml`, whose default paths land in the StateDirectory', () => {
     assert.ok(execStart !== null, 'one ExecStart line');
     assert.equal(execStart[2], 'serve --config /etc/privtrak/config.yaml');
-    for (const line of ['StateDirectory=privtrak', 'ConfigurationDirectory=privtrak', 'WorkingDirectory=/var/lib/privtrak', 'LimitNOFILE=1048576',
+    for (const line of ['StateDirectory=privtrak', 'ConfigurationDirectory=privtrak', 'WorkingDirectory=/var/lib/privtrak', 'LimitNOFILE=1048576', 'LimitNICE=+0',
       'ProtectSystem=strict', 'ProtectHome=yes', 'PrivateTmp=yes', 'NoNewPrivileges=yes', 'Restart=on-failure', 'User=privtrak']) {
       assert.ok(shipped.split('\n').includes(line), line);
     }

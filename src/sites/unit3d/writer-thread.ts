@@ -39,8 +39,11 @@ export type WriterCall = { id: number } & (
   | { op: 'totals'; byTorrent: boolean; user?: Uint8Array }
 );
 
-/** `room`: an apply's memory, moved back for the next apply to reuse. Errors keep what the front needs to revive them. */
-export type WriterReply = { id: number; room?: ArrayBuffer } & (
+/**
+ * `room`: an apply's memory, moved back for the next apply to reuse. Errors keep what the front needs to revive them.
+ * `tid`: the worker's first message carries its thread ID (sinks/worker-calls.ts).
+ */
+export type WriterReply = { id: number; room?: ArrayBuffer; tid?: number } & (
   | { ok: true; value: unknown }
   | { ok: false; message: string; code?: string; errno?: number; sqlState?: string }
 );

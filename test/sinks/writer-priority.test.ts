@@ -1,0 +1,219 @@
+/**
+ * The writer thread's CPU priority (writer-priority.ts): low while it keeps up, normal for a write
+ * that runs past its budget, and left alone where the system would not give normal priority back.
+ * The last two tests set real threads' nice values and read them back from /proc.
+ */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Worker } from 'node:worker_threads';
+import { LOW_NICE, WriterPriority, currentThreadId, type SetNice } from '../../src/sinks/writer-priority.js';
+import { SqliteWorkerSink } from '../../src/sinks/sqlite-worker-sink.js';
+
+/** Records every nice value set; refuses to lower one below `floor` (as RLIMIT_NICE 0 does: nice may only go up). */
+function fakeNice(floor = -20): { set: SetNice; calls: number[] } {
+  const calls: number[] = [];
+  let now = 0;
+  return {
+    calls,
+    set: (_tid, nice) => {
+      if (nice < now && nice < floor) throw Object.assign(new Error('EACCES'), { code: 'EACCES' });
+      now = nice;
+      calls.push(nice);
+    },
+  };
+}
+
+/** A thread's nice value, field 19 of /proc/<pid>/task/<tid>/stat (after the command's closing parenthesis). */
+function niceOf(tid: number): number {
+  const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
+}
+
+const linux = existsSync('/proc/thread-self');
+
+/**
+ * Runs writer-priority.js as user nobody, without capabilities, under RLIMIT_NICE `rlimit` (else
+ * the inherited one), on a worker thread of its own; returns the state and the thread's nice value
+ * after a write past its budget and after it, as `state nice-while-late nice-after`. Undefined
+ * (with why) where that cannot be arranged: not root, no setpriv/prlimit (util-linux), or no right
+ * to raise RLIMIT_NICE's hard limit (CAP_SYS_RESOURCE).
+ */
+function asNobody(rlimit?: number): { out?: string; why?: string } {
+  if (process.getuid?.() !== 0) return { why: 'not root: cannot switch to user nobody' };
+  for (const tool of ['setpriv', 'prlimit']) {
+    if (spawnSync(tool, ['--version']).status !== 0) return { why: `${tool} (util-linux) missing` };
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'privtrak-nice-'));
+  try {
+    chmodSync(dir, 0o755);
+    // writer-priority.js imports only node: modules, so a copy runs anywhere nobody can read.
+    copyFileSync(join(dirname(fileURLToPath(import.meta.url)), '../../src/sinks/writer-priority.js'), join(dir, 'writer-priority.mjs'));
+    writeFileSync(join(dir, 'probe.mjs'), `
+      import { Worker } from 'node:worker_threads';
+      import { readFileSync } from 'node:fs';
+      import { WriterPriority } from './writer-priority.mjs';
+      const niceOf = (tid) => { const s = readFileSync('/proc/self/task/' + tid + '/stat', 'utf8'); return Number(s.slice(s.lastIndexOf(')') + 2).split(' ')[16]); };
+      const w = new Worker("const { parentPort } = require('node:worker_threads'); parentPort.postMessage(Number(require('node:fs').readlinkSync('/proc/thread-self').split('/')[2])); parentPort.on('message', () => process.exit(0));", { eval: true });
+      const tid = await new Promise((r) => w.once('message', r));
+      const p = new WriterPriority({ budgetMs: 20 });
+      p.attach(tid);
+      const state = p.state;
+      p.writing();
+      await new Promise((r) => setTimeout(r, 80));
+      const late = niceOf(tid);
+      p.idle();
+      console.log(state, late, niceOf(tid));
+      await w.terminate();
+    `);
+    // The machine's node when there is one (a Node under root's home is out of nobody's reach).
+    const node = existsSync('/usr/bin/node') ? '/usr/bin/node' : process.execPath;
+    const nobody = ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', node, join(dir, 'probe.mjs')];
+    const [cmd, ...args] = rlimit === undefined ? nobody : ['prlimit', `--nice=${rlimit}`, ...nobody];
+    const r = spawnSync(cmd!, args, { encoding: 'utf8', timeout: 30_000 });
+    if (r.status !== 0) return { why: `the probe did not run as nobody: ${r.stderr.trim().split('\n')[0]}` };
+    return { out: r.stdout.trim() };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+describe('WriterPriority', () => {
+  it('probes that normal priority can be had back, then lowers the thread', () => {
+    const nice = fakeNice();
+    const p = new WriterPriority({ setNice: nice.set });
+    assert.equal(p.state, 'unknown');
+    p.attach(1234);
+    assert.deepEqual(nice.calls, [1, 0, LOW_NICE]);
+    assert.equal(p.state, 'low');
+    assert.equal(p.threadId, 1234);
+  });
+
+  it('gives a write that runs past its budget normal priority, and takes it back when the thread is idle', async () => {
+    const nice = fakeNice();
+    const p = new WriterPriority({ setNice: nice.set, budgetMs: 20 });
+    p.attach(1);
+    nice.calls.length = 0;
+    p.writing();
+    p.writing(); // a second call in flight: one budget for both
+    await sleep(60);
+    assert.deepEqual(nice.calls, [0]);
+    assert.equal(p.state, 'normal');
+    assert.equal(p.promotions, 1);
+    p.writing(); // still busy: stays normal
+    await sleep(40);
+    assert.deepEqual(nice.calls, [0]);
+    p.idle();
+    assert.deepEqual(nice.calls, [0, LOW_NICE]);
+    assert.equal(p.state, 'low');
+  });
+
+  it('leaves a write that ends within its budget at low priority', async () => {
+    const nice = fakeNice();
+    const p = new WriterPriority({ setNice: nice.set, budgetMs: 30 });
+    p.attach(1);
+    nice.calls.length = 0;
+    for (let i = 0; i < 3; i++) {
+      p.writing();
+      await sleep(5);
+      p.idle();
+    }
+    await sleep(60);
+    assert.deepEqual(nice.calls, []);
+    assert.equal(p.promotions, 0);
+    assert.equal(p.state, 'low');
+  });
+
+  it('stays at normal priority where the system would not give it back (no CAP_SYS_NICE, RLIMIT_NICE 0)', async () => {
+    const nice = fakeNice(20);
+    const p = new WriterPriority({ setNice: nice.set, budgetMs: 10 });
+    p.attach(1);
+    assert.deepEqual(nice.calls, [1], 'raised to 1, and lowering back was refused: never to 19');
+    assert.equal(p.state, 'unavailable');
+    p.writing();
+    await sleep(30);
+    p.idle();
+    assert.deepEqual(nice.calls, [1]);
+  });
+
+  it('is unavailable without a thread ID (no /proc/thread-self)', () => {
+    const nice = fakeNice();
+    const p = new WriterPriority({ setNice: nice.set });
+    p.attach(undefined);
+    assert.equal(p.state, 'unavailable');
+    assert.deepEqual(nice.calls, []);
+  });
+
+  it('sets a real thread: 19 while idle, 0 for a write past its budget, 19 again after', { skip: !linux && 'no /proc/thread-self (not Linux)' }, async () => {
+    // A worker that reports its thread ID, then spins until told to stop.
+    const worker = new Worker(`
+      const { parentPort } = require('node:worker_threads');
+      const { readlinkSync } = require('node:fs');
+      parentPort.postMessage(Number(readlinkSync('/proc/thread-self').split('/')[2]));
+      parentPort.on('message', () => process.exit(0));
+    `, { eval: true });
+    try {
+      const tid = await new Promise<number>((resolve) => worker.once('message', resolve));
+      const p = new WriterPriority({ budgetMs: 20 });
+      p.attach(tid);
+      if (p.state === 'unavailable') {
+        // Not allowed to lower a nice value here: the thread must not have been left low.
+        assert.ok(niceOf(tid) <= 1, `nice ${niceOf(tid)}`);
+        return;
+      }
+      assert.equal(niceOf(tid), LOW_NICE);
+      p.writing();
+      await sleep(80);
+      assert.equal(niceOf(tid), 0);
+      p.idle();
+      assert.equal(niceOf(tid), LOW_NICE);
+    } finally {
+      await worker.terminate();
+    }
+  });
+
+  it('as an unprivileged user without RLIMIT_NICE: left at normal priority (nice 1 from the probe, never 19)', { skip: !linux && 'no /proc/thread-self (not Linux)' }, (t) => {
+    const limits = readFileSync('/proc/self/limits', 'utf8');
+    if (!/^Max nice priority\s+0\s/m.test(limits)) {
+      t.skip('this process has an RLIMIT_NICE above 0, which user nobody would inherit');
+      return;
+    }
+    const refused = asNobody();
+    if (refused.out === undefined) {
+      t.skip(refused.why!);
+      return;
+    }
+    assert.equal(refused.out, 'unavailable 1 1');
+  });
+
+  it('as an unprivileged user with RLIMIT_NICE 20 (systemd LimitNICE=+0): low priority, and normal back for a late write', { skip: !linux && 'no /proc/thread-self (not Linux)' }, (t) => {
+    const allowed = asNobody(20);
+    if (allowed.out === undefined) {
+      t.skip(allowed.why!);
+      return;
+    }
+    assert.equal(allowed.out, `low 0 ${LOW_NICE}`);
+  });
+
+  it('the SQLite sink\'s worker runs at low priority once open', { skip: !linux && 'no /proc/thread-self (not Linux)' }, async () => {
+    const sink = new SqliteWorkerSink({ path: ':memory:' });
+    try {
+      await sink.open();
+      const p = sink.writerPriority;
+      // The thread's ID arrives in its first message, before the reply to open.
+      assert.notEqual(p.state, 'unknown');
+      const tid = p.threadId!;
+      assert.notEqual(tid, currentThreadId(), 'the worker, not this thread');
+      if (p.state === 'unavailable') assert.ok(niceOf(tid) <= 1);
+      else assert.equal(niceOf(tid), LOW_NICE);
+      assert.equal(niceOf(currentThreadId()!), 0, 'the tracker\'s own thread is untouched');
+    } finally {
+      await sink.close();
+    }
+  });
+});
