@@ -19,6 +19,7 @@ import type { Registry as PrometheusRegistry } from 'prom-client';
 import { sameTorrent, sameUser, type TorrentRecord, type UserRecord } from './records.js';
 import type { RegistrySource, RegistryUpdate } from './source.js';
 import { RegistryMetrics, type RegistryStatus } from './metrics.js';
+import { performance } from 'node:perf_hooks';
 import { WorkSlicer } from './work-slicer.js';
 
 /** An admin change held over the source's copy: `value` (undefined = removed) over `base`. */
@@ -84,10 +85,12 @@ export class AccessRegistry {
 
   /** Loads everything; throws if the source cannot be read (the tracker then does not start). */
   async start(): Promise<void> {
+    const started = performance.now();
     const update = await this.source.load();
     await this.apply(update);
     this.lastSuccessMs = this.now();
     this.metrics.refreshes.labels('full').inc();
+    this.metrics.refreshSeconds.labels('full').observe((performance.now() - started) / 1000);
     this.logger.info({ users: this.users.size, torrents: this.torrents.size }, 'access registry loaded');
     this.running = true;
     this.schedule();
@@ -111,12 +114,14 @@ export class AccessRegistry {
 
   /** Refreshes now (also used by tests and the timer). Resolves true on success; never rejects. */
   refresh(): Promise<boolean> {
+    const started = performance.now();
     this.refreshing ??= this.source.refresh().then(
       async (update) => {
         const kind = await this.apply(update);
         // A source that could not read its newest content (update.behind) leaves the age running.
         if (update.behind !== true) this.lastSuccessMs = this.now();
         this.metrics.refreshes.labels(kind).inc();
+        this.metrics.refreshSeconds.labels(kind).observe((performance.now() - started) / 1000);
         return true;
       },
       (err: unknown) => {

@@ -169,6 +169,10 @@ describe('file registry source', () => {
       writeFileSync(join(dir, 'users.csv'), `passkey\n${A}\n`);
       await registry.refresh();
       assert.equal(registry.user(DIGITS), undefined);
+      // Every successful refresh is timed, by kind: the load at start and this one were full.
+      const timed = (await metrics.getSingleMetric('privtrak_registry_refresh_duration_seconds')!.get()).values
+        .filter((v) => (v as { metricName?: string }).metricName === 'privtrak_registry_refresh_duration_seconds_count');
+      assert.deepEqual(Object.fromEntries(timed.map((v) => [v.labels['kind'], v.value])), { full: 2, unchanged: 1 });
     } finally {
       await registry.stop();
     }
