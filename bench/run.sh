@@ -19,7 +19,10 @@
 #     spread over ~100 torrents instead of each user sitting on one.
 #   - optionally (BENCH_BEFORE=DIR) this build against an earlier one, built in DIR (a checkout with
 #     node_modules and dist/): the bare tracker and the privtrak hook, MW_ROUNDS alternating pairs per
-#     mode, to show a change did not cost throughput (same bench, before/after, side by side).
+#     mode, to show a change did not cost throughput (same bench, before/after, side by side); on the
+#     passkey load, or with AB_LOAD=access on the access load (ACCESS_PASSKEYS, ACCESS_FIXED_IH).
+#   - after every privtrak run: announces refused as busy (added to the errors) and deltas still pending
+#     (privtrak's metrics on METRICS_PORT = PORT + 1), so a rate bought by a writer left behind shows.
 #   SKIP_TRACKERS=1 leaves out the three-tracker comparison (to run only the hook sections).
 #
 # usage: bench/run.sh [DURATION_S]            (default 10; or DURATION=...)
@@ -27,6 +30,7 @@
 #                         UDP_WINDOW=64 FILL_PEERS=100000 BENCH_MIDDLEWARE=0 MW_FILL="100000 1000000" MW_ROUNDS=5
 #                         MW_SIDE=0
 #                         BENCH_ACCESS=0 ACCESS_PASSKEYS=1009 ACCESS_FIXED_IH=1 ACCESS_ROUNDS=3 SKIP_TRACKERS=0 QUIET_WAIT=120
+#                         AB_LOAD=passkey METRICS_PORT=PORT+1
 # Other work on the machine skews everything: each cell first waits (up to QUIET_WAIT s) for both
 # cores to be idle, and the tables report the CPU used by anything else during the measured run.
 # needs: wrk, opentracker, cc, taskset, ss, 2+ cores; privtrak built (npm run build at the root);
@@ -59,6 +63,12 @@ SKIP_TRACKERS="${SKIP_TRACKERS:-0}"   # 1: skip the three-tracker comparison and
 BENCH_BEFORE="${BENCH_BEFORE:-}"      # DIR: compare with the privtrak built in DIR (before/after)
 AB_CONFS="${AB_CONFS:-pk mw}"         # before/after: pk = no hooks, mw = the privtrak hook
 AB_MODES="${AB_MODES:-close keepalive udp}"
+# before/after load: passkey (one passkey, a random torrent per announce) or access (as BENCH_ACCESS: ACCESS_PASSKEYS
+# passkeys, ACCESS_FIXED_IH): the sink's writer sees one row per delta only with the latter.
+AB_LOAD="${AB_LOAD:-passkey}"
+# privtrak's metrics (a listener the load never touches): after each measured run, announces refused as busy and
+# deltas still pending, so a rate bought by a writer that fell behind shows (wrk counts a bencoded refusal as a 200).
+METRICS_PORT="${METRICS_PORT:-$((PORT + 1))}"
 QUIET_WAIT="${QUIET_WAIT:-120}"  # before each cell, wait up to this many seconds for the machine to be idle
 PASSKEY_MW=0123456789abcdef0123456789abcdef
 
@@ -94,13 +104,14 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 port_busy && die "port $PORT is already in use (set PORT=...)"
+port_busy "$METRICS_PORT" && die "port $METRICS_PORT is already in use (set METRICS_PORT=...)"
 
 # privtrak as a bare engine, like the other two: no hooks (the embedded default chain has the privtrak
 # hook, which requires a passkey), announces accepted on /announce.
 pt_config() { # $1 keep_alive (true|false), $2 hooks: no | yes (the privtrak hook) | chain (access hooks + privtrak)
   cat <<YAML
 log_level: warn
-metrics_addr: ""
+metrics_addr: "127.0.0.1:$METRICS_PORT"
 http: {addr: "127.0.0.1:$PORT", keep_alive: $1, max_numwant: 1000, announce_routes: ["/announce", "/:passkey/announce"]}
 udp: {addr: "127.0.0.1:$PORT", max_numwant: 1000}
 YAML
@@ -207,7 +218,7 @@ load() {
   fi
 }
 
-declare -A RATE P99 ERR TCPU MCPU GCPU OCPU RSS MWRSS CHAINRSS RATE_R COST_R COST SIDE_R SIDE_COST SIDE_RATES
+declare -A PENDING RATE P99 ERR TCPU MCPU GCPU OCPU RSS MWRSS CHAINRSS RATE_R COST_R COST SIDE_R SIDE_COST SIDE_RATES
 median() { printf '%s\n' "$@" | sort -g | awk '{v[NR] = $1} END {print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2)}'; }
 LOG_LINES=()
 MAX_OTHER=10 # % of a core: a cell during which other processes used more is measured again (up to 3 times)
@@ -243,7 +254,14 @@ measure_cell() { # $1 tracker, $2 mode; returns 1 if the cell cannot be measured
         el = e - s; tr = (b - a) / hz; all = (s1 - s0) / hz; o = all - tr - g; if (o < 0) o = 0;
         printf "%.0f %.0f %.0f\n", tr / el * 100, g / el * 100, o / el * 100 }')
     kill -0 "$PID" 2>/dev/null || ERR[$t,$mode]="${ERR[$t,$mode]} (tracker died)"
-    echo "  $t $mode: ${r}/s p99 ${p} ms, errors ${ERR[$t,$mode]}, CPU: tracker ${TCPU[$t,$mode]}%, generator ${GCPU[$t,$mode]}%, other ${OCPU[$t,$mode]}%" >&2
+    if [[ "$t" == privtrak* || "$t" == before* ]]; then
+      read -r x e < <(curl -s -m 3 "http://127.0.0.1:$METRICS_PORT/metrics" | awk '
+        /^privtrak_announces_refused_total\{.*reason="busy"/ {busy += $2} /^privtrak_deltas_pending / {pending = $2}
+        END {printf "%d %d\n", busy, pending}')
+      (( ${x:-0} > 0 )) && ERR[$t,$mode]="${ERR[$t,$mode]} (${x} refused busy)"
+      PENDING[$t,$mode]=${e:-0}
+    fi
+    echo "  $t $mode: ${r}/s p99 ${p} ms, errors ${ERR[$t,$mode]}, CPU: tracker ${TCPU[$t,$mode]}%, generator ${GCPU[$t,$mode]}%, other ${OCPU[$t,$mode]}%${PENDING[$t,$mode]:+, deltas pending at the end ${PENDING[$t,$mode]}}" >&2
     stop_tracker
   }
 }
@@ -397,13 +415,16 @@ median_of_rounds() {
   local round
   median $(for ((round = 1; round <= ACCESS_ROUNDS; round++)); do echo "${values[$2,$round]}"; done)
 }
+# The access load's passkeys: registered users that may leech (make-registry disables every 100th user and
+# takes download rights from every 50th), one per peer in turn, as the issue's harness had (1,000).
+access_passkeys() {
+  awk -F, -v n="$ACCESS_PASSKEYS" 'NR > 1 && $3 == "true" && $4 == "true" {print $1; if (++k == n) exit}' \
+    "$REGISTRY_DIR/users.csv" > "$RUN_DIR/passkeys.txt"
+}
 ACCESS_CONFS="privtrak-pk privtrak+mw privtrak+chain"
 if [ "$BENCH_ACCESS" = 1 ]; then
   node make-registry.mjs "$REGISTRY_DIR" 100000 100000 >&2
-  # The load's passkeys: registered users that may leech (make-registry disables every 100th user and
-  # takes download rights from every 50th), one per peer in turn, as the issue's harness had (1,000).
-  awk -F, -v n="$ACCESS_PASSKEYS" 'NR > 1 && $3 == "true" && $4 == "true" {print $1; if (++k == n) exit}' \
-    "$REGISTRY_DIR/users.csv" > "$RUN_DIR/passkeys.txt"
+  access_passkeys
   echo "measuring the full private chain (100k users, 100k torrents; load over $ACCESS_PASSKEYS passkeys, $ACCESS_ROUNDS rounds)" >&2
   export PASSKEY=$PASSKEY_MW PASSKEY_FILE="$RUN_DIR/passkeys.txt" UDP_PASSKEYS="$RUN_DIR/passkeys.txt" FIXED_IH=$ACCESS_FIXED_IH
   for mode in close keepalive udp; do
@@ -442,6 +463,10 @@ declare -A AB_R AB
 if [ -n "$BENCH_BEFORE" ]; then
   echo "before/after: $(git -C "$BENCH_BEFORE" rev-parse --short HEAD 2>/dev/null || echo "$BENCH_BEFORE") vs this build" >&2
   export PASSKEY=$PASSKEY_MW UDP_PASSKEY=$PASSKEY_MW
+  if [ "$AB_LOAD" = access ]; then
+    [ -f "$RUN_DIR/passkeys.txt" ] || { node make-registry.mjs "$REGISTRY_DIR" 100000 100000 >&2; access_passkeys; }
+    export PASSKEY_FILE="$RUN_DIR/passkeys.txt" UDP_PASSKEYS="$RUN_DIR/passkeys.txt" FIXED_IH=$ACCESS_FIXED_IH
+  fi
   for conf in $AB_CONFS; do
     now=$([ "$conf" = pk ] && echo privtrak-pk || echo privtrak+mw); was=$([ "$conf" = pk ] && echo before-pk || echo before+mw)
     for mode in $AB_MODES; do
@@ -458,7 +483,7 @@ if [ -n "$BENCH_BEFORE" ]; then
       AB[$conf,$mode]=$(median $(for ((round = 1; round <= MW_ROUNDS; round++)); do echo "${AB_R[$conf,$mode,$round]}"; done))
     done
   done
-  unset PASSKEY; export UDP_PASSKEY=""
+  unset PASSKEY PASSKEY_FILE UDP_PASSKEYS FIXED_IH; export UDP_PASSKEY=""
 fi
 
 label() { case "$1" in close) echo "HTTP, connection close";; keepalive) echo "HTTP keep-alive";; udp) echo "UDP";; esac; }
@@ -574,7 +599,7 @@ OUT="results/run-$STAMP.md"
   fi
   if [ -n "$BENCH_BEFORE" ]; then
     echo
-    echo "Before/after: this build against $(git -C "$BENCH_BEFORE" rev-parse --short HEAD 2>/dev/null || echo "$BENCH_BEFORE"), passkey load, $MW_ROUNDS pairs per mode back to back (order alternating); rates are medians, the change is the median of the pairs' changes (+ = this build is faster):"
+    echo "Before/after: this build against $(git -C "$BENCH_BEFORE" rev-parse --short HEAD 2>/dev/null || echo "$BENCH_BEFORE"), $([ "$AB_LOAD" = access ] && echo "the access load ($ACCESS_PASSKEYS passkeys$( (( ACCESS_FIXED_IH )) && echo ", each peer on one torrent"))" || echo "passkey load"), $MW_ROUNDS pairs per mode back to back (order alternating); rates are medians, the change is the median of the pairs' changes (+ = this build is faster):"
     echo
     echo "| configuration | mode | before | after | change of each pair | change, median |"
     echo "|---|---|---|---|---|---|"

@@ -10,7 +10,11 @@
  * Low priority alone would starve the writer when the announce thread is saturated: pending
  * deltas would grow to max_pending and announces would be refused as busy (measured: the closed
  * loop maximum fell from ~44,000/s to ~25,000/s). So a write that takes longer than WRITE_BUDGET_MS
- * gets normal priority until the writer is idle again: it can fall behind by at most that much.
+ * gets normal priority, and keeps it while writes follow each other: only after IDLE_MS with
+ * nothing to write does the writer go back to low priority. (Taking it back as soon as one write
+ * ended was not enough: the flusher hands over 10,000 deltas at a time, each new batch waited out
+ * its budget at low priority again, and at saturation pending deltas reached max_pending within
+ * seconds: bench/run.sh, its "refused busy" column.)
  *
  * Getting normal priority back needs the right to lower a nice value (root with CAP_SYS_NICE, or
  * RLIMIT_NICE: systemd's `LimitNICE=+0`). That is probed when the thread starts: raise the nice
@@ -25,6 +29,8 @@ import { setPriority } from 'node:os';
 export const LOW_NICE = 19;
 /** A write running this long gets normal priority until the writer is idle again. */
 export const WRITE_BUDGET_MS = 500;
+/** Idle this long (no write in flight), a writer with normal priority goes back to low. */
+export const IDLE_MS = 100;
 
 /** Sets a thread's nice value, throwing if the system refuses (os.setPriority by default; tests give their own). */
 export type SetNice = (tid: number, nice: number) => void;
@@ -49,7 +55,9 @@ export class WriterPriority {
   /** How many writes ran past the budget and were given normal priority. */
   promotions = 0;
 
-  constructor(private readonly opts: { readonly lowNice?: number; readonly budgetMs?: number; readonly setNice?: SetNice } = {}) {}
+  constructor(private readonly opts: {
+    readonly lowNice?: number; readonly budgetMs?: number; readonly idleMs?: number; readonly setNice?: SetNice;
+  } = {}) {}
 
   get state(): PriorityState {
     return this.current;
@@ -84,8 +92,15 @@ export class WriterPriority {
     this.lower();
   }
 
-  /** A write was sent to the thread: if it is still running after the budget, it gets normal priority. */
+  /**
+   * A write was sent to the thread: at low priority, if it is still running after the budget it gets
+   * normal priority; at normal priority it keeps it (a demotion waiting for IDLE_MS is called off).
+   */
   writing(): void {
+    if (this.current === 'normal') {
+      this.clearTimer();
+      return;
+    }
     if (this.current !== 'low' || this.timer !== undefined) return;
     this.timer = setTimeout(() => {
       this.timer = undefined;
@@ -101,10 +116,15 @@ export class WriterPriority {
     this.timer.unref();
   }
 
-  /** The thread has nothing left to do: back to low priority. */
+  /** The thread has nothing left to do: back to low priority once it stays idle for IDLE_MS. */
   idle(): void {
     this.clearTimer();
-    if (this.current === 'normal') this.lower();
+    if (this.current !== 'normal') return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      if (this.current === 'normal') this.lower();
+    }, this.opts.idleMs ?? IDLE_MS);
+    this.timer.unref();
   }
 
   /** The thread is gone. */

@@ -61,13 +61,14 @@ function asNobody(rlimit?: number): { out?: string; why?: string } {
       const niceOf = (tid) => { const s = readFileSync('/proc/self/task/' + tid + '/stat', 'utf8'); return Number(s.slice(s.lastIndexOf(')') + 2).split(' ')[16]); };
       const w = new Worker("const { parentPort } = require('node:worker_threads'); parentPort.postMessage(Number(require('node:fs').readlinkSync('/proc/thread-self').split('/')[2])); parentPort.on('message', () => process.exit(0));", { eval: true });
       const tid = await new Promise((r) => w.once('message', r));
-      const p = new WriterPriority({ budgetMs: 20 });
+      const p = new WriterPriority({ budgetMs: 20, idleMs: 10 });
       p.attach(tid);
       const state = p.state;
       p.writing();
       await new Promise((r) => setTimeout(r, 80));
       const late = niceOf(tid);
       p.idle();
+      await new Promise((r) => setTimeout(r, 40));
       console.log(state, late, niceOf(tid));
       await w.terminate();
     `);
@@ -94,9 +95,9 @@ describe('WriterPriority', () => {
     assert.equal(p.threadId, 1234);
   });
 
-  it('gives a write that runs past its budget normal priority, and takes it back when the thread is idle', async () => {
+  it('gives a write that runs past its budget normal priority, and takes it back once the thread stays idle', async () => {
     const nice = fakeNice();
-    const p = new WriterPriority({ setNice: nice.set, budgetMs: 20 });
+    const p = new WriterPriority({ setNice: nice.set, budgetMs: 20, idleMs: 20 });
     p.attach(1);
     nice.calls.length = 0;
     p.writing();
@@ -109,8 +110,31 @@ describe('WriterPriority', () => {
     await sleep(40);
     assert.deepEqual(nice.calls, [0]);
     p.idle();
+    assert.deepEqual(nice.calls, [0], 'not at once: the next batch may follow right away');
+    await sleep(60);
     assert.deepEqual(nice.calls, [0, LOW_NICE]);
     assert.equal(p.state, 'low');
+  });
+
+  it('keeps normal priority while writes follow each other (a writer catching up), and no budget wait for each', async () => {
+    const nice = fakeNice();
+    const p = new WriterPriority({ setNice: nice.set, budgetMs: 20, idleMs: 40 });
+    p.attach(1);
+    nice.calls.length = 0;
+    p.writing();
+    await sleep(50);
+    assert.equal(p.state, 'normal');
+    for (let i = 0; i < 5; i++) {
+      p.idle();
+      await sleep(5); // the flusher's next batch, well within idleMs
+      p.writing();
+      await sleep(30);
+    }
+    assert.deepEqual(nice.calls, [0], 'promoted once, never lowered between batches');
+    assert.equal(p.promotions, 1);
+    p.idle();
+    await sleep(80);
+    assert.deepEqual(nice.calls, [0, LOW_NICE]);
   });
 
   it('leaves a write that ends within its budget at low priority', async () => {
@@ -159,7 +183,7 @@ describe('WriterPriority', () => {
     `, { eval: true });
     try {
       const tid = await new Promise<number>((resolve) => worker.once('message', resolve));
-      const p = new WriterPriority({ budgetMs: 20 });
+      const p = new WriterPriority({ budgetMs: 20, idleMs: 10 });
       p.attach(tid);
       if (p.state === 'unavailable') {
         // Not allowed to lower a nice value here: the thread must not have been left low.
@@ -171,6 +195,7 @@ describe('WriterPriority', () => {
       await sleep(80);
       assert.equal(niceOf(tid), 0);
       p.idle();
+      await sleep(40);
       assert.equal(niceOf(tid), LOW_NICE);
     } finally {
       await worker.terminate();
