@@ -89,6 +89,8 @@ export class Checkpointer {
         this.checkpointSeq = seq;
         stopTimer();
         this.pruneJournal();
+        // Deleted off the event loop (journal.ts); a checkpoint is done once they are gone.
+        await this.journal.deleted;
       } catch (err) {
         this.metrics.checkpointFailures.inc();
         this.logger.error({ err }, 'baseline checkpoint failed; the journal is kept until one succeeds');

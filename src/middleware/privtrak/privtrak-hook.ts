@@ -274,6 +274,7 @@ export class PrivtrakHook implements Hook {
     try {
       if (this.checkpointer.busy !== undefined) await this.checkpointer.busy;
       if (this.checkpointer.sinceCheckpoint > 0) await this.checkpoint();
+      await this.journal.deleted;
       this.journal.close();
       await this.sink.close();
     } finally {

@@ -33,7 +33,7 @@ describe('journal', () => {
 
 for (const io of ['write', 'mmap'] as const) {
   describe(`journal segments, journal_io: ${io}`, () => {
-    it(`replays records across segments in seq order, ignores a torn last line, prunes applied segments (${io})`, (t) => {
+    it(`replays records across segments in seq order, ignores a torn last line, prunes applied segments (${io})`, async (t) => {
       if (io === 'mmap' && mmapOrSkip(t) === undefined) return;
       const dir = mkdtempSync(join(tmpdir(), 'privtrak-journal-'));
       try {
@@ -63,6 +63,8 @@ for (const io of ['write', 'mmap'] as const) {
         assert.equal(again.prune(2), 1);
         assert.equal(again.prune(4), 1, 'the open segment is kept');
         assert.equal(again.segmentCount, 1);
+        await again.deleted;
+        assert.equal(readdirSync(dir).length, 1, 'the pruned segments are deleted from disk');
         again.close();
         assert.deepEqual(new Journal(dir, { io }).replay().map((d) => d.seq), [4]);
       } finally {
