@@ -16,14 +16,15 @@
  * its budget at low priority again, and at saturation pending deltas reached max_pending within
  * seconds: bench/run.sh, its "refused busy" column.)
  *
- * Getting normal priority back needs the right to lower a nice value (root with CAP_SYS_NICE, or
- * RLIMIT_NICE: systemd's `LimitNICE=+0`). That is probed when the thread starts: raise the nice
- * value by one and lower it back. Where lowering fails the writer stays at normal priority (nice 1
+ * "Normal" is the nice value the thread started with (the process's: 0 unless the operator started
+ * privtrak under `nice`). Getting it back needs the right to lower a nice value (root with
+ * CAP_SYS_NICE, or RLIMIT_NICE: systemd's `LimitNICE=+0`). That is probed when the thread starts:
+ * raise the nice value by one and lower it back. Where lowering fails the writer stays at normal priority (nice 1
  * at most: the probe's step) as before, and `state` says 'unavailable'. Linux only: elsewhere
  * (no /proc/thread-self) the same.
  */
 import { readlinkSync } from 'node:fs';
-import { setPriority } from 'node:os';
+import { getPriority, setPriority } from 'node:os';
 
 /** The nice value of an idle-time writer: the lowest priority there is. */
 export const LOW_NICE = 19;
@@ -34,6 +35,8 @@ export const IDLE_MS = 100;
 
 /** Sets a thread's nice value, throwing if the system refuses (os.setPriority by default; tests give their own). */
 export type SetNice = (tid: number, nice: number) => void;
+/** Reads a thread's nice value (os.getPriority by default). */
+export type GetNice = (tid: number) => number;
 
 export type PriorityState = 'unknown' | 'low' | 'normal' | 'unavailable';
 
@@ -52,11 +55,13 @@ export class WriterPriority {
   private tid: number | undefined;
   private timer: NodeJS.Timeout | undefined;
   private current: PriorityState = 'unknown';
+  /** The thread's nice value when it started (the process's: 0, or what the operator started it with): "normal". */
+  private base = 0;
   /** How many writes ran past the budget and were given normal priority. */
   promotions = 0;
 
   constructor(private readonly opts: {
-    readonly lowNice?: number; readonly budgetMs?: number; readonly idleMs?: number; readonly setNice?: SetNice;
+    readonly lowNice?: number; readonly budgetMs?: number; readonly idleMs?: number; readonly setNice?: SetNice; readonly getNice?: GetNice;
   } = {}) {}
 
   get state(): PriorityState {
@@ -77,15 +82,17 @@ export class WriterPriority {
       return;
     }
     try {
-      this.set(1);
+      this.base = (this.opts.getNice ?? getPriority)(tid);
+      if (this.base >= (this.opts.lowNice ?? LOW_NICE)) throw new Error('already at low priority');
+      this.set(this.base + 1);
     } catch {
       this.current = 'unavailable';
       return;
     }
     try {
-      this.set(0);
+      this.set(this.base);
     } catch {
-      // Stuck at nice 1 (weight 820 against 1,024): nearly the normal share, and no worse.
+      // Stuck one step below normal (nice 1: weight 820 against 1,024): nearly the normal share.
       this.current = 'unavailable';
       return;
     }
@@ -106,7 +113,7 @@ export class WriterPriority {
       this.timer = undefined;
       if (this.current !== 'low') return;
       try {
-        this.set(0);
+        this.set(this.base);
         this.current = 'normal';
         this.promotions++;
       } catch {

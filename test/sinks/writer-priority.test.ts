@@ -12,15 +12,16 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Worker } from 'node:worker_threads';
-import { LOW_NICE, WriterPriority, currentThreadId, type SetNice } from '../../src/sinks/writer-priority.js';
+import { LOW_NICE, WriterPriority, currentThreadId, type GetNice, type SetNice } from '../../src/sinks/writer-priority.js';
 import { SqliteWorkerSink } from '../../src/sinks/sqlite-worker-sink.js';
 
 /** Records every nice value set; refuses to lower one below `floor` (as RLIMIT_NICE 0 does: nice may only go up). */
-function fakeNice(floor = -20): { set: SetNice; calls: number[] } {
+function fakeNice(floor = -20, start = 0): { set: SetNice; get: GetNice; calls: number[] } {
   const calls: number[] = [];
-  let now = 0;
+  let now = start;
   return {
     calls,
+    get: () => now,
     set: (_tid, nice) => {
       if (nice < now && nice < floor) throw Object.assign(new Error('EACCES'), { code: 'EACCES' });
       now = nice;
@@ -87,7 +88,7 @@ function asNobody(rlimit?: number): { out?: string; why?: string } {
 describe('WriterPriority', () => {
   it('probes that normal priority can be had back, then lowers the thread', () => {
     const nice = fakeNice();
-    const p = new WriterPriority({ setNice: nice.set });
+    const p = new WriterPriority({ setNice: nice.set, getNice: nice.get });
     assert.equal(p.state, 'unknown');
     p.attach(1234);
     assert.deepEqual(nice.calls, [1, 0, LOW_NICE]);
@@ -97,7 +98,7 @@ describe('WriterPriority', () => {
 
   it('gives a write that runs past its budget normal priority, and takes it back once the thread stays idle', async () => {
     const nice = fakeNice();
-    const p = new WriterPriority({ setNice: nice.set, budgetMs: 20, idleMs: 20 });
+    const p = new WriterPriority({ setNice: nice.set, getNice: nice.get, budgetMs: 20, idleMs: 20 });
     p.attach(1);
     nice.calls.length = 0;
     p.writing();
@@ -118,7 +119,7 @@ describe('WriterPriority', () => {
 
   it('keeps normal priority while writes follow each other (a writer catching up), and no budget wait for each', async () => {
     const nice = fakeNice();
-    const p = new WriterPriority({ setNice: nice.set, budgetMs: 20, idleMs: 40 });
+    const p = new WriterPriority({ setNice: nice.set, getNice: nice.get, budgetMs: 20, idleMs: 40 });
     p.attach(1);
     nice.calls.length = 0;
     p.writing();
@@ -139,7 +140,7 @@ describe('WriterPriority', () => {
 
   it('leaves a write that ends within its budget at low priority', async () => {
     const nice = fakeNice();
-    const p = new WriterPriority({ setNice: nice.set, budgetMs: 30 });
+    const p = new WriterPriority({ setNice: nice.set, getNice: nice.get, budgetMs: 30 });
     p.attach(1);
     nice.calls.length = 0;
     for (let i = 0; i < 3; i++) {
@@ -155,7 +156,7 @@ describe('WriterPriority', () => {
 
   it('stays at normal priority where the system would not give it back (no CAP_SYS_NICE, RLIMIT_NICE 0)', async () => {
     const nice = fakeNice(20);
-    const p = new WriterPriority({ setNice: nice.set, budgetMs: 10 });
+    const p = new WriterPriority({ setNice: nice.set, getNice: nice.get, budgetMs: 10 });
     p.attach(1);
     assert.deepEqual(nice.calls, [1], 'raised to 1, and lowering back was refused: never to 19');
     assert.equal(p.state, 'unavailable');
@@ -165,9 +166,24 @@ describe('WriterPriority', () => {
     assert.deepEqual(nice.calls, [1]);
   });
 
+  it('treats the nice value the thread started with as normal (a tracker started under `nice -n 5`)', async () => {
+    const nice = fakeNice(-20, 5);
+    const p = new WriterPriority({ setNice: nice.set, getNice: nice.get, budgetMs: 10, idleMs: 10 });
+    p.attach(1);
+    assert.deepEqual(nice.calls, [6, 5, LOW_NICE]);
+    p.writing();
+    await sleep(30);
+    assert.deepEqual(nice.calls, [6, 5, LOW_NICE, 5], 'back to 5, never above the process');
+    const low = fakeNice(-20, LOW_NICE);
+    const q = new WriterPriority({ setNice: low.set, getNice: low.get });
+    q.attach(1);
+    assert.equal(q.state, 'unavailable', 'already at the lowest priority: nothing to do');
+    assert.deepEqual(low.calls, []);
+  });
+
   it('is unavailable without a thread ID (no /proc/thread-self)', () => {
     const nice = fakeNice();
-    const p = new WriterPriority({ setNice: nice.set });
+    const p = new WriterPriority({ setNice: nice.set, getNice: nice.get });
     p.attach(undefined);
     assert.equal(p.state, 'unavailable');
     assert.deepEqual(nice.calls, []);
