@@ -18,6 +18,7 @@
  */
 import type { Baseline, DeltaBatch } from '../accounting/delta.js';
 import type { Rekey } from '../accounting/legacy-data.js';
+import type { PriorityState } from './writer-priority.js';
 
 export interface SinkState {
   /** Highest delta seq applied for the instance (0 if none). */
@@ -81,4 +82,9 @@ export interface DeltaSink {
    * privtrak are counted from those counters, not lost as an unknown peer's.
    */
   adoptableBaselines?(): Promise<AdoptedBaseline[]>;
+  /**
+   * Optional, for sinks that write on a worker thread of their own (SQLite, the UNIT3D writer): that
+   * thread's CPU priority (writer-priority.ts), known once open() resolved. The privtrak hook logs it.
+   */
+  readonly writerPriority?: { readonly state: PriorityState };
 }

@@ -14,6 +14,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Worker } from 'node:worker_threads';
 import { LOW_NICE, WriterPriority, currentThreadId, type GetNice, type SetNice } from '../../src/sinks/writer-priority.js';
 import { SqliteWorkerSink } from '../../src/sinks/sqlite-worker-sink.js';
+import { pino } from 'pino';
+import { MemorySink } from '../support/memory-sink.js';
+import { makeHook, removeHookDirs } from '../support/hook-driver.js';
 
 /** Records every nice value set; refuses to lower one below `floor` (as RLIMIT_NICE 0 does: nice may only go up). */
 function fakeNice(floor = -20, start = 0): { set: SetNice; get: GetNice; calls: number[] } {
@@ -255,5 +258,32 @@ describe('WriterPriority', () => {
     } finally {
       await sink.close();
     }
+  });
+});
+
+describe('the writer priority in the privtrak hook\'s start-up log', () => {
+  it('says whether the sink\'s writer thread yields the core, and how to allow it where it cannot', async () => {
+    const lines: Array<{ msg: string; sink?: string }> = [];
+    const logger = pino({ level: 'info' }, { write: (line: string) => lines.push(JSON.parse(line)) });
+    const sink = new SqliteWorkerSink({ path: ':memory:' });
+    const hook = makeHook(sink, {}, undefined, { logger });
+    await hook.start();
+    try {
+      const said = lines.filter((l) => l.msg.startsWith('sink writer thread'));
+      assert.equal(said.length, 1, JSON.stringify(lines.map((l) => l.msg)));
+      assert.equal(said[0]!.sink, 'sqlite');
+      if (sink.writerPriority.state === 'low') assert.match(said[0]!.msg, /low CPU priority \(nice 19/);
+      else assert.match(said[0]!.msg, /normal CPU priority.*CAP_SYS_NICE or RLIMIT_NICE/);
+    } finally {
+      await hook.stop();
+      removeHookDirs();
+    }
+    // A sink without a thread of its own says nothing.
+    lines.length = 0;
+    const plain = makeHook(new MemorySink(), {}, undefined, { logger });
+    await plain.start();
+    await plain.stop();
+    removeHookDirs();
+    assert.deepEqual(lines.filter((l) => l.msg.startsWith('sink writer thread')), []);
   });
 });

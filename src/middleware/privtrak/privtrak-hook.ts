@@ -141,6 +141,7 @@ export class PrivtrakHook implements Hook {
 
   private async restore(): Promise<void> {
     await this.sink.open();
+    this.logWriterPriority();
     const { appliedThrough } = await this.sink.load(this.options.instance);
     this.flusher.appliedThrough = appliedThrough;
     // A journal of millions of records takes a while to read: say how far it is (a bar when a
@@ -260,6 +261,19 @@ export class PrivtrakHook implements Hook {
       peers: this.baselines.size,
       peersActive: this.baselines.countSeenSince(now - this.options.peer_lifetime),
     }, now);
+  }
+
+  /**
+   * Says once at start whether the sink's writer thread yields the core to announces
+   * (sinks/writer-priority.ts), and how to allow it where it cannot.
+   */
+  private logWriterPriority(): void {
+    const state = this.sink.writerPriority?.state;
+    if (state === 'low') this.logger.info({ sink: this.sink.name }, 'sink writer thread at low CPU priority (nice 19; normal again while it falls behind)');
+    else if (state === 'unavailable') {
+      this.logger.info({ sink: this.sink.name }, 'sink writer thread at normal CPU priority: this process may not lower a nice value back '
+        + '(give it CAP_SYS_NICE or RLIMIT_NICE, e.g. systemd LimitNICE=+0, so the writer yields a shared core to announces)');
+    }
   }
 
   /** Refuses new announces, flushes what is pending, checkpoints, closes the journal and the sink. */

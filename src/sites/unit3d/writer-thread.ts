@@ -20,6 +20,7 @@ import type { Unregistered } from './writer-sql.js';
 import { sideBytes } from './writer-side.js';
 import { RECORD_SIZE } from '../../accounting/delta-record.js';
 import { WorkerCalls } from '../../sinks/worker-calls.js';
+import type { WriterPriority } from '../../sinks/writer-priority.js';
 
 /** What the worker gets at start. */
 export interface WriterWorkerData {
@@ -77,6 +78,11 @@ export class Unit3dWriterThread implements Unit3dWriterBackend {
       died: (cause) => new SinkThreadError(`unit3d writer: its thread stopped (${cause instanceof Error ? cause.message : String(cause)}); the batch will be retried`,
         { cause }),
     });
+  }
+
+  /** The worker's CPU priority (sinks/writer-priority.ts). */
+  get writerPriority(): WriterPriority {
+    return this.thread.priority;
   }
 
   /** The worker's thread ID while one runs (for tests and per-thread measurements). */

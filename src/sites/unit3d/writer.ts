@@ -18,6 +18,7 @@ import type { Unit3dFacts } from './facts.js';
 import type { Unregistered } from './writer-sql.js';
 import { Unit3dWriterCore, type ApplyOutcome, type Unit3dWriterBackend } from './writer-core.js';
 import { Unit3dWriterThread } from './writer-thread.js';
+import type { WriterPriority } from '../../sinks/writer-priority.js';
 import { describeRecords } from './writer-side.js';
 import { SiteWriterMetrics } from './writer-metrics.js';
 import type { ReapResult } from './reaper.js';
@@ -55,6 +56,11 @@ export class Unit3dWriter implements DeltaSink {
   /** The worker thread's client, when the database half runs on one (tests, the benchmark's per-thread CPU). */
   get thread(): Unit3dWriterThread | undefined {
     return this.backend instanceof Unit3dWriterThread ? this.backend : undefined;
+  }
+
+  /** The worker thread's CPU priority (sinks/writer-priority.ts); none when the database half runs in place. */
+  get writerPriority(): WriterPriority | undefined {
+    return this.thread?.writerPriority;
   }
 
   /** An announce by a known user for an info_hash the site does not have (unregistered_info_hashes). */
