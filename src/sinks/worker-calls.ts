@@ -10,8 +10,8 @@
  *   which the sinks' applied mark makes harmless) and the next call starts a new worker.
  * - `room`: memory for the next batch, moved to the worker with it and moved back in the reply
  *   (fresh megabytes per batch would cost a page fault per 4 KiB on the tracker's thread).
- * - `priority`: the worker runs at low CPU priority, and a call that runs past its budget gets
- *   normal priority until the worker is idle again (writer-priority.ts).
+ * - `priority`: the worker runs at low CPU priority; a call that runs past its budget gets normal
+ *   priority, kept until the worker has had nothing to do for a while (writer-priority.ts).
  */
 import { Worker, type WorkerOptions } from 'node:worker_threads';
 import { WriterPriority } from './writer-priority.js';
