@@ -8,12 +8,12 @@ import { RecordBatch } from '../accounting/record-batch.js';
 import { SqliteSink, type SqliteSinkOptions } from './sqlite-sink.js';
 import { FencedError } from './sink-errors.js';
 import { bufferOf, type WorkerCall, type WorkerReply } from './sqlite-worker-sink.js';
-import { currentThreadId } from './writer-priority.js';
+import { threadIdMessage } from './worker-calls.js';
 
 const sink = new SqliteSink(workerData as SqliteSinkOptions);
 const port = parentPort!;
 // Who this thread is, so the tracker's thread can set its CPU priority (writer-priority.ts).
-port.postMessage({ id: 0, ok: true, value: null, tid: currentThreadId() } satisfies WorkerReply);
+port.postMessage(threadIdMessage());
 
 function batchOf(call: Extract<WorkerCall, { op: 'apply' }>): DeltaBatch {
   // Journal records, as the tracker sends them: the same batch the in-process sink gets from the flusher.

@@ -14,13 +14,21 @@
  *   priority, kept until the worker has had nothing to do for a while (writer-priority.ts).
  */
 import { Worker, type WorkerOptions } from 'node:worker_threads';
-import { WriterPriority } from './writer-priority.js';
+import { WriterPriority, currentThreadId } from './writer-priority.js';
 
 /**
  * What every reply carries; `ok: false` replies carry what the owner needs to rebuild the error.
  * A worker's first message (id 0) carries its kernel thread ID, `tid` (writer-priority.ts).
  */
 export type ThreadReply = { id: number; room?: ArrayBuffer; tid?: number } & ({ ok: true; value: unknown } | { ok: false });
+
+/**
+ * The first message a worker script posts (before serving any call): its kernel thread ID, so the
+ * owner can set the thread's CPU priority. Call it on the worker's own thread.
+ */
+export function threadIdMessage(): ThreadReply {
+  return { id: 0, ok: true, value: null, tid: currentThreadId() };
+}
 
 type Pending = { resolve: (value: unknown) => void; reject: (err: Error) => void };
 

@@ -68,8 +68,8 @@ export class WriterPriority {
     return this.current;
   }
 
-  /** The writer thread's kernel thread ID, once it has told it. */
-  get threadId(): number | undefined {
+  /** The writer thread's kernel thread ID (not Node's worker threadId), once it has told it. */
+  get kernelThreadId(): number | undefined {
     return this.tid;
   }
 

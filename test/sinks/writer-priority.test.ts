@@ -95,7 +95,7 @@ describe('WriterPriority', () => {
     p.attach(1234);
     assert.deepEqual(nice.calls, [1, 0, LOW_NICE]);
     assert.equal(p.state, 'low');
-    assert.equal(p.threadId, 1234);
+    assert.equal(p.kernelThreadId, 1234);
   });
 
   it('gives a write that runs past its budget normal priority, and takes it back once the thread stays idle', async () => {
@@ -250,7 +250,7 @@ describe('WriterPriority', () => {
       const p = sink.writerPriority;
       // The thread's ID arrives in its first message, before the reply to open.
       assert.notEqual(p.state, 'unknown');
-      const tid = p.threadId!;
+      const tid = p.kernelThreadId!;
       assert.notEqual(tid, currentThreadId(), 'the worker, not this thread');
       if (p.state === 'unavailable') assert.ok(niceOf(tid) <= 1);
       else assert.equal(niceOf(tid), LOW_NICE);

@@ -7,13 +7,13 @@ import { Unit3dWriterCore } from './writer-core.js';
 import { bufferOf, type WriterCall, type WriterReply, type WriterWorkerData } from './writer-thread.js';
 import type { Unregistered } from './writer-sql.js';
 import { RECORD_SIZE } from '../../accounting/delta-record.js';
-import { currentThreadId } from '../../sinks/writer-priority.js';
+import { threadIdMessage } from '../../sinks/worker-calls.js';
 
 const data = workerData as WriterWorkerData;
 const core = new Unit3dWriterCore(data.config, data.peerLifetimeMs);
 const port = parentPort!;
 // Who this thread is, so the tracker's thread can set its CPU priority (sinks/writer-priority.ts).
-port.postMessage({ id: 0, ok: true, value: null, tid: currentThreadId() } satisfies WriterReply);
+port.postMessage(threadIdMessage());
 
 /** The pairs as the core writes them: their info hashes crossed as Uint8Arrays. */
 const unregisteredOf = (rows: readonly Unregistered[]): Unregistered[] => rows.map((r) => ({ ...r, infoHash: bufferOf(r.infoHash) }));
