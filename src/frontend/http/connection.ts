@@ -22,6 +22,8 @@ export interface Connection {
   readonly queuedBytes: number;
   /** The address this connection was counted under for max_connections_per_ip (set by the frontend). */
   countedIp: string | undefined;
+  /** Its index among the frontend's open connections (open-connections.ts), -1 when not listed. */
+  slot: number;
   /** The peer's address as the OS reports it ("1.2.3.4", "::1", "::ffff:1.2.3.4"), or undefined if unknown. */
   remoteAddress(): string | undefined;
   /** Turns Nagle off: keep-alive replies must not wait for the previous reply's ACK. */

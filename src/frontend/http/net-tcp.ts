@@ -13,6 +13,7 @@ class NetConnection implements Connection {
   done = false;
   closed = false;
   countedIp: string | undefined = undefined;
+  slot = -1;
   /** The client half-closed while its request was in flight: end once the reply is written. */
   endAfterWrite = false;
   private reading = true;

@@ -119,6 +119,7 @@ class RawConnection implements Connection {
   done = false;
   closed = false;
   countedIp: string | undefined = undefined;
+  slot = -1;
   /** Writes the kernel did not take whole yet; close waits for none (shutdown does). */
   pendingWrites = 0;
   queuedBytes = 0;

@@ -18,6 +18,7 @@ import { normalizeIp } from '../../bittorrent/ip.js';
 import { splitHostPort } from '../../net-addr.js';
 import { compileRoutes, type RouteMatcher } from './router.js';
 import { parseAnnounce, parseScrape } from './parser.js';
+import { OpenConnections } from './open-connections.js';
 import { frameResponse, writeAnnounceBody, writeFailureBody, writeScrapeBody } from './writer.js';
 import type { Action } from '../../metrics/metrics.js';
 import type { Connection, ConnectionHandlers, TcpListener } from './connection.js';
@@ -63,7 +64,7 @@ export class HttpFrontend implements Frontend, ConnectionHandlers {
   /** The host bound ('::' dual-stack, or '0.0.0.0' where there is no IPv6, or the configured one). */
   boundHost = '';
   private readonly listener: TcpListener;
-  private readonly connections = new Set<Connection>();
+  private readonly connections = new OpenConnections();
   /** Open connections per client address, when max_connections_per_ip is set. */
   private readonly perIp = new Map<string, number>();
   private readonly maxBuffered: number;
@@ -105,7 +106,10 @@ export class HttpFrontend implements Frontend, ConnectionHandlers {
    * timer per connection cost more than the rest of accepting it (BENCHMARKS.md).
    */
   private sweep(nowMs: number): void {
-    for (const c of this.connections) if (c.deadline < nowMs) c.close();
+    this.connections.forEach((c) => {
+      if (c.deadline < nowMs) c.close();
+    });
+    for (const [ip, open] of this.perIp) if (open === 0) this.perIp.delete(ip);
   }
 
   async close(): Promise<void> {
@@ -113,11 +117,13 @@ export class HttpFrontend implements Frontend, ConnectionHandlers {
     if (this.sweeper) clearInterval(this.sweeper);
     const stopped = this.listener.close();
     // Idle keep-alive connections are told to go; busy ones finish their reply first.
-    for (const c of this.connections) if (!c.inFlight) c.shutdown();
+    this.connections.forEach((c) => {
+      if (!c.inFlight) c.shutdown();
+    });
     await stopped;
     const deadline = Date.now() + 2000;
     while (this.connections.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-    for (const c of this.connections) c.close();
+    this.connections.forEach((c) => c.close());
   }
 
   onConnection(conn: Connection): void {
@@ -144,9 +150,9 @@ export class HttpFrontend implements Frontend, ConnectionHandlers {
     const ip = conn.countedIp;
     if (ip !== undefined) {
       conn.countedIp = undefined;
-      const open = this.perIp.get(ip)! - 1;
-      if (open === 0) this.perIp.delete(ip);
-      else this.perIp.set(ip, open);
+      // An address at 0 stays until the next sweep: deleting here would rebuild the long-lived
+      // map's table per connection, in the old generation (the reason for OpenConnections).
+      this.perIp.set(ip, this.perIp.get(ip)! - 1);
     }
   }
 
