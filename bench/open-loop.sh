@@ -26,6 +26,9 @@
 #   PROFILE=0 (1: the open-loop tracker runs under `node --cpu-prof`, and the report lists each stall of
 #   STALL_MS=20 ms or more with the frames that held the loop, from bench/cpuprofile-stalls.mjs; the
 #   profiler costs a little CPU, so compare latencies only between runs with the same PROFILE)
+#   NODE_FLAGS (extra node flags for the open-loop tracker, e.g. "--trace-gc", or
+#   "--import=$PWD/bench/heap-sampler.mjs" for a heap profile of what survives the scavenges)
+#   KEEP_LOG (a path: the open-loop tracker's output is kept as KEEP_LOG.<mode>, e.g. for --trace-gc)
 # needs: cc, wrk, taskset, curl, ss, node, 2+ cores; privtrak built (npm run build at the root).
 # writes: bench/results/open-loop-<UTC>.md, and prints it. Traffic: 127.0.0.1 only. Every step is bounded
 # in time (`timeout`); whatever it started is stopped on exit.
@@ -197,7 +200,7 @@ for mode in $MODES; do
 
   prof_flags=""
   (( PROFILE )) && { rm -rf "$RUN_DIR/prof"; prof_flags="--cpu-prof --cpu-prof-interval 1000 --cpu-prof-dir=$RUN_DIR/prof"; }
-  start_tracker "$ka" "$prof_flags"
+  start_tracker "$ka" "$prof_flags ${NODE_FLAGS:-}"
   [ "$mode" != udp ] && check_http
   # The scrape when the warm-up ends: resets the event-loop delay histogram, and is the GC baseline.
   ( sleep "$WARMUP"; scrape "$RUN_DIR/before.prom"; echo "$(cpu_ticks "$PID") $(stat_all) $(date +%s.%N)" > "$RUN_DIR/before.cpu" ) &
@@ -225,6 +228,7 @@ for mode in $MODES; do
   read -r c1 s1 w1 < <(echo "$(cpu_ticks "$PID") $(stat_all) $(date +%s.%N)")
   alive=$(kill -0 "$PID" 2>/dev/null && echo yes || echo "no (died)")
   stop_tracker
+  [ -n "${KEEP_LOG:-}" ] && cp "$RUN_DIR/log" "$KEEP_LOG.$mode"
   if (( PROFILE )); then
     # The main thread's profile is the first one Node writes (the SQLite sink's worker has its own).
     prof=$(ls "$RUN_DIR"/prof/*.cpuprofile 2>/dev/null | sort | head -1)

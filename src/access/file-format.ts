@@ -88,17 +88,55 @@ function* csvRows(text: string, path: string, columns: readonly string[], requir
   }
 }
 
+/** A line of the memo: its record, and the parse that last found it. */
+interface MemoLine<T> {
+  readonly record: T;
+  seen: number;
+}
+
+/** What a parse found against the one before it: records of new lines, and of lines gone. */
+export interface CsvChanges<T> {
+  readonly added: readonly T[];
+  readonly removed: readonly T[];
+  /** Distinct lines in the file now (the same line twice is one record). */
+  readonly lines: number;
+}
+
 /**
  * What the last parse of a CSV file made of each of its lines. The same line under the same
  * header is the same record, so a reload takes the record of every line it has seen before
  * instead of parsing and checking it again: a reload of 100,000 users where a few changed does a
- * Map lookup per line (~0.2 µs) instead of splitting, checking and building a record (~1 µs),
- * and keeps the registry's record objects (less garbage). Costs a Map of the file's lines.
+ * Map lookup per line (~0.2 µs) instead of splitting, checking and building a record (~1 µs).
+ *
+ * The memo is kept and updated in place, and a parse says what changed (`lastChanges`), so that
+ * a reload where a few lines changed allocates only for those lines. A reload used to build a new
+ * map of every line, and its caller a new map of every record: ~20 MB for 100,000 users that
+ * lived through the reload's seconds of slices, were promoted to the old generation, and brought
+ * the full mark-compacts that held announces for tens of milliseconds (BENCHMARKS.md, issue 14).
+ * One parse at a time per memo (the file source serializes them).
  */
 export class CsvLineMemo<T> {
   header: string | undefined;
-  byLine = new Map<string, T>();
+  byLine = new Map<string, MemoLine<T>>();
+  /** Parses so far: a line's `seen` is the number of the last parse that found it. */
+  private parses = 0;
+  /**
+   * What the last parse that succeeded changed against the memo before it; undefined when the
+   * memo had nothing to compare with (the first parse, or a new header: every line is new).
+   */
+  lastChanges: CsvChanges<T> | undefined;
+
+  nextParse(): number {
+    return ++this.parses;
+  }
 }
+
+/**
+ * A copy of a line that does not share the file's text. V8 makes a substring a view on the whole
+ * string, so a line kept in the memo, and every cell of its record (the passkey, say), would keep
+ * the text of the file it first appeared in alive: one whole file per reload that changed a line.
+ */
+const ownCopy = (line: string) => Buffer.from(line, 'utf8').toString('utf8');
 
 /** As convertInTurns over csvRows, taking the records of lines the memo holds; the memo then holds this file's lines. */
 async function csvRecordsInTurns<T>(
@@ -106,27 +144,56 @@ async function csvRecordsInTurns<T>(
 ): Promise<T[]> {
   const out: T[] = [];
   const slicer = new WorkSlicer();
+  const parse = memo.nextParse();
   let header: string[] | undefined;
   let headerLine = '';
-  let seen = new Map<string, T>();
-  const next = new Map<string, T>();
+  // The memo's lines, if they were read under the same header (else the same text may mean another record).
+  let known: Map<string, MemoLine<T>> | undefined;
+  const fresh = new Map<string, MemoLine<T>>();
+  const added: T[] = [];
+  let found = 0;
   for (const { at, line } of csvLines(text)) {
     if (header === undefined) {
       header = csvHeader(line, at, path, columns, required);
       headerLine = line;
-      // Another header (columns added, moved): the same text may now mean another record.
-      if (memo.header === line) seen = memo.byLine;
+      if (memo.header === line) known = memo.byLine;
       continue;
     }
-    let record = seen.get(line);
-    if (record === undefined) record = convertOne(csvRow(line, at, path, header), path, fn);
-    next.set(line, record);
-    out.push(record);
+    let entry = known?.get(line);
+    if (entry !== undefined) {
+      if (entry.seen !== parse) found++;
+      entry.seen = parse;
+    } else {
+      entry = fresh.get(line); // the same new line twice
+      if (entry === undefined) {
+        // The first parse may keep views of its text (the memo then holds that text once).
+        const own = known === undefined ? line : ownCopy(line);
+        entry = { record: convertOne(csvRow(own, at, path, header), path, fn), seen: parse };
+        fresh.set(own, entry);
+        added.push(entry.record);
+      }
+    }
+    out.push(entry.record);
     if (slicer.due()) await slicer.nextTurn();
   }
-  // Only a file that parsed whole replaces the memo (a bad file leaves it as it was).
+  // Only a file that parsed whole changes the memo (a bad file leaves it as it was: lines it
+  // marked as seen carry a parse number no later parse will have).
   memo.header = header === undefined ? undefined : headerLine;
-  memo.byLine = next;
+  if (known === undefined) {
+    memo.byLine = fresh;
+    memo.lastChanges = undefined;
+    return out;
+  }
+  const removed: T[] = [];
+  if (found < known.size) {
+    for (const [line, entry] of known) {
+      if (entry.seen === parse) continue;
+      removed.push(entry.record);
+      known.delete(line);
+    }
+  }
+  for (const [line, entry] of fresh) known.set(line, entry);
+  memo.lastChanges = { added, removed, lines: known.size };
   return out;
 }
 

@@ -20,7 +20,7 @@ import type { RegistrySource, RegistryUpdate } from './source.js';
 import { nodeFs, type DurableFs } from '../durable-fs.js';
 import type { RegistryStore } from './store.js';
 import type { TorrentRecord, UserRecord } from './records.js';
-import { CsvLineMemo, formatOf, formatTorrentsFile, formatUsersFile, parseTorrentsFileInTurns, parseUsersFileInTurns } from './file-format.js';
+import { CsvLineMemo, type CsvChanges, formatOf, formatTorrentsFile, formatUsersFile, parseTorrentsFileInTurns, parseUsersFileInTurns } from './file-format.js';
 import { WorkSlicer } from './work-slicer.js';
 
 export interface FileSourceOptions {
@@ -50,13 +50,40 @@ async function stamp(path: string): Promise<string> {
   }
 }
 
+/** A content handed to the registry as what changed since the one before. */
+interface ListChanges<T> {
+  /** Records added or changed. */
+  readonly changed: T[];
+  /** Keys no longer in the file. */
+  readonly removed: string[];
+}
+
+/** What a poll found: nothing new (neither field), the whole list, or what changed since the last poll. */
+interface PollResult<T> {
+  readonly records?: T[];
+  readonly changes?: ListChanges<T>;
+  readonly behind: boolean;
+}
+
 /**
  * One list file. `loaded` caches the latest content read or written; `delivered` is the stamp
  * of the content last handed to the registry, so a poll reports each new content exactly once.
+ *
+ * A reload where the line memo (file-format.ts) says which lines changed updates `loaded` in
+ * place and hands the registry only those (`lastChanges`), so neither side builds a new map of
+ * every record: that garbage, promoted during the reload's slices, was what brought full
+ * mark-compacts under load. Any other case (first load, new header, YAML, duplicate keys, a
+ * write of ours in between, a content the registry has not seen) takes the whole list, as before.
  */
 class ListFile<T> {
   private loaded: Loaded<T> | undefined;
   private delivered: string | undefined;
+  /** The stamp of the content the memo was last parsed from. */
+  private parsedStamp: string | undefined;
+  /** How `loaded` differs from the content of stamp `from`, when it was made from it in place. */
+  private lastChanges: (ListChanges<T> & { from: string; to: string }) | undefined;
+  /** sync() calls run one after another: the memo takes one parse at a time. */
+  private syncing: Promise<unknown> = Promise.resolve();
 
   constructor(
     readonly path: string,
@@ -64,17 +91,26 @@ class ListFile<T> {
     private readonly format: (records: T[]) => string,
     private readonly keyOf: (r: T) => string,
     private readonly fs: DurableFs,
+    /** What the last parse changed, when it knows (the CSV line memo's lastChanges). */
+    private readonly parseChanges: () => CsvChanges<T> | undefined = () => undefined,
   ) {}
+
+  private sync(missingOk: boolean): Promise<{ loaded: Loaded<T>; behind: boolean }> {
+    const run = this.syncing.then(() => this.syncNow(missingOk));
+    this.syncing = run.catch(() => undefined);
+    return run;
+  }
 
   /**
    * Re-reads the file if its stamp changed. `missingOk`: a missing file is empty; otherwise an error.
    * `behind`: the copy was kept because the file changed while it was read (RegistryUpdate.behind).
    */
-  private async sync(missingOk: boolean): Promise<{ loaded: Loaded<T>; behind: boolean }> {
+  private async syncNow(missingOk: boolean): Promise<{ loaded: Loaded<T>; behind: boolean }> {
     const before = await stamp(this.path);
     if (this.loaded !== undefined && before === this.loaded.stamp) return { loaded: this.loaded, behind: false };
     if (before === '') {
       if (!missingOk) throw new Error(`${this.path}: file missing (keeping the last good copy)`);
+      this.lastChanges = undefined;
       return { loaded: (this.loaded = { stamp: '', records: new Map() }), behind: false };
     }
     const text = await fsp.readFile(this.path, 'utf8');
@@ -83,25 +119,69 @@ class ListFile<T> {
       if (this.loaded === undefined) throw new Error(`${this.path}: changed while being read`);
       return { loaded: this.loaded, behind: true };
     }
-    // Parsed and indexed over several event-loop turns (the tracker serves meanwhile).
+    // Parsed over several event-loop turns (the tracker serves meanwhile).
     const startedFrom = this.loaded;
     const records = await this.parse(text, this.path);
+    const parsedFrom = this.parsedStamp;
+    this.parsedStamp = before;
+    const changes = this.parseChanges();
+    // A write() of ours landed while this was parsed: its content is newer than what was read.
+    if (this.loaded !== startedFrom) {
+      this.lastChanges = undefined;
+      return { loaded: this.loaded!, behind: false };
+    }
+    // The memo was last parsed from the content in use: change that in place.
+    if (changes !== undefined && startedFrom !== undefined && parsedFrom === startedFrom.stamp) {
+      const applied = this.applyInPlace(startedFrom.records, changes);
+      if (applied !== undefined) {
+        this.lastChanges = { ...applied, from: startedFrom.stamp, to: before };
+        return { loaded: (this.loaded = { stamp: before, records: startedFrom.records }), behind: false };
+      }
+    }
     const byKey = new Map<string, T>();
     const slicer = new WorkSlicer();
     for (const r of records) {
       byKey.set(this.keyOf(r), r);
       if (slicer.due()) await slicer.nextTurn();
     }
-    // A write() of ours landed while this was parsed: its content is newer than what was read.
-    if (this.loaded !== startedFrom) return { loaded: this.loaded!, behind: false };
+    if (this.loaded !== startedFrom) {
+      this.lastChanges = undefined;
+      return { loaded: this.loaded!, behind: false };
+    }
+    this.lastChanges = undefined;
     return { loaded: (this.loaded = { stamp: before, records: byKey }), behind: false };
   }
 
-  /** `records` if the content changed since the last poll, else undefined; `behind` as sync() says. */
-  async poll(missingOk: boolean): Promise<{ records: T[] | undefined; behind: boolean }> {
+  /**
+   * Applies a parse's changes to `map`, the records of the content it was parsed against. Returns
+   * what changed by key, or undefined if the result cannot be trusted to equal a fresh index of the
+   * file: two different lines with one key (the file's last would win; here the order is lost).
+   * `map` is then left for the caller to rebuild.
+   */
+  private applyInPlace(map: Map<string, T>, changes: CsvChanges<T>): ListChanges<T> | undefined {
+    const removed: string[] = [];
+    for (const r of changes.removed) {
+      const key = this.keyOf(r);
+      if (map.get(key) !== r) return undefined; // the key was held by another line: duplicates
+      map.delete(key);
+      removed.push(key);
+    }
+    for (const r of changes.added) map.set(this.keyOf(r), r);
+    // One record per key: as many keys as distinct lines, unless two lines share a key.
+    if (map.size !== changes.lines) return undefined;
+    return { changed: [...changes.added], removed: removed.filter((key) => !map.has(key)) };
+  }
+
+  /** `records` if the content changed since the last poll (or `changes`, what changed), else neither; `behind` as sync() says. */
+  async poll(missingOk: boolean): Promise<PollResult<T>> {
     const { loaded, behind } = await this.sync(missingOk);
-    if (loaded.stamp === this.delivered && this.delivered !== undefined) return { records: undefined, behind };
+    if (loaded.stamp === this.delivered && this.delivered !== undefined) return { behind };
+    const previous = this.delivered;
     this.delivered = loaded.stamp;
+    const c = this.lastChanges;
+    if (c !== undefined && previous !== undefined && c.from === previous && c.to === loaded.stamp) {
+      return { changes: { changed: c.changed, removed: c.removed }, behind };
+    }
     return { records: [...loaded.records.values()], behind };
   }
 
@@ -174,8 +254,10 @@ export class FileSource implements RegistrySource, RegistryStore {
     // Each file keeps what its last parse made of each CSV line: a reload parses only new lines.
     const userLines = new CsvLineMemo<UserRecord>();
     const torrentLines = new CsvLineMemo<TorrentRecord>();
-    this.users = u === '' ? undefined : new ListFile(u, (text, p) => parseUsersFileInTurns(text, formatOf(u), p, userLines), (r) => formatUsersFile(r, formatOf(u)), (r) => r.passkey, fs);
-    this.torrents = t === '' ? undefined : new ListFile(t, (text, p) => parseTorrentsFileInTurns(text, formatOf(t), p, torrentLines), (r) => formatTorrentsFile(r, formatOf(t)), (r) => r.key, fs);
+    this.users = u === '' ? undefined : new ListFile(u, (text, p) => parseUsersFileInTurns(text, formatOf(u), p, userLines), (r) => formatUsersFile(r, formatOf(u)), (r) => r.passkey, fs,
+      () => userLines.lastChanges);
+    this.torrents = t === '' ? undefined : new ListFile(t, (text, p) => parseTorrentsFileInTurns(text, formatOf(t), p, torrentLines), (r) => formatTorrentsFile(r, formatOf(t)), (r) => r.key, fs,
+      () => torrentLines.lastChanges);
   }
 
   /** Files that are missing at start-up count as empty, so a new site can start before its first `users add`. */
@@ -194,6 +276,15 @@ export class FileSource implements RegistrySource, RegistryStore {
     if (t.status === 'rejected') throw t.reason;
     if (u.value?.records !== undefined) update.allUsers = u.value.records;
     if (t.value?.records !== undefined) update.allTorrents = t.value.records;
+    // A reload where a few lines changed hands over only those (ListFile).
+    if (u.value?.changes !== undefined) {
+      update.users = u.value.changes.changed;
+      update.removedUsers = u.value.changes.removed;
+    }
+    if (t.value?.changes !== undefined) {
+      update.torrents = t.value.changes.changed;
+      update.removedTorrents = t.value.changes.removed;
+    }
     if (u.value?.behind === true || t.value?.behind === true) update.behind = true;
     return update;
   }

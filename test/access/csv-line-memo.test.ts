@@ -2,6 +2,8 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { CsvLineMemo, RegistryFileError, parseTorrentsFile, parseTorrentsFileInTurns, parseUsersFile, parseUsersFileInTurns } from '../../src/access/file-format.js';
 import type { UserRecord } from '../../src/access/records.js';
+import v8 from 'node:v8';
+import { runInNewContext } from 'node:vm';
 
 const pk = (i: number) => `a${i.toString(16).padStart(31, '0')}`;
 
@@ -36,6 +38,17 @@ describe('CSV line memo (reloads parse only new lines)', () => {
         }
       }
       if (round > 0) assert.ok(reused > data.length * 0.8 && reused < data.length, `round ${round}: ${reused} of ${data.length} reused`);
+      // What the memo says changed turns the last file's records into this one's.
+      if (round === 0) assert.equal(memo.lastChanges, undefined, 'nothing to compare the first parse with');
+      else {
+        const changes = memo.lastChanges!;
+        const kept = new Set(previous.values());
+        for (const r of changes.removed) assert.ok(kept.delete(r), 'a removed record was one of the last file\'s');
+        for (const r of changes.added) kept.add(r);
+        assert.deepEqual(new Set(got), kept, `round ${round}: the last records, less the removed, plus the added`);
+        assert.equal(changes.lines, new Set(data).size);
+        assert.ok(changes.added.length > 0 && changes.added.length < data.length / 5, `round ${round}: ${changes.added.length} added`);
+      }
       previous = new Map(data.map((l, i) => [l, got[i]!]));
       // Edit: flip some users, remove some, add some, duplicate one, a comment and a blank line.
       lines = lines.filter(() => rand() > 0.03).map((l) => {
@@ -54,6 +67,50 @@ describe('CSV line memo (reloads parse only new lines)', () => {
     const b = await parseUsersFileInTurns(`passkey,can_leech,enabled\n${pk(1)},true,false\n`, 'csv', 'u.csv', memo);
     assert.deepEqual([a[0]!.enabled, a[0]!.canLeech], [true, false]);
     assert.deepEqual([b[0]!.enabled, b[0]!.canLeech], [false, true]);
+    assert.equal(memo.lastChanges, undefined, 'a new header: no changes to report, every line is new');
+    assert.equal(memo.byLine.size, 1);
+  });
+
+  it('says which lines came and went, once per distinct line, and a bad file in between changes nothing', async () => {
+    const memo = new CsvLineMemo<UserRecord>();
+    const head = 'passkey,site_id,enabled\n';
+    const first = await parseUsersFileInTurns(`${head}${pk(1)},1,true\n${pk(2)},2,true\n${pk(3)},3,true\n`, 'csv', 'u.csv', memo);
+    await assert.rejects(parseUsersFileInTurns(`${head}${pk(1)},1,true\nbad,2,true\n`, 'csv', 'u.csv', memo), RegistryFileError);
+    // User 2 changed (its old line goes, a new one comes), user 3 left, user 4 came, and user 1's line is there twice.
+    const text = `${head}${pk(1)},1,true\n${pk(2)},2,false\n${pk(4)},4,true\n${pk(1)},1,true\n${pk(4)},4,true\n`;
+    const got = await parseUsersFileInTurns(text, 'csv', 'u.csv', memo);
+    assert.deepEqual(got, parseUsersFile(text, 'csv', 'u.csv'));
+    const changes = memo.lastChanges!;
+    assert.deepEqual(changes.added.map((u) => u.passkey), [pk(2), pk(4)], 'each new line once, in file order');
+    assert.deepEqual(changes.removed, [first[1], first[2]], 'the records of the lines gone');
+    assert.equal(changes.lines, 3);
+    assert.equal(got[0], first[0]);
+    assert.equal(got[3], first[0]);
+    assert.equal(got[2], got[4], 'the same new line twice is one record');
+    // Nothing changed: nothing to report.
+    await parseUsersFileInTurns(text, 'csv', 'u.csv', memo);
+    assert.deepEqual([memo.lastChanges!.added.length, memo.lastChanges!.removed.length, memo.lastChanges!.lines], [0, 0, 3]);
+  });
+
+  it('keeps a new line as a string of its own: reloads do not keep their whole file text alive', async () => {
+    v8.setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const memo = new CsvLineMemo<UserRecord>();
+    const body = Array.from({ length: 20_000 }, (_, i) => `${pk(i)},${i}`).join('\n');
+    await parseUsersFileInTurns(`passkey,site_id\n${body}\n`, 'csv', 'u.csv', memo);
+    gc();
+    const start = process.memoryUsage().heapUsed;
+    // Twenty reloads of a ~0.8 MB file, each with one new line: a line kept as a view of its
+    // text would keep all twenty texts (16 MB).
+    let added = '';
+    for (let round = 0; round < 20; round++) {
+      added += `${pk(100_000 + round)},${round}\n`;
+      await parseUsersFileInTurns(`passkey,site_id\n${body}\n${added}`, 'csv', 'u.csv', memo);
+    }
+    gc();
+    const grown = (process.memoryUsage().heapUsed - start) / 2 ** 20;
+    assert.equal(memo.byLine.size, 20_020);
+    assert.ok(grown < 6, `the heap grew ${grown.toFixed(1)} MB over twenty reloads`);
   });
 
   it('a bad file is refused whole, naming its line, and leaves the memo as it was; the torrents file takes the same path', async () => {
