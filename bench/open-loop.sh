@@ -20,8 +20,8 @@
 #   CONNS=64 (HTTP connections, closed and open loop) UDP_WINDOW=64 (closed loop) PASSKEYS=2000
 #   IH_POOL=1000 PEER_POOL=100000 NUMWANT=50 POISSON=0 (a seed: Poisson arrivals instead of even spacing)
 #   REGISTRY_TOUCH=120 (every that many seconds of the open-loop run the users file is replaced by a copy
-#   with one user changed, as a site's export job would, so the tracker reloads all 100,000 users while it
-#   serves; 0 = never)
+#   with one user changed, as a site's export job would, so the tracker reads all 100,000 lines while it
+#   serves, and applies the one that changed; 0 = never)
 #   RATE (unset: half the closed-loop maximum; a number: that offered rate, to compare builds at one load)
 #   PROFILE=0 (1: the open-loop tracker runs under `node --cpu-prof`, and the report lists each stall of
 #   STALL_MS=20 ms or more with the frames that held the loop, from bench/cpuprofile-stalls.mjs; the
@@ -206,7 +206,7 @@ for mode in $MODES; do
   ( sleep "$WARMUP"; scrape "$RUN_DIR/before.prom"; echo "$(cpu_ticks "$PID") $(stat_all) $(date +%s.%N)" > "$RUN_DIR/before.cpu" ) &
   SCRAPER=$!
   # The site's export job: a new users file every REGISTRY_TOUCH s (one user's site_id changed, so the
-  # content differs), written aside and renamed over the old one; the tracker's poll reloads it whole.
+  # content differs), written aside and renamed over the old one; the tracker's poll reads all of it and applies the line that changed.
   if (( REGISTRY_TOUCH > 0 )); then
     ( n=0; users="$RUN_DIR/registry/users.csv"
       while sleep "$REGISTRY_TOUCH"; do
@@ -244,7 +244,9 @@ for mode in $MODES; do
     printf "%.0f%% / %.0f%%", tr / el * 100, (all - tr) / el * 100 }')
   lag="$(ms "$(metric "$RUN_DIR/after.prom" privtrak_nodejs_eventloop_lag_p50_seconds)") / $(ms "$(metric "$RUN_DIR/after.prom" privtrak_nodejs_eventloop_lag_p99_seconds)") / $(ms "$(metric "$RUN_DIR/after.prom" privtrak_nodejs_eventloop_lag_max_seconds)")"
   errs="$(get errors) / $(get timeouts) / $(get dropped)"
-  full_reloads=$(awk '/^privtrak_registry_refreshes_total\{kind="full"\}/ {v[FILENAME] = $2} END {print v[ARGV[2]] - v[ARGV[1]]}' "$RUN_DIR/before.prom" "$RUN_DIR/after.prom")
+  # Reloads of the users file: whole ("full"), or applied as the lines that changed ("incremental").
+  reloads_of() { awk -v k="$1" '$1 == "privtrak_registry_refreshes_total{kind=\""k"\"}" {v[FILENAME] = $2} END {print v[ARGV[2]] - v[ARGV[1]]}' "$RUN_DIR/before.prom" "$RUN_DIR/after.prom"; }
+  full_reloads="$(reloads_of full) / $(reloads_of incremental)"
   ROW[$mode]="| $mode | ${MAX[$mode]} | $rate | $(get rate) | $(us_ms p50_us) | $(us_ms p99_us) | $(us_ms p999_us) | $(us_ms max_us) | $(get late) | $errs | $lag | $(gc_pauses "$RUN_DIR/before.prom" "$RUN_DIR/after.prom") | $full_reloads | $(us_ms slip_max_us) | $cpu | $alive |"
   LINES[$mode]=$(cat "$RUN_DIR/ol.out")
 done
@@ -260,7 +262,7 @@ OUT="results/open-loop-$STAMP.md"
   echo "Latency is from each announce's scheduled send time (no coordinated omission). Late starts: announces that found no free connection when due (the wait is in their latency). Errors / timeouts / dropped: error replies and connection errors / no answer within 5 s / over the cap on outstanding announces."
   echo "Event-loop delay: the tracker's \`privtrak_nodejs_eventloop_lag_*\` over the measured run (prom-client samples it with a 10 ms timer, so an idle loop reads about 10 ms: the excess over 10 ms is the delay). GC pauses: \`privtrak_nodejs_gc_duration_seconds\` by kind, count and total over the measured run. Driver slip: how late the driver itself sent an announce that had a free connection (its own scheduling; more than a few ms means the load core was busy and the run is suspect). CPU: the tracker's share of one core / everything else on the machine (the load generator included)."
   echo
-  echo "| mode | max/s (closed loop) | offered/s | achieved/s | p50 ms | p99 ms | p99.9 ms | max ms | late starts | errors / timeouts / dropped | event-loop delay p50 / p99 / max ms | GC pauses (count, total) | registry reloads (100,000 users) | driver slip max ms | CPU tracker / rest | tracker alive |"
+  echo "| mode | max/s (closed loop) | offered/s | achieved/s | p50 ms | p99 ms | p99.9 ms | max ms | late starts | errors / timeouts / dropped | event-loop delay p50 / p99 / max ms | GC pauses (count, total) | registry reloads, whole / as changes (100,000 users) | driver slip max ms | CPU tracker / rest | tracker alive |"
   echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
   for mode in $MODES; do echo "${ROW[$mode]}"; done
   echo

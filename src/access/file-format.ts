@@ -11,6 +11,7 @@
  * magnitude faster than YAML. Values never need quoting, so quoted CSV fields are refused.
  */
 import { parse } from 'yaml';
+import { isAscii } from 'node:buffer';
 import { WorkSlicer } from './work-slicer.js';
 import { RecordError, torrentFromRow, torrentToJson, userFromRow, userToJson, type TorrentRecord, type UserRecord } from './records.js';
 
@@ -57,6 +58,30 @@ function* csvLines(text: string): Generator<{ at: number; line: string }> {
     yield { at, line };
   }
 }
+
+/**
+ * csvLines over the file's bytes: each line becomes a string of its own, and the file is never
+ * one string. A 5 MB users file read as text was a 5 MB string in V8's large-object space, which
+ * is old generation from birth: one per reload, on the way to the next full mark-compact. A
+ * Buffer lives outside the heap, and a line's string is young and dies young unless the memo
+ * keeps it. ASCII files (passkeys, hashes, numbers) are sliced as latin1, the fastest decode.
+ */
+function* csvBufferLines(buf: Buffer): Generator<{ at: number; line: string }> {
+  const ascii = isAscii(buf);
+  let at = 0;
+  for (let start = 0; start <= buf.length; ) {
+    let end = buf.indexOf(NEWLINE, start);
+    if (end < 0) end = buf.length;
+    at++;
+    const stop = end > start && buf[end - 1] === CARRIAGE_RETURN ? end - 1 : end;
+    const line = buf.toString(ascii ? 'latin1' : 'utf8', start, stop);
+    start = end + 1;
+    if (line.trim() === '' || line.startsWith('#')) continue;
+    yield { at, line };
+  }
+}
+const NEWLINE = 0x0a;
+const CARRIAGE_RETURN = 0x0d;
 
 function csvCells(line: string, at: number, path: string): string[] {
   if (line.includes('"')) throw new RegistryFileError(path, `line ${at}`, 'quoted fields are not supported (values never need quotes)');
@@ -140,7 +165,7 @@ const ownCopy = (line: string) => Buffer.from(line, 'utf8').toString('utf8');
 
 /** As convertInTurns over csvRows, taking the records of lines the memo holds; the memo then holds this file's lines. */
 async function csvRecordsInTurns<T>(
-  text: string, path: string, columns: readonly string[], required: string, fn: (r: Record<string, unknown>) => T, memo: CsvLineMemo<T>,
+  text: string | Buffer, path: string, columns: readonly string[], required: string, fn: (r: Record<string, unknown>) => T, memo: CsvLineMemo<T>,
 ): Promise<T[]> {
   const out: T[] = [];
   const slicer = new WorkSlicer();
@@ -152,7 +177,9 @@ async function csvRecordsInTurns<T>(
   const fresh = new Map<string, MemoLine<T>>();
   const added: T[] = [];
   let found = 0;
-  for (const { at, line } of csvLines(text)) {
+  // Lines of a Buffer are strings of their own; lines of a text are views of it (ownCopy).
+  const views = typeof text === 'string';
+  for (const { at, line } of views ? csvLines(text) : csvBufferLines(text)) {
     if (header === undefined) {
       header = csvHeader(line, at, path, columns, required);
       headerLine = line;
@@ -167,7 +194,7 @@ async function csvRecordsInTurns<T>(
       entry = fresh.get(line); // the same new line twice
       if (entry === undefined) {
         // The first parse may keep views of its text (the memo then holds that text once).
-        const own = known === undefined ? line : ownCopy(line);
+        const own = known === undefined || !views ? line : ownCopy(line);
         entry = { record: convertOne(csvRow(own, at, path, header), path, fn), seen: parse };
         fresh.set(own, entry);
         added.push(entry.record);
@@ -293,14 +320,14 @@ export function parseTorrentsFile(text: string, format: FileFormat, path: string
  * parseUsersFile spread over event-loop turns (for a tracker that serves meanwhile). With a memo,
  * a CSV file's lines seen in the last parse are not parsed again (CsvLineMemo).
  */
-export function parseUsersFileInTurns(text: string, format: FileFormat, path: string, memo?: CsvLineMemo<UserRecord>): Promise<UserRecord[]> {
+export function parseUsersFileInTurns(text: string | Buffer, format: FileFormat, path: string, memo?: CsvLineMemo<UserRecord>): Promise<UserRecord[]> {
   if (format === 'csv' && memo !== undefined) return csvRecordsInTurns(text, path, USER_COLUMNS, 'passkey', userFromRow, memo);
-  return convertInTurns(rowsOf(text, format, path, USER_COLUMNS, 'passkey'), path, userFromRow);
+  return convertInTurns(rowsOf(String(text), format, path, USER_COLUMNS, 'passkey'), path, userFromRow);
 }
 
-export function parseTorrentsFileInTurns(text: string, format: FileFormat, path: string, memo?: CsvLineMemo<TorrentRecord>): Promise<TorrentRecord[]> {
+export function parseTorrentsFileInTurns(text: string | Buffer, format: FileFormat, path: string, memo?: CsvLineMemo<TorrentRecord>): Promise<TorrentRecord[]> {
   if (format === 'csv' && memo !== undefined) return csvRecordsInTurns(text, path, TORRENT_COLUMNS, 'info_hash', torrentFromRow, memo);
-  return convertInTurns(rowsOf(text, format, path, TORRENT_COLUMNS, 'info_hash'), path, torrentFromRow);
+  return convertInTurns(rowsOf(String(text), format, path, TORRENT_COLUMNS, 'info_hash'), path, torrentFromRow);
 }
 
 const cell = (v: unknown) => (v === null || v === undefined ? '' : String(v));

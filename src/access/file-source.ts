@@ -87,7 +87,7 @@ class ListFile<T> {
 
   constructor(
     readonly path: string,
-    private readonly parse: (text: string, path: string) => Promise<T[]>,
+    private readonly parse: (bytes: Buffer, path: string) => Promise<T[]>,
     private readonly format: (records: T[]) => string,
     private readonly keyOf: (r: T) => string,
     private readonly fs: DurableFs,
@@ -113,7 +113,8 @@ class ListFile<T> {
       this.lastChanges = undefined;
       return { loaded: (this.loaded = { stamp: '', records: new Map() }), behind: false };
     }
-    const text = await fsp.readFile(this.path, 'utf8');
+    // Bytes, not text: a CSV parse takes them line by line (file-format.ts csvBufferLines).
+    const text = await fsp.readFile(this.path);
     // Written to while we read: keep what we had; the next poll takes it once it is still.
     if ((await stamp(this.path)) !== before) {
       if (this.loaded === undefined) throw new Error(`${this.path}: changed while being read`);

@@ -92,6 +92,21 @@ describe('CSV line memo (reloads parse only new lines)', () => {
     assert.deepEqual([memo.lastChanges!.added.length, memo.lastChanges!.removed.length, memo.lastChanges!.lines], [0, 0, 3]);
   });
 
+  it('reads a file\'s bytes as its text: CRLF, blank and comment lines, UTF-8 and ASCII files alike', async () => {
+    for (const comment of ['# ascii only', '# naïve, ünïcödé']) {
+      const text = `passkey,site_id,enabled\r\n${comment}\r\n${pk(1)},1,true\r\n\r\n${pk(2)},2,false\r\n   \n${pk(3)},3,true`;
+      const memo = new CsvLineMemo<UserRecord>();
+      const got = await parseUsersFileInTurns(Buffer.from(text, 'utf8'), 'csv', 'u.csv', memo);
+      assert.deepEqual(got, parseUsersFile(text, 'csv', 'u.csv'), comment);
+      assert.equal(got.length, 3);
+      const again = await parseUsersFileInTurns(Buffer.from(text.replace(`${pk(2)},2,false`, `${pk(2)},2,true`), 'utf8'), 'csv', 'u.csv', memo);
+      assert.deepEqual(memo.lastChanges!.added.map((u) => [u.passkey, u.enabled]), [[pk(2), true]]);
+      assert.equal(again[0], got[0], 'an unchanged line keeps its record');
+    }
+    await assert.rejects(parseUsersFileInTurns(Buffer.from('passkey,site_id\n\nnope,1\n'), 'csv', 'u.csv', new CsvLineMemo<UserRecord>()),
+      (err: unknown) => err instanceof RegistryFileError && /line 3/.test(err.message), 'line numbers count every line');
+  });
+
   it('keeps a new line as a string of its own: reloads do not keep their whole file text alive', async () => {
     v8.setFlagsFromString('--expose-gc');
     const gc = runInNewContext('gc') as () => void;
