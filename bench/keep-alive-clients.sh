@@ -66,7 +66,7 @@ prehooks:
   - name: privtrak
     options: {journal_dir: "$RUN_DIR/journal", sink: {name: sqlite, path: "$RUN_DIR/privtrak.sqlite"}}
 YAML
-  taskset -c 0 node ../dist/src/cli/main.js serve --config "$RUN_DIR/pt.yaml" >"$RUN_DIR/log" 2>&1 &
+  taskset -c 0 node $PT_NODE_FLAGS ../dist/src/cli/main.js serve --config "$RUN_DIR/pt.yaml" >"$RUN_DIR/log" 2>&1 &
   PID=$!
   for _ in $(seq 300); do
     kill -0 "$PID" 2>/dev/null || break

@@ -81,9 +81,9 @@ start_tracker() { # $1 name -> PID; returns 1 if it did not come up
   rm -rf "$RUN_DIR/journal" "$RUN_DIR"/privtrak.sqlite*
   case "$1" in
     privtrak) pt_config bare > "$RUN_DIR/pt.yaml"
-      node "$PRIVTRAK_DIR/dist/src/cli/main.js" serve --config "$RUN_DIR/pt.yaml" >"$RUN_DIR/log" 2>&1 & ;;
+      node $PT_NODE_FLAGS "$PRIVTRAK_DIR/dist/src/cli/main.js" serve --config "$RUN_DIR/pt.yaml" >"$RUN_DIR/log" 2>&1 & ;;
     privtrak+chain) pt_config chain > "$RUN_DIR/pt.yaml"
-      node "$PRIVTRAK_DIR/dist/src/cli/main.js" serve --config "$RUN_DIR/pt.yaml" >"$RUN_DIR/log" 2>&1 & ;;
+      node $PT_NODE_FLAGS "$PRIVTRAK_DIR/dist/src/cli/main.js" serve --config "$RUN_DIR/pt.yaml" >"$RUN_DIR/log" 2>&1 & ;;
     opentracker)
       opentracker -i 127.0.0.1 -p "$PORT" -P "$PORT" -w whitelist.txt -d "$PWD/results" -u nobody >"$RUN_DIR/log" 2>&1 & ;;
     bittorrent-tracker) node bt-tracker.mjs "$PORT" >"$RUN_DIR/log" 2>&1 & ;;

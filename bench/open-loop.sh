@@ -117,7 +117,7 @@ start_tracker() { # $1 keep_alive, $2 extra node flags (optional) -> sets PID
   rm -rf "$RUN_DIR/journal" "$RUN_DIR"/privtrak.sqlite* "$RUN_DIR/user-key.secret"
   pt_config "$1" > "$RUN_DIR/pt.yaml"
   # shellcheck disable=SC2086 # $2 is a list of flags
-  taskset -c 0 node ${2:-} ../dist/src/cli/main.js serve --config "$RUN_DIR/pt.yaml" >"$RUN_DIR/log" 2>&1 &
+  taskset -c 0 node $PT_NODE_FLAGS ${2:-} ../dist/src/cli/main.js serve --config "$RUN_DIR/pt.yaml" >"$RUN_DIR/log" 2>&1 &
   PID=$!
   for _ in $(seq 300); do # the registry takes a few seconds to load
     kill -0 "$PID" 2>/dev/null || break

@@ -149,15 +149,15 @@ start_tracker() { # $1 name, $2 keep_alive (true|false) -> sets PID; returns 1 i
   rm -rf "$RUN_DIR/journal" "$RUN_DIR"/privtrak.sqlite*
   case "$1" in
     privtrak) pt_config "$2" no > "$RUN_DIR/pt.yaml"
-      taskset -c 0 node ../dist/src/cli/main.js serve --config "$RUN_DIR/pt.yaml" >"$RUN_DIR/log" 2>&1 & ;;
+      taskset -c 0 node $PT_NODE_FLAGS ../dist/src/cli/main.js serve --config "$RUN_DIR/pt.yaml" >"$RUN_DIR/log" 2>&1 & ;;
     privtrak-pk) pt_config "$2" no > "$RUN_DIR/pt.yaml"
-      taskset -c 0 node ../dist/src/cli/main.js serve --config "$RUN_DIR/pt.yaml" >"$RUN_DIR/log" 2>&1 & ;;
+      taskset -c 0 node $PT_NODE_FLAGS ../dist/src/cli/main.js serve --config "$RUN_DIR/pt.yaml" >"$RUN_DIR/log" 2>&1 & ;;
     privtrak+chain) pt_config "$2" chain > "$RUN_DIR/pt.yaml"
-      taskset -c 0 node ../dist/src/cli/main.js serve --config "$RUN_DIR/pt.yaml" >"$RUN_DIR/log" 2>&1 & ;;
+      taskset -c 0 node $PT_NODE_FLAGS ../dist/src/cli/main.js serve --config "$RUN_DIR/pt.yaml" >"$RUN_DIR/log" 2>&1 & ;;
     privtrak+mw) pt_config "$2" yes > "$RUN_DIR/pt.yaml"
-      taskset -c 0 node ../dist/src/cli/main.js serve --config "$RUN_DIR/pt.yaml" >"$RUN_DIR/log" 2>&1 & ;;
+      taskset -c 0 node $PT_NODE_FLAGS ../dist/src/cli/main.js serve --config "$RUN_DIR/pt.yaml" >"$RUN_DIR/log" 2>&1 & ;;
     before-pk|before+mw) pt_config "$2" "$([ "$1" = before+mw ] && echo yes || echo no)" > "$RUN_DIR/pt.yaml"
-      taskset -c 0 node "$BENCH_BEFORE/dist/src/cli/main.js" serve --config "$RUN_DIR/pt.yaml" >"$RUN_DIR/log" 2>&1 & ;;
+      taskset -c 0 node $PT_NODE_FLAGS "$BENCH_BEFORE/dist/src/cli/main.js" serve --config "$RUN_DIR/pt.yaml" >"$RUN_DIR/log" 2>&1 & ;;
     opentracker)
       taskset -c 0 opentracker -i 127.0.0.1 -p "$PORT" -P "$PORT" -w whitelist.txt -d "$PWD/results" -u nobody >"$RUN_DIR/log" 2>&1 & ;;
     bittorrent-tracker) taskset -c 0 node bt-tracker.mjs "$PORT" >"$RUN_DIR/log" 2>&1 & ;;
@@ -297,8 +297,8 @@ side_by_side() {
   pt_config "$ka" no > "$RUN_DIR/side-a.yaml"
   (PORT=$pb; pt_config "$ka" yes) > "$RUN_DIR/side-b.yaml"
   wait_quiet
-  taskset -c 0 node ../dist/src/cli/main.js serve --config "$RUN_DIR/side-a.yaml" >"$RUN_DIR/log-a" 2>&1 & a=$!
-  taskset -c 0 node ../dist/src/cli/main.js serve --config "$RUN_DIR/side-b.yaml" >"$RUN_DIR/log-b" 2>&1 & b=$!
+  taskset -c 0 node $PT_NODE_FLAGS ../dist/src/cli/main.js serve --config "$RUN_DIR/side-a.yaml" >"$RUN_DIR/log-a" 2>&1 & a=$!
+  taskset -c 0 node $PT_NODE_FLAGS ../dist/src/cli/main.js serve --config "$RUN_DIR/side-b.yaml" >"$RUN_DIR/log-b" 2>&1 & b=$!
   for _ in $(seq 100); do
     ss -Htlnu "( sport = :$pa )" | grep -q . && ss -Htlnu "( sport = :$pb )" | grep -q . && break
     sleep 0.1
@@ -348,7 +348,7 @@ done
 # Optional: the cost of the privtrak hook (needs a passkey: /<passkey>/announce, BEP 41 URL data on UDP).
 if [ "$BENCH_MIDDLEWARE" = 1 ]; then
   pt_config false yes > "$RUN_DIR/check.yaml"
-  if node ../dist/src/cli/main.js check-config --config "$RUN_DIR/check.yaml" >/dev/null 2>&1; then
+  if node $PT_NODE_FLAGS ../dist/src/cli/main.js check-config --config "$RUN_DIR/check.yaml" >/dev/null 2>&1; then
     echo "measuring privtrak with the privtrak hook (SQLite sink)" >&2
     export PASSKEY=$PASSKEY_MW UDP_PASSKEY=$PASSKEY_MW
     # The bare tracker again, with the same passkey load (route /<passkey>/announce, BEP 41 URL

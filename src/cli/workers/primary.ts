@@ -18,6 +18,7 @@ import { randomBytes } from 'node:crypto';
 import type { Server } from 'node:http';
 import type { Config } from '../../config/schema.js';
 import { createLogger } from '../../log.js';
+import { logYoungGeneration } from '../young-generation.js';
 import { packageVersion } from '../../metrics/build-info.js';
 import { startMetricsServer } from '../../metrics/server.js';
 import { createStatusRoutes } from '../../metrics/status-page.js';
@@ -120,6 +121,7 @@ export async function runPrimary(config: Config, n: number): Promise<number> {
         if (!started && slots.every((x) => x.ready)) {
           started = true;
           logger.info({ version: packageVersion(), workers: n }, 'privtrak started');
+          logYoungGeneration(logger); // the workers run with the primary's flags and NODE_OPTIONS
         }
       });
       worker.on('exit', (code, signal) => onExit(s, worker, code, signal));
