@@ -80,8 +80,8 @@ cc -O2 -Wall -o bin/udp-load udp-load.c
 RUN_DIR=$(mktemp -d)
 PID="" SCRAPER="" TOUCHER=""
 cleanup() {
-  [ -n "$SCRAPER" ] && { pkill -P "$SCRAPER" 2>/dev/null; kill "$SCRAPER" 2>/dev/null; }
-  [ -n "$TOUCHER" ] && { pkill -P "$TOUCHER" 2>/dev/null; kill "$TOUCHER" 2>/dev/null; }
+  [ -n "$SCRAPER" ] && { pkill -P "$SCRAPER" 2>/dev/null || true; kill "$SCRAPER" 2>/dev/null || true; }
+  [ -n "$TOUCHER" ] && { pkill -P "$TOUCHER" 2>/dev/null || true; kill "$TOUCHER" 2>/dev/null || true; }
   [ -n "$PID" ] && kill "$PID" 2>/dev/null && sleep 0.5 && kill -9 "$PID" 2>/dev/null
   rm -rf "$RUN_DIR"
 }
@@ -222,7 +222,10 @@ for mode in $MODES; do
   timeout $((DURATION + WARMUP + 30)) taskset -c 1 bin/open-loop "$mode" 127.0.0.1 "$PORT" "$rate" "$DURATION" "${opts[@]}" \
     > "$RUN_DIR/ol.out" 2> "$RUN_DIR/ol.err" || { cat "$RUN_DIR/ol.err" >&2; die "the open-loop driver failed ($mode)"; }
   wait "$SCRAPER" 2>/dev/null || true; SCRAPER=""
-  if [ -n "$TOUCHER" ]; then pkill -P "$TOUCHER" 2>/dev/null; kill "$TOUCHER" 2>/dev/null; wait "$TOUCHER" 2>/dev/null || true; TOUCHER=""; fi
+  # `|| true` on each: killing the toucher's sleep ends its loop, so the toucher may be gone before the
+  # kill, and under `set -e` a failed kill ended this script here, results unwritten and the tracker
+  # left running (the "SIGTERM from outside" of earlier sessions: the "Terminated" was that sleep's).
+  if [ -n "$TOUCHER" ]; then pkill -P "$TOUCHER" 2>/dev/null || true; kill "$TOUCHER" 2>/dev/null || true; wait "$TOUCHER" 2>/dev/null || true; TOUCHER=""; fi
   scrape "$RUN_DIR/after.prom"
   read -r c0 s0 w0 < "$RUN_DIR/before.cpu"
   read -r c1 s1 w1 < <(echo "$(cpu_ticks "$PID") $(stat_all) $(date +%s.%N)")
