@@ -1,26 +1,19 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createSocket } from 'node:dgram';
 import { connect } from 'node:net';
 import { get, escapeBytes } from '../support/http-client.js';
-import { freePort, startTracker, waitExit } from '../support/tracker-process.js';
+import { freePort, startTracker, waitExit, withConfig } from '../support/tracker-process.js';
 import { privtrakOptionsSchema } from '../../src/middleware/privtrak/options.js';
 import { hashedPasskeyKey } from '../../src/accounting/user-key.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const MAIN = join(ROOT, 'dist', 'src', 'cli', 'main.js');
 
-function withConfig(yaml: string): { path: string; cleanup: () => void } {
-  const dir = mkdtempSync(join(tmpdir(), 'privtrak-cli-'));
-  const path = join(dir, 'config.yaml');
-  writeFileSync(path, yaml);
-  return { path, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
-}
 
 describe('privtrak CLI', () => {
   it('serves HTTP and UDP from a config file, with the default private chain, and exits 0 on SIGTERM within seconds', async () => {

@@ -1,23 +1,16 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { RECOMMENDED_SEMI_SPACE_MB, logYoungGeneration, semiSpaceSizeMb, youngGenerationNote } from '../../src/cli/young-generation.js';
 import { waitUntil } from '../e2e/clients.js';
-import { startTracker, waitExit } from '../support/tracker-process.js';
+import { startTracker, waitExit, withConfig } from '../support/tracker-process.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 
-function withConfig(yaml: string): { path: string; cleanup: () => void } {
-  const dir = mkdtempSync(join(tmpdir(), 'privtrak-young-'));
-  const path = join(dir, 'config.yaml');
-  writeFileSync(path, yaml);
-  return { path, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
-}
 
 describe('V8 young generation (src/cli/young-generation.ts)', () => {
   it('reads --max-semi-space-size from the flags and NODE_OPTIONS, the command line winning', () => {

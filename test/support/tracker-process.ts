@@ -2,11 +2,21 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { createSocket } from 'node:dgram';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 export const MAIN = join(ROOT, 'dist', 'src', 'cli', 'main.js');
+
+/** A config file in a directory of its own (the tracker's working directory in these tests); cleanup removes both. */
+export function withConfig(yaml: string): { path: string; cleanup: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), 'privtrak-cli-'));
+  const path = join(dir, 'config.yaml');
+  writeFileSync(path, yaml);
+  return { path, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
 
 /** A TCP port that was free a moment ago (bind 0, read, close). */
 export function freePort(): Promise<number> {
