@@ -8,8 +8,8 @@
  * scavenge came every ~0.2 s, and anything that lived a little longer (a reply waiting for its
  * journal commit, requests queued behind a registry reload's slice) was promoted. With 32 MB the
  * scavenges come half as often, much less is promoted, and the full collections that made the
- * 99.9th percentile were gone from the runs in BENCHMARKS.md (issue 14, point 1). The price is at
- * most 32 MB more memory, once, whatever the number of peers.
+ * 99.9th percentile were rarer in the runs in BENCHMARKS.md (issue 14, point 1). The price is
+ * ~30 MB more memory (measured), once, whatever the number of peers.
  *
  * V8 reads the size when the heap is created, so it cannot be set from here: it must be on the
  * node command line or in NODE_OPTIONS. This module only reads what was given, for the log line at
