@@ -80,7 +80,7 @@ export function unpackPeer(buf: Buffer, offset: number, family: AddressFamily): 
  * from their numeric address with plain stores: per-peer Buffer#copy (or a byte loop over
  * 6-byte Buffers) was the top item of the announce profile (BENCHMARKS.md).
  */
-export function writePeers(peers: readonly Peer[], out: Buffer, pos: number): number {
+export function writePeers(peers: readonly Peer[], out: Uint8Array, pos: number): number {
   for (let i = 0; i < peers.length; i++) {
     const p = peers[i]!;
     if (p.family === 4) {

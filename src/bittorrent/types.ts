@@ -3,6 +3,7 @@
  * what storage keeps. Binary identifiers (info_hash, peer_id) are always raw
  * 20-byte Buffers; they are never decoded as text.
  */
+import type { PeerList } from './peer-list.js';
 
 export type AnnounceEvent = 'none' | 'started' | 'completed' | 'stopped';
 
@@ -46,9 +47,9 @@ export interface AnnounceResponse {
   minInterval: number;
   complete: number;
   incomplete: number;
-  /** Peers of the same address family as the announcer. */
-  ipv4Peers: Peer[];
-  ipv6Peers: Peer[];
+  /** Peers of the same address family as the announcer (a store's are packed, peer-list.ts). */
+  ipv4Peers: PeerList;
+  ipv6Peers: PeerList;
   /** Optional BEP 3 `warning message`. */
   warning?: string;
 }

@@ -11,8 +11,8 @@
  *                 | 92 i32 num_want | 96 u16 port                                                           (98 bytes + BEP 41 options)
  *   scrape req    0 u64 connection_id | 8 u32 action=2 | 12 u32 transaction_id | 16 info_hash[20] × n
  */
-import type { AnnounceEvent, Peer, ScrapeCounts } from './types.js';
-import { writePeers } from './ip.js';
+import type { AnnounceEvent, ScrapeCounts } from './types.js';
+import type { PeerList } from './peer-list.js';
 import { eventFromUdp } from './sanitize.js';
 import { ClientError } from './errors.js';
 
@@ -157,18 +157,15 @@ export function encodeConnectResponse(transactionId: number, connectionId: Buffe
 
 /** Announce response; `peers` are already packed (6 bytes IPv4 or 18 bytes IPv6 each). */
 export function encodeAnnounceResponse(
-  transactionId: number, interval: number, leechers: number, seeders: number, peers: readonly Peer[],
+  transactionId: number, interval: number, leechers: number, seeders: number, peers: PeerList,
 ): Buffer {
-  let size = 20;
-  // By family, not compact.length: a stored peer builds its compact view only when asked.
-  for (let i = 0; i < peers.length; i++) size += peers[i]!.family === 4 ? 6 : 18;
-  const out = Buffer.allocUnsafe(size);
+  const out = Buffer.allocUnsafe(20 + peers.compactLength);
   out.writeUInt32BE(ACTION_ANNOUNCE, 0);
   out.writeUInt32BE(transactionId, 4);
   out.writeUInt32BE(interval, 8);
   out.writeUInt32BE(Math.min(leechers, 0xffffffff), 12);
   out.writeUInt32BE(Math.min(seeders, 0xffffffff), 16);
-  writePeers(peers, out, 20);
+  peers.writeCompact(out, 20);
   return out;
 }
 

@@ -5,6 +5,7 @@
  * built-in swarm hook the last post-hook, as in chihaya.
  */
 import type { AnnounceRequest, AnnounceResponse, ScrapeRequest, ScrapeResponse } from '../bittorrent/types.js';
+import { NO_PEERS } from '../bittorrent/peer-list.js';
 import type { Hook } from './hook.js';
 import type { RequestContext } from './context.js';
 
@@ -58,8 +59,8 @@ export class HookChain {
       minInterval: this.options.minAnnounceInterval,
       complete: 0,
       incomplete: 0,
-      ipv4Peers: EMPTY,
-      ipv6Peers: EMPTY,
+      ipv4Peers: NO_PEERS,
+      ipv6Peers: NO_PEERS,
     };
     return runFrom(this.preHooks, 0, announceStep, ctx, req, resp);
   }
@@ -106,5 +107,3 @@ export class HookChain {
   }
 }
 
-// Frozen so a hook that pushes instead of assigning fails loudly rather than leaking peers across requests.
-const EMPTY = Object.freeze([]) as unknown as never[];

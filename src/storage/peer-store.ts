@@ -4,6 +4,7 @@
  * and per address family: an IPv4 announcer is only given IPv4 peers and vice versa.
  */
 import type { AddressFamily, Peer, ScrapeCounts, SwarmRole } from '../bittorrent/types.js';
+import type { PeerList } from '../bittorrent/peer-list.js';
 
 export type Maybe<T> = T | Promise<T>;
 
@@ -38,7 +39,8 @@ export interface PeerStore {
 }
 
 export interface AnnounceView {
-  readonly peers: Peer[];
+  /** Packed by the stores: no object per peer (peer-list.ts). */
+  readonly peers: PeerList;
   readonly complete: number;
   readonly incomplete: number;
 }

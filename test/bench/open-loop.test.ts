@@ -17,6 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { decodeRequest, encodeAnnounceResponse, encodeConnectResponse } from '../../src/bittorrent/udp-codec.js';
 import { decodeQuery } from '../../src/bittorrent/query.js';
 import { encode } from '../../src/bittorrent/bencode.js';
+import { NO_PEERS } from '../../src/bittorrent/peer-list.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const SOURCE = join(ROOT, 'bench', 'open-loop.c');
@@ -60,7 +61,7 @@ function udpServer(seen: Seen): Promise<{ port: number; close(): void }> {
     }
     seen.passkeys.add(pk);
     notePair(seen, req.peerId.toString('latin1'), req.infoHash);
-    const reply = encodeAnnounceResponse(req.transactionId, 1800, 1, 1, []);
+    const reply = encodeAnnounceResponse(req.transactionId, 1800, 1, 1, NO_PEERS);
     const send = () => sock.send(reply, from.port, from.address);
     if (++seen.announces === STALLED_REQUEST) setTimeout(send, STALL_MS); else send();
   });

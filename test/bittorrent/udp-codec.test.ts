@@ -6,6 +6,7 @@ import {
 } from '../../src/bittorrent/udp-codec.js';
 import { udpSamples } from '../support/samples.js';
 import { makePeer } from '../../src/bittorrent/ip.js';
+import { ArrayPeerList } from '../../src/bittorrent/peer-list.js';
 
 const IH = '91d1ae120d9d8fb67e02686f792e403e56ce7ff3';
 
@@ -123,7 +124,7 @@ describe('udp codec: malformed input', () => {
 describe('udp codec: responses', () => {
   it('writes announce, scrape and error responses byte for byte', () => {
     const peers = [makePeer(Buffer.alloc(20), '127.0.0.1', 0x1ae1)];
-    assert.equal(encodeAnnounceResponse(0xabcdef01, 1800, 3, 4, peers).toString('hex'), '00000001abcdef010000070800000003000000047f0000011ae1');
+    assert.equal(encodeAnnounceResponse(0xabcdef01, 1800, 3, 4, new ArrayPeerList(peers)).toString('hex'), '00000001abcdef010000070800000003000000047f0000011ae1');
     assert.equal(encodeScrapeResponse(5, [{ counts: { complete: 1, downloaded: 2, incomplete: 3 } }]).toString('hex'), '0000000200000005000000010000000200000003');
     assert.equal(encodeErrorResponse(6, 'no').toString('hex'), '00000003000000066e6f');
   });

@@ -9,6 +9,7 @@ import type { AnnounceRequest } from '../../src/bittorrent/types.js';
 import { buildHook } from '../../src/middleware/hook-factories.js';
 import { createVarIntervalHook } from '../../src/middleware/varinterval/varinterval-hook.js';
 import { ConfigError } from '../../src/config/errors.js';
+import { NO_PEERS } from '../../src/bittorrent/peer-list.js';
 
 const req: AnnounceRequest = {
   infoHash: Buffer.alloc(20), peer: makePeer(Buffer.alloc(20, 0x41), '127.0.0.1', 1), event: 'none',
@@ -101,7 +102,7 @@ describe('hook registry and varinterval', () => {
   it('adds 1..max_increase_delta seconds to a share of responses', () => {
     const values = [0.1, 0.5];
     const h = createVarIntervalHook({ modify_response_probability: 0.2, max_increase_delta: 60 }, deps, 'p', () => values.shift() ?? 0.9);
-    const resp = { interval: 100, minInterval: 50, complete: 0, incomplete: 0, ipv4Peers: [], ipv6Peers: [] };
+    const resp = { interval: 100, minInterval: 50, complete: 0, incomplete: 0, ipv4Peers: NO_PEERS, ipv6Peers: NO_PEERS };
     h.handleAnnounce(createContext({}, {}), req, resp);
     assert.deepEqual([resp.interval, resp.minInterval], [131, 81]);
     h.handleAnnounce(createContext({}, {}), req, resp);

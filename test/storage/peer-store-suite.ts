@@ -15,7 +15,7 @@ export function peer(n: number, ip = '10.0.0.1', port = 1000 + n): Peer {
 
 /** The peers an announce of `announcer` as `role` is given. */
 async function peersOf(store: PeerStore, ih: Buffer, announcer: Peer, role: SwarmRole, numWant: number): Promise<Peer[]> {
-  return (await store.announceView(ih, announcer, role, numWant)).peers;
+  return [...(await store.announceView(ih, announcer, role, numWant)).peers];
 }
 
 /** The counts an announce of `announcer` as `role` is given. */

@@ -9,6 +9,7 @@ import type { AnnounceRequest, AnnounceResponse } from '../../src/bittorrent/typ
 import type { HookDeps } from '../../src/middleware/hook.js';
 import { MemoryPeerStore } from '../../src/storage/memory/memory-store.js';
 import { ManualClock } from '../../src/clock.js';
+import { NO_PEERS } from '../../src/bittorrent/peer-list.js';
 
 /** A source whose next refresh returns whatever the test queued (or throws `failWith`). */
 export class FixedSource implements RegistrySource {
@@ -61,5 +62,5 @@ export function announceReq(over: Partial<AnnounceRequest> & { peerIdText?: stri
 }
 
 export function emptyResponse(): AnnounceResponse {
-  return { interval: 1800, minInterval: 900, complete: 0, incomplete: 0, ipv4Peers: [], ipv6Peers: [] };
+  return { interval: 1800, minInterval: 900, complete: 0, incomplete: 0, ipv4Peers: NO_PEERS, ipv6Peers: NO_PEERS };
 }

@@ -15,6 +15,7 @@ import { makePeer } from '../../src/bittorrent/ip.js';
 import type { AnnounceEvent, AnnounceRequest, AnnounceResponse } from '../../src/bittorrent/types.js';
 import type { DeltaSink } from '../../src/sinks/sink.js';
 import { UserKeys } from '../../src/accounting/user-key.js';
+import { NO_PEERS } from '../../src/bittorrent/peer-list.js';
 
 /** The user-key secret of hooks made here (a fixed one: tests compute the same keys). */
 export const TEST_SECRET = Buffer.alloc(32, 0x5e);
@@ -64,7 +65,7 @@ export function req(peer: string, uploaded: number, downloaded: number, left: nu
   };
 }
 
-export const resp = (): AnnounceResponse => ({ interval: 1, minInterval: 1, complete: 0, incomplete: 0, ipv4Peers: [], ipv6Peers: [] });
+export const resp = (): AnnounceResponse => ({ interval: 1, minInterval: 1, complete: 0, incomplete: 0, ipv4Peers: NO_PEERS, ipv6Peers: NO_PEERS });
 
 /** Replies the hook is holding until its journal write (the commit group of the current turn). */
 let inFlight: Promise<void>[] = [];

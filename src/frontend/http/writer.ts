@@ -1,28 +1,27 @@
 /**
  * Bencoded bodies for HTTP responses, and the HTTP/1.1 framing around them.
- * The compact announce body is assembled from pre-packed peers with one allocation.
+ * The compact announce body is one allocation: the peer lists write their compact forms into it.
  */
 import type { AnnounceRequest, AnnounceResponse, Peer, ScrapeResponse } from '../../bittorrent/types.js';
 import { encode, type BValue } from '../../bittorrent/bencode.js';
-import { writePeers } from '../../bittorrent/ip.js';
 
 /** BEP 3/23/7 announce body. Keys are written in bencode's sorted order. */
 export function writeAnnounceBody(req: AnnounceRequest, resp: AnnounceResponse): Buffer {
   if (!req.compact) return writeDictionaryModel(req, resp);
   const v4 = resp.ipv4Peers;
   const v6 = resp.ipv6Peers;
-  const head = `d8:completei${resp.complete}e10:incompletei${resp.incomplete}e8:intervali${resp.interval}e12:min intervali${resp.minInterval}e5:peers${v4.length * 6}:`;
-  const mid = v6.length > 0 ? `6:peers6${v6.length * 18}:` : '';
+  const head = `d8:completei${resp.complete}e10:incompletei${resp.incomplete}e8:intervali${resp.interval}e12:min intervali${resp.minInterval}e5:peers${v4.compactLength}:`;
+  const mid = v6.length > 0 ? `6:peers6${v6.compactLength}:` : '';
   const warning = resp.warning === undefined ? '' : `15:warning message${Buffer.byteLength(resp.warning)}:${resp.warning}`;
   const headLen = head.length;
   const midLen = mid.length;
   const warnLen = Buffer.byteLength(warning);
-  const out = Buffer.allocUnsafe(headLen + v4.length * 6 + midLen + v6.length * 18 + warnLen + 1);
+  const out = Buffer.allocUnsafe(headLen + v4.compactLength + midLen + v6.compactLength + warnLen + 1);
   let pos = out.write(head, 0, 'latin1');
-  pos = writePeers(v4, out, pos);
+  pos = v4.writeCompact(out, pos);
   if (midLen > 0) {
     pos += out.write(mid, pos, 'latin1');
-    pos = writePeers(v6, out, pos);
+    pos = v6.writeCompact(out, pos);
   }
   if (warnLen > 0) pos += out.write(warning, pos, 'utf8');
   out[pos] = 0x65; // 'e'

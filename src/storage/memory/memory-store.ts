@@ -11,7 +11,7 @@ import type { AddressFamily, Peer, ScrapeCounts, SwarmRole } from '../../bittorr
 import type { AnnounceView, PeerStore } from '../peer-store.js';
 import type { Clock } from '../../clock.js';
 import { PeerTable, STRIDE4, STRIDE6, packId } from './peer-table.js';
-import { PackedPeer } from './packed-peer.js';
+import { NO_PEERS, PackedPeerList, packedStride, type PeerList } from '../../bittorrent/peer-list.js';
 import { GcPass, type GcSwarm, type GcTarget } from './gc-pass.js';
 import { BlockPool } from './block-pool.js';
 
@@ -121,7 +121,7 @@ export class MemoryPeerStore implements PeerStore, GcTarget {
   }
 
   announceView(infoHash: Buffer, announcer: Peer, role: SwarmRole, numWant: number): AnnounceView {
-    let peers: Peer[] = [];
+    let peers = NO_PEERS;
     let complete = 0;
     let incomplete = 0;
     const swarm = this.swarms.get(infoHash.toString('latin1'));
@@ -209,16 +209,11 @@ function leechersOf(swarm: Swarm): number {
   return (swarm.v4 === null ? 0 : swarm.v4.size - swarm.v4.seeders) + (swarm.v6 === null ? 0 : swarm.v6.size - swarm.v6.seeders);
 }
 
-/** The reply's peers: one Buffer for all their bytes, one small object each (packed-peer.ts). */
-function replyPeers(table: PeerTable, rows: Int32Array, n: number, family: AddressFamily): Peer[] {
-  const peers: Peer[] = new Array<Peer>(n);
-  if (n === 0) return peers;
-  const per = family === 4 ? 26 : 38;
+/** The reply's peers, copied out of the table into one Buffer the reply owns (peer-list.ts). */
+function replyPeers(table: PeerTable, rows: Int32Array, n: number, family: AddressFamily): PeerList {
+  if (n === 0) return NO_PEERS;
+  const per = packedStride(family);
   const bytes = Buffer.allocUnsafe(n * per);
-  for (let i = 0; i < n; i++) {
-    const row = rows[i]!;
-    table.writeRow(row, bytes, i * per);
-    peers[i] = new PackedPeer(bytes, i * per, family, table.portOf(row), family === 4 ? table.ipv4Of(row) : 0);
-  }
-  return peers;
+  for (let i = 0; i < n; i++) table.writeRow(rows[i]!, bytes, i * per);
+  return new PackedPeerList(bytes, family);
 }

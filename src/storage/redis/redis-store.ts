@@ -11,7 +11,7 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Peer, ScrapeCounts, SwarmRole } from '../../bittorrent/types.js';
-import { unpackPeer } from '../../bittorrent/ip.js';
+import { PackedPeerList } from '../../bittorrent/peer-list.js';
 import { ClientError } from '../../bittorrent/errors.js';
 import type { Logger } from 'pino';
 import type { Clock } from '../../clock.js';
@@ -28,8 +28,6 @@ const ROLE: Record<SwarmRole, string> = { seeder: 's', leecher: 'l', gone: 'g' }
 const FAMILY = { 4: '4', 6: '6' } as const;
 /** Fields before the peers in a pt_counted reply. */
 const COUNTED_HEAD = 11;
-/** Bytes of one peer in a reply's peer string: peer_id (20) then the compact peer of the family. */
-const PEER_STRIDE = { 4: 20 + 6, 6: 20 + 18 } as const;
 
 export const DEFAULT_BASELINE_LIFETIME_MS = 7 * 24 * 3600_000;
 
@@ -45,25 +43,13 @@ function redactUrl(url: string): string {
   return url.replace(/\/\/([^@/]*)@/, (_m, auth: string) => `//${auth.includes(':') ? `${auth.slice(0, auth.indexOf(':'))}:***` : auth}@`);
 }
 
-/** A peer from its stored form (field = peer_id, value = compact). */
-function storedPeer(id: Buffer, compact: Buffer): Peer {
-  const family = compact.length === 6 ? 4 : 6;
-  const { ip, port } = unpackPeer(compact, 0, family);
-  return { id, ip, port, family, compact, ipv4: family === 4 ? compact.readUInt32BE(0) : 0 };
-}
-
 /**
  * The view of a reply: counts first, then at index `head` one string of <peer_id 20><compact>
- * pairs, all of the announcer's family (one reply element, whatever the peer count).
+ * pairs, all of the announcer's family (one reply element, whatever the peer count). The reply's
+ * Buffer is the list's own: no object per peer (peer-list.ts).
  */
 function viewOf(reply: unknown[], head: number, family: 4 | 6): AnnounceView {
-  const peers: Peer[] = [];
-  const packed = reply[head] as Buffer;
-  const stride = PEER_STRIDE[family];
-  for (let at = 0; at + stride <= packed.length; at += stride) {
-    peers.push(storedPeer(packed.subarray(at, at + 20), packed.subarray(at + 20, at + stride)));
-  }
-  return { peers, complete: Number(reply[0]), incomplete: Number(reply[1]) };
+  return { peers: new PackedPeerList(reply[head] as Buffer, family), complete: Number(reply[0]), incomplete: Number(reply[1]) };
 }
 
 export interface RedisPeerStoreOptions {

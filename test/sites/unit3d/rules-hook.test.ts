@@ -15,6 +15,7 @@ import { PeerExtras } from '../../../src/sites/peer-extras.js';
 import { RequestStats } from '../../../src/sites/unit3d/request-stats.js';
 import { Unit3dRulesHook } from '../../../src/sites/unit3d/rules-hook.js';
 import { Unit3dState } from '../../../src/sites/unit3d/state.js';
+import { NO_PEERS } from '../../../src/bittorrent/peer-list.js';
 
 const LIFETIME = 31 * 60_000;
 const PASSKEY = 'a'.repeat(32);
@@ -40,7 +41,7 @@ function setup() {
     state, extras, stats: new RequestStats(0), prometheus: new Registry(), now: () => now,
     unregistered: { noteUnregistered: (userId, ih) => notes.push([userId, ih.toString('hex')]) },
   });
-  const resp = (): AnnounceResponse => ({ interval: 1, minInterval: 1, complete: 0, incomplete: 0, ipv4Peers: [], ipv6Peers: [] });
+  const resp = (): AnnounceResponse => ({ interval: 1, minInterval: 1, complete: 0, incomplete: 0, ipv4Peers: NO_PEERS, ipv6Peers: NO_PEERS });
   const announce = (passkey: string, ih: Buffer, peerId: string, o: { event?: AnnounceEvent; left?: number; agent?: string; udp?: boolean } = {}) => {
     const req: AnnounceRequest = {
       infoHash: ih, peer: makePeer(Buffer.from(peerId), '192.0.2.9', 6881), event: o.event ?? 'none', uploaded: 0, downloaded: 0,

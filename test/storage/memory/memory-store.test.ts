@@ -21,8 +21,8 @@ describe('MemoryPeerStore (packed)', () => {
     store.putSeeder(ih(1), v4);
     store.putLeecher(ih(1), v6);
     assert.deepEqual(store.stats(), { swarms: 1, seeders: 1, leechers: 1 }, 'one peer_id, two families: two peers');
-    const got4 = store.announceView(ih(1), peer(9, '10.9.9.9'), 'leecher', 50).peers;
-    const got6 = store.announceView(ih(1), peer(9, '2001:db8::9'), 'leecher', 50).peers;
+    const got4 = [...store.announceView(ih(1), peer(9, '10.9.9.9'), 'leecher', 50).peers];
+    const got6 = [...store.announceView(ih(1), peer(9, '2001:db8::9'), 'leecher', 50).peers];
     assert.equal(got4.length, 1);
     assert.equal(got6.length, 1);
     for (const [got, want] of [[got4[0]!, v4], [got6[0]!, v6]] as const) {
@@ -36,13 +36,13 @@ describe('MemoryPeerStore (packed)', () => {
     // Deleting the IPv4 peer leaves the IPv6 one with the same peer_id.
     store.deleteSeeder(ih(1), v4);
     assert.deepEqual(store.scrapeSwarm(ih(1)), { complete: 0, incomplete: 1, downloaded: 0 });
-    assert.equal(store.announceView(ih(1), peer(9, '2001:db8::9'), 'seeder', 50).peers.length, 1);
+    assert.equal([...store.announceView(ih(1), peer(9, '2001:db8::9'), 'seeder', 50).peers].length, 1);
   });
 
   it('hands out copies: a reply does not change when the swarm does', () => {
     const store = new MemoryPeerStore(new ManualClock(T0));
     store.putSeeder(ih(1), peer(1, '10.0.0.1', 1001));
-    const [got] = store.announceView(ih(1), peer(2), 'leecher', 50).peers;
+    const [got] = [...store.announceView(ih(1), peer(2), 'leecher', 50).peers];
     store.deleteSeeder(ih(1), peer(1));
     store.putSeeder(ih(1), peer(3, '10.0.0.3', 1003)); // reuses the row
     assert.equal(idOf(got!), idOf(peer(1)));
@@ -69,7 +69,7 @@ describe('MemoryPeerStore (packed)', () => {
             const want = [...model].filter(([k]) => k.startsWith(`${sw}|${family}|`));
             const wantSeeders = want.filter(([, s]) => s).map(([k]) => Number(k.split('|')[2])).sort((a, b) => a - b);
             const wantLeechers = want.filter(([, s]) => !s).map(([k]) => Number(k.split('|')[2])).sort((a, b) => a - b);
-            const got = store.announceView(ih(sw), peerOf(9999, family), 'leecher', 10_000).peers;
+            const got = [...store.announceView(ih(sw), peerOf(9999, family), 'leecher', 10_000).peers];
             const nums = got.map((p) => Number(idOf(p).slice(8)));
             assert.deepEqual(nums.slice(0, wantSeeders.length).sort((a, b) => a - b), wantSeeders, `seed ${seed} step ${step}: seeders first`);
             assert.deepEqual(nums.slice(wantSeeders.length).sort((a, b) => a - b), wantLeechers, `seed ${seed} step ${step}: leechers`);
@@ -112,7 +112,7 @@ describe('MemoryPeerStore (packed)', () => {
     const seen = new Set<string>();
     const firsts = new Set<string>();
     for (let k = 0; k < 400; k++) {
-      const got = store.announceView(ih(1), peer(5000), 'leecher', 50).peers;
+      const got = [...store.announceView(ih(1), peer(5000), 'leecher', 50).peers];
       assert.equal(got.length, 50);
       for (const p of got) seen.add(idOf(p));
       firsts.add(idOf(got[0]!));
@@ -122,7 +122,7 @@ describe('MemoryPeerStore (packed)', () => {
     assert.ok(firsts.size > 200, `${firsts.size} distinct first peers`);
     // A seeder gets leechers only, all of them over enough announces too.
     const leechers = new Set<string>();
-    for (let k = 0; k < 300; k++) for (const p of store.announceView(ih(1), peer(5001), 'seeder', 50).peers) leechers.add(idOf(p));
+    for (let k = 0; k < 300; k++) for (const p of [...store.announceView(ih(1), peer(5001), 'seeder', 50).peers]) leechers.add(idOf(p));
     assert.equal(leechers.size, 500);
   });
 
@@ -149,7 +149,7 @@ describe('MemoryPeerStore (packed)', () => {
       store.putLeecher(ih(steps % 50), peer(N + steps));
     }
     assert.ok(steps >= N / 1000, `${steps} steps for ${N} rows`);
-    const live = () => new Set(Array.from({ length: 50 }, (_, s) => store.announceView(ih(s), peer(N * 2), 'leecher', N).peers.map(idOf)).flat());
+    const live = () => new Set(Array.from({ length: 50 }, (_, s) => [...store.announceView(ih(s), peer(N * 2), 'leecher', N).peers].map(idOf)).flat());
     const after = live();
     for (const n of refreshed) assert.ok(after.has(idOf(peer(n))), `refreshed peer ${n} survives`);
     for (let k = 1; k <= steps; k++) assert.ok(after.has(idOf(peer(N + k))), `peer ${N + k} added during the pass survives`);

@@ -42,12 +42,12 @@ describe('Redis store: the view\'s peers', () => {
       // numWant above the list: all 11 others, each once, as stored.
       const whole = await s.announceView(ih, leechers[3]!, 'leecher', 50);
       assert.equal(whole.peers.length, 11);
-      assert.deepEqual(new Set(whole.peers.map(key)), new Set(leechers.filter((_, i) => i !== 3).map(key)));
-      assert.ok(whole.peers.every((p) => p.family === family));
+      assert.deepEqual(new Set([...whole.peers].map(key)), new Set(leechers.filter((_, i) => i !== 3).map(key)));
+      assert.ok([...whole.peers].every((p) => p.family === family));
       // numWant below it: exactly numWant distinct others, never the announcer.
       for (let round = 0; round < 10; round++) {
         const part = await s.announceView(ih, leechers[0]!, 'leecher', 5);
-        const got = part.peers.map(key);
+        const got = [...part.peers].map(key);
         assert.equal(got.length, 5);
         assert.equal(new Set(got).size, 5, 'no peer twice');
         assert.ok(got.every((k) => all.has(k) && k !== key(leechers[0]!)));
@@ -55,7 +55,7 @@ describe('Redis store: the view\'s peers', () => {
       // Exactly as many as wanted, the announcer among them (size = numWant + 1): the others.
       const exact = await s.announceView(ih, leechers[5]!, 'leecher', 11);
       assert.equal(exact.peers.length, 11);
-      assert.ok(!exact.peers.some((p) => p.id.equals(leechers[5]!.id)));
+      assert.ok(![...exact.peers].some((p) => p.id.equals(leechers[5]!.id)));
     });
   }
 
@@ -66,12 +66,12 @@ describe('Redis store: the view\'s peers', () => {
     for (let i = 0; i < 4; i++) await s.putSeeder(ih, peer(i, '10.0.0.9', 3000 + i));
     const moved = peer(2, '10.9.9.9', 4444);
     const view = await s.announceView(ih, moved, 'leecher', 50);
-    assert.deepEqual(view.peers.map((p) => p.id.toString('latin1')).sort(), [0, 1, 3].map((i) => peer(i).id.toString('latin1')).sort());
+    assert.deepEqual([...view.peers].map((p) => p.id.toString('latin1')).sort(), [0, 1, 3].map((i) => peer(i).id.toString('latin1')).sort());
     // A leecher gets seeders first, then leechers, up to numWant.
     await s.putLeecher(ih, peer(10, '10.0.0.9', 3010));
     const view2 = await s.announceView(ih, peer(11, '10.0.0.9', 3011), 'leecher', 5);
     assert.equal(view2.peers.length, 5);
-    assert.deepEqual(view2.peers.slice(0, 4).map((p) => p.port).sort(), [3000, 3001, 3002, 3003]);
-    assert.equal(view2.peers[4]!.port, 3010);
+    assert.deepEqual([...view2.peers].slice(0, 4).map((p) => p.port).sort(), [3000, 3001, 3002, 3003]);
+    assert.equal(view2.peers.at(4)!.port, 3010);
   });
 });

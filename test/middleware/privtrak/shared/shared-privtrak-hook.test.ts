@@ -33,6 +33,7 @@ import { ConfigError } from '../../../../src/config/errors.js';
 import { PASSKEY_A, TEST_SECRET, keyOf, req } from '../../../support/hook-driver.js';
 import { deletePrefix, freshPrefix, redisUrlOrSkip } from '../../../support/redis.js';
 import { MemorySink } from '../../../support/memory-sink.js';
+import { ArrayPeerList } from '../../../../src/bittorrent/peer-list.js';
 
 const OTHER = makePeer(Buffer.from('-XX0000-otherpeer000'), '10.1.2.3', 51413);
 
@@ -42,7 +43,7 @@ class SharedDouble extends MemoryPeerStore implements SharedAccounting {
   readonly calls: CountedAnnounce[] = [];
   busy = false;
   baselineLifetimeMs = 0;
-  readonly view: AnnounceView = { peers: [OTHER], complete: 7, incomplete: 3 };
+  readonly view: AnnounceView = { peers: new ArrayPeerList([OTHER]), complete: 7, incomplete: 3 };
   constructor(readonly keyPrefix: string, readonly client: Redis) {
     super(new ManualClock(Date.now()));
   }
@@ -124,7 +125,7 @@ describe('privtrak hook, shared mode (wiring)', () => {
     assert.deepEqual([d.deltaUp, d.deltaDown, d.creditUp, d.creditDown, d.seedTime, d.leechTime, d.snatch, d.flags, d.baseline], [0, 0, 0, 0, 0, 0, false, 0, null]);
     // The reply comes from the view of the atomic step.
     assert.equal(ctx.swarmView, s.store.view);
-    assert.deepEqual([response.complete, response.incomplete, response.ipv4Peers], [7, 3, [OTHER]]);
+    assert.deepEqual([response.complete, response.incomplete, [...response.ipv4Peers]], [7, 3, [OTHER]]);
     await s.chain.afterAnnounce(ctx, r, response);
     assert.deepEqual(s.store.scrapeSwarm(r.infoHash), { complete: 0, incomplete: 0, downloaded: 0 }, 'the swarm hook did not touch the store');
     const deltas = await s.prometheus.getSingleMetric('privtrak_deltas_total')!.get();
