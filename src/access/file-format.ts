@@ -42,39 +42,27 @@ function rowsOf(text: string, format: FileFormat, path: string, columns: readonl
 
 /**
  * The lines of a CSV file that hold something (not blank, not a # comment), without a trailing \r.
- * One at a time with indexOf, not text.split: splitting 100,000 lines at once held the event
- * loop for tens of milliseconds before the first slice of a reload (work-slicer.ts).
+ * One at a time with indexOf, not split: splitting 100,000 lines at once held the event loop for
+ * tens of milliseconds before the first slice of a reload (work-slicer.ts).
+ *
+ * Over bytes (a file as read), each line becomes a string of its own and the file is never one
+ * string: a 5 MB users file read as text was a 5 MB string in V8's large-object space, which is
+ * old generation from birth, one per reload, on the way to the next full mark-compact. A Buffer
+ * lives outside the heap, and a line's string is young and dies young unless the memo keeps it.
+ * ASCII files (passkeys, hashes, numbers) are decoded as latin1, the fastest decode. Over a
+ * text (tests, tools), lines are slices of it.
  */
-function* csvLines(text: string): Generator<{ at: number; line: string }> {
+function* csvLines(text: string | Buffer): Generator<{ at: number; line: string }> {
+  const bytes = typeof text === 'string' ? undefined : text;
+  const decoding = bytes !== undefined && isAscii(bytes) ? 'latin1' : 'utf8';
   let at = 0;
   for (let start = 0; start <= text.length; ) {
-    let end = text.indexOf('\n', start);
+    let end = bytes !== undefined ? bytes.indexOf(NEWLINE, start) : (text as string).indexOf('\n', start);
     if (end < 0) end = text.length;
     at++;
-    let line = text.slice(start, end);
-    start = end + 1;
-    if (line.endsWith('\r')) line = line.slice(0, -1);
-    if (line.trim() === '' || line.startsWith('#')) continue;
-    yield { at, line };
-  }
-}
-
-/**
- * csvLines over the file's bytes: each line becomes a string of its own, and the file is never
- * one string. A 5 MB users file read as text was a 5 MB string in V8's large-object space, which
- * is old generation from birth: one per reload, on the way to the next full mark-compact. A
- * Buffer lives outside the heap, and a line's string is young and dies young unless the memo
- * keeps it. ASCII files (passkeys, hashes, numbers) are sliced as latin1, the fastest decode.
- */
-function* csvBufferLines(buf: Buffer): Generator<{ at: number; line: string }> {
-  const ascii = isAscii(buf);
-  let at = 0;
-  for (let start = 0; start <= buf.length; ) {
-    let end = buf.indexOf(NEWLINE, start);
-    if (end < 0) end = buf.length;
-    at++;
-    const stop = end > start && buf[end - 1] === CARRIAGE_RETURN ? end - 1 : end;
-    const line = buf.toString(ascii ? 'latin1' : 'utf8', start, stop);
+    const last = end > start ? (bytes !== undefined ? bytes[end - 1] : (text as string).charCodeAt(end - 1)) : -1;
+    const stop = last === CARRIAGE_RETURN ? end - 1 : end;
+    const line = bytes !== undefined ? bytes.toString(decoding, start, stop) : (text as string).slice(start, stop);
     start = end + 1;
     if (line.trim() === '' || line.startsWith('#')) continue;
     yield { at, line };
@@ -179,7 +167,7 @@ async function csvRecordsInTurns<T>(
   let found = 0;
   // Lines of a Buffer are strings of their own; lines of a text are views of it (ownCopy).
   const views = typeof text === 'string';
-  for (const { at, line } of views ? csvLines(text) : csvBufferLines(text)) {
+  for (const { at, line } of csvLines(text)) {
     if (header === undefined) {
       header = csvHeader(line, at, path, columns, required);
       headerLine = line;

@@ -53,7 +53,7 @@ async function stamp(path: string): Promise<string> {
 /** A content handed to the registry as what changed since the one before. */
 interface ListChanges<T> {
   /** Records added or changed. */
-  readonly changed: T[];
+  readonly changed: readonly T[];
   /** Keys no longer in the file. */
   readonly removed: string[];
 }
@@ -108,12 +108,14 @@ class ListFile<T> {
   private async syncNow(missingOk: boolean): Promise<{ loaded: Loaded<T>; behind: boolean }> {
     const before = await stamp(this.path);
     if (this.loaded !== undefined && before === this.loaded.stamp) return { loaded: this.loaded, behind: false };
+    // A new content replaces `loaded` below, or the read is retried: either way only a change this
+    // sync makes in place may be handed on as changes (poll also checks lastChanges' from/to).
+    this.lastChanges = undefined;
     if (before === '') {
       if (!missingOk) throw new Error(`${this.path}: file missing (keeping the last good copy)`);
-      this.lastChanges = undefined;
       return { loaded: (this.loaded = { stamp: '', records: new Map() }), behind: false };
     }
-    // Bytes, not text: a CSV parse takes them line by line (file-format.ts csvBufferLines).
+    // Bytes, not text: a CSV parse takes them line by line (file-format.ts csvLines).
     const text = await fsp.readFile(this.path);
     // Written to while we read: keep what we had; the next poll takes it once it is still.
     if ((await stamp(this.path)) !== before) {
@@ -126,31 +128,30 @@ class ListFile<T> {
     const parsedFrom = this.parsedStamp;
     this.parsedStamp = before;
     const changes = this.parseChanges();
-    // A write() of ours landed while this was parsed: its content is newer than what was read.
-    if (this.loaded !== startedFrom) {
-      this.lastChanges = undefined;
-      return { loaded: this.loaded!, behind: false };
-    }
-    // The memo was last parsed from the content in use: change that in place.
-    if (changes !== undefined && startedFrom !== undefined && parsedFrom === startedFrom.stamp) {
+    let next: Map<string, T> | undefined;
+    // The memo was last parsed from the content in use, and no write() replaced it meanwhile: change it in place.
+    if (changes !== undefined && startedFrom !== undefined && parsedFrom === startedFrom.stamp && this.loaded === startedFrom) {
       const applied = this.applyInPlace(startedFrom.records, changes);
       if (applied !== undefined) {
         this.lastChanges = { ...applied, from: startedFrom.stamp, to: before };
-        return { loaded: (this.loaded = { stamp: before, records: startedFrom.records }), behind: false };
+        next = startedFrom.records;
       }
     }
+    next ??= await this.index(records);
+    // A write() of ours landed while this was parsed or indexed: its content is newer than what was read.
+    if (this.loaded !== startedFrom) return { loaded: this.loaded!, behind: false };
+    return { loaded: (this.loaded = { stamp: before, records: next }), behind: false };
+  }
+
+  /** The records by key, built over event-loop turns; a key's last record wins, as in the file. */
+  private async index(records: readonly T[]): Promise<Map<string, T>> {
     const byKey = new Map<string, T>();
     const slicer = new WorkSlicer();
     for (const r of records) {
       byKey.set(this.keyOf(r), r);
       if (slicer.due()) await slicer.nextTurn();
     }
-    if (this.loaded !== startedFrom) {
-      this.lastChanges = undefined;
-      return { loaded: this.loaded!, behind: false };
-    }
-    this.lastChanges = undefined;
-    return { loaded: (this.loaded = { stamp: before, records: byKey }), behind: false };
+    return byKey;
   }
 
   /**
@@ -170,7 +171,7 @@ class ListFile<T> {
     for (const r of changes.added) map.set(this.keyOf(r), r);
     // One record per key: as many keys as distinct lines, unless two lines share a key.
     if (map.size !== changes.lines) return undefined;
-    return { changed: [...changes.added], removed: removed.filter((key) => !map.has(key)) };
+    return { changed: changes.added, removed: removed.filter((key) => !map.has(key)) };
   }
 
   /** `records` if the content changed since the last poll (or `changes`, what changed), else neither; `behind` as sync() says. */

@@ -12,8 +12,8 @@ export interface RegistryUpdate {
   allUsers?: UserRecord[];
   allTorrents?: TorrentRecord[];
   /** Rows added or changed since the last refresh (incremental). */
-  users?: UserRecord[];
-  torrents?: TorrentRecord[];
+  users?: readonly UserRecord[];
+  torrents?: readonly TorrentRecord[];
   /** Keys removed since the last refresh (passkeys; torrent keys as in torrentKey()). */
   removedUsers?: string[];
   removedTorrents?: string[];
