@@ -2,8 +2,8 @@
 # port is taken, and stopping the tracker a script started ($PID). Needs: ss.
 
 # The node flags privtrak runs with, as `npm start` and the systemd unit start it (a young generation of
-# 32 MB semi-spaces: src/cli/young-generation.ts). PT_NODE_FLAGS="" measures V8's default instead.
-PT_NODE_FLAGS="${PT_NODE_FLAGS---max-semi-space-size=32}"
+# 32 MB semi-spaces, no memory reducer: src/cli/gc-flags.ts). PT_NODE_FLAGS="" measures V8's default instead.
+PT_NODE_FLAGS="${PT_NODE_FLAGS---max-semi-space-size=32 --no-memory-reducer}"
 
 # port_busy [PORT]: true if something listens on PORT (TCP or UDP; default $PORT).
 port_busy() { ss -Htlnu "( sport = :${1:-$PORT} )" 2>/dev/null | grep -q .; }

@@ -9,7 +9,7 @@ import { defaultConfig, loadConfigFile } from '../config/load.js';
 import { maskSecrets } from '../config/mask-secrets.js';
 import { ConfigError } from '../config/errors.js';
 import { createLogger } from '../log.js';
-import { logYoungGeneration } from './young-generation.js';
+import { logGcFlags } from './gc-flags.js';
 import { Tracker } from '../tracker.js';
 import type { Config } from '../config/schema.js';
 import { sinkFromConfig } from './commands/sink-from-config.js';
@@ -76,7 +76,7 @@ async function serve(config: Config): Promise<number> {
   const tracker = new Tracker(config, logger);
   await tracker.start();
   logger.info({ version: packageVersion() }, 'privtrak started');
-  logYoungGeneration(logger);
+  logGcFlags(logger);
   return serveUntilStopped(tracker, logger, config.shutdown_timeout);
 }
 

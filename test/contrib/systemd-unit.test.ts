@@ -1,7 +1,8 @@
 /**
  * contrib/systemd/privtrak.service (issue 15, point 6), checked with `systemd-analyze verify`.
- * verify needs ExecStart's binary to exist, so a copy whose ExecStart runs this checkout's CLI
- * (node dist/src/cli/main.js, same arguments) is verified; everything else is the file as shipped.
+ * The unit runs `node <flags> /usr/local/bin/privtrak ...`; a copy whose script is this checkout's
+ * CLI (dist/src/cli/main.js, same flags and arguments) is verified, with node found on systemd's
+ * search path as the shipped unit finds it; everything else is the file as shipped.
  * verify exits 0 on a misspelled key (it only warns), so any line about the unit fails the test:
  * two broken copies prove it catches both kinds. Without systemd-analyze: skipped, failed in CI.
  */
@@ -46,16 +47,17 @@ function verify(text: string): { status: number | null; complaints: string[] } {
 }
 
 const shipped = readFileSync(UNIT, 'utf8');
-const execStart = /^ExecStart=(\S+) (.*)$/m.exec(shipped);
+const execStart = /^ExecStart=node((?: --\S+)*) \/usr\/local\/bin\/privtrak (.*)$/m.exec(shipped);
 
-/** The shipped unit with ExecStart's binary replaced by this checkout's CLI under this node. */
+/** The shipped unit with ExecStart's script replaced by this checkout's CLI. */
 function runnable(text: string): string {
-  return text.replace(/^ExecStart=\S+ /m, `ExecStart=${process.execPath} ${MAIN} `);
+  return text.replace(/^(ExecStart=node(?: --\S+)*) \/usr\/local\/bin\/privtrak /m, `$1 ${MAIN} `);
 }
 
 describe('contrib/systemd/privtrak.service', () => {
   it('passes systemd-analyze verify, with no warning', (t) => {
     if (!analyzeOrSkip(t)) return;
+    assert.notEqual(runnable(shipped), shipped, 'the script is replaced');
     const r = verify(runnable(shipped));
     assert.deepEqual(r, { status: 0, complaints: [] });
   });

@@ -52,13 +52,17 @@ export interface StartOptions {
   readonly cwd?: string;
   /** Extra environment variables. */
   readonly env?: Record<string, string>;
+  /** node's own flags, before the script. */
+  readonly nodeFlags?: readonly string[];
+  /** The script node runs (default: this checkout's CLI, dist/src/cli/main.js). */
+  readonly script?: string;
 }
 
 /** Starts the tracker and resolves once it logged "privtrak started" (bounded by opts.timeoutMs). */
 export function startTracker(configPath: string, opts: StartOptions = {}): Promise<ChildProcess> {
-  const { timeoutMs = 15_000, onOutput, cwd, env } = opts;
+  const { timeoutMs = 15_000, onOutput, cwd, env, nodeFlags = [], script = MAIN } = opts;
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [MAIN, 'serve', '--config', configPath], { stdio: ['ignore', 'pipe', 'pipe'], cwd, env: { ...process.env, ...env } });
+    const child = spawn(process.execPath, [...nodeFlags, script, 'serve', '--config', configPath], { stdio: ['ignore', 'pipe', 'pipe'], cwd, env: { ...process.env, ...env } });
     let out = '';
     const timer = setTimeout(() => {
       child.kill('SIGKILL');

@@ -18,7 +18,7 @@ import { randomBytes } from 'node:crypto';
 import type { Server } from 'node:http';
 import type { Config } from '../../config/schema.js';
 import { createLogger } from '../../log.js';
-import { logYoungGeneration } from '../young-generation.js';
+import { logGcFlags } from '../gc-flags.js';
 import { packageVersion } from '../../metrics/build-info.js';
 import { startMetricsServer } from '../../metrics/server.js';
 import { createStatusRoutes } from '../../metrics/status-page.js';
@@ -121,7 +121,7 @@ export async function runPrimary(config: Config, n: number): Promise<number> {
         if (!started && slots.every((x) => x.ready)) {
           started = true;
           logger.info({ version: packageVersion(), workers: n }, 'privtrak started');
-          logYoungGeneration(logger); // the workers run with the primary's flags and NODE_OPTIONS
+          logGcFlags(logger); // the workers run with the primary's flags and NODE_OPTIONS
         }
       });
       worker.on('exit', (code, signal) => onExit(s, worker, code, signal));

@@ -1,0 +1,84 @@
+/**
+ * The V8 garbage-collector flags privtrak asks node to be started with (`npm start`, the systemd
+ * unit): `--max-semi-space-size=32 --no-memory-reducer`. Both are about the 99.9th percentile
+ * under load (issue 14, point 1; BENCHMARKS.md, "What the heap kept" and "The memory reducer").
+ *
+ * `--max-semi-space-size=32` (MB per semi-space; V8's default is 16). A scavenge promotes whatever
+ * is still alive to the old generation, and the old generation is collected by full mark-compacts,
+ * whose pauses and marking steps held announces for 10-40 ms. An announce allocates 3-5 KB, so
+ * with 16 MB semi-spaces a scavenge came several times a second, and anything that lived a little
+ * longer (a reply waiting for its journal commit, requests queued behind a registry reload's
+ * slice) was promoted. Costs ~30 MB of memory (measured), once, whatever the number of peers.
+ *
+ * `--no-memory-reducer`. V8's memory reducer has a watchdog: when no full collection has run for
+ * 100 s, which is what a tracker that promotes little achieves, it starts one that shrinks the
+ * heap, the young generation included. The tracker then scavenged ten times as often for the next
+ * ~30 s, promoting more, which brought the next full collections: under a steady load, a stall of
+ * 60-120 ms every ~100 s. The reducer is for idle programs (a browser tab in the background); a
+ * tracker that has been busy keeps its heap, and full collections still come when the old
+ * generation grows.
+ *
+ * V8 reads both when the heap is created: they must be on the node command line. Only the semi-space
+ * size is allowed in NODE_OPTIONS; `--no-memory-reducer` is not (node refuses to start), and
+ * `v8.setFlagsFromString` at run time does not stop the reducer (tried). This module only reads what
+ * was given, for the log line at start, so an operator who starts `privtrak` another way learns how.
+ */
+import type { Logger } from '../log.js';
+
+export const RECOMMENDED_SEMI_SPACE_MB = 32;
+
+/** What to put between `node` and the script. */
+export const RECOMMENDED_NODE_FLAGS = [`--max-semi-space-size=${RECOMMENDED_SEMI_SPACE_MB}`, '--no-memory-reducer'] as const;
+
+/** NODE_OPTIONS first: flags on the command line come after it and win. */
+function flagsOf(execArgv: readonly string[], nodeOptions: string | undefined): string[] {
+  return [...(nodeOptions ?? '').split(/\s+/), ...execArgv];
+}
+
+/** The --max-semi-space-size given to this process (MB), from its flags or NODE_OPTIONS; undefined if none. */
+export function semiSpaceSizeMb(execArgv: readonly string[], nodeOptions: string | undefined): number | undefined {
+  let found: number | undefined;
+  for (const arg of flagsOf(execArgv, nodeOptions)) {
+    const m = /^--max[-_]semi[-_]space[-_]size(?:=(\d+))?$/.exec(arg);
+    if (m?.[1] !== undefined) found = Number(m[1]);
+  }
+  return found;
+}
+
+/** Whether V8's memory reducer runs: on unless the command line turns it off (the last of --[no-]memory-reducer wins). */
+export function memoryReducerOn(execArgv: readonly string[]): boolean {
+  let on = true;
+  for (const arg of execArgv) {
+    if (/^--no[-_]memory[-_]reducer$|^--memory[-_]reducer=false$/.test(arg)) on = false;
+    else if (/^--memory[-_]reducer(?:=true)?$/.test(arg)) on = true;
+  }
+  return on;
+}
+
+export interface GcFlagsNote {
+  readonly semiSpaceMb: number | 'default';
+  readonly memoryReducer: boolean;
+  /** How to start node, when something is missing. */
+  readonly hint?: string;
+}
+
+/** The start-up log's view of the GC flags, with how to set them when one is missing. */
+export function gcFlagsNote(execArgv: readonly string[] = process.execArgv, nodeOptions = process.env['NODE_OPTIONS']): GcFlagsNote {
+  const mb = semiSpaceSizeMb(execArgv, nodeOptions);
+  const reducer = memoryReducerOn(execArgv);
+  const semiSpaceMb = mb ?? 'default';
+  if (mb !== undefined && mb >= RECOMMENDED_SEMI_SPACE_MB && !reducer) return { semiSpaceMb, memoryReducer: reducer };
+  return {
+    semiSpaceMb,
+    memoryReducer: reducer,
+    hint: `for fewer and shorter garbage-collection stalls under load start node as \`node ${RECOMMENDED_NODE_FLAGS.join(' ')} `
+      + '<privtrak> serve ...` (npm start and the systemd unit do; --no-memory-reducer is not allowed in NODE_OPTIONS)',
+  };
+}
+
+/** Says once at start how V8's collector is set, with how to set it if it is not as recommended. */
+export function logGcFlags(logger: Logger, note = gcFlagsNote()): void {
+  const { semiSpaceMb, memoryReducer, hint } = note;
+  if (hint === undefined) logger.info({ semiSpaceMb, memoryReducer }, 'V8 garbage collector set for the tracker');
+  else logger.info({ semiSpaceMb, memoryReducer }, `V8 garbage collector not set for the tracker: ${hint}`);
+}
