@@ -10,7 +10,9 @@
 #      shows in every announce that was due during it;
 #   4. the tracker's /metrics scraped when the warm-up ends and after the run: event-loop delay
 #      (prom-client's monitorEventLoopDelay percentiles over the measured run: the scrape resets them)
-#      and GC pauses by kind (the difference of the two scrapes).
+#      and GC pauses by kind (the difference of the two scrapes);
+#   5. the tracker core's own hiccups over the measured run (bench/hiccup.c), window by window beside
+#      the driver's: a window slow in both was the machine's (a VM's CPU not run by its host).
 # The load: PASSKEYS registered users (peer p uses passkey p % PASSKEYS), IH_POOL info_hashes, PEER_POOL peers.
 # In keep-alive mode the tracker runs with http.keep_alive: true (the default), in the close mode with
 # false (the driver sends "Connection: close" anyway); everything else is as shipped.
@@ -76,10 +78,12 @@ for cmd in cc wrk taskset curl ss node timeout; do command -v "$cmd" >/dev/null 
 mkdir -p bin results
 cc -O2 -Wall -o bin/open-loop open-loop.c
 cc -O2 -Wall -o bin/udp-load udp-load.c
+cc -O2 -Wall -o bin/hiccup hiccup.c
 
 RUN_DIR=$(mktemp -d)
-PID="" SCRAPER="" TOUCHER=""
+PID="" SCRAPER="" TOUCHER="" METER=""
 cleanup() {
+  [ -n "$METER" ] && { pkill -P "$METER" 2>/dev/null || true; kill "$METER" 2>/dev/null || true; }
   [ -n "$SCRAPER" ] && { pkill -P "$SCRAPER" 2>/dev/null || true; kill "$SCRAPER" 2>/dev/null || true; }
   [ -n "$TOUCHER" ] && { pkill -P "$TOUCHER" 2>/dev/null || true; kill "$TOUCHER" 2>/dev/null || true; }
   [ -n "$PID" ] && kill "$PID" 2>/dev/null && sleep 0.5 && kill -9 "$PID" 2>/dev/null
@@ -179,7 +183,7 @@ cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
 stat_all() { awk '/^cpu / {print $2+$3+$4}' /proc/stat; }
 CLK_TCK=$(getconf CLK_TCK)
 
-declare -A MAX ROW LINES STALLS
+declare -A MAX ROW LINES STALLS HICCUPS
 for mode in $MODES; do
   ka=$([ "$mode" = http-keepalive ] && echo true || echo false)
   echo "== $mode: maximum, closed loop, ${MAX_SECS} s" >&2
@@ -221,9 +225,14 @@ for mode in $MODES; do
   opts=(passkeys "$RUN_DIR/passkeys.txt" conns "$CONNS" ih-pool "$IH_POOL" peer-pool "$PEER_POOL" numwant "$NUMWANT"
         fixed-ih "$FIXED_IH" warmup "$WARMUP" max-outstanding 60000)
   (( POISSON > 0 )) && opts+=(poisson "$POISSON")
+  # The tracker core's own stalls over the measured run (bench/hiccup.c: a 1 ms sleeper at real-time
+  # priority on core 0), in the driver's 10 s windows: a window slow in both was the machine's.
+  ( sleep "$WARMUP"; exec timeout $((DURATION + 10)) bin/hiccup 0 "$DURATION" 10 ) > "$RUN_DIR/hiccup.out" 2>&1 &
+  METER=$!
   timeout $((DURATION + WARMUP + 30)) taskset -c 1 bin/open-loop "$mode" 127.0.0.1 "$PORT" "$rate" "$DURATION" "${opts[@]}" \
     > "$RUN_DIR/ol.out" 2> "$RUN_DIR/ol.err" || { cat "$RUN_DIR/ol.err" >&2; die "the open-loop driver failed ($mode)"; }
   wait "$SCRAPER" 2>/dev/null || true; SCRAPER=""
+  wait "$METER" 2>/dev/null || true; METER=""
   # `|| true` on each: killing the toucher's sleep ends its loop, so the toucher may be gone before the
   # kill, and under `set -e` a failed kill ended this script here, results unwritten and the tracker
   # left running (the "SIGTERM from outside" of earlier sessions: the "Terminated" was that sleep's).
@@ -254,6 +263,17 @@ for mode in $MODES; do
   full_reloads="$(reloads_of full) / $(reloads_of incremental)"
   ROW[$mode]="| $mode | ${MAX[$mode]} | $rate | $(get rate) | $(us_ms p50_us) | $(us_ms p99_us) | $(us_ms p999_us) | $(us_ms max_us) | $(get late) | $errs | $lag | $(gc_pauses "$RUN_DIR/before.prom" "$RUN_DIR/after.prom") | $full_reloads | $(us_ms slip_max_us) | $cpu | $alive |"
   LINES[$mode]=$(cat "$RUN_DIR/ol.out")
+  # Per window: the driver's slowest announce beside the tracker core's worst hiccup; then how many
+  # windows slower than 20 ms coincided with a hiccup over 10 ms.
+  HICCUPS[$mode]=$(awk '
+    function val(k,   i, kv) { for (i = 1; i <= NF; i++) { split($i, kv, "="); if (kv[1] == k) return kv[2] } return "" }
+    FNR == NR { if ($1 ~ /^t=/) h[$1] = val("max_us"); else if ($1 == "hiccup") hline = $0; next }
+    $1 ~ /^t=/ && !($1 in seen) { seen[$1] = 1; d = val("max_us"); printf "%s announce max %.1f ms, core hiccup max %s\n", $1, d / 1000, ($1 in h) ? sprintf("%.1f ms", h[$1] / 1000) : "?"
+      if (d > 20000) { slow++; if (($1 in h) && h[$1] > 10000) both++ } }
+    END { printf "%s\nwindows with an announce over 20 ms: %d, of which with a hiccup of the tracker core over 10 ms: %d\n", hline, slow, both }
+  ' "$RUN_DIR/hiccup.out" "$RUN_DIR/ol.out")
+  hmax=$(awk '$1 == "hiccup" { for (i = 1; i <= NF; i++) { split($i, kv, "="); if (kv[1] == "max_us") m = kv[2]; if (kv[1] == "over10ms") o = kv[2] } } END { printf "%.1f / %s", m / 1000, o }' "$RUN_DIR/hiccup.out")
+  ROW[$mode]="${ROW[$mode]% |} | $hmax |"
 done
 
 STAMP=$(date -u +%Y%m%d-%H%M%S)
@@ -265,10 +285,10 @@ OUT="results/open-loop-$STAMP.md"
        "load: ${PASSKEYS} passkeys, ${IH_POOL} info_hashes × ${PEER_POOL} peers, numwant ${NUMWANT}."
   echo
   echo "Latency is from each announce's scheduled send time (no coordinated omission). Late starts: announces that found no free connection when due (the wait is in their latency). Errors / timeouts / dropped: error replies and connection errors / no answer within 5 s / over the cap on outstanding announces."
-  echo "Event-loop delay: the tracker's \`privtrak_nodejs_eventloop_lag_*\` over the measured run (prom-client samples it with a 10 ms timer, so an idle loop reads about 10 ms: the excess over 10 ms is the delay). GC pauses: \`privtrak_nodejs_gc_duration_seconds\` by kind, count and total over the measured run. Driver slip: how late the driver itself sent an announce that had a free connection (its own scheduling; more than a few ms means the load core was busy and the run is suspect). CPU: the tracker's share of one core / everything else on the machine (the load generator included)."
+  echo "Event-loop delay: the tracker's \`privtrak_nodejs_eventloop_lag_*\` over the measured run (prom-client samples it with a 10 ms timer, so an idle loop reads about 10 ms: the excess over 10 ms is the delay). GC pauses: \`privtrak_nodejs_gc_duration_seconds\` by kind, count and total over the measured run. Driver slip: how late the driver itself sent an announce that had a free connection (its own scheduling; more than a few ms means the load core was busy and the run is suspect). CPU: the tracker's share of one core / everything else on the machine (the load generator included). Tracker core hiccup: how late bench/hiccup.c, a 1 ms sleeper at real-time priority on the tracker's core, woke at worst, and how often more than 10 ms late: stalls of the machine, not of the tracker."
   echo
-  echo "| mode | max/s (closed loop) | offered/s | achieved/s | p50 ms | p99 ms | p99.9 ms | max ms | late starts | errors / timeouts / dropped | event-loop delay p50 / p99 / max ms | GC pauses (count, total) | registry reloads, whole / as changes (100,000 users) | driver slip max ms | CPU tracker / rest | tracker alive |"
-  echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+  echo "| mode | max/s (closed loop) | offered/s | achieved/s | p50 ms | p99 ms | p99.9 ms | max ms | late starts | errors / timeouts / dropped | event-loop delay p50 / p99 / max ms | GC pauses (count, total) | registry reloads, whole / as changes (100,000 users) | driver slip max ms | CPU tracker / rest | tracker alive | tracker core hiccup max ms / over 10 ms |"
+  echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
   for mode in $MODES; do echo "${ROW[$mode]}"; done
   echo
   echo "Per-interval lines of the driver (by completion time: a stall shows in the interval it ended in):"
@@ -277,6 +297,15 @@ OUT="results/open-loop-$STAMP.md"
     echo "$mode:"
     echo '```'
     echo "${LINES[$mode]}"
+    echo '```'
+  done
+  echo
+  echo "The tracker core's hiccups (bench/hiccup.c, how late a 1 ms sleeper at real-time priority on core 0 woke) beside each window's slowest announce:"
+  for mode in $MODES; do
+    echo
+    echo "$mode:"
+    echo '```'
+    echo "${HICCUPS[$mode]}"
     echo '```'
   done
   if (( PROFILE )); then
