@@ -6,10 +6,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { compileBenchC } from '../support/bench-c.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const SOURCE = join(ROOT, 'bench', 'hiccup.c');
@@ -21,16 +20,9 @@ function fields(line: string): Record<string, string> {
 }
 
 test('bench/hiccup.c: reports a stall of its core in the window it happened in, and in the summary', { timeout: 30_000 }, async (t) => {
-  if (spawnSync('cc', ['--version']).status !== 0) {
-    if (process.env.CI !== undefined && !['', '0', 'false'].includes(process.env.CI)) assert.fail('cc is missing: CI must be able to build bench/hiccup.c');
-    t.skip('cc is missing: the hiccup meter is C');
-    return;
-  }
-  const dir = mkdtempSync(join(tmpdir(), 'hiccup-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const bin = join(dir, 'hiccup');
-  const cc = spawnSync('cc', ['-O2', '-Wall', '-Werror', '-o', bin, SOURCE], { encoding: 'utf8' });
-  assert.equal(cc.status, 0, `cc failed:\n${cc.stderr}`);
+  const built = compileBenchC(t, SOURCE, 'the hiccup meter');
+  if (built === undefined) return;
+  const { bin } = built;
 
   assert.notEqual(spawnSync(bin, ['0', '0']).status, 0, 'SECONDS below 1 is refused');
 

@@ -10,14 +10,14 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { createServer } from 'node:http';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { decodeRequest, encodeAnnounceResponse, encodeConnectResponse } from '../../src/bittorrent/udp-codec.js';
 import { decodeQuery } from '../../src/bittorrent/query.js';
 import { encode } from '../../src/bittorrent/bencode.js';
 import { NO_PEERS } from '../../src/bittorrent/peer-list.js';
+import { compileBenchC } from '../support/bench-c.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const SOURCE = join(ROOT, 'bench', 'open-loop.c');
@@ -127,16 +127,9 @@ function assertRateAndCounts(r: Record<string, number>, rate: number, seconds: n
 }
 
 test('bench/open-loop.c: keeps its rate and shows a stall in its tail', { timeout: 30_000 }, async (t) => {
-  if (spawnSync('cc', ['--version']).status !== 0) {
-    if (process.env.CI !== undefined && !['', '0', 'false'].includes(process.env.CI)) assert.fail('cc is missing: CI must be able to build bench/open-loop.c');
-    t.skip('cc is missing: the open-loop driver is C');
-    return;
-  }
-  const dir = mkdtempSync(join(tmpdir(), 'open-loop-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const bin = join(dir, 'open-loop');
-  const cc = spawnSync('cc', ['-O2', '-Wall', '-Werror', '-o', bin, SOURCE], { encoding: 'utf8' });
-  assert.equal(cc.status, 0, `cc failed:\n${cc.stderr}`);
+  const built = compileBenchC(t, SOURCE, 'the open-loop driver');
+  if (built === undefined) return;
+  const { bin, dir } = built;
   const passkeys = join(dir, 'passkeys.txt');
   writeFileSync(passkeys, PASSKEYS.join('\n') + '\n');
 
