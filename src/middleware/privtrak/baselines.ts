@@ -2,10 +2,17 @@
  * Per-peer baselines, keyed by (user, info_hash, peer_id): two clients of one user on one
  * torrent are two peers and never disturb each other.
  *
- * Packed: keys live in a byte-key index (byte-key-index.ts: 56-byte keys as words in one typed
- * array, no string per peer), and the four counters of every slot side by side in one
- * Float64Array (32 bytes a slot: one cache line, where four columns cost four cache misses per
- * announce once the store outgrows the CPU caches). A baseline lives as long as its peer's
+ * Packed: keys live in a byte-key index (byte-key-index.ts: words in one typed array, no string
+ * per peer), and the four counters of every slot side by side in one Float64Array (32 bytes a
+ * slot: one cache line, where four columns cost four cache misses per announce once the store
+ * outgrows the CPU caches).
+ *
+ * A peer's key is 28 bytes, not the 56 of its three ids: its user and its torrent are each
+ * interned once, in small indexes of their own with a count of baselines per entry, and the key
+ * holds their slot numbers beside the peer_id. A user has hundreds of peers and a torrent
+ * thousands, so repeating their 36 bytes in every peer's key was a third of what a baseline
+ * cost (BENCHMARKS.md: memory per peer). The 56-byte key is put back together on the way out
+ * (copyKey, entries), so checkpoints and journals see the same keys as before. A baseline lives as long as its peer's
  * baseline_lifetime (days), so anything per baseline that the collector can see is
  * old-generation work on every major GC: here there is none (BENCHMARKS.md: memory per peer).
  * read() hands out a fresh Baseline object: young, short-lived, cheap.
@@ -19,9 +26,12 @@ import type { Baseline } from './rules.js';
 import type { ShardedBaselines } from './checkpoint.js';
 import { ByteKeyIndex, grown } from './byte-key-index.js';
 
-/** Bytes of a key: user (16) + info_hash (20) + peer_id (20). */
+/** Bytes of a key as it leaves the store (copyKey, entries, checkpoints): user (16) + info_hash (20) + peer_id (20). */
 export const KEY_BYTES = 56;
 const USER_BYTES = 16;
+const INFO_HASH_BYTES = 20;
+/** Bytes of a key inside the store: user slot, torrent slot (a word each), peer_id (five words). */
+const PACKED_KEY_BYTES = 28;
 
 /** Little-endian words of `src` into `dst` from word `at` (ByteKeyIndex.copyKey gives the bytes back). */
 function packWords(src: Uint8Array, dst: Int32Array, at: number, words: number): void {
@@ -29,16 +39,20 @@ function packWords(src: Uint8Array, dst: Int32Array, at: number, words: number):
 }
 
 export class BaselineStore implements ShardedBaselines {
-  private readonly index = new ByteKeyIndex(KEY_BYTES);
-  /** Users with at least one baseline, for the "users tracked" gauge; `perUser` counts per user slot. */
+  /** Baselines by packed key: [user slot, torrent slot, peer_id as five words]. */
+  private readonly index = new ByteKeyIndex(PACKED_KEY_BYTES);
+  /** Users with at least one baseline (also the "users tracked" gauge); `perUser` counts baselines per user slot. */
   private readonly userIndex = new ByteKeyIndex(USER_BYTES, 64);
   private perUser = new Int32Array(this.userIndex.capacity);
-  /** The user slot of each baseline slot (to count a removal without hashing the user again). */
-  private userOf = new Int32Array(this.index.capacity);
+  /** Torrents with at least one baseline; `perTorrent` counts baselines per torrent slot. */
+  private readonly torrentIndex = new ByteKeyIndex(INFO_HASH_BYTES, 64);
+  private perTorrent = new Int32Array(this.torrentIndex.capacity);
   /** Slot s holds uploaded, downloaded, left, last ms at [4s, 4s + 3]. */
   private counters = new Float64Array(this.index.capacity * 4);
-  /** The key being looked up, as words (its first four are the user's key). */
-  private readonly scratch = new Int32Array(KEY_BYTES / 4);
+  /** The packed key being looked up. */
+  private readonly scratch = new Int32Array(PACKED_KEY_BYTES / 4);
+  /** A user's or a torrent's id being looked up, as words. */
+  private readonly idScratch = new Int32Array(INFO_HASH_BYTES / 4);
 
   constructor(readonly shardCount: number) {}
 
@@ -55,7 +69,14 @@ export class BaselineStore implements ShardedBaselines {
 
   /** The peer's slot, or -1. */
   slotOf(user: Uint8Array, infoHash: Uint8Array, peerId: Uint8Array): number {
-    this.load(user, infoHash, peerId);
+    // A user or torrent with no baseline has no slot: then neither has the peer.
+    packWords(user, this.idScratch, 0, 4);
+    const u = this.userIndex.find(this.idScratch);
+    if (u < 0) return -1;
+    packWords(infoHash, this.idScratch, 0, 5);
+    const t = this.torrentIndex.find(this.idScratch);
+    if (t < 0) return -1;
+    this.load(u, t, peerId);
     return this.index.find(this.scratch);
   }
 
@@ -150,9 +171,11 @@ export class BaselineStore implements ShardedBaselines {
     for (let slot = index; slot < this.index.slotLimit; slot += this.shardCount) if (this.index.inUse(slot)) yield slot;
   }
 
-  /** Copies the key of a slot in use into `out` at `offset` (KEY_BYTES bytes). */
+  /** Copies the key of a slot in use into `out` at `offset` (KEY_BYTES bytes: user, info_hash, peer_id). */
   copyKey(slot: number, out: Uint8Array, offset: number): void {
-    this.index.copyKey(slot, out, offset);
+    this.userIndex.copyKey(this.index.keyWord(slot, 0), out, offset);
+    this.torrentIndex.copyKey(this.index.keyWord(slot, 1), out, offset + USER_BYTES);
+    this.index.copyKey(slot, out, offset + USER_BYTES + INFO_HASH_BYTES, 2);
   }
 
   /** Every entry, each key a new Buffer (tests and tools; checkpoints walk shardSlots). */
@@ -166,37 +189,45 @@ export class BaselineStore implements ShardedBaselines {
     }
   }
 
-  private load(user: Uint8Array, infoHash: Uint8Array, peerId: Uint8Array): void {
-    // Words composed from bytes: three TypedArray#set calls into a byte view cost twice as much.
-    packWords(user, this.scratch, 0, 4);
-    packWords(infoHash, this.scratch, 4, 5);
-    packWords(peerId, this.scratch, 9, 5);
+  /** The packed key of (user slot, torrent slot, peer_id) into `scratch`. */
+  private load(userSlot: number, torrentSlot: number, peerId: Uint8Array): void {
+    this.scratch[0] = userSlot;
+    this.scratch[1] = torrentSlot;
+    // Words composed from bytes: TypedArray#set into a byte view costs twice as much.
+    packWords(peerId, this.scratch, 2, 5);
   }
 
   /** Adds a peer that is not in the store (slotOf found none); returns its slot. */
   private insert(user: Uint8Array, infoHash: Uint8Array, peerId: Uint8Array): number {
-    this.load(user, infoHash, peerId);
-    const slot = this.index.insert(this.scratch);
-    const capacity = this.index.capacity;
-    if (this.counters.length < capacity * 4) {
-      this.counters = grown(this.counters, capacity * 4);
-      this.userOf = grown(this.userOf, capacity);
-    }
-    let owner = this.userIndex.find(this.scratch);
-    if (owner < 0) {
-      owner = this.userIndex.insert(this.scratch);
+    packWords(user, this.idScratch, 0, 4);
+    let u = this.userIndex.find(this.idScratch);
+    if (u < 0) {
+      u = this.userIndex.insert(this.idScratch);
       if (this.perUser.length < this.userIndex.capacity) this.perUser = grown(this.perUser, this.userIndex.capacity);
-      this.perUser[owner] = 0;
+      this.perUser[u] = 0;
     }
-    this.perUser[owner]!++;
-    this.userOf[slot] = owner;
+    packWords(infoHash, this.idScratch, 0, 5);
+    let t = this.torrentIndex.find(this.idScratch);
+    if (t < 0) {
+      t = this.torrentIndex.insert(this.idScratch);
+      if (this.perTorrent.length < this.torrentIndex.capacity) this.perTorrent = grown(this.perTorrent, this.torrentIndex.capacity);
+      this.perTorrent[t] = 0;
+    }
+    this.load(u, t, peerId);
+    const slot = this.index.insert(this.scratch);
+    if (this.counters.length < this.index.capacity * 4) this.counters = grown(this.counters, this.index.capacity * 4);
+    this.perUser[u]!++;
+    this.perTorrent[t]!++;
     return slot;
   }
 
   private removeAt(slot: number): void {
+    const u = this.index.keyWord(slot, 0);
+    const t = this.index.keyWord(slot, 1);
     this.index.remove(slot);
     this.counters[slot * 4 + 3] = -1; // a free slot never counts as recently seen (countSeenSince)
-    const user = this.userOf[slot]!;
-    if (--this.perUser[user]! === 0) this.userIndex.remove(user);
+    // The last baseline of a user or torrent frees its slot; a later one may take it over.
+    if (--this.perUser[u]! === 0) this.userIndex.remove(u);
+    if (--this.perTorrent[t]! === 0) this.torrentIndex.remove(t);
   }
 }

@@ -142,10 +142,18 @@ export class ByteKeyIndex {
     this.count--;
   }
 
-  /** Copies slot's key into `out` at byte `offset`: words × 4 bytes, each word little-endian. */
-  copyKey(slot: number, out: Uint8Array, offset = 0): void {
-    const base = slot * this.words;
-    for (let i = 0, o = offset; i < this.words; i++, o += 4) {
+  /** Word `i` of the key in `slot` (a slot in use). */
+  keyWord(slot: number, i: number): number {
+    return this.keys[slot * this.words + i]!;
+  }
+
+  /**
+   * Copies slot's key into `out` at byte `offset`, each word little-endian: all of it, or `count`
+   * words from word `from`.
+   */
+  copyKey(slot: number, out: Uint8Array, offset = 0, from = 0, count = this.words - from): void {
+    const base = slot * this.words + from;
+    for (let i = 0, o = offset; i < count; i++, o += 4) {
       const w = this.keys[base + i]!;
       out[o] = w;
       out[o + 1] = w >>> 8;

@@ -57,6 +57,43 @@ describe('baseline store', () => {
     assert.equal(s.users, 0, 'a user with no baseline left is no longer tracked');
   });
 
+  it('keeps each user and torrent once, frees them with their last peer, and gives reused slots to others without a mix-up', () => {
+    const s = new BaselineStore(3);
+    const user = (n: number) => Buffer.alloc(16, 0).fill(n & 0xff, 0, 8).fill((n >> 8) + 1, 8);
+    const torrent = (n: number) => Buffer.alloc(20, 0).fill(n & 0xff, 0, 10).fill((n >> 8) + 7, 10);
+    const peer = (n: number) => Buffer.from(`-TR4050-${String(n).padStart(12, '0')}`);
+    const model = new Map<string, B>();
+    let seed = 5;
+    const rnd = (n: number) => { seed = (seed * 48271) % 2147483647; return seed % n; };
+    // Waves: many users and torrents with few peers each, most removed again, so user and torrent
+    // slots are freed and taken over by other users and torrents many times.
+    for (let wave = 0; wave < 12; wave++) {
+      for (let i = 0; i < 3000; i++) {
+        const k = BaselineStore.key(user(wave * 40 + rnd(60)), torrent(wave * 30 + rnd(50)), peer(rnd(4)));
+        const b = { uploaded: wave * 1e12 + i, downloaded: i, left: rnd(3), lastMs: wave };
+        s.set(k, b);
+        model.set(k.toString('hex'), b);
+      }
+      for (const k of [...model.keys()]) {
+        if (rnd(10) < 8) {
+          s.delete(Buffer.from(k, 'hex'));
+          model.delete(k);
+        }
+      }
+      assert.equal(s.size, model.size, `wave ${wave}`);
+      assert.equal(s.users, new Set([...model.keys()].map((k) => k.slice(0, 32))).size, `users after wave ${wave}`);
+    }
+    for (const [k, b] of model) assert.deepEqual(s.get(Buffer.from(k, 'hex')), b);
+    // Every key comes back whole: the user and torrent its slots stand for, then its peer_id.
+    assert.deepEqual(new Map([...s.entries()].map(([k, b]) => [k.toString('hex'), b])), model);
+    // A user (or torrent) whose last peer went is unknown again, even where another peer of it was once.
+    for (const k of model.keys()) s.delete(Buffer.from(k, 'hex'));
+    assert.equal(s.size, 0);
+    assert.equal(s.users, 0);
+    assert.equal(s.slotOf(user(1), torrent(1), peer(1)), -1);
+    assert.deepEqual([...s.entries()], []);
+  });
+
   it('collects one shard at a time, any mix of expired and live entries', () => {
     const s = new BaselineStore(4);
     const expired = (i: number) => i % 2 === 0 || i < 10 || i > 990;

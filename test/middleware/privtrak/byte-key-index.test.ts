@@ -39,6 +39,12 @@ describe('byte-key index', () => {
       idx.copyKey(s, bytes, 0);
       const view = new DataView(bytes.buffer);
       assert.deepEqual(Int32Array.from({ length: 14 }, (_, i) => view.getInt32(i * 4, true)), keyOf(n, 14), 'the key back, little-endian words');
+      // Part of the key: words 2..13 only, at an offset; nothing written outside them.
+      const part = new Uint8Array(52).fill(0xee);
+      idx.copyKey(s, part, 4, 2);
+      assert.deepEqual(part.subarray(4), bytes.subarray(8), 'words from the second on');
+      assert.ok(part.subarray(0, 4).every((b) => b === 0xee));
+      assert.equal(idx.keyWord(s, 13), keyOf(n, 14)[13]);
     }
     // Every slot below the limit is either a live key's or free (reused before new ones are taken).
     let free = 0;
