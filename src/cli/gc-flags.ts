@@ -22,13 +22,28 @@
  * size is allowed in NODE_OPTIONS; `--no-memory-reducer` is not (node refuses to start), and
  * `v8.setFlagsFromString` at run time does not stop the reducer (tried). This module only reads what
  * was given, for the log line at start, so an operator who starts `privtrak` another way learns how.
+ *
+ * A third setting, `--heap-growing-percent=100`, `serve` makes itself (applyHeapGrowing): V8 reads it
+ * after every full collection, so it works set at run time (measured), however node was started. After
+ * a full collection V8 lets the old generation grow by a factor it derives from how fast the collector
+ * marks against how fast the program promotes. A tracker promotes slowly (~1 MB/s under load) and
+ * marks its ~80 MB of live heap fast, so V8 chose its minimum, 1.1: an 8 MB step, which is less than
+ * the young generation it keeps in reserve, so it started marking again within a second. Once any
+ * full collection had run (one for external memory after ~6 minutes of UDP, a registry reload), the
+ * tracker ran a full collection every second from then on: 62 in 110 s after one forced at 8,000 UDP
+ * announces/s, p99 133 ms; with the factor at 2, none (BENCHMARKS.md, "A full collection every
+ * second"). The price: up to twice the live heap between collections (~80 MB more here), once.
  */
+import v8 from 'node:v8';
 import type { Logger } from '../log.js';
 
 export const RECOMMENDED_SEMI_SPACE_MB = 32;
 
 /** What to put between `node` and the script. */
 export const RECOMMENDED_NODE_FLAGS = [`--max-semi-space-size=${RECOMMENDED_SEMI_SPACE_MB}`, '--no-memory-reducer'] as const;
+
+/** Old-generation growth after a full collection, in percent (V8's factor is 1 + percent / 100). */
+export const HEAP_GROWING_PERCENT = 100;
 
 /** NODE_OPTIONS first: flags on the command line come after it and win. */
 function flagsOf(execArgv: readonly string[], nodeOptions: string | undefined): string[] {
@@ -55,6 +70,27 @@ export function memoryReducerOn(execArgv: readonly string[]): boolean {
   return on;
 }
 
+/** The --heap-growing-percent on node's command line (the last one wins), or undefined. */
+export function heapGrowingPercentOf(execArgv: readonly string[]): number | undefined {
+  let found: number | undefined;
+  for (const arg of execArgv) {
+    const m = /^--heap[-_]growing[-_]percent=(\d+)$/.exec(arg);
+    if (m?.[1] !== undefined) found = Number(m[1]);
+  }
+  return found;
+}
+
+/**
+ * Sets V8's old-generation growth to HEAP_GROWING_PERCENT, unless node's command line set one (the
+ * operator's choice stands). Returns the percent in force. `setFlags`: the seam for tests.
+ */
+export function applyHeapGrowing(execArgv: readonly string[] = process.execArgv, setFlags: (flags: string) => void = v8.setFlagsFromString): number {
+  const given = heapGrowingPercentOf(execArgv);
+  if (given !== undefined) return given;
+  setFlags(`--heap-growing-percent=${HEAP_GROWING_PERCENT}`);
+  return HEAP_GROWING_PERCENT;
+}
+
 export interface GcFlagsNote {
   readonly semiSpaceMb: number | 'default';
   readonly memoryReducer: boolean;
@@ -76,9 +112,13 @@ export function gcFlagsNote(execArgv: readonly string[] = process.execArgv, node
   };
 }
 
-/** Says once at start how V8's collector is set, with how to set it if it is not as recommended. */
-export function logGcFlags(logger: Logger, note = gcFlagsNote()): void {
+/**
+ * Says once at start how V8's collector is set, with how to set it if it is not as recommended.
+ * `heapGrowingPercent`: what applyHeapGrowing put in force.
+ */
+export function logGcFlags(logger: Logger, heapGrowingPercent: number, note = gcFlagsNote()): void {
   const { semiSpaceMb, memoryReducer, hint } = note;
-  if (hint === undefined) logger.info({ semiSpaceMb, memoryReducer }, 'V8 garbage collector set for the tracker');
-  else logger.info({ semiSpaceMb, memoryReducer }, `V8 garbage collector not set for the tracker: ${hint}`);
+  const fields = { semiSpaceMb, memoryReducer, heapGrowingPercent };
+  if (hint === undefined) logger.info(fields, 'V8 garbage collector set for the tracker');
+  else logger.info(fields, `V8 garbage collector not set for the tracker: ${hint}`);
 }

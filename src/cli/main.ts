@@ -9,7 +9,7 @@ import { defaultConfig, loadConfigFile } from '../config/load.js';
 import { maskSecrets } from '../config/mask-secrets.js';
 import { ConfigError } from '../config/errors.js';
 import { createLogger } from '../log.js';
-import { logGcFlags } from './gc-flags.js';
+import { applyHeapGrowing, logGcFlags } from './gc-flags.js';
 import { Tracker } from '../tracker.js';
 import type { Config } from '../config/schema.js';
 import { sinkFromConfig } from './commands/sink-from-config.js';
@@ -71,12 +71,12 @@ function loadConfig(path: string | undefined): Config {
   return path === undefined ? defaultConfig() : loadConfigFile(path);
 }
 
-async function serve(config: Config): Promise<number> {
+async function serve(config: Config, heapGrowingPercent: number): Promise<number> {
   const logger = createLogger(config.log_level);
   const tracker = new Tracker(config, logger);
   await tracker.start();
   logger.info({ version: packageVersion() }, 'privtrak started');
-  logGcFlags(logger);
+  logGcFlags(logger, heapGrowingPercent);
   return serveUntilStopped(tracker, logger, config.shutdown_timeout);
 }
 
@@ -112,11 +112,13 @@ export async function main(argv: string[]): Promise<number> {
   switch (command) {
     case 'serve': {
       const config = loadConfig(values.config);
+      // Before the registry and stores fill the heap; in every worker too (gc-flags.ts).
+      const heapGrowingPercent = applyHeapGrowing();
       // A worker forked by `serve --workers N` runs this same command line.
       if (cluster.isWorker) return runWorker(config);
       const workers = parseWorkers(values.workers);
       checkWorkersConfig(config, workers);
-      return workers === 1 ? serve(config) : runPrimary(config, workers);
+      return workers === 1 ? serve(config, heapGrowingPercent) : runPrimary(config, workers, heapGrowingPercent);
     }
     case 'check-config': {
       const config = loadConfig(values.config);

@@ -6,7 +6,10 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
-import { RECOMMENDED_NODE_FLAGS, RECOMMENDED_SEMI_SPACE_MB, gcFlagsNote, logGcFlags, memoryReducerOn, semiSpaceSizeMb } from '../../src/cli/gc-flags.js';
+import { spawnSync } from 'node:child_process';
+import {
+  HEAP_GROWING_PERCENT, RECOMMENDED_NODE_FLAGS, RECOMMENDED_SEMI_SPACE_MB, applyHeapGrowing, gcFlagsNote, heapGrowingPercentOf, logGcFlags, memoryReducerOn, semiSpaceSizeMb,
+} from '../../src/cli/gc-flags.js';
 import { waitUntil } from '../e2e/clients.js';
 import { MAIN, startTracker, waitExit, withConfig } from '../support/tracker-process.js';
 
@@ -42,6 +45,27 @@ describe('V8 garbage-collector flags (src/cli/gc-flags.ts)', () => {
     assert.equal(memoryReducerOn(['--no-memory-reducer-for-small-heaps']), true, 'another flag');
   });
 
+  it('sets the old generation\'s growth at run time unless node\'s command line set one', () => {
+    assert.equal(heapGrowingPercentOf([]), undefined);
+    assert.equal(heapGrowingPercentOf(['--heap-growing-percent=300']), 300);
+    assert.equal(heapGrowingPercentOf(['--heap_growing_percent=50', '--heap-growing-percent=70']), 70, 'the last one wins');
+    assert.equal(heapGrowingPercentOf(['--heap-growing-percentile=9']), undefined, 'another flag');
+    const set: string[] = [];
+    assert.equal(applyHeapGrowing(['--max-semi-space-size=32'], (f) => set.push(f)), HEAP_GROWING_PERCENT);
+    assert.deepEqual(set, [`--heap-growing-percent=${HEAP_GROWING_PERCENT}`]);
+    assert.equal(applyHeapGrowing(['--heap-growing-percent=300'], (f) => set.push(f)), 300, 'the operator\'s choice stands');
+    assert.equal(set.length, 1, 'and nothing is set over it');
+  });
+
+  it('the flag exists in this node\'s V8 (it says so of one that does not)', () => {
+    const tryFlag = (flag: string) => spawnSync(process.execPath, ['-e', `require('node:v8').setFlagsFromString(${JSON.stringify(flag)})`], { encoding: 'utf8' });
+    const ours = tryFlag(`--heap-growing-percent=${HEAP_GROWING_PERCENT}`);
+    assert.equal(ours.status, 0);
+    assert.equal(`${ours.stdout}${ours.stderr}`, '', 'V8 took the flag without a word');
+    const bogus = tryFlag('--heap-growing-percentage=100');
+    assert.match(`${bogus.stdout}${bogus.stderr}`, /unrecognized flag/);
+  });
+
   it('says nothing more when both are set, and how to start node when either is missing', () => {
     assert.deepEqual(gcFlagsNote(['--max-semi-space-size=32', '--no-memory-reducer'], ''), { semiSpaceMb: 32, memoryReducer: false });
     assert.deepEqual(gcFlagsNote(['--no-memory-reducer'], '--max-semi-space-size=64'), { semiSpaceMb: 64, memoryReducer: false });
@@ -57,8 +81,8 @@ describe('V8 garbage-collector flags (src/cli/gc-flags.ts)', () => {
     }
     let out = '';
     const sink = new Writable({ write(chunk, _enc, done) { out += String(chunk); done(); } });
-    logGcFlags(pino(sink), gcFlagsNote([], undefined));
-    assert.match(out, /"semiSpaceMb":"default","memoryReducer":true,"msg":"V8 garbage collector not set for the tracker: for fewer/);
+    logGcFlags(pino(sink), 100, gcFlagsNote([], undefined));
+    assert.match(out, /"semiSpaceMb":"default","memoryReducer":true,"heapGrowingPercent":100,"msg":"V8 garbage collector not set for the tracker: for fewer/);
   });
 
   it('npm start and the systemd unit start node with the recommended flags, on its command line', () => {
@@ -82,12 +106,26 @@ describe('V8 garbage-collector flags (src/cli/gc-flags.ts)', () => {
     const child = await startTracker(cfg.path, { onOutput: (t) => { out += t; }, cwd: dirname(cfg.path), nodeFlags: RECOMMENDED_NODE_FLAGS, script: command });
     try {
       await waitUntil(() => out.includes('V8 garbage collector'), 5000, 'the garbage-collector log line');
-      assert.match(out, /"semiSpaceMb":32,"memoryReducer":false,"msg":"V8 garbage collector set for the tracker"/);
+      assert.match(out, /"semiSpaceMb":32,"memoryReducer":false,"heapGrowingPercent":100,"msg":"V8 garbage collector set for the tracker"/);
     } finally {
       child.kill('SIGKILL');
       await waitExit(child);
       cfg.cleanup();
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a tracker started with its own --heap-growing-percent keeps it', async () => {
+    const cfg = withConfig('metrics_addr: ""\nhttp: {addr: "127.0.0.1:0"}\nudp: {addr: ""}\n');
+    let out = '';
+    const child = await startTracker(cfg.path, { onOutput: (t) => { out += t; }, cwd: dirname(cfg.path), nodeFlags: [...RECOMMENDED_NODE_FLAGS, '--heap-growing-percent=250'] });
+    try {
+      await waitUntil(() => out.includes('V8 garbage collector'), 5000, 'the garbage-collector log line');
+      assert.match(out, /"heapGrowingPercent":250,"msg":"V8 garbage collector set for the tracker"/);
+    } finally {
+      child.kill('SIGKILL');
+      await waitExit(child);
+      cfg.cleanup();
     }
   });
 });

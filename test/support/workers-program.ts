@@ -10,11 +10,13 @@ import cluster from 'node:cluster';
 import { loadConfigFile } from '../../src/config/load.js';
 import { runPrimary } from '../../src/cli/workers/primary.js';
 import { runWorker } from '../../src/cli/workers/worker.js';
+import { applyHeapGrowing } from '../../src/cli/gc-flags.js';
 
 const [configPath, n] = process.argv.slice(2);
 try {
   const config = loadConfigFile(configPath!);
-  process.exit(cluster.isWorker ? await runWorker(config) : await runPrimary(config, Number(n)));
+  const heapGrowingPercent = applyHeapGrowing(); // as main.ts's serve does
+  process.exit(cluster.isWorker ? await runWorker(config) : await runPrimary(config, Number(n), heapGrowingPercent));
 } catch (err) {
   console.error(`privtrak: ${(err as Error).message}`);
   process.exit(1);

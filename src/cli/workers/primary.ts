@@ -45,7 +45,8 @@ interface Slot {
   lastExit: number | undefined;
 }
 
-export async function runPrimary(config: Config, n: number): Promise<number> {
+/** `heapGrowingPercent`: what applyHeapGrowing put in force (each worker applies the same at its start). */
+export async function runPrimary(config: Config, n: number, heapGrowingPercent: number): Promise<number> {
   const logger = createLogger(config.log_level, { role: 'primary' });
   // Before the first fork: node:cluster reads it then.
   cluster.schedulingPolicy = cluster.SCHED_NONE;
@@ -121,7 +122,7 @@ export async function runPrimary(config: Config, n: number): Promise<number> {
         if (!started && slots.every((x) => x.ready)) {
           started = true;
           logger.info({ version: packageVersion(), workers: n }, 'privtrak started');
-          logGcFlags(logger); // the workers run with the primary's flags and NODE_OPTIONS
+          logGcFlags(logger, heapGrowingPercent); // the workers run with the primary's flags and NODE_OPTIONS
         }
       });
       worker.on('exit', (code, signal) => onExit(s, worker, code, signal));
