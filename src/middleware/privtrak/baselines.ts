@@ -38,15 +38,55 @@ function packWords(src: Uint8Array, dst: Int32Array, at: number, words: number):
   for (let i = 0, o = 0; i < words; i++, o += 4) dst[at + i] = src[o]! | (src[o + 1]! << 8) | (src[o + 2]! << 16) | (src[o + 3]! << 24);
 }
 
+/** Ids kept once for many baselines (users, torrents): an index with a count of baselines per slot. */
+class InternedIds {
+  private readonly index: ByteKeyIndex;
+  private counts: Int32Array;
+
+  constructor(idBytes: number) {
+    this.index = new ByteKeyIndex(idBytes, 64);
+    this.counts = new Int32Array(this.index.capacity);
+  }
+
+  /** Ids held (each by at least one baseline). */
+  get size(): number {
+    return this.index.size;
+  }
+
+  /** The slot of the id in `words`, or -1. */
+  find(words: Int32Array): number {
+    return this.index.find(words);
+  }
+
+  /** The slot of the id in `words`, added if absent, counted for one more baseline. */
+  hold(words: Int32Array): number {
+    let slot = this.index.find(words);
+    if (slot < 0) {
+      slot = this.index.insert(words);
+      if (this.counts.length < this.index.capacity) this.counts = grown(this.counts, this.index.capacity);
+      this.counts[slot] = 0;
+    }
+    this.counts[slot]!++;
+    return slot;
+  }
+
+  /** One baseline fewer for the id in `slot`; the last one frees the slot (a later id may take it). */
+  release(slot: number): void {
+    if (--this.counts[slot]! === 0) this.index.remove(slot);
+  }
+
+  copyId(slot: number, out: Uint8Array, offset: number): void {
+    this.index.copyKey(slot, out, offset);
+  }
+}
+
 export class BaselineStore implements ShardedBaselines {
   /** Baselines by packed key: [user slot, torrent slot, peer_id as five words]. */
   private readonly index = new ByteKeyIndex(PACKED_KEY_BYTES);
-  /** Users with at least one baseline (also the "users tracked" gauge); `perUser` counts baselines per user slot. */
-  private readonly userIndex = new ByteKeyIndex(USER_BYTES, 64);
-  private perUser = new Int32Array(this.userIndex.capacity);
-  /** Torrents with at least one baseline; `perTorrent` counts baselines per torrent slot. */
-  private readonly torrentIndex = new ByteKeyIndex(INFO_HASH_BYTES, 64);
-  private perTorrent = new Int32Array(this.torrentIndex.capacity);
+  /** Users with at least one baseline (also the "users tracked" gauge). */
+  private readonly userIds = new InternedIds(USER_BYTES);
+  /** Torrents with at least one baseline. */
+  private readonly torrentIds = new InternedIds(INFO_HASH_BYTES);
   /** Slot s holds uploaded, downloaded, left, last ms at [4s, 4s + 3]. */
   private counters = new Float64Array(this.index.capacity * 4);
   /** The packed key being looked up. */
@@ -71,10 +111,10 @@ export class BaselineStore implements ShardedBaselines {
   slotOf(user: Uint8Array, infoHash: Uint8Array, peerId: Uint8Array): number {
     // A user or torrent with no baseline has no slot: then neither has the peer.
     packWords(user, this.idScratch, 0, 4);
-    const u = this.userIndex.find(this.idScratch);
+    const u = this.userIds.find(this.idScratch);
     if (u < 0) return -1;
     packWords(infoHash, this.idScratch, 0, 5);
-    const t = this.torrentIndex.find(this.idScratch);
+    const t = this.torrentIds.find(this.idScratch);
     if (t < 0) return -1;
     this.load(u, t, peerId);
     return this.index.find(this.scratch);
@@ -142,7 +182,7 @@ export class BaselineStore implements ShardedBaselines {
   }
 
   get users(): number {
-    return this.userIndex.size;
+    return this.userIds.size;
   }
 
   /** Baselines whose peer announced at or after `sinceMs` (one pass over the packed counters). */
@@ -173,8 +213,8 @@ export class BaselineStore implements ShardedBaselines {
 
   /** Copies the key of a slot in use into `out` at `offset` (KEY_BYTES bytes: user, info_hash, peer_id). */
   copyKey(slot: number, out: Uint8Array, offset: number): void {
-    this.userIndex.copyKey(this.index.keyWord(slot, 0), out, offset);
-    this.torrentIndex.copyKey(this.index.keyWord(slot, 1), out, offset + USER_BYTES);
+    this.userIds.copyId(this.index.keyWord(slot, 0), out, offset);
+    this.torrentIds.copyId(this.index.keyWord(slot, 1), out, offset + USER_BYTES);
     this.index.copyKey(slot, out, offset + USER_BYTES + INFO_HASH_BYTES, 2);
   }
 
@@ -200,24 +240,12 @@ export class BaselineStore implements ShardedBaselines {
   /** Adds a peer that is not in the store (slotOf found none); returns its slot. */
   private insert(user: Uint8Array, infoHash: Uint8Array, peerId: Uint8Array): number {
     packWords(user, this.idScratch, 0, 4);
-    let u = this.userIndex.find(this.idScratch);
-    if (u < 0) {
-      u = this.userIndex.insert(this.idScratch);
-      if (this.perUser.length < this.userIndex.capacity) this.perUser = grown(this.perUser, this.userIndex.capacity);
-      this.perUser[u] = 0;
-    }
+    const u = this.userIds.hold(this.idScratch);
     packWords(infoHash, this.idScratch, 0, 5);
-    let t = this.torrentIndex.find(this.idScratch);
-    if (t < 0) {
-      t = this.torrentIndex.insert(this.idScratch);
-      if (this.perTorrent.length < this.torrentIndex.capacity) this.perTorrent = grown(this.perTorrent, this.torrentIndex.capacity);
-      this.perTorrent[t] = 0;
-    }
+    const t = this.torrentIds.hold(this.idScratch);
     this.load(u, t, peerId);
     const slot = this.index.insert(this.scratch);
     if (this.counters.length < this.index.capacity * 4) this.counters = grown(this.counters, this.index.capacity * 4);
-    this.perUser[u]!++;
-    this.perTorrent[t]!++;
     return slot;
   }
 
@@ -226,8 +254,7 @@ export class BaselineStore implements ShardedBaselines {
     const t = this.index.keyWord(slot, 1);
     this.index.remove(slot);
     this.counters[slot * 4 + 3] = -1; // a free slot never counts as recently seen (countSeenSince)
-    // The last baseline of a user or torrent frees its slot; a later one may take it over.
-    if (--this.perUser[u]! === 0) this.userIndex.remove(u);
-    if (--this.perTorrent[t]! === 0) this.torrentIndex.remove(t);
+    this.userIds.release(u);
+    this.torrentIds.release(t);
   }
 }
