@@ -30,8 +30,8 @@
  * marks its ~80 MB of live heap fast, so V8 chose its minimum, 1.1: an 8 MB step, which is less than
  * the young generation it keeps in reserve, so it started marking again within a second. Once any
  * full collection had run (one for external memory after ~6 minutes of UDP, a registry reload), the
- * tracker ran a full collection every second from then on: 62 in 110 s after one forced at 8,000 UDP
- * announces/s, p99 133 ms; with the factor at 2, none (BENCHMARKS.md, "A full collection every
+ * tracker ran a full collection every second from then on: 61 in the 110 s after one forced at 8,000
+ * UDP announces/s, p99 133 ms; with the factor at 2, none (BENCHMARKS.md, "A full collection every
  * second"). The price: up to twice the live heap between collections (~80 MB more here), once.
  */
 import v8 from 'node:v8';
