@@ -8,14 +8,16 @@
  * outgrows the CPU caches).
  *
  * A peer's key is 28 bytes, not the 56 of its three ids: its user and its torrent are each
- * interned once, in small indexes of their own with a count of baselines per entry, and the key
- * holds their slot numbers beside the peer_id. A user has hundreds of peers and a torrent
- * thousands, so repeating their 36 bytes in every peer's key was a third of what a baseline
- * cost (BENCHMARKS.md: memory per peer). The 56-byte key is put back together on the way out
- * (copyKey, entries), so checkpoints and journals see the same keys as before. A baseline lives as long as its peer's
- * baseline_lifetime (days), so anything per baseline that the collector can see is
- * old-generation work on every major GC: here there is none (BENCHMARKS.md: memory per peer).
- * read() hands out a fresh Baseline object: young, short-lived, cheap.
+ * interned once (InternedIds, with a count of baselines per entry), and the key holds their slot
+ * numbers beside the peer_id. A user and a torrent each have many peers, so repeating their 36
+ * bytes in every peer's key was a third of what a baseline cost (BENCHMARKS.md: memory per peer).
+ * The 56-byte key is put back together on the way out (copyKey, entries), so checkpoints and
+ * journals see the same keys as before.
+ *
+ * A baseline lives as long as its peer's baseline_lifetime (days), so anything per baseline that
+ * the collector can see is old-generation work on every major GC: here there is none
+ * (BENCHMARKS.md: memory per peer). read() hands out a fresh Baseline object: young,
+ * short-lived, cheap.
  *
  * Slots are split into `shardCount` shards by slot number modulo the count, so garbage
  * collection and checkpoints can walk one shard per event-loop turn. A slot freed by delete is
