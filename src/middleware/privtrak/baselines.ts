@@ -2,7 +2,7 @@
  * Per-peer baselines, keyed by (user, info_hash, peer_id): two clients of one user on one
  * torrent are two peers and never disturb each other.
  *
- * Packed: keys live in a byte-key index (byte-key-index.ts: words in one typed array, no string
+ * Packed: keys live in a byte-key index (src/byte-key-index.ts: words in one typed array, no string
  * per peer), and the four counters of every slot side by side in one Float64Array (32 bytes a
  * slot: one cache line, where four columns cost four cache misses per announce once the store
  * outgrows the CPU caches).
@@ -26,7 +26,7 @@
  */
 import type { Baseline } from './rules.js';
 import type { ShardedBaselines } from './checkpoint.js';
-import { ByteKeyIndex, grown } from './byte-key-index.js';
+import { ByteKeyIndex, grown } from '../../byte-key-index.js';
 
 /** Bytes of a key as it leaves the store (copyKey, entries, checkpoints): user (16) + info_hash (20) + peer_id (20). */
 export const KEY_BYTES = 56;

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { ByteKeyIndex } from '../../../src/middleware/privtrak/byte-key-index.js';
+import { ByteKeyIndex } from '../src/byte-key-index.js';
 
 /** A key of `words` words derived from n (several words differ between keys, not just one). */
 function keyOf(n: number, words: number): Int32Array {

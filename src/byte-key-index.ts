@@ -19,8 +19,8 @@
  * client choose keys that all land in one probe chain.
  */
 import { randomBytes } from 'node:crypto';
-import { resized, zeroed } from '../../resizable-arrays.js';
-import { keyedHash } from '../../keyed-hash.js';
+import { resized, zeroed } from './resizable-arrays.js';
+import { keyedHash } from './keyed-hash.js';
 
 const EMPTY = 0; // table cells hold slot + 1
 
