@@ -2,7 +2,7 @@
  * The MySQL sink's writes as SQL text: a folded batch (aggregate.ts) becomes multi-row
  * `INSERT ... ON DUPLICATE KEY UPDATE` statements of at most `chunk` rows each.
  *
- * Rows are sorted by primary key before they are written. InnoDB locks each row as it upserts
+ * Rows are written in primary-key order (aggregate.ts folds them so). InnoDB locks each row as it upserts
  * it; two trackers (two instances) writing overlapping users in different orders could each hold
  * a row the other waits for, a deadlock that fails one batch. In key order every transaction takes
  * its locks in the same order, so they queue instead (UNIT3D-Announce and Ocelot sort for the same
@@ -16,7 +16,7 @@
  */
 import mysql from 'mysql2/promise';
 import type { StatDelta } from '../accounting/delta.js';
-import { byRowKey, type Aggregate } from './aggregate.js';
+import type { Aggregate } from './aggregate.js';
 
 const hex = (b: Buffer) => `X'${b.toString('hex')}'`;
 const int = (n: number) => {
@@ -59,15 +59,13 @@ const LOG_HEAD = `INSERT INTO privtrak_delta_log (instance, seq, user_id, info_h
   left_bytes, delta_up, delta_down, credit_up, credit_down, site_torrent_id, seed_time, leech_time, snatch, flags, time_ms) VALUES `;
 
 export function torrentUpserts(agg: Aggregate, chunk: number): string[] {
-  const rows = [...agg.torrents].sort(byRowKey);
-  return chunked(rows, chunk, TORRENT_HEAD, (r) =>
+  return chunked(agg.torrents, chunk, TORRENT_HEAD, (r) =>
     `(${hex(r.user)},${hex(r.infoHash)},${int(r.uploaded)},${int(r.downloaded)},${int(r.rawUploaded)},${int(r.rawDownloaded)},`
     + `${intOrNull(r.siteTorrentId)},${int(r.seedTime)},${int(r.leechTime)},${int(r.snatched)},${int(r.firstMs)},${int(r.lastMs)})`, TORRENT_TAIL);
 }
 
 export function userUpserts(agg: Aggregate, chunk: number): string[] {
-  const rows = [...agg.users].sort(byRowKey);
-  return chunked(rows, chunk, USER_HEAD, (r) =>
+  return chunked(agg.users, chunk, USER_HEAD, (r) =>
     `(${hex(r.user)},${int(r.uploaded)},${int(r.downloaded)},${int(r.rawUploaded)},${int(r.rawDownloaded)},`
     + `${int(r.seedTime)},${int(r.leechTime)},${int(r.firstMs)},${int(r.lastMs)})`, USER_TAIL);
 }

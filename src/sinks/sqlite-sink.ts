@@ -18,7 +18,7 @@ import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import type { DeltaBatch } from '../accounting/delta.js';
 import type { DeltaSink, SinkState, TotalsQuery, TotalsRow } from './sink.js';
-import { aggregateBatch, byRowKey } from './aggregate.js';
+import { aggregateBatch } from './aggregate.js';
 import { LEGACY_SCHEMA_VERSION, SCHEMA_VERSION, schemaStatements, totalsSql } from './sql-schema.js';
 import { staleFence } from './sink-errors.js';
 import { LEGACY_USERS_SQL, rekeyMapTableSql, rekeyStatements } from './sql-rekey.js';
@@ -143,11 +143,7 @@ export class SqliteSink implements DeltaSink {
       const mark = getMark.get(batch.instance) as bigint | undefined;
       const agg = aggregateBatch(batch, mark === undefined ? 0 : Number(mark));
       if (agg.count === 0) return;
-      // In key order the upserts walk each B-tree once from left to right, so a page is read and
-      // changed once per batch instead of at random (bench/sink-bench.mjs: 5-8% more deltas/s once
-      // the table holds millions of rows; BENCHMARKS.md).
-      agg.torrents.sort(byRowKey);
-      agg.users.sort(byRowKey);
+      // Rows come in key order, so the upserts walk each B-tree once from left to right (aggregate.ts).
       for (const t of agg.torrents) {
         upTorrent.run(t.user, t.infoHash, t.uploaded, t.downloaded, t.rawUploaded, t.rawDownloaded, t.siteTorrentId,
           t.seedTime, t.leechTime, t.snatched, t.firstMs, t.lastMs);
