@@ -3,8 +3,9 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
 import Database from 'better-sqlite3';
-import { SqliteSink } from '../../src/sinks/sqlite-sink.js';
+import { SqliteSink, WAL_AUTOCHECKPOINT_PAGES } from '../../src/sinks/sqlite-sink.js';
 import { SqliteWorkerSink } from '../../src/sinks/sqlite-worker-sink.js';
 import { encodeRecordInto, RECORD_SIZE } from '../../src/accounting/delta-record.js';
 import { createSink, sinkOptionsSchema } from '../../src/sinks/index.js';
@@ -197,6 +198,41 @@ describe('sqlite sink', () => {
     } finally {
       db.close();
     }
+  });
+
+  it('lets the WAL grow past SQLite\'s default 1,000 pages before a commit checkpoints it (WAL_AUTOCHECKPOINT_PAGES)', async () => {
+    const path = freshPath();
+    const sink = new SqliteSink({ path });
+    await sink.open();
+    // A second connection reads how many frames the WAL holds (a PASSIVE checkpoint reports them,
+    // and copies nothing back while the count is read at the end).
+    const walFrames = () => {
+      const peek = new Database(path);
+      try {
+        return (peek.pragma('wal_checkpoint(PASSIVE)') as Array<{ log: number }>)[0]!.log;
+      } finally {
+        peek.close();
+      }
+    };
+    // The same 3,000 rows every batch: each commit rewrites the same pages, so batches are alike.
+    const pairs = Array.from({ length: 3000 }, () => ({ user: randomBytes(16), infoHash: randomBytes(20) }));
+    let seq = 0;
+    const batch = () => {
+      const deltas = pairs.map((p) => delta(++seq, { ...p, baseline: null }));
+      return { id: seq, instance: 'a', deltas };
+    };
+    await sink.apply(batch()); // inserts
+    await sink.apply(batch()); // updates, like every later one
+    const perBatch = walFrames() / 2;
+    // After a checkpoint the next commit starts the WAL over; with SQLite's default (1,000 pages) it
+    // would never hold more than 1,000 frames and one batch.
+    assert.ok(perBatch > 20 && perBatch < 500, `one batch wrote ${perBatch} WAL frames`);
+    const batches = Math.ceil(2500 / perBatch);
+    for (let i = 0; i < batches; i++) await sink.apply(batch());
+    const frames = walFrames();
+    assert.ok(frames > 1000 + perBatch, `the WAL holds ${frames} frames after ${batches + 2} batches of about ${perBatch}: no checkpoint at 1,000`);
+    assert.ok(WAL_AUTOCHECKPOINT_PAGES >= 2 * frames, 'the test stays below the configured threshold');
+    await sink.close();
   });
 
   it('rejects apply once closed, storing nothing', async () => {
