@@ -52,9 +52,15 @@ function flagsOf(execArgv: readonly string[], nodeOptions: string | undefined): 
 
 /** The --max-semi-space-size given to this process (MB), from its flags or NODE_OPTIONS; undefined if none. */
 export function semiSpaceSizeMb(execArgv: readonly string[], nodeOptions: string | undefined): number | undefined {
+  return lastNumberFlag(flagsOf(execArgv, nodeOptions), 'max-semi-space-size');
+}
+
+/** The value of the last `--NAME=N` among `args` (V8 reads - and _ alike), or undefined. */
+function lastNumberFlag(args: Iterable<string>, name: string): number | undefined {
+  const flag = new RegExp(`^--${name.replace(/-/g, '[-_]')}=(\\d+)$`);
   let found: number | undefined;
-  for (const arg of flagsOf(execArgv, nodeOptions)) {
-    const m = /^--max[-_]semi[-_]space[-_]size(?:=(\d+))?$/.exec(arg);
+  for (const arg of args) {
+    const m = flag.exec(arg);
     if (m?.[1] !== undefined) found = Number(m[1]);
   }
   return found;
@@ -72,12 +78,7 @@ export function memoryReducerOn(execArgv: readonly string[]): boolean {
 
 /** The --heap-growing-percent on node's command line (the last one wins), or undefined. */
 export function heapGrowingPercentOf(execArgv: readonly string[]): number | undefined {
-  let found: number | undefined;
-  for (const arg of execArgv) {
-    const m = /^--heap[-_]growing[-_]percent=(\d+)$/.exec(arg);
-    if (m?.[1] !== undefined) found = Number(m[1]);
-  }
-  return found;
+  return lastNumberFlag(execArgv, 'heap-growing-percent');
 }
 
 /**
