@@ -15,7 +15,7 @@
  */
 import type { DeltaBatch, StatDelta } from '../accounting/delta.js';
 import { RECORD, RECORD_SIZE, get32, get64 } from '../accounting/delta-record.js';
-import { ByteKeyIndex } from '../byte-key-index.js';
+import { ByteKeyIndex, grown } from '../byte-key-index.js';
 
 export interface TorrentRow {
   readonly user: Buffer;
@@ -81,13 +81,18 @@ const FIELDS = 8;
 /** The sums of one kind of row, indexed by the row's slot in its key index. */
 class Sums {
   /** Row r's field f at [r * FIELDS + f]. */
-  readonly v: Float64Array;
+  v: Float64Array;
   /** Byte offset of the row's key in the fold's key bytes (its first delta's). */
-  readonly at: Int32Array;
+  at: Int32Array;
 
-  constructor(readonly rows: number) {
+  constructor(rows: number) {
     this.v = new Float64Array(rows * FIELDS);
     this.at = new Int32Array(rows);
+  }
+
+  /** Rows there is room for. */
+  get rows(): number {
+    return this.at.length;
   }
 
   open(row: number, at: number, timeMs: number): void {
@@ -110,12 +115,10 @@ class Sums {
     if (timeMs > v[b + LAST_MS]!) v[b + LAST_MS] = timeMs;
   }
 
-  /** `this` with room for `rows` rows. */
-  grown(rows: number): Sums {
-    const out = new Sums(rows);
-    out.v.set(this.v);
-    out.at.set(this.at);
-    return out;
+  /** Makes room for `rows` rows, the sums kept (new rows zero). */
+  grow(rows: number): void {
+    this.v = grown(this.v, rows * FIELDS);
+    this.at = grown(this.at, rows);
   }
 }
 
@@ -195,7 +198,7 @@ class Folder {
   private readonly torrentIndex: ByteKeyIndex;
   private readonly userIndex: ByteKeyIndex;
   private readonly t: Sums;
-  private u: Sums;
+  private readonly u: Sums;
   private readonly userOf: Int32Array;
   private readonly snatched: Uint8Array;
   private readonly hasSite: Uint8Array;
@@ -236,7 +239,7 @@ class Folder {
       let user = this.userIndex.find(this.words, keyWord);
       if (user < 0) {
         user = this.userIndex.insert(this.words, keyWord);
-        if (user === this.u.rows) this.u = this.u.grown(user * 2);
+        if (user === this.u.rows) this.u.grow(user * 2);
         this.u.open(user, at, timeMs);
       }
       this.userOf[row] = user;
