@@ -2,7 +2,8 @@
  * privtrak_native: the system calls privtrak needs and Node does not expose. For the memory-mapped
  * journal: mmap (MAP_SHARED, read/write) as an ArrayBuffer, munmap, posix_fallocate, and
  * madvise(MADV_POPULATE_WRITE) to map reserved pages ahead of the stores that fill them. For the
- * HTTP frontend: sendLast, a reply and FIN in one segment.
+ * HTTP frontend: sendLast, a reply and FIN in one segment. For the UDP frontend: batched reads and
+ * writes (udp_batch.c).
  *
  * Why by hand: the npm mmap packages either no longer build on Node 20 (mmap-io) or bring ~150
  * packages (node-gyp, node-pre-gyp) at run time and unmap only when the garbage collector gets to
@@ -185,6 +186,8 @@ static napi_value send_last(napi_env env, napi_callback_info info) {
   return result;
 }
 
+void udp_batch_define(napi_env env, napi_value exports); /* udp_batch.c */
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
     {"map", NULL, map, NULL, NULL, NULL, napi_default, NULL},
@@ -194,6 +197,7 @@ static napi_value init(napi_env env, napi_value exports) {
     {"sendLast", NULL, send_last, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
+  udp_batch_define(env, exports);
   return exports;
 }
 

@@ -66,6 +66,8 @@ export const udpSchema = z.object({
   max_clock_skew: duration('10s'),
   connection_id_lifetime: duration('2m'),
   socket_buffer_size: z.number().int().min(65536).max(1 << 30).default(4 << 20).describe('SO_RCVBUF/SO_SNDBUF bytes (capped by the kernel: net.core.rmem_max)'),
+  transport: z.enum(['auto', 'batch', 'dgram']).default('auto')
+    .describe('socket layer: batch = recvmmsg/sendmmsg through the native addon (Linux), dgram = node:dgram, auto = batch where the addon has it'),
   ...numwant,
 }).strict();
 

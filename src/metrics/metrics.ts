@@ -8,6 +8,13 @@ import { RequestMetrics, type Action, type Frontend, type Outcome } from './requ
 
 export type { Action, Frontend, Outcome } from './request-metrics.js';
 
+/** Replies the UDP socket could not send: the send buffer was full, or the kernel refused the address. */
+export interface UdpReplyDrops {
+  readonly dropped: number;
+  readonly refused: number;
+}
+const NO_DROPS: UdpReplyDrops = { dropped: 0, refused: 0 };
+
 export class TrackerMetrics {
   /** The Prometheus registry every metric of this tracker is registered in (one per tracker: tests run several). */
   readonly prometheus: Registry;
@@ -21,6 +28,7 @@ export class TrackerMetrics {
   readonly httpConnectionsRefused: Counter<'reason'>;
   readonly udpRepliesWithheld: Counter;
   private readOpenConnections: () => number = () => 0;
+  private readUdpDrops: () => UdpReplyDrops = () => NO_DROPS;
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     this.prometheus = new Registry();
@@ -50,6 +58,18 @@ export class TrackerMetrics {
       help: 'UDP error replies not sent because they were larger than the request of a source whose connection ID did not check out.',
       registers,
     });
+    new Counter({
+      name: 'privtrak_udp_replies_dropped_total',
+      help: 'UDP replies not sent, by reason: send_buffer_full (the socket\'s send buffer was full: raise udp.socket_buffer_size), '
+        + 'refused (the kernel refused the address). Counted by the batched socket (udp.transport: batch); node:dgram queues instead.',
+      labelNames: ['reason'], registers,
+      collect() {
+        const d = self.readUdpDrops();
+        this.reset();
+        this.labels('send_buffer_full').inc(d.dropped);
+        this.labels('refused').inc(d.refused);
+      },
+    });
     // The process metrics, among them the event-loop delay (privtrak_nodejs_eventloop_lag_*_seconds,
     // from perf_hooks.monitorEventLoopDelay, reset at every scrape) and GC pauses
     // (privtrak_nodejs_gc_duration_seconds{kind}). The delay is sampled every 10 ms (prom-client's
@@ -66,6 +86,11 @@ export class TrackerMetrics {
   /** Where privtrak_http_connections is read at scrape time (the HTTP frontend's open connections). */
   httpConnectionsOpen(read: () => number): void {
     this.readOpenConnections = read;
+  }
+
+  /** Where privtrak_udp_replies_dropped_total is read at scrape time (the UDP frontend's batched socket). */
+  udpRepliesDropped(read: () => UdpReplyDrops): void {
+    this.readUdpDrops = read;
   }
 
   /** Records one request. `startNs` is from process.hrtime.bigint(). */

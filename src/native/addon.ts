@@ -19,6 +19,20 @@ export interface NativeAddon {
    * every byte was taken. Returns the bytes taken (0: it would block) or -errno.
    */
   sendLast(fd: number, data: Buffer): number;
+  /*
+   * The UDP frontend's batched socket (native/udp_batch.c, Linux only; src/frontend/udp/batch-socket.ts
+   * documents the buffers' layout). Errors carry a negative `errno`.
+   */
+  udpOpen?(host: string, port: number, bufferSize: number, input: Buffer, slot: number, meta: Int32Array,
+    out: Buffer, outMeta: Int32Array, onBatch: (received: number) => number): unknown;
+  udpStart?(socket: unknown): void;
+  /** Returns the bytes sent, 0 if the send buffer was full (the reply is dropped and counted), or -errno. */
+  udpSendTo?(socket: unknown, data: Buffer, host: string, port: number): number;
+  udpAddress?(socket: unknown): [string, number];
+  udpPeerText?(socket: unknown, index: number): string;
+  /** [replies dropped (send buffer full), replies refused by the kernel]. */
+  udpStats?(socket: unknown): [number, number];
+  udpClose?(socket: unknown): void;
 }
 
 let cached: NativeAddon | null | undefined;

@@ -1,9 +1,11 @@
 /**
- * The UDP frontend (BEP 15, BEP 41) on node:dgram. Parsing and writing live in
- * src/bittorrent/udp-codec.ts; this file routes packets through the hook chain.
+ * The UDP frontend (BEP 15, BEP 41), on the native batched socket (batch-socket.ts: recvmmsg and
+ * sendmmsg, one call into JavaScript per batch) or on node:dgram (`udp.transport`). Parsing and
+ * writing live in src/bittorrent/udp-codec.ts; this file routes packets through the hook chain.
  * BEP 41 URL data is matched against the HTTP announce routes, so a passkey in
  * udp://HOST:PORT/<passkey>/announce reaches hooks as ctx.params.passkey, as over HTTP.
  */
+import cluster from 'node:cluster';
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { isIPv6 } from 'node:net';
 import type { UdpConfig } from '../../config/schema.js';
@@ -23,6 +25,8 @@ import { createContext, type RequestContext } from '../../middleware/context.js'
 import { listenDualStack, splitHostPort } from '../../net-addr.js';
 import { compileRoutes, type RouteMatcher } from '../http/router.js';
 import { ConnectionIds } from './connection-id.js';
+import { BatchSocket, batchUdpNative } from './batch-socket.js';
+import { nativeUnavailableReason } from '../../native/addon.js';
 
 /** Largest datagram accepted: a scrape of max_scrape_infohashes, or an announce with 255 bytes of URL data. */
 function maxPacketSize(cfg: UdpConfig): number {
@@ -38,9 +42,26 @@ function literalLookup(address: string, _opts: unknown, callback: LookupCallback
 
 const NO_PARAMS: Record<string, string> = Object.freeze({}) as Record<string, string>;
 
+/**
+ * The socket layer for `udp.transport`: the batched socket where the addon has it, except in a
+ * `--workers` worker (the workers share the primary's dgram socket through node:cluster).
+ */
+export function chooseUdpTransport(transport: UdpConfig['transport'], native = batchUdpNative() !== undefined, worker = cluster.isWorker): 'batch' | 'dgram' {
+  if (transport === 'dgram') return 'dgram';
+  if (transport === 'batch') {
+    if (worker) throw new Error('udp.transport: batch cannot be used with --workers (the workers share one node:dgram socket): use auto or dgram');
+    if (!native) throw new Error(`udp.transport: batch needs the native addon's batched socket (Linux), which is not loadable (${nativeUnavailableReason() || 'not built'}): run npm install with python3, make and a C compiler, or use auto or dgram`);
+    return 'batch';
+  }
+  return native && !worker ? 'batch' : 'dgram';
+}
+
 export class UdpFrontend implements Frontend {
   readonly name = 'udp';
   private socket: Socket | undefined;
+  private batchSocket: BatchSocket | undefined;
+  /** The socket layer in use, once listening. */
+  transport: 'batch' | 'dgram' | undefined;
   private readonly ids: ConnectionIds;
   private readonly matchRoute: RouteMatcher;
   private readonly maxSize: number;
@@ -55,7 +76,18 @@ export class UdpFrontend implements Frontend {
 
   async listen(): Promise<void> {
     const { host, port } = splitHostPort(this.cfg.addr);
-    this.boundHost = await listenDualStack(host, (h) => this.bind(h, port));
+    const transport = chooseUdpTransport(this.cfg.transport);
+    this.boundHost = await listenDualStack(host, (h) => (transport === 'batch' ? this.bindBatch(h, port) : this.bind(h, port)));
+    this.transport = transport;
+  }
+
+  private async bindBatch(host: string, port: number): Promise<void> {
+    const socket = new BatchSocket(batchUdpNative()!, host, port, { bufferSize: this.cfg.socket_buffer_size, maxDatagram: this.maxSize },
+      (msg, rinfo) => this.onMessage(msg, rinfo));
+    this.batchSocket = socket;
+    // Read at scrape time; what it counted stays after close (a counter never goes back).
+    let last = { dropped: 0, refused: 0 };
+    this.deps.metrics.udpRepliesDropped(() => (this.batchSocket === socket ? (last = socket.stats()) : last));
   }
 
   /** Binds a new socket on `host` (udp6 for an IPv6 host: '::' takes IPv4 clients too, as ::ffff:a.b.c.d). */
@@ -90,6 +122,7 @@ export class UdpFrontend implements Frontend {
 
   port(): number {
     try {
+      if (this.batchSocket !== undefined) return this.batchSocket.address().port;
       return this.socket?.address().port ?? 0;
     } catch {
       return 0;
@@ -97,6 +130,8 @@ export class UdpFrontend implements Frontend {
   }
 
   close(): Promise<void> {
+    this.batchSocket?.close();
+    this.batchSocket = undefined;
     const socket = this.socket;
     this.socket = undefined;
     return new Promise((resolve) => {
@@ -114,7 +149,8 @@ export class UdpFrontend implements Frontend {
 
   /** Without a callback, send errors surface as the socket's 'error' event (logged above). */
   private send(buf: Buffer, rinfo: RemoteInfo): void {
-    this.socket?.send(buf, rinfo.port, rinfo.address);
+    if (this.batchSocket !== undefined) this.batchSocket.send(buf, rinfo);
+    else this.socket?.send(buf, rinfo.port, rinfo.address);
   }
 
   private onMessage(msg: Buffer, rinfo: RemoteInfo): void {

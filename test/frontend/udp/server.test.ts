@@ -12,6 +12,8 @@ import type { Hook } from '../../../src/middleware/hook.js';
 import { pipeline, type Pipeline } from '../../support/harness.js';
 import { udpSamples } from '../../support/samples.js';
 import { UdpClient } from '../../support/udp-client.js';
+import { batchUdpNative } from '../../../src/frontend/udp/batch-socket.js';
+import { nativeUnavailableReason } from '../../../src/native/addon.js';
 
 const PASSKEY = '0123456789abcdef0123456789abcdef';
 const ROUTES = ['/announce', '/:passkey/announce'];
@@ -25,7 +27,10 @@ function announcePacket(connectionId: Buffer, over: Partial<UdpAnnounceRequest> 
 
 const errorText = (b: Buffer | undefined) => (b && b.readUInt32BE(0) === 3 ? b.toString('utf8', 8) : undefined);
 
-describe('udp frontend', () => {
+// Every behaviour on both socket layers: the native batched socket (the default where it is built)
+// and node:dgram. Without the addon the batch suite is skipped, except in CI (CI=true), where it fails.
+const batchMissing = batchUdpNative() === undefined && process.env['CI'] !== 'true';
+for (const transport of ['batch', 'dgram'] as const) describe(`udp frontend (${transport})`, { skip: transport === 'batch' && batchMissing ? `the native batched socket is not built (${nativeUnavailableReason()})` : false }, () => {
   let p: Pipeline;
   let fe: Frontend;
   let client: UdpClient;
@@ -42,7 +47,7 @@ describe('udp frontend', () => {
 
   before(async () => {
     p = pipeline([spy]);
-    fe = createUdpFrontend(udpSchema.parse({ addr: '127.0.0.1:0', max_scrape_infohashes: 3, connection_id_lifetime: '2m' }), ROUTES, p.deps);
+    fe = createUdpFrontend(udpSchema.parse({ transport, addr: '127.0.0.1:0', max_scrape_infohashes: 3, connection_id_lifetime: '2m' }), ROUTES, p.deps);
     await fe.listen();
     client = new UdpClient(fe.port());
   });
@@ -157,7 +162,7 @@ describe('udp frontend', () => {
 
   it('refuses an expired connection id', async () => {
     const p2 = pipeline();
-    const fe2 = createUdpFrontend(udpSchema.parse({ addr: '127.0.0.1:0', connection_id_lifetime: '1s', max_clock_skew: '0s' }), ROUTES, p2.deps);
+    const fe2 = createUdpFrontend(udpSchema.parse({ transport, addr: '127.0.0.1:0', connection_id_lifetime: '1s', max_clock_skew: '0s' }), ROUTES, p2.deps);
     await fe2.listen();
     const c2 = new UdpClient(fe2.port());
     try {
@@ -175,7 +180,7 @@ describe('udp frontend', () => {
   it('listens dual-stack by default: IPv4 and IPv6 clients on one socket, each in its own family\'s swarm', async () => {
     assert.equal(udpSchema.parse({}).addr, '[::]:6969', 'the embedded default');
     const pd = pipeline();
-    const fed = createUdpFrontend(udpSchema.parse({ addr: '[::]:0' }), ROUTES, pd.deps);
+    const fed = createUdpFrontend(udpSchema.parse({ transport, addr: '[::]:0' }), ROUTES, pd.deps);
     await fed.listen();
     const c4 = new UdpClient(fed.port(), '127.0.0.1');
     const c6 = new UdpClient(fed.port(), '::1');
@@ -199,7 +204,7 @@ describe('udp frontend', () => {
 
   it('answers IPv6 clients with 18-byte peers', async () => {
     const p6 = pipeline();
-    const fe6 = createUdpFrontend(udpSchema.parse({ addr: '[::1]:0' }), ROUTES, p6.deps);
+    const fe6 = createUdpFrontend(udpSchema.parse({ transport, addr: '[::1]:0' }), ROUTES, p6.deps);
     await fe6.listen();
     const c6 = new UdpClient(fe6.port(), '::1');
     try {

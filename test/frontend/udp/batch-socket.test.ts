@@ -1,0 +1,172 @@
+/**
+ * The native batched UDP socket (native/udp_batch.c, src/frontend/udp/batch-socket.ts) under what
+ * the per-request tests in server.test.ts do not reach: bursts larger than a batch from several
+ * clients at once (every reply to the right client, with its transaction id), replies that leave
+ * after their batch (an asynchronous hook: sendto) while later datagrams reuse the batch's buffer,
+ * bind errors, and which socket layer `udp.transport` picks. In CI (CI=true) a missing addon fails.
+ */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { createSocket, type Socket } from 'node:dgram';
+import { createUdpFrontend, chooseUdpTransport, UdpFrontend } from '../../../src/frontend/udp/server.js';
+import { udpSchema } from '../../../src/config/schema.js';
+import { encodeAnnounceRequest, encodeConnectRequest } from '../../../src/bittorrent/udp-codec.js';
+import type { Hook } from '../../../src/middleware/hook.js';
+import { BatchSocket, batchUdpNative } from '../../../src/frontend/udp/batch-socket.js';
+import { pipeline } from '../../support/harness.js';
+import { TrackerMetrics } from '../../../src/metrics/metrics.js';
+
+const ROUTES = ['/announce'];
+const native = batchUdpNative();
+const skip = native === undefined && process.env['CI'] !== 'true' ? 'the native batched socket is not built' : false;
+
+/** A client socket that collects every reply by transaction id. */
+async function collector(): Promise<{ sock: Socket; replies: Map<number, Buffer> }> {
+  const sock = createSocket('udp4');
+  const replies = new Map<number, Buffer>();
+  sock.on('message', (m) => { if (m.length >= 8) replies.set(m.readUInt32BE(4), m); });
+  await new Promise<void>((resolve) => sock.bind(0, '127.0.0.1', resolve));
+  return { sock, replies };
+}
+
+async function until(check: () => boolean, ms = 3000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!check() && Date.now() < end) await new Promise((r) => setTimeout(r, 10));
+}
+
+describe('udp batched socket', { skip }, () => {
+  it('a burst of 600 connects from 4 clients at once: every client gets each of its replies, none astray', async () => {
+    const p = pipeline();
+    const fe = createUdpFrontend(udpSchema.parse({ addr: '127.0.0.1:0', transport: 'batch' }), ROUTES, p.deps) as UdpFrontend;
+    await fe.listen();
+    assert.equal(fe.transport, 'batch');
+    const clients = await Promise.all([0, 1, 2, 3].map(() => collector()));
+    try {
+      // Client c sends transaction ids c*1000 + i, i < 150, all without waiting: the socket queues them, and
+      // recvmmsg takes them 64 at a time.
+      for (let i = 0; i < 150; i++) clients.forEach((c, n) => c.sock.send(encodeConnectRequest(n * 1000 + i), fe.port(), '127.0.0.1'));
+      await until(() => clients.every((c) => c.replies.size === 150));
+      clients.forEach((c, n) => {
+        assert.equal(c.replies.size, 150, `client ${n} got ${c.replies.size} of 150 replies`);
+        for (const [tid, reply] of c.replies) {
+          assert.equal(Math.floor(tid / 1000), n, `client ${n} got a reply meant for transaction ${tid}`);
+          assert.equal(reply.readUInt32BE(0), 0, 'a connect reply');
+          assert.equal(reply.length, 16);
+        }
+      });
+      const text = await p.metrics.prometheus.metrics();
+      assert.match(text, /^privtrak_udp_replies_dropped_total\{reason="send_buffer_full"\} 0$/m, 'every reply left');
+      assert.match(text, /^privtrak_udp_replies_dropped_total\{reason="refused"\} 0$/m);
+    } finally {
+      clients.forEach((c) => c.sock.close());
+      await fe.close();
+    }
+  });
+
+  it('replies of an asynchronous hook leave after their batch, and the request keeps its own bytes', async () => {
+    // The hook answers 30 ms later; meanwhile more datagrams arrive in the buffer the first batch was read into.
+    const seen: Array<{ tid: number; ih: string; peer: string }> = [];
+    const slow: Hook = {
+      name: 'slow',
+      handleAnnounce(_ctx, req) {
+        return new Promise<void>((resolve) => setTimeout(() => {
+          seen.push({ tid: -1, ih: req.infoHash.toString('hex'), peer: req.peer.id.toString('latin1') });
+          resolve();
+        }, 30));
+      },
+      handleScrape() {},
+    };
+    const p = pipeline([slow]);
+    const fe = createUdpFrontend(udpSchema.parse({ addr: '127.0.0.1:0', transport: 'batch' }), ROUTES, p.deps);
+    await fe.listen();
+    const c = await collector();
+    try {
+      c.sock.send(encodeConnectRequest(1), fe.port(), '127.0.0.1');
+      await until(() => c.replies.has(1));
+      const cid = c.replies.get(1)!.subarray(8, 16);
+      const announce = (i: number) => encodeAnnounceRequest({
+        connectionId: cid, transactionId: 100 + i, infoHash: Buffer.alloc(20, i + 1), peerId: Buffer.from(`-qB4520-${String(i).padStart(12, '0')}`),
+        downloaded: 0, left: 0, uploaded: 0, event: 'started', ip: 0, key: 1, numWant: 10, port: 7000 + i, urlData: '',
+      });
+      for (let i = 0; i < 40; i++) {
+        c.sock.send(announce(i), fe.port(), '127.0.0.1');
+        // Connects in between: other datagrams fill the batch buffer before the hook answers.
+        c.sock.send(encodeConnectRequest(500 + i), fe.port(), '127.0.0.1');
+      }
+      await until(() => [...c.replies.keys()].filter((t) => t >= 100 && t < 140).length === 40);
+      for (let i = 0; i < 40; i++) {
+        const reply = c.replies.get(100 + i);
+        assert.ok(reply, `announce ${i} got no reply`);
+        assert.equal(reply.readUInt32BE(0), 1, `announce ${i}: an announce reply`);
+        assert.equal(reply.readUInt32BE(16), 1, `announce ${i}: alone in its swarm, as a seeder`);
+      }
+      assert.deepEqual(new Set(seen.map((s) => `${s.ih.slice(0, 2)} ${s.peer}`)),
+        new Set(Array.from({ length: 40 }, (_, i) => `${(i + 1).toString(16).padStart(2, '0')} -qB4520-${String(i).padStart(12, '0')}`)),
+        'each request still had its own info_hash and peer_id when the hook ran');
+      for (let i = 0; i < 40; i++) {
+        const swarm = await p.store.scrapeSwarm(Buffer.alloc(20, i + 1));
+        assert.equal(swarm.complete, 1, `swarm ${i} holds its peer`);
+      }
+    } finally {
+      c.sock.close();
+      await fe.close();
+    }
+  });
+
+  it('a datagram larger than the largest request reaches the handler cut to that size plus one byte', async () => {
+    const got: number[] = [];
+    const s = new BatchSocket(native!, '127.0.0.1', 0, { bufferSize: 1 << 20, maxDatagram: 100 }, (msg) => got.push(msg.length));
+    const c = await collector();
+    try {
+      for (const n of [1, 100, 101, 3000]) c.sock.send(Buffer.alloc(n, 7), s.address().port, '127.0.0.1');
+      await until(() => got.length === 4);
+      assert.deepEqual(got, [1, 100, 101, 101]);
+      assert.deepEqual(s.stats(), { dropped: 0, refused: 0 });
+    } finally {
+      c.sock.close();
+      s.close();
+      s.close(); // twice: a no-op
+    }
+  });
+
+  it('binding a port in use fails as dgram does, with its code', async () => {
+    const taken = createSocket('udp4');
+    await new Promise<void>((resolve) => taken.bind(0, '127.0.0.1', resolve));
+    try {
+      assert.throws(() => new BatchSocket(native!, '127.0.0.1', taken.address().port, { bufferSize: 65536, maxDatagram: 100 }, () => {}),
+        (err: NodeJS.ErrnoException) => err.code === 'EADDRINUSE' && /bind/.test(err.message));
+      assert.throws(() => new BatchSocket(native!, 'localhost', 0, { bufferSize: 65536, maxDatagram: 100 }, () => {}),
+        (err: NodeJS.ErrnoException) => err.code === 'EINVAL', 'a host name is not an address');
+    } finally {
+      taken.close();
+    }
+  });
+});
+
+describe('privtrak_udp_replies_dropped_total', () => {
+  it('reads the socket\'s counts at scrape time, by reason', async () => {
+    const m = new TrackerMetrics({ defaultMetrics: false });
+    let drops = { dropped: 3, refused: 1 };
+    m.udpRepliesDropped(() => drops);
+    assert.match(await m.prometheus.metrics(), /privtrak_udp_replies_dropped_total\{reason="send_buffer_full"\} 3\n.*\{reason="refused"\} 1$/m);
+    drops = { dropped: 5, refused: 1 };
+    assert.match(await m.prometheus.metrics(), /privtrak_udp_replies_dropped_total\{reason="send_buffer_full"\} 5$/m);
+  });
+});
+
+describe('udp.transport', () => {
+  it('auto: the batched socket where the addon has it, dgram in a --workers worker or without the addon', () => {
+    assert.equal(udpSchema.parse({}).transport, 'auto', 'the default');
+    assert.equal(chooseUdpTransport('auto', true, false), 'batch');
+    assert.equal(chooseUdpTransport('auto', false, false), 'dgram');
+    assert.equal(chooseUdpTransport('auto', true, true), 'dgram');
+    assert.equal(chooseUdpTransport('dgram', true, false), 'dgram');
+    assert.equal(chooseUdpTransport('batch', true, false), 'batch');
+  });
+
+  it('batch: refused with a reason where it cannot work', () => {
+    assert.throws(() => chooseUdpTransport('batch', false, false), /udp\.transport: batch needs the native addon/);
+    assert.throws(() => chooseUdpTransport('batch', true, true), /udp\.transport: batch cannot be used with --workers/);
+    assert.throws(() => udpSchema.parse({ transport: 'uring' }), /Invalid enum value/);
+  });
+});
