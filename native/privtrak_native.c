@@ -12,8 +12,7 @@
  * refuse announces on, not a SIGBUS when a page is first touched. N-API: built once, works on
  * every Node version that has it.
  */
-#define NAPI_VERSION 8
-#include <node_api.h>
+#include "napi_util.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
@@ -57,7 +56,7 @@ static void finalize(napi_env env, void *data, void *hint) {
   free(m);
 }
 
-static napi_value throw_errno(napi_env env, const char *what, int err) {
+napi_value throw_errno(napi_env env, const char *what, int err) {
   napi_value code, msg, error;
   char text[96];
   snprintf(text, sizeof text, "%s failed (errno %d)", what, err);
@@ -69,7 +68,7 @@ static napi_value throw_errno(napi_env env, const char *what, int err) {
   return NULL;
 }
 
-static int args(napi_env env, napi_callback_info info, size_t want, napi_value *argv) {
+int args(napi_env env, napi_callback_info info, size_t want, napi_value *argv) {
   size_t argc = want;
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < want) {
     napi_throw_type_error(env, NULL, "missing arguments");

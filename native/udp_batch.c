@@ -21,8 +21,7 @@
  * UDP may drop it on the way anyway; the client asks again.
  */
 #define _GNU_SOURCE /* recvmmsg, sendmmsg */
-#define NAPI_VERSION 8
-#include <node_api.h>
+#include "napi_util.h"
 #include <uv.h>
 #ifdef __linux__ /* recvmmsg and sendmmsg are Linux's: elsewhere the addon has no udp* functions */
 #include <arpa/inet.h>
@@ -69,32 +68,24 @@ struct udp_batch {
   struct iovec tx_iov[BATCH];
 };
 
-static napi_value udp_throw_errno(napi_env env, const char *what, int err) {
-  napi_value code, msg, error;
-  napi_create_int32(env, -err, &code);
-  napi_create_string_utf8(env, what, NAPI_AUTO_LENGTH, &msg);
-  napi_create_error(env, NULL, msg, &error);
-  napi_set_named_property(env, error, "errno", code);
-  napi_throw(env, error);
-  return NULL;
-}
-
-static int get_args(napi_env env, napi_callback_info info, size_t want, napi_value *argv) {
-  size_t argc = want;
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < want) {
-    napi_throw_type_error(env, NULL, "missing arguments");
-    return 0;
-  }
-  return 1;
-}
-
-static struct udp_batch *get_socket(napi_env env, napi_value v) {
+/* Reads `want` arguments, the first an open socket, which it returns; NULL (an exception pending) otherwise. */
+static struct udp_batch *socket_args(napi_env env, napi_callback_info info, size_t want, napi_value *argv) {
   void *p = NULL;
-  if (napi_get_value_external(env, v, &p) != napi_ok || p == NULL || ((struct udp_batch *)p)->closed) {
+  if (!args(env, info, want, argv)) return NULL;
+  if (napi_get_value_external(env, argv[0], &p) != napi_ok || p == NULL || ((struct udp_batch *)p)->closed) {
     napi_throw_type_error(env, NULL, "not an open udp batch socket");
     return NULL;
   }
   return p;
+}
+
+/* [a, b] as a JavaScript array. */
+static napi_value pair(napi_env env, napi_value a, napi_value b) {
+  napi_value result;
+  napi_create_array_with_length(env, 2, &result);
+  napi_set_element(env, result, 0, a);
+  napi_set_element(env, result, 1, b);
+  return result;
 }
 
 /* Parses `host` (a literal IPv4 or IPv6 address) and `port` into `ss`; 0 if `host` is no address. */
@@ -263,7 +254,7 @@ static void finalize(napi_env env, void *data, void *hint) {
  * bound to host:port ("::" takes IPv4 clients too). Throws an Error with errno on failure. */
 static napi_value udp_open(napi_env env, napi_callback_info info) {
   napi_value argv[9], result;
-  if (!get_args(env, info, 9, argv)) return NULL;
+  if (!args(env, info, 9, argv)) return NULL;
   char host[64];
   size_t host_len;
   int32_t port, bufsize, slot;
@@ -288,9 +279,9 @@ static napi_value udp_open(napi_env env, napi_callback_info info) {
   int family = inet_pton(AF_INET6, host, &probe6) == 1 ? AF_INET6 : AF_INET;
   struct sockaddr_storage ss;
   socklen_t ss_len;
-  if (!to_sockaddr(host, port, family, &ss, &ss_len)) return udp_throw_errno(env, "not an IP address", EINVAL);
+  if (!to_sockaddr(host, port, family, &ss, &ss_len)) return throw_errno(env, "inet_pton", EINVAL);
   int fd = socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) return udp_throw_errno(env, "socket", errno);
+  if (fd < 0) return throw_errno(env, "socket", errno);
   if (family == AF_INET6) {
     int off = 0; /* "::" takes IPv4 clients too, as node:dgram's udp6 does */
     setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof off);
@@ -302,12 +293,12 @@ static napi_value udp_open(napi_env env, napi_callback_info info) {
   if (bind(fd, (struct sockaddr *)&ss, ss_len) != 0) {
     int err = errno;
     close(fd);
-    return udp_throw_errno(env, "bind", err);
+    return throw_errno(env, "bind", err);
   }
   struct udp_batch *s = calloc(1, sizeof *s);
   if (s == NULL) {
     close(fd);
-    return udp_throw_errno(env, "calloc", ENOMEM);
+    return throw_errno(env, "calloc", ENOMEM);
   }
   s->fd = fd;
   s->family = family;
@@ -323,7 +314,7 @@ static napi_value udp_open(napi_env env, napi_callback_info info) {
   if (napi_get_uv_event_loop(env, &loop) != napi_ok || uv_poll_init(loop, &s->poll, fd) != 0) {
     close(fd);
     free(s);
-    return udp_throw_errno(env, "uv_poll_init", EINVAL);
+    return throw_errno(env, "uv_poll_init", EINVAL);
   }
   s->poll.data = s;
   napi_create_reference(env, argv[8], 1, &s->callback);
@@ -342,12 +333,11 @@ static napi_value udp_open(napi_env env, napi_callback_info info) {
 /* start(socket): begins reading (the callback may run from the next turn of the loop on). */
 static napi_value udp_start(napi_env env, napi_callback_info info) {
   napi_value argv[1];
-  if (!get_args(env, info, 1, argv)) return NULL;
-  struct udp_batch *s = get_socket(env, argv[0]);
+  struct udp_batch *s = socket_args(env, info, 1, argv);
   if (s == NULL) return NULL;
   if (!s->polling) {
     int rc = uv_poll_start(&s->poll, UV_READABLE, on_readable);
-    if (rc != 0) return udp_throw_errno(env, "uv_poll_start", -rc);
+    if (rc != 0) return throw_errno(env, "uv_poll_start", -rc);
     s->polling = 1;
   }
   return NULL;
@@ -356,8 +346,7 @@ static napi_value udp_start(napi_env env, napi_callback_info info) {
 /* sendTo(socket, buffer, host, port): one datagram now; returns bytes sent, 0 if it would block, or -errno. */
 static napi_value udp_send_to(napi_env env, napi_callback_info info) {
   napi_value argv[4], result;
-  if (!get_args(env, info, 4, argv)) return NULL;
-  struct udp_batch *s = get_socket(env, argv[0]);
+  struct udp_batch *s = socket_args(env, info, 4, argv);
   if (s == NULL) return NULL;
   void *data;
   size_t len;
@@ -389,13 +378,12 @@ static napi_value udp_send_to(napi_env env, napi_callback_info info) {
 
 /* address(socket): [host, port] the socket is bound to. */
 static napi_value udp_address(napi_env env, napi_callback_info info) {
-  napi_value argv[1], result, host_v, port_v;
-  if (!get_args(env, info, 1, argv)) return NULL;
-  struct udp_batch *s = get_socket(env, argv[0]);
+  napi_value argv[1], host_v, port_v;
+  struct udp_batch *s = socket_args(env, info, 1, argv);
   if (s == NULL) return NULL;
   struct sockaddr_storage ss;
   socklen_t len = sizeof ss;
-  if (getsockname(s->fd, (struct sockaddr *)&ss, &len) != 0) return udp_throw_errno(env, "getsockname", errno);
+  if (getsockname(s->fd, (struct sockaddr *)&ss, &len) != 0) return throw_errno(env, "getsockname", errno);
   char text[INET6_ADDRSTRLEN] = "";
   int port = 0;
   if (ss.ss_family == AF_INET6) {
@@ -407,20 +395,16 @@ static napi_value udp_address(napi_env env, napi_callback_info info) {
     inet_ntop(AF_INET, &a->sin_addr, text, sizeof text);
     port = ntohs(a->sin_port);
   }
-  napi_create_array_with_length(env, 2, &result);
   napi_create_string_utf8(env, text, NAPI_AUTO_LENGTH, &host_v);
   napi_create_int32(env, port, &port_v);
-  napi_set_element(env, result, 0, host_v);
-  napi_set_element(env, result, 1, port_v);
-  return result;
+  return pair(env, host_v, port_v);
 }
 
 /* peerText(socket, i): the IPv6 address datagram i of the batch being handled came from, as
  * inet_ntop writes it (node:dgram's form); JavaScript builds IPv4 text from the meta bytes itself. */
 static napi_value udp_peer_text(napi_env env, napi_callback_info info) {
   napi_value argv[2], result;
-  if (!get_args(env, info, 2, argv)) return NULL;
-  struct udp_batch *s = get_socket(env, argv[0]);
+  struct udp_batch *s = socket_args(env, info, 2, argv);
   if (s == NULL) return NULL;
   int32_t i;
   if (napi_get_value_int32(env, argv[1], &i) != napi_ok || i < 0 || i >= BATCH) {
@@ -437,23 +421,18 @@ static napi_value udp_peer_text(napi_env env, napi_callback_info info) {
 
 /* stats(socket): [replies dropped (the send buffer was full), replies the kernel refused]. */
 static napi_value udp_stats(napi_env env, napi_callback_info info) {
-  napi_value argv[1], result, a, b;
-  if (!get_args(env, info, 1, argv)) return NULL;
-  struct udp_batch *s = get_socket(env, argv[0]);
+  napi_value argv[1], a, b;
+  struct udp_batch *s = socket_args(env, info, 1, argv);
   if (s == NULL) return NULL;
-  napi_create_array_with_length(env, 2, &result);
   napi_create_double(env, s->dropped, &a);
   napi_create_double(env, s->send_errors, &b);
-  napi_set_element(env, result, 0, a);
-  napi_set_element(env, result, 1, b);
-  return result;
+  return pair(env, a, b);
 }
 
 /* close(socket): stops reading, releases the callback and buffers; the fd closes with the handle. */
 static napi_value udp_close(napi_env env, napi_callback_info info) {
   napi_value argv[1];
-  if (!get_args(env, info, 1, argv)) return NULL;
-  struct udp_batch *s = get_socket(env, argv[0]);
+  struct udp_batch *s = socket_args(env, info, 1, argv);
   if (s == NULL) return NULL;
   s->closed = 1;
   if (s->polling) uv_poll_stop(&s->poll);
