@@ -90,6 +90,22 @@ static napi_value pair(napi_env env, napi_value a, napi_value b) {
   return result;
 }
 
+/* `ss`'s address as inet_ntop writes it (node:dgram's form) into `text`; returns its port. */
+static int address_text(const struct sockaddr_storage *ss, char text[INET6_ADDRSTRLEN]) {
+  text[0] = '\0';
+  if (ss->ss_family == AF_INET6) {
+    const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)ss;
+    inet_ntop(AF_INET6, &a->sin6_addr, text, INET6_ADDRSTRLEN);
+    return ntohs(a->sin6_port);
+  }
+  if (ss->ss_family == AF_INET) {
+    const struct sockaddr_in *a = (const struct sockaddr_in *)ss;
+    inet_ntop(AF_INET, &a->sin_addr, text, INET6_ADDRSTRLEN);
+    return ntohs(a->sin_port);
+  }
+  return 0;
+}
+
 /* Parses `host` (a literal IPv4 or IPv6 address) and `port` into `ss`; 0 if `host` is no address. */
 static int to_sockaddr(const char *host, int port, int socket_family, struct sockaddr_storage *ss, socklen_t *len) {
   memset(ss, 0, sizeof *ss);
@@ -386,24 +402,15 @@ static napi_value udp_address(napi_env env, napi_callback_info info) {
   struct sockaddr_storage ss;
   socklen_t len = sizeof ss;
   if (getsockname(s->fd, (struct sockaddr *)&ss, &len) != 0) return throw_errno(env, "getsockname", errno);
-  char text[INET6_ADDRSTRLEN] = "";
-  int port = 0;
-  if (ss.ss_family == AF_INET6) {
-    struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
-    inet_ntop(AF_INET6, &a->sin6_addr, text, sizeof text);
-    port = ntohs(a->sin6_port);
-  } else {
-    struct sockaddr_in *a = (struct sockaddr_in *)&ss;
-    inet_ntop(AF_INET, &a->sin_addr, text, sizeof text);
-    port = ntohs(a->sin_port);
-  }
+  char text[INET6_ADDRSTRLEN];
+  int port = address_text(&ss, text);
   napi_create_string_utf8(env, text, NAPI_AUTO_LENGTH, &host_v);
   napi_create_int32(env, port, &port_v);
   return pair(env, host_v, port_v);
 }
 
-/* peerText(socket, i): the IPv6 address datagram i of the batch being handled came from, as
- * inet_ntop writes it (node:dgram's form); JavaScript builds IPv4 text from the meta bytes itself. */
+/* peerText(socket, i): the IPv6 address datagram i of the batch being handled came from, as text;
+ * JavaScript builds IPv4 text from the meta bytes itself. */
 static napi_value udp_peer_text(napi_env env, napi_callback_info info) {
   napi_value argv[2], result;
   struct udp_batch *s = socket_args(env, info, 2, argv);
@@ -413,10 +420,8 @@ static napi_value udp_peer_text(napi_env env, napi_callback_info info) {
     napi_throw_range_error(env, NULL, "peerText(socket, i): i is a datagram of the batch");
     return NULL;
   }
-  char text[INET6_ADDRSTRLEN] = "";
-  const struct sockaddr_storage *ss = &s->from[i];
-  if (ss->ss_family == AF_INET6) inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)ss)->sin6_addr, text, sizeof text);
-  else if (ss->ss_family == AF_INET) inet_ntop(AF_INET, &((const struct sockaddr_in *)ss)->sin_addr, text, sizeof text);
+  char text[INET6_ADDRSTRLEN];
+  address_text(&s->from[i], text);
   napi_create_string_utf8(env, text, NAPI_AUTO_LENGTH, &result);
   return result;
 }

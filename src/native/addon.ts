@@ -7,6 +7,7 @@
  * PRIVTRAK_NO_NATIVE=1 makes it act as if it were not built (to run or test those fallbacks).
  */
 import { createRequire } from 'node:module';
+import { getSystemErrorName } from 'node:util';
 
 /** The addon's functions as N-API exports them (errors carry a negative `errno`). */
 export interface NativeAddon {
@@ -41,6 +42,17 @@ let unavailable = '';
 /** Why loadNative() found no addon ('' when it did, or before it was called). */
 export function nativeUnavailableReason(): string {
   return unavailable;
+}
+
+/** The addon reports `errno` as a negative number; its errors get Node's `code` (ENOSPC, EADDRINUSE, ...) too. */
+export function coded<T>(call: () => T): T {
+  try {
+    return call();
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    if (typeof e?.errno === 'number') e.code = getSystemErrorName(e.errno);
+    throw err;
+  }
 }
 
 /** The addon, or undefined if it is not built (or not loadable on this platform). */

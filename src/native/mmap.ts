@@ -3,8 +3,7 @@
  * native addon (addon.ts). Optional: if the addon was not built, `loadMmap()` returns undefined
  * and the journal writes with write(2).
  */
-import { getSystemErrorName } from 'node:util';
-import { loadNative, nativeUnavailableReason } from './addon.js';
+import { coded, loadNative, nativeUnavailableReason } from './addon.js';
 
 export interface MmapAddon {
   /** The first `length` bytes of the file, read/write, MAP_SHARED: stores land in the page cache. */
@@ -36,15 +35,4 @@ export function loadMmap(): MmapAddon | undefined {
     };
   }
   return cached ?? undefined;
-}
-
-/** The addon reports `errno` as a negative number; its errors get Node's `code` (ENOSPC, ENODEV, ...) too. */
-function coded<T>(call: () => T): T {
-  try {
-    return call();
-  } catch (err) {
-    const e = err as NodeJS.ErrnoException;
-    if (typeof e?.errno === 'number') e.code = getSystemErrorName(e.errno);
-    throw err;
-  }
 }

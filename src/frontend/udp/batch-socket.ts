@@ -13,9 +13,8 @@
  * and a request may outlive its batch (an asynchronous hook, a journal commit).
  * IPv4 clients of a dual-stack socket are reported as plain IPv4 ("1.2.3.4", not ::ffff:1.2.3.4).
  */
-import { constants } from 'node:os';
 import type { RemoteInfo } from 'node:dgram';
-import { loadNative, type NativeAddon } from '../../native/addon.js';
+import { coded, loadNative, type NativeAddon } from '../../native/addon.js';
 
 /** Datagrams per batch (BATCH in udp_batch.c). */
 const BATCH = 64;
@@ -54,17 +53,6 @@ export interface BatchSocketOptions {
 
 export type DatagramHandler = (msg: Buffer, from: RemoteInfo) => void;
 
-/** An error of the native calls as node:dgram would throw it: with `code` (EADDRINUSE, ...). */
-function errnoError(err: unknown, host: string, port: number): Error {
-  const e = err as NodeJS.ErrnoException;
-  const errno = typeof e.errno === 'number' ? -e.errno : 0;
-  const code = Object.entries(constants.errno).find(([, v]) => v === errno)?.[0];
-  const out = new Error(`${e.message} ${host}:${port}${code ? ` (${code})` : ''}`) as NodeJS.ErrnoException;
-  if (code !== undefined) out.code = code;
-  out.errno = errno;
-  return out;
-}
-
 export class BatchSocket {
   private readonly handle: unknown;
   private readonly slot: number;
@@ -89,9 +77,11 @@ export class BatchSocket {
     this.out = Buffer.allocUnsafeSlow(OUT_BYTES);
     this.outMeta = new Int32Array(BATCH * OUT_WORDS);
     try {
-      this.handle = native.udpOpen(host, port, opts.bufferSize, this.in, this.slot, this.meta, this.out, this.outMeta, (n: number) => this.onBatch(n));
+      // Errors as node:dgram's bind throws them: with `code` (EADDRINUSE, EAFNOSUPPORT, ...) and the address.
+      this.handle = coded(() => native.udpOpen(host, port, opts.bufferSize, this.in, this.slot, this.meta, this.out, this.outMeta, (n: number) => this.onBatch(n)));
     } catch (err) {
-      throw errnoError(err, host, port);
+      (err as Error).message += ` ${host}:${port}`;
+      throw err;
     }
     native.udpStart(this.handle);
   }
