@@ -17,8 +17,12 @@
  * (`in`), with each one's length, family, port and address in an Int32Array (`meta`, 8 words per
  * datagram), and ONE call into JavaScript handles them all. The callback writes its replies into
  * another Buffer (`out`) and lists them in `outMeta` (offset, length, index of the datagram
- * answered, 3 words each), and returns how many; sendmmsg sends them to the addresses they came
- * from in one system call. Replies that come later (an asynchronous hook) go out with sendTo().
+ * answered, 3 words each; their count in the word after them); sendmmsg sends them to the
+ * addresses they came from in one system call. The batch stays open for replies until the call
+ * returns, and napi_make_callback returns only after the microtasks it queued have run: a reply
+ * that waited for a promise settled during the batch (the privtrak hook's journal commit, made at
+ * the batch's end: src/turn-end.ts) still leaves with the batch. Then the open word after the count
+ * is cleared, and replies that come later (an asynchronous hook) go out with sendTo().
  * A reply the kernel cannot take now (EAGAIN: the send buffer is full) is dropped and counted, as
  * UDP may drop it on the way anyway; the client asks again.
  */
@@ -39,6 +43,11 @@
 #define BATCH 64
 #define META_WORDS 8
 #define OUT_WORDS 3
+/* outMeta's two control words after the replies' words: how many are staged; 1 while the batch is
+ * open for replies (JavaScript sets it, this file clears it once the callback has returned). */
+#define CTL_COUNT (BATCH * OUT_WORDS)
+#define CTL_OPEN (CTL_COUNT + 1)
+#define OUT_META_WORDS (CTL_COUNT + 2)
 /* Reads per readable event before the loop gets its turn back (timers, HTTP): one batch, about
  * 0.6 ms of announces at most; libuv reads 32 datagrams per event for node:dgram. */
 #define MAX_ROUNDS 1
@@ -63,6 +72,8 @@ struct udp_batch {
   int32_t *out_meta;
   double dropped;
   double send_errors;
+  double sent_batched; /* replies sent by sendmmsg with their batch */
+  double sent_alone;   /* replies sent by sendTo (after their batch) */
   struct mmsghdr rx[BATCH];
   struct iovec rx_iov[BATCH];
   struct sockaddr_storage from[BATCH];
@@ -87,6 +98,17 @@ static napi_value pair(napi_env env, napi_value a, napi_value b) {
   napi_create_array_with_length(env, 2, &result);
   napi_set_element(env, result, 0, a);
   napi_set_element(env, result, 1, b);
+  return result;
+}
+
+/* `n` numbers as a JavaScript array. */
+static napi_value numbers(napi_env env, const double *v, uint32_t n) {
+  napi_value result, x;
+  napi_create_array_with_length(env, n, &result);
+  for (uint32_t i = 0; i < n; i++) {
+    napi_create_double(env, v[i], &x);
+    napi_set_element(env, result, i, x);
+  }
   return result;
 }
 
@@ -186,6 +208,7 @@ static void send_staged(struct udp_batch *s, int received, int count) {
     int sent = sendmmsg(s->fd, s->tx + k, (unsigned)(n - k), MSG_DONTWAIT);
     if (sent > 0) {
       k += sent;
+      s->sent_batched += sent;
     } else if (sent < 0 && errno == EINTR) {
       continue;
     } else if (sent < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
@@ -198,21 +221,19 @@ static void send_staged(struct udp_batch *s, int received, int count) {
   }
 }
 
-/* Calls the JavaScript callback with the number of datagrams received; returns the replies staged. */
-static int call_js(struct udp_batch *s, int received) {
+/* Calls the JavaScript callback with the number of datagrams received. */
+static void call_js(struct udp_batch *s, int received) {
   napi_env env = s->env;
   napi_handle_scope scope;
-  int32_t staged = 0;
-  if (napi_open_handle_scope(env, &scope) != napi_ok) return 0;
+  if (napi_open_handle_scope(env, &scope) != napi_ok) return;
   napi_value cb, recv, argv[1], result;
   napi_get_reference_value(env, s->callback, &cb);
   napi_get_global(env, &recv); /* make_callback needs an object as `this` */
   napi_create_int32(env, received, &argv[0]);
-  /* make_callback: as a callback from the event loop (microtasks and nextTicks run after it). */
+  /* make_callback: as a callback from the event loop. Called from libuv (no callback scope around
+   * it), it runs the nextTicks and microtasks the callback queued before it returns. */
   napi_status st = napi_make_callback(env, s->async, recv, cb, 1, argv, &result);
-  if (st == napi_ok) {
-    if (napi_get_value_int32(env, result, &staged) != napi_ok) staged = 0;
-  } else {
+  if (st != napi_ok) {
     bool pending = false;
     napi_is_exception_pending(env, &pending);
     if (pending) {
@@ -220,10 +241,8 @@ static int call_js(struct udp_batch *s, int received) {
       napi_get_and_clear_last_exception(env, &err);
       napi_fatal_exception(env, err); /* as any callback's throw: process 'uncaughtException' */
     }
-    staged = 0;
   }
   napi_close_handle_scope(env, scope);
-  return staged;
 }
 
 static void on_readable(uv_poll_t *handle, int status, int events) {
@@ -243,8 +262,11 @@ static void on_readable(uv_poll_t *handle, int status, int events) {
     int n = recvmmsg(s->fd, s->rx, BATCH, MSG_DONTWAIT, NULL);
     if (n <= 0) return; /* EAGAIN: drained; another error (ICMP-reported) clears with the read */
     for (int i = 0; i < n; i++) describe(s, i);
-    int staged = call_js(s, n);
-    if (s->closed) return; /* the callback closed the socket */
+    call_js(s, n);
+    /* Closed by the callback: the buffers may be gone with their reference; nothing more is sent. */
+    if (s->closed) return;
+    s->out_meta[CTL_OPEN] = 0;
+    int staged = s->out_meta[CTL_COUNT];
     if (staged > 0) send_staged(s, n, staged);
     if (n < BATCH) return;
   }
@@ -289,7 +311,7 @@ static napi_value udp_open(napi_env env, napi_callback_info info) {
       napi_get_buffer_info(env, argv[6], &out, &out_len) != napi_ok ||
       napi_get_typedarray_info(env, argv[7], &ta_type, &out_meta_len, &out_meta, &ab, &ab_off) != napi_ok || ta_type != napi_int32_array ||
       napi_typeof(env, argv[8], &cb_type) != napi_ok || cb_type != napi_function || port < 0 || port > 65535 || slot <= 0 ||
-      (size_t)slot * BATCH > in_len || meta_len < BATCH * META_WORDS || out_meta_len < BATCH * OUT_WORDS) {
+      (size_t)slot * BATCH > in_len || meta_len < BATCH * META_WORDS || out_meta_len < OUT_META_WORDS) {
     napi_throw_type_error(env, NULL, "open(host, port, bufferSize, in, slot, meta: Int32Array, out, outMeta: Int32Array, onBatch)");
     return NULL;
   }
@@ -388,6 +410,8 @@ static napi_value udp_send_to(napi_env env, napi_callback_info info) {
       n = (errno == EAGAIN || errno == EWOULDBLOCK) ? 0 : -errno;
       if (n == 0) s->dropped++;
       else s->send_errors++;
+    } else {
+      s->sent_alone++;
     }
   }
   napi_create_int64(env, (int64_t)n, &result);
@@ -426,14 +450,14 @@ static napi_value udp_peer_text(napi_env env, napi_callback_info info) {
   return result;
 }
 
-/* stats(socket): [replies dropped (the send buffer was full), replies the kernel refused]. */
+/* stats(socket): [replies dropped (the send buffer was full), replies the kernel refused, replies
+ * sent with their batch (sendmmsg), replies sent alone (sendTo)]. */
 static napi_value udp_stats(napi_env env, napi_callback_info info) {
-  napi_value argv[1], a, b;
+  napi_value argv[1];
   struct udp_batch *s = socket_args(env, info, 1, argv);
   if (s == NULL) return NULL;
-  napi_create_double(env, s->dropped, &a);
-  napi_create_double(env, s->send_errors, &b);
-  return pair(env, a, b);
+  const double v[4] = {s->dropped, s->send_errors, s->sent_batched, s->sent_alone};
+  return numbers(env, v, 4);
 }
 
 /* close(socket): stops reading, releases the callback and buffers; the fd closes with the handle. */

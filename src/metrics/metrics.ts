@@ -8,12 +8,18 @@ import { RequestMetrics, type Action, type Frontend, type Outcome } from './requ
 
 export type { Action, Frontend, Outcome } from './request-metrics.js';
 
-/** Replies the UDP socket could not send: the send buffer was full, or the kernel refused the address. */
-export interface UdpReplyDrops {
+/** What the batched UDP socket did with its replies (frontend/udp/batch-socket.ts). */
+export interface UdpReplyCounts {
+  /** Not sent: the send buffer was full. */
   readonly dropped: number;
+  /** Not sent: the kernel refused the address. */
   readonly refused: number;
+  /** Sent with their batch (one sendmmsg per batch). */
+  readonly batched: number;
+  /** Sent alone (sendto): replies of asynchronous hooks, which come after their batch. */
+  readonly alone: number;
 }
-const NO_DROPS: UdpReplyDrops = { dropped: 0, refused: 0 };
+const NO_REPLIES: UdpReplyCounts = { dropped: 0, refused: 0, batched: 0, alone: 0 };
 
 export class TrackerMetrics {
   /** The Prometheus registry every metric of this tracker is registered in (one per tracker: tests run several). */
@@ -28,7 +34,7 @@ export class TrackerMetrics {
   readonly httpConnectionsRefused: Counter<'reason'>;
   readonly udpRepliesWithheld: Counter;
   private readOpenConnections: () => number = () => 0;
-  private readUdpDrops: () => UdpReplyDrops = () => NO_DROPS;
+  private readUdpReplies: () => UdpReplyCounts = () => NO_REPLIES;
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     this.prometheus = new Registry();
@@ -64,10 +70,22 @@ export class TrackerMetrics {
         + 'refused (the kernel refused the address). Counted by the batched socket (udp.transport: batch); node:dgram queues instead.',
       labelNames: ['reason'], registers,
       collect() {
-        const d = self.readUdpDrops();
+        const d = self.readUdpReplies();
         this.reset();
         this.labels('send_buffer_full').inc(d.dropped);
         this.labels('refused').inc(d.refused);
+      },
+    });
+    new Counter({
+      name: 'privtrak_udp_replies_sent_total',
+      help: 'UDP replies sent by the batched socket (udp.transport: batch), by way: batch (with the batch of datagrams they answer, '
+        + 'one sendmmsg per batch) or alone (sendto: the reply came after its batch, from an asynchronous hook).',
+      labelNames: ['way'], registers,
+      collect() {
+        const d = self.readUdpReplies();
+        this.reset();
+        this.labels('batch').inc(d.batched);
+        this.labels('alone').inc(d.alone);
       },
     });
     // The process metrics, among them the event-loop delay (privtrak_nodejs_eventloop_lag_*_seconds,
@@ -88,9 +106,9 @@ export class TrackerMetrics {
     this.readOpenConnections = read;
   }
 
-  /** Where privtrak_udp_replies_dropped_total is read at scrape time (the UDP frontend's batched socket). */
-  udpRepliesDropped(read: () => UdpReplyDrops): void {
-    this.readUdpDrops = read;
+  /** Where privtrak_udp_replies_dropped_total and _sent_total are read at scrape time (the UDP frontend's batched socket). */
+  udpReplies(read: () => UdpReplyCounts): void {
+    this.readUdpReplies = read;
   }
 
   /** Records one request. `startNs` is from process.hrtime.bigint(). */

@@ -25,14 +25,14 @@ export interface NativeAddon {
    * documents the buffers' layout). Errors carry a negative `errno`.
    */
   udpOpen?(host: string, port: number, bufferSize: number, input: Buffer, slot: number, meta: Int32Array,
-    out: Buffer, outMeta: Int32Array, onBatch: (received: number) => number): unknown;
+    out: Buffer, outMeta: Int32Array, onBatch: (received: number) => void): unknown;
   udpStart?(socket: unknown): void;
   /** Returns the bytes sent, 0 if the send buffer was full (the reply is dropped and counted), or -errno. */
   udpSendTo?(socket: unknown, data: Buffer, host: string, port: number): number;
   udpAddress?(socket: unknown): [string, number];
   udpPeerText?(socket: unknown, index: number): string;
-  /** [replies dropped (send buffer full), replies refused by the kernel]. */
-  udpStats?(socket: unknown): [number, number];
+  /** [replies dropped (send buffer full), refused by the kernel, sent with their batch, sent alone]. */
+  udpStats?(socket: unknown): [number, number, number, number];
   udpClose?(socket: unknown): void;
 }
 

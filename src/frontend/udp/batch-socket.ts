@@ -6,20 +6,26 @@
  * 15.7 µs of CPU before, 9.7 after). At low rates a wake-up per datagram costs the same either way.
  *
  * The frontend sees the same shape as with dgram: a handler called with each datagram and the
- * address it came from, and `send(reply, to)`. A reply sent while its datagram's batch is being
- * handled is staged and leaves with the batch; one sent later (an asynchronous hook) leaves at
- * once (sendto). Each datagram is handed over in a Buffer of its own (a copy out of the batch's
+ * address it came from, and `send(reply, to)`. A reply sent while its datagram's batch is open is
+ * staged and leaves with the batch; one sent later (an asynchronous hook) leaves at once (sendto).
+ * The batch stays open through the microtasks its handling queued: once every datagram is handled
+ * the turn ends (turn-end.ts: the privtrak hook commits the batch's announces to its journal), and
+ * the replies that waited for that commit are staged too. Each datagram is handed over in a Buffer of its own (a copy out of the batch's
  * buffer, from Node's pool), as dgram does: the decoder's info_hash and peer_id are views of it,
  * and a request may outlive its batch (an asynchronous hook, a journal commit).
  * IPv4 clients of a dual-stack socket are reported as plain IPv4 ("1.2.3.4", not ::ffff:1.2.3.4).
  */
 import type { RemoteInfo } from 'node:dgram';
 import { coded, loadNative, type NativeAddon } from '../../native/addon.js';
+import { endTurn } from '../../turn-end.js';
 
 /** Datagrams per batch (BATCH in udp_batch.c). */
 const BATCH = 64;
 const META_WORDS = 8;
 const OUT_WORDS = 3;
+/** outMeta's control words after the replies' (udp_batch.c): how many are staged; 1 while the batch is open. */
+const COUNT = BATCH * OUT_WORDS;
+const OPEN = COUNT + 1;
 /** Staging room for one batch's replies; a reply that does not fit is sent on its own. */
 const OUT_BYTES = 256 * 1024;
 
@@ -62,10 +68,8 @@ export class BatchSocket {
   private readonly out: Buffer;
   private readonly outMeta: Int32Array;
   private closed = false;
-  /** Serial of the batch being handled (0: none). */
+  /** Serial of the last batch (0: none yet); its replies are staged while outMeta[OPEN] is 1. */
   private batch = 0;
-  private inBatch = false;
-  private staged = 0;
   private outPos = 0;
 
   /** Binds `host:port` (an IP literal; '::' takes IPv4 clients too) and starts reading. Throws like dgram's bind. */
@@ -75,7 +79,7 @@ export class BatchSocket {
     this.meta = new Int32Array(BATCH * META_WORDS);
     this.metaBytes = new Uint8Array(this.meta.buffer);
     this.out = Buffer.allocUnsafeSlow(OUT_BYTES);
-    this.outMeta = new Int32Array(BATCH * OUT_WORDS);
+    this.outMeta = new Int32Array(OPEN + 1);
     try {
       // Errors as node:dgram's bind throws them: with `code` (EADDRINUSE, EAFNOSUPPORT, ...) and the address.
       this.handle = coded(() => native.udpOpen(host, port, opts.bufferSize, this.in, this.slot, this.meta, this.out, this.outMeta, (n: number) => this.onBatch(n)));
@@ -86,45 +90,46 @@ export class BatchSocket {
     native.udpStart(this.handle);
   }
 
-  /** Handles `n` datagrams; returns how many replies were staged (udp_batch.c sends them). */
-  private onBatch(n: number): number {
+  /**
+   * Handles `n` datagrams, then ends the turn. Replies staged until udp_batch.c closes the batch
+   * (after the microtasks this queued) leave with it.
+   */
+  private onBatch(n: number): void {
     this.batch = (this.batch + 1) % 0x4000_0000 || 1;
-    this.inBatch = true;
-    this.staged = 0;
+    this.outMeta[COUNT] = 0;
+    this.outMeta[OPEN] = 1;
     this.outPos = 0;
-    try {
-      for (let i = 0; i < n; i++) {
-        const m = i * META_WORDS;
-        const len = this.meta[m]!;
-        const start = i * this.slot;
-        const size = len < 0 ? this.slot : len;
-        const msg = Buffer.allocUnsafe(size);
-        this.in.copy(msg, 0, start, start + size);
-        const v4 = this.meta[m + 1] === 4;
-        const b = (m + 3) * 4;
-        const bytes = this.metaBytes;
-        const address = v4 ? `${bytes[b]}.${bytes[b + 1]}.${bytes[b + 2]}.${bytes[b + 3]}` : this.native.udpPeerText(this.handle, i);
-        this.onDatagram(msg, new BatchRemote(address, v4 ? 'IPv4' : 'IPv6', this.meta[m + 2]!, msg.length, this.batch, i));
-        if (this.closed) return 0;
-      }
-    } finally {
-      this.inBatch = false;
+    for (let i = 0; i < n; i++) {
+      const m = i * META_WORDS;
+      const len = this.meta[m]!;
+      const start = i * this.slot;
+      const size = len < 0 ? this.slot : len;
+      const msg = Buffer.allocUnsafe(size);
+      this.in.copy(msg, 0, start, start + size);
+      const v4 = this.meta[m + 1] === 4;
+      const b = (m + 3) * 4;
+      const bytes = this.metaBytes;
+      const address = v4 ? `${bytes[b]}.${bytes[b + 1]}.${bytes[b + 2]}.${bytes[b + 3]}` : this.native.udpPeerText(this.handle, i);
+      this.onDatagram(msg, new BatchRemote(address, v4 ? 'IPv4' : 'IPv6', this.meta[m + 2]!, msg.length, this.batch, i));
+      if (this.closed) return;
     }
-    return this.staged;
+    endTurn();
   }
 
   /** Sends `reply` to where `to` came from: with its batch if that batch is being handled, else now. */
   send(reply: Buffer, to: RemoteInfo): void {
     if (this.closed) return;
     const len = reply.length;
-    if (this.inBatch && to instanceof BatchRemote && to.batch === this.batch && this.staged < BATCH && this.outPos + len <= OUT_BYTES) {
+    const meta = this.outMeta;
+    const staged = meta[COUNT]!;
+    if (meta[OPEN] === 1 && to instanceof BatchRemote && to.batch === this.batch && staged < BATCH && this.outPos + len <= OUT_BYTES) {
       reply.copy(this.out, this.outPos);
-      const o = this.staged * OUT_WORDS;
-      this.outMeta[o] = this.outPos;
-      this.outMeta[o + 1] = len;
-      this.outMeta[o + 2] = to.index;
+      const o = staged * OUT_WORDS;
+      meta[o] = this.outPos;
+      meta[o + 1] = len;
+      meta[o + 2] = to.index;
+      meta[COUNT] = staged + 1;
       this.outPos += len;
-      this.staged++;
       return;
     }
     this.native.udpSendTo(this.handle, reply, to.address, to.port);
@@ -135,10 +140,13 @@ export class BatchSocket {
     return { address, port };
   }
 
-  /** Replies dropped because the send buffer was full, and replies the kernel refused. */
-  stats(): { dropped: number; refused: number } {
-    const [dropped, refused] = this.native.udpStats(this.handle);
-    return { dropped, refused };
+  /**
+   * Replies dropped because the send buffer was full, replies the kernel refused, and replies sent
+   * with their batch (sendmmsg) or alone (sendto).
+   */
+  stats(): { dropped: number; refused: number; batched: number; alone: number } {
+    const [dropped, refused, batched, alone] = this.native.udpStats(this.handle);
+    return { dropped, refused, batched, alone };
   }
 
   close(): void {

@@ -86,8 +86,8 @@ export class UdpFrontend implements Frontend {
       (msg, rinfo) => this.onMessage(msg, rinfo));
     this.batchSocket = socket;
     // Read at scrape time; what it counted stays after close (a counter never goes back).
-    let last = { dropped: 0, refused: 0 };
-    this.deps.metrics.udpRepliesDropped(() => (this.batchSocket === socket ? (last = socket.stats()) : last));
+    let last = socket.stats();
+    this.deps.metrics.udpReplies(() => (this.batchSocket === socket ? (last = socket.stats()) : last));
   }
 
   /** Binds a new socket on `host` (udp6 for an IPv6 host: '::' takes IPv4 clients too, as ::ffff:a.b.c.d). */

@@ -3,7 +3,8 @@
  * write fails. Two ways, chosen per announce:
  *
  * - **Commit groups**: the announces of one event-loop turn are written together (one copy or
- *   write at the end of the turn, setImmediate) and their replies are held until it returns: the
+ *   write at the end of the turn: setImmediate, or the end of a batch of datagrams, turn-end.ts)
+ *   and their replies are held until it returns: the
  *   hook returns the group's promise. Baselines move at once; if the write fails, every change
  *   the group made is undone (in reverse) and its announces are refused with a retryable
  *   "tracker busy": nothing was counted, so their retries count in full.
@@ -21,6 +22,7 @@ import { ClientError } from '../../bittorrent/errors.js';
 import type { BaselineStore } from './baselines.js';
 import type { Journal } from './journal.js';
 import type { PrivtrakMetrics } from './metrics.js';
+import { atTurnEnd } from '../../turn-end.js';
 
 /** What the owner does with committed records (the privtrak hook: hand them to the flusher, count them for checkpoints). */
 export interface CommitListener {
@@ -148,7 +150,7 @@ export class Committer {
     promise.catch(() => undefined);
     const group: CommitGroup = { promise, resolve, reject, firstSeq: this.seq + 1, undo: [] };
     this.group = group;
-    setImmediate(this.commitNow);
+    atTurnEnd(this.commitNow);
     return group;
   }
 

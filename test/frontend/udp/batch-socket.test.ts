@@ -15,6 +15,7 @@ import type { Hook } from '../../../src/middleware/hook.js';
 import { BatchSocket, batchUdpNative } from '../../../src/frontend/udp/batch-socket.js';
 import { pipeline } from '../../support/harness.js';
 import { TrackerMetrics } from '../../../src/metrics/metrics.js';
+import { atTurnEnd } from '../../../src/turn-end.js';
 
 const ROUTES = ['/announce'];
 const native = batchUdpNative();
@@ -57,6 +58,8 @@ describe('udp batched socket', { skip }, () => {
       const text = await p.metrics.prometheus.metrics();
       assert.match(text, /^privtrak_udp_replies_dropped_total\{reason="send_buffer_full"\} 0$/m, 'every reply left');
       assert.match(text, /^privtrak_udp_replies_dropped_total\{reason="refused"\} 0$/m);
+      assert.match(text, /^privtrak_udp_replies_sent_total\{way="batch"\} 600$/m, 'every reply left with its batch');
+      assert.match(text, /^privtrak_udp_replies_sent_total\{way="alone"\} 0$/m);
     } finally {
       clients.forEach((c) => c.sock.close());
       await fe.close();
@@ -113,6 +116,42 @@ describe('udp batched socket', { skip }, () => {
     }
   });
 
+  it('replies sent from microtasks of the batch, and after work at the turn\'s end, leave with it; later ones leave alone', async () => {
+    // Kind 1 answers at once; 2 from a microtask; 3 once work queued with atTurnEnd has run (what the
+    // privtrak hook's commit group does); 4 from a timer, after its batch.
+    let turn: Promise<void> | undefined;
+    const endOfTurn = () => (turn ??= new Promise<void>((resolve) => atTurnEnd(() => {
+      turn = undefined;
+      resolve();
+    })));
+    const s: BatchSocket = new BatchSocket(native!, '127.0.0.1', 0, { bufferSize: 1 << 20, maxDatagram: 100 }, (msg, from) => {
+      const reply = Buffer.from(msg);
+      const kind = msg[0];
+      if (kind === 1) s.send(reply, from);
+      else if (kind === 2) void Promise.resolve().then(() => s.send(reply, from));
+      else if (kind === 3) void endOfTurn().then(() => s.send(reply, from));
+      else setTimeout(() => s.send(reply, from), 5);
+    });
+    const c = await collector();
+    try {
+      const port = s.address().port;
+      // 50 of each kind, interleaved, sent at once: about 64 to a batch.
+      for (let i = 0; i < 200; i++) {
+        const m = Buffer.alloc(8);
+        m[0] = (i % 4) + 1;
+        m.writeUInt32BE(i, 4);
+        c.sock.send(m, port, '127.0.0.1');
+      }
+      await until(() => c.replies.size === 200);
+      assert.equal(c.replies.size, 200, 'every datagram answered');
+      for (const [i, reply] of c.replies) assert.equal(reply[0], (i % 4) + 1, `datagram ${i} got its own reply`);
+      assert.deepEqual(s.stats(), { dropped: 0, refused: 0, batched: 150, alone: 50 });
+    } finally {
+      c.sock.close();
+      s.close();
+    }
+  });
+
   it('a datagram larger than the largest request reaches the handler cut to that size plus one byte', async () => {
     const got: number[] = [];
     const s = new BatchSocket(native!, '127.0.0.1', 0, { bufferSize: 1 << 20, maxDatagram: 100 }, (msg) => got.push(msg.length));
@@ -121,7 +160,7 @@ describe('udp batched socket', { skip }, () => {
       for (const n of [1, 100, 101, 3000]) c.sock.send(Buffer.alloc(n, 7), s.address().port, '127.0.0.1');
       await until(() => got.length === 4);
       assert.deepEqual(got, [1, 100, 101, 101]);
-      assert.deepEqual(s.stats(), { dropped: 0, refused: 0 });
+      assert.deepEqual(s.stats(), { dropped: 0, refused: 0, batched: 0, alone: 0 });
     } finally {
       c.sock.close();
       s.close();
@@ -143,14 +182,18 @@ describe('udp batched socket', { skip }, () => {
   });
 });
 
-describe('privtrak_udp_replies_dropped_total', () => {
-  it('reads the socket\'s counts at scrape time, by reason', async () => {
+describe('privtrak_udp_replies_dropped_total and privtrak_udp_replies_sent_total', () => {
+  it('read the socket\'s counts at scrape time, by reason and by way', async () => {
     const m = new TrackerMetrics({ defaultMetrics: false });
-    let drops = { dropped: 3, refused: 1 };
-    m.udpRepliesDropped(() => drops);
-    assert.match(await m.prometheus.metrics(), /privtrak_udp_replies_dropped_total\{reason="send_buffer_full"\} 3\n.*\{reason="refused"\} 1$/m);
-    drops = { dropped: 5, refused: 1 };
-    assert.match(await m.prometheus.metrics(), /privtrak_udp_replies_dropped_total\{reason="send_buffer_full"\} 5$/m);
+    let counts = { dropped: 3, refused: 1, batched: 70, alone: 2 };
+    m.udpReplies(() => counts);
+    let text = await m.prometheus.metrics();
+    assert.match(text, /privtrak_udp_replies_dropped_total\{reason="send_buffer_full"\} 3\n.*\{reason="refused"\} 1$/m);
+    assert.match(text, /privtrak_udp_replies_sent_total\{way="batch"\} 70\n.*\{way="alone"\} 2$/m);
+    counts = { dropped: 5, refused: 1, batched: 90, alone: 2 };
+    text = await m.prometheus.metrics();
+    assert.match(text, /privtrak_udp_replies_dropped_total\{reason="send_buffer_full"\} 5$/m);
+    assert.match(text, /privtrak_udp_replies_sent_total\{way="batch"\} 90$/m);
   });
 });
 
