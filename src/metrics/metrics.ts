@@ -64,30 +64,24 @@ export class TrackerMetrics {
       help: 'UDP error replies not sent because they were larger than the request of a source whose connection ID did not check out.',
       registers,
     });
-    new Counter({
-      name: 'privtrak_udp_replies_dropped_total',
-      help: 'UDP replies not sent, by reason: send_buffer_full (the socket\'s send buffer was full: raise udp.socket_buffer_size), '
+    // Both read the batched socket's counts at scrape time, one series per label value.
+    const udpReplyCounter = (name: string, help: string, label: string, series: Record<string, (c: UdpReplyCounts) => number>) =>
+      new Counter({
+        name, help, labelNames: [label], registers,
+        collect() {
+          const counts = self.readUdpReplies();
+          this.reset();
+          for (const [value, read] of Object.entries(series)) this.labels(value).inc(read(counts));
+        },
+      });
+    udpReplyCounter('privtrak_udp_replies_dropped_total',
+      'UDP replies not sent, by reason: send_buffer_full (the socket\'s send buffer was full: raise udp.socket_buffer_size), '
         + 'refused (the kernel refused the address). Counted by the batched socket (udp.transport: batch); node:dgram queues instead.',
-      labelNames: ['reason'], registers,
-      collect() {
-        const d = self.readUdpReplies();
-        this.reset();
-        this.labels('send_buffer_full').inc(d.dropped);
-        this.labels('refused').inc(d.refused);
-      },
-    });
-    new Counter({
-      name: 'privtrak_udp_replies_sent_total',
-      help: 'UDP replies sent by the batched socket (udp.transport: batch), by way: batch (with the batch of datagrams they answer, '
+      'reason', { send_buffer_full: (c) => c.dropped, refused: (c) => c.refused });
+    udpReplyCounter('privtrak_udp_replies_sent_total',
+      'UDP replies sent by the batched socket (udp.transport: batch), by way: batch (with the batch of datagrams they answer, '
         + 'one sendmmsg per batch) or alone (sendto: the reply came after its batch, from an asynchronous hook).',
-      labelNames: ['way'], registers,
-      collect() {
-        const d = self.readUdpReplies();
-        this.reset();
-        this.labels('batch').inc(d.batched);
-        this.labels('alone').inc(d.alone);
-      },
-    });
+      'way', { batch: (c) => c.batched, alone: (c) => c.alone });
     // The process metrics, among them the event-loop delay (privtrak_nodejs_eventloop_lag_*_seconds,
     // from perf_hooks.monitorEventLoopDelay, reset at every scrape) and GC pauses
     // (privtrak_nodejs_gc_duration_seconds{kind}). The delay is sampled every 10 ms (prom-client's
