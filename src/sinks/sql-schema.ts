@@ -28,8 +28,8 @@ export type SqlDialect = 'sqlite' | 'postgres' | 'mysql';
 
 /** How SQLite's totals tables end (see above). */
 export const SQLITE_CLUSTERED = 'WITHOUT ROWID';
-/** The tables that have it (the sink's upserts go there), each with its primary key's columns. */
-export const SQLITE_CLUSTERED_KEYS = { privtrak_torrent_stats: 'user_id, info_hash', privtrak_user_stats: 'user_id' } as const;
+/** The tables that have it: the sink's upserts go there. */
+export const SQLITE_CLUSTERED_TABLES = ['privtrak_torrent_stats', 'privtrak_user_stats'] as const;
 
 export function schemaStatements(dialect: SqlDialect): string[] {
   const my = dialect === 'mysql';

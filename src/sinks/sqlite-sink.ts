@@ -19,7 +19,7 @@ import Database from 'better-sqlite3';
 import type { DeltaBatch } from '../accounting/delta.js';
 import type { DeltaSink, SinkState, TotalsQuery, TotalsRow } from './sink.js';
 import { aggregateBatch } from './aggregate.js';
-import { LEGACY_SCHEMA_VERSION, SCHEMA_VERSION, SQLITE_CLUSTERED, SQLITE_CLUSTERED_KEYS, schemaStatements, totalsSql } from './sql-schema.js';
+import { LEGACY_SCHEMA_VERSION, SCHEMA_VERSION, SQLITE_CLUSTERED, SQLITE_CLUSTERED_TABLES, schemaStatements, totalsSql } from './sql-schema.js';
 import { staleFence } from './sink-errors.js';
 import { LEGACY_USERS_SQL, rekeyMapTableSql, rekeyStatements } from './sql-rekey.js';
 import { LegacyDataError, mapAll, type Rekey } from '../accounting/legacy-data.js';
@@ -82,7 +82,7 @@ export class SqliteSink implements DeltaSink {
     const db = this.connect();
     const rekeyed = db.transaction(() => {
       for (const sql of schemaStatements('sqlite')) db.exec(sql);
-      for (const [table, key] of Object.entries(SQLITE_CLUSTERED_KEYS)) this.cluster(db, table, key);
+      for (const table of SQLITE_CLUSTERED_TABLES) this.cluster(db, table);
       const v = (db.prepare('SELECT max(version) AS v FROM privtrak_schema_version').get() as { v: number | null }).v;
       if (v === SCHEMA_VERSION) return false;
       if (v !== null && v > SCHEMA_VERSION) throw new Error(`sqlite sink ${this.opts.path}: schema version ${v} is newer than this privtrak (${SCHEMA_VERSION}): upgrade privtrak`);
@@ -106,11 +106,14 @@ export class SqliteSink implements DeltaSink {
    * in key order (the old table's key index gives it, and each row lands at the new B-tree's right
    * edge): 1.4 s for a million rows on the benchmark machine, 5.4 s in the old table's order.
    */
-  private cluster(db: Database.Database, table: string, key: string): void {
+  private cluster(db: Database.Database, table: string): void {
     const sql = db.prepare("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?").pluck().get(table) as string;
     if (sql.trimEnd().toUpperCase().endsWith(SQLITE_CLUSTERED)) return;
     const create = schemaStatements('sqlite').find((s) => s.includes(`EXISTS ${table} (`))!;
-    const columns = (db.prepare(`SELECT name FROM pragma_table_info(?)`).pluck().all(table) as string[]).join(', ');
+    // The table's columns, and its primary key's in key order (pk: position in the key, 0 = not in it).
+    const info = db.prepare('SELECT name, pk FROM pragma_table_info(?)').all(table) as Array<{ name: string; pk: number }>;
+    const columns = info.map((c) => c.name).join(', ');
+    const key = info.filter((c) => c.pk > 0).sort((a, b) => a.pk - b.pk).map((c) => c.name).join(', ');
     db.exec(create.replace(`EXISTS ${table} (`, `EXISTS ${table}_clustered (`));
     db.exec(`INSERT INTO ${table}_clustered (${columns}) SELECT ${columns} FROM ${table} ORDER BY ${key}`);
     db.exec(`DROP TABLE ${table}`);

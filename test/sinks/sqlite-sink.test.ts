@@ -10,7 +10,7 @@ import { SqliteWorkerSink } from '../../src/sinks/sqlite-worker-sink.js';
 import { encodeRecordInto, RECORD_SIZE } from '../../src/accounting/delta-record.js';
 import { createSink, sinkOptionsSchema } from '../../src/sinks/index.js';
 import { runSinkSuite, delta, USER_A } from './sink-suite.js';
-import { SCHEMA_VERSION, SQLITE_CLUSTERED_KEYS, schemaStatements } from '../../src/sinks/sql-schema.js';
+import { SCHEMA_VERSION, SQLITE_CLUSTERED_TABLES, schemaStatements } from '../../src/sinks/sql-schema.js';
 import { FencedError } from '../../src/sinks/sink-errors.js';
 import type { DeltaSink } from '../../src/sinks/sink.js';
 
@@ -181,7 +181,7 @@ describe('sqlite sink', () => {
   });
 
   it('keeps the totals tables WITHOUT ROWID, and rebuilds a file\'s rowid tables so on open, rows unchanged', async () => {
-    const tables = Object.keys(SQLITE_CLUSTERED_KEYS);
+    const tables = SQLITE_CLUSTERED_TABLES;
     const layout = (db: Database.Database) => tables.map((t) =>
       /WITHOUT ROWID\s*$/i.test(db.prepare("SELECT sql FROM sqlite_master WHERE name = ?").pluck().get(t) as string));
     // A new file: clustered from the start.

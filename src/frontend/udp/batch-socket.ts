@@ -10,9 +10,10 @@
  * staged and leaves with the batch; one sent later (an asynchronous hook) leaves at once (sendto).
  * The batch stays open through the microtasks its handling queued: once every datagram is handled
  * the turn ends (turn-end.ts: the privtrak hook commits the batch's announces to its journal), and
- * the replies that waited for that commit are staged too. Each datagram is handed over in a Buffer of its own (a copy out of the batch's
- * buffer, from Node's pool), as dgram does: the decoder's info_hash and peer_id are views of it,
- * and a request may outlive its batch (an asynchronous hook, a journal commit).
+ * the replies that waited for that commit are staged too. Each datagram is handed over in a Buffer
+ * of its own (a copy out of the batch's buffer, from Node's pool), as dgram does: the decoder's
+ * info_hash and peer_id are views of it, and a request may outlive its batch (an asynchronous hook,
+ * a journal commit).
  * IPv4 clients of a dual-stack socket are reported as plain IPv4 ("1.2.3.4", not ::ffff:1.2.3.4).
  */
 import type { RemoteInfo } from 'node:dgram';
@@ -116,7 +117,7 @@ export class BatchSocket {
     endTurn();
   }
 
-  /** Sends `reply` to where `to` came from: with its batch if that batch is being handled, else now. */
+  /** Sends `reply` to where `to` came from: with its batch if that batch is still open, else now. */
   send(reply: Buffer, to: RemoteInfo): void {
     if (this.closed) return;
     const len = reply.length;
