@@ -47,6 +47,7 @@ const LEAVES: Record<string, string[]> = {
   'resizable-arrays': [],
   'keyed-hash': [],
   'turn-end': [],
+  'work-slicer': [],
 };
 
 describe('layering', () => {

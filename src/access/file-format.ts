@@ -12,7 +12,7 @@
  */
 import { parse } from 'yaml';
 import { isAscii } from 'node:buffer';
-import { WorkSlicer } from './work-slicer.js';
+import { WorkSlicer } from '../work-slicer.js';
 import { RecordError, torrentFromRow, torrentToJson, userFromRow, userToJson, type TorrentRecord, type UserRecord } from './records.js';
 
 export type FileFormat = 'yaml' | 'csv';

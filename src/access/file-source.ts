@@ -21,7 +21,7 @@ import { nodeFs, type DurableFs } from '../durable-fs.js';
 import type { RegistryStore } from './store.js';
 import type { TorrentRecord, UserRecord } from './records.js';
 import { CsvLineMemo, type CsvChanges, formatOf, formatTorrentsFile, formatUsersFile, parseTorrentsFileInTurns, parseUsersFileInTurns } from './file-format.js';
-import { WorkSlicer } from './work-slicer.js';
+import { WorkSlicer } from '../work-slicer.js';
 
 export interface FileSourceOptions {
   /** Users file ("" = none: no user is known). */

@@ -20,7 +20,7 @@ import { sameTorrent, sameUser, type TorrentRecord, type UserRecord } from './re
 import type { RegistrySource, RegistryUpdate } from './source.js';
 import { RegistryMetrics, type RegistryStatus } from './metrics.js';
 import { performance } from 'node:perf_hooks';
-import { WorkSlicer } from './work-slicer.js';
+import { WorkSlicer } from '../work-slicer.js';
 
 /** An admin change held over the source's copy: `value` (undefined = removed) over `base`. */
 interface Override<T> {

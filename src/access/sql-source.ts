@@ -14,7 +14,7 @@
 import type { RegistrySource, RegistryUpdate } from './source.js';
 import { compileSince, type SqlDriver, type SqlRow } from './sql-driver.js';
 import { RecordError, normalizeInfoHash, normalizePasskey, toBool, torrentFromRow, torrentKey, userFromRow, type TorrentRecord, type UserRecord } from './records.js';
-import { WorkSlicer } from './work-slicer.js';
+import { WorkSlicer } from '../work-slicer.js';
 
 export interface SqlQueries {
   readonly users: string;

@@ -3,8 +3,8 @@
  * has to keep what came after it. Together they replace writing a baseline row to the sink
  * for every announce, which was most of the middleware's cost (BENCHMARKS.md).
  *
- * A checkpoint "at seq S" is written while announces go on (one shard per event-loop turn),
- * so it is fuzzy: an entry may already hold a state from after S. That is exact anyway,
+ * A checkpoint "at seq S" is written while announces go on (in slices of event-loop time,
+ * work-slicer.ts), so it is fuzzy: an entry may already hold a state from after S. That is exact anyway,
  * because restoring replays every journal record above S in order, and a record carries its
  * peer's complete baseline afterwards (not a difference): each peer ends at the state of its
  * last record, or at the checkpoint's entry if it has none above S, in which case that entry
@@ -32,6 +32,7 @@ import { join } from 'node:path';
 import type { Baseline } from '../../accounting/delta.js';
 import { nodeFs, replaceFileSync, type DurableFs } from '../../durable-fs.js';
 import { LegacyDataError } from '../../accounting/legacy-data.js';
+import { WorkSlicer, type SliceClock } from '../../work-slicer.js';
 
 export const CHECKPOINT_FILE = 'baselines.ckpt';
 export const PREVIOUS_CHECKPOINT_FILE = 'baselines.ckpt.prev';
@@ -145,21 +146,32 @@ export interface WriteOptions {
   readonly fsync: boolean;
   /** Entries older than this are left out (they would be purged anyway). */
   readonly sinceMs: number;
-  /** Called between shards; return false to abandon the checkpoint (the previous one stays). */
+  /** Called between shards and after each slice; return false to abandon the checkpoint (the previous one stays). */
   readonly stillValid?: () => boolean;
   readonly fs?: DurableFs;
+  /** The slices' clock (work-slicer.ts; tests give their own). */
+  readonly clock?: SliceClock;
 }
 
 /**
- * Writes a checkpoint at `seq`, one shard per event-loop turn so announces keep flowing, and
- * moves the one it replaces to `.prev`. Resolves true when the new file is in place, false if
- * `stillValid` called it off.
+ * Writes a checkpoint at `seq` in slices of event-loop time (work-slicer.ts) so announces keep
+ * flowing, and moves the one it replaces to `.prev`. Resolves true when the new file is in place,
+ * false if `stillValid` called it off.
+ *
+ * Why slices, not a shard per turn: a shard is 1/shard_count of the baselines, so its time grows
+ * with the peers: at 100,000 peers and 256 shards a shard took 0.4 ms warm and up to 12 ms on the
+ * first checkpoint (code not yet optimised), and a UDP tracker at half its maximum spent ~300 ms
+ * with every turn slowed, announces queueing up to 65-90 ms (bench/open-loop.sh, BENCHMARKS.md).
+ * A slice is 0.5 ms whatever the store's size, and while the tracker is busy slices take at most
+ * a tenth of the time. The walk may pause inside a shard: slots never move, so that is as exact
+ * as pausing between shards (see above).
  */
 export async function writeCheckpoint(dir: string, seq: number, store: ShardedBaselines, opts: WriteOptions): Promise<boolean> {
   const fs = opts.fs ?? nodeFs;
   const tmp = join(dir, `${CHECKPOINT_FILE}.tmp`);
   const fd = openSync(tmp, 'w');
   let ok = false;
+  const slicer = new WorkSlicer(undefined, opts.clock);
   try {
     const header = Buffer.alloc(HEADER);
     header.writeUInt32BE(MAGIC, 0);
@@ -175,12 +187,13 @@ export async function writeCheckpoint(dir: string, seq: number, store: ShardedBa
       crc = crc32(chunk.subarray(0, bytes), crc);
     };
     for (let shard = 0; shard < store.shardCount; shard++) {
-      if (shard > 0) {
-        await new Promise<void>((resolve) => setImmediate(resolve));
-        if (opts.stillValid && !opts.stillValid()) return false;
-      }
+      if (shard > 0 && opts.stillValid && !opts.stillValid()) return false;
       let used = 0;
       for (const slot of store.shardSlots(shard)) {
+        if (slicer.due()) {
+          await slicer.nextTurn();
+          if (opts.stillValid && !opts.stillValid()) return false;
+        }
         const b = store.read(slot);
         if (b.lastMs < opts.sinceMs) continue;
         if (used + ENTRY > chunk.length) {

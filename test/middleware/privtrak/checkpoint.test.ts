@@ -55,6 +55,35 @@ describe('baseline checkpoint', () => {
     assert.deepEqual(back.entries.map((e) => e.key), [key(1, 1, 1)]);
   });
 
+  it('is written in slices of loop time, pausing inside a shard; a change made during a pause is in the file', async () => {
+    // One shard of 2,000 baselines: a shard per turn would hold the loop for all of them at once.
+    // The clock moves 0.1 ms per reading and the slicer reads it every 64 entries, so a 0.5 ms
+    // slice is ~320 entries, and 2,000 entries take at least 6 slices.
+    const dir = freshDir();
+    const store = new BaselineStore(1);
+    for (let i = 0; i < 2000; i++) store.set(key(1, 1, i), { uploaded: i, downloaded: 0, left: 0, lastMs: 1 });
+    let t = 0;
+    let turns = 0;
+    const clock = {
+      now: () => (t += 0.1),
+      turn: async () => {
+        turns++;
+        // Between slices the tracker goes on: an announce updates a baseline the walk has not reached yet.
+        if (turns === 1) store.set(key(1, 1, 1999), { uploaded: 77_777, downloaded: 1, left: 0, lastMs: 2 });
+        await new Promise<void>((resolve) => setImmediate(resolve));
+      },
+      sleep: async () => {},
+    };
+    let checks = 0;
+    assert.equal(await writeCheckpoint(dir, 5, store, { fsync: false, sinceMs: 0, clock, stillValid: () => (checks++, true) }), true);
+    assert.ok(turns >= 6, `${turns} pauses in one shard of 2,000`);
+    assert.ok(checks >= turns, 'stillValid is asked after every pause');
+    const back = readCheckpoint(dir)!;
+    assert.equal(back.entries.length, 2000);
+    const last = back.entries.find((e) => e.key.equals(key(1, 1, 1999)))!;
+    assert.deepEqual(last.baseline, { uploaded: 77_777, downloaded: 1, left: 0, lastMs: 2 });
+  });
+
   it('refuses a truncated or foreign file instead of restoring part of it', async () => {
     const dir = freshDir();
     const store = new BaselineStore(2);

@@ -4,7 +4,7 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { BUSY_SHARE, BUSY_TURN_MS, SLICE_MS, WorkSlicer, type SliceClock } from '../../src/access/work-slicer.js';
+import { BUSY_SHARE, BUSY_TURN_MS, SLICE_MS, WorkSlicer, type SliceClock } from '../src/work-slicer.js';
 
 /** A clock that moves only when told: each turn costs `turnMs` (the announces served in it). */
 class SimClock implements SliceClock {
