@@ -28,6 +28,8 @@
 #   with one user changed, as a site's export job would, so the tracker reads all 100,000 lines while it
 #   serves, and applies the one that changed; 0 = never)
 #   RATE (unset: half the closed-loop maximum; a number: that offered rate, to compare builds at one load)
+#   COALESCE_US (unset: the config's default; a number: udp.coalesce_us, the batched socket's pause after
+#   a read that emptied it while datagrams keep coming)
 #   PROFILE=0 (1: the open-loop tracker runs under `node --cpu-prof`, and the report lists each stall of
 #   STALL_MS=20 ms or more with the frames that held the loop, from bench/cpuprofile-stalls.mjs; the
 #   profiler costs a little CPU, so compare latencies only between runs with the same PROFILE)
@@ -68,6 +70,7 @@ for v in REGISTRY_TOUCH PROFILE STALL_MS FIXED_IH DURATION WARMUP MAX_WARMUP MAX
   [[ "${!v}" =~ ^[0-9]+$ ]] || die "$v must be a whole number (got '${!v}')"
 done
 if [ -n "${RATE:-}" ]; then [[ "$RATE" =~ ^[0-9]+$ ]] && (( RATE >= 1 && RATE <= 1000000 )) || die "RATE must be 1..1000000 announces/s (got '$RATE')"; fi
+if [ -n "${COALESCE_US:-}" ]; then [[ "$COALESCE_US" =~ ^[0-9]+$ ]] && (( COALESCE_US <= 10000 )) || die "COALESCE_US must be 0..10000 µs (got '$COALESCE_US')"; fi
 (( DURATION >= 1 && DURATION <= 600 )) || die "DURATION must be 1..600 s"
 (( WARMUP <= 60 )) || die "WARMUP must be at most 60 s"
 (( MAX_SECS >= 1 && MAX_SECS <= 120 )) || die "MAX_SECS must be 1..120 s"
@@ -112,7 +115,7 @@ pt_config() { # $1 keep_alive (true|false)
 metrics_addr: "127.0.0.1:$METRICS_PORT"
 user_key_secret: "$RUN_DIR/user-key.secret"
 http: {addr: "127.0.0.1:$PORT", keep_alive: $1}
-udp: {addr: "127.0.0.1:$PORT"}
+udp: {addr: "127.0.0.1:$PORT"${COALESCE_US:+, coalesce_us: $COALESCE_US}}
 registry: {source: file, users: "$RUN_DIR/registry/users.csv", torrents: "$RUN_DIR/registry/torrents.csv"}
 prehooks:
   - name: user_approval

@@ -38,6 +38,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 
 #define BATCH 64
@@ -51,14 +52,30 @@
 /* Reads per readable event before the loop gets its turn back (timers, HTTP): one batch, about
  * 0.6 ms of announces at most; libuv reads 32 datagrams per event for node:dgram. */
 #define MAX_ROUNDS 1
+/* A read of this many datagrams or more is not followed by a pause: the per-read costs are already
+ * spread thin, and near saturation (or under a closed-loop load, whose clients wait for replies
+ * before sending more) a pause would only idle the core. */
+#define COALESCE_BELOW 16
 
 struct udp_batch {
   uv_poll_t poll;
+  /* Read coalescing (coalesce()): when datagrams keep arriving faster than the loop can be ready
+   * for them, a batch that drained the socket is followed by a pause of coalesce_ns before the next
+   * read, timed by a timerfd watched by pause_poll, so the next batch finds several datagrams
+   * waiting instead of one. At moderate rates a wake-up, a call into JavaScript, a journal commit
+   * and a sendmmsg per one or two datagrams cost more than the datagrams themselves (BENCHMARKS.md).
+   * The loop stays free meanwhile (HTTP, timers); a sleep would block it. */
+  uv_poll_t pause_poll;
+  int pause_fd;         /* the timerfd; -1 until coalescing is first turned on */
+  uint64_t coalesce_ns; /* 0: never pause */
+  uint64_t ready_ns;    /* when the socket was last ready to be read again (uv_hrtime) */
+  int paused;
   int fd;
   int family; /* of the socket: AF_INET or AF_INET6 */
   int polling;
   int closed;        /* close() was called: no more reads, no more calls into JavaScript */
-  int handle_closed; /* libuv is done with the poll handle (on_close ran) */
+  int handles_open;  /* libuv handles not yet closed (the socket's poll; pause_poll once it exists) */
+  int handle_closed; /* libuv is done with every handle (on_close ran for each) */
   int finalized;     /* the JavaScript handle was collected */
   napi_env env;
   napi_ref callback;
@@ -74,6 +91,8 @@ struct udp_batch {
   double send_errors;
   double sent_batched; /* replies sent by sendmmsg with their batch */
   double sent_alone;   /* replies sent by sendTo (after their batch) */
+  double reads;        /* recvmmsg calls that returned datagrams: datagrams per read = received / reads */
+  double pauses;       /* reads followed by a coalescing pause */
   struct mmsghdr rx[BATCH];
   struct iovec rx_iov[BATCH];
   struct sockaddr_storage from[BATCH];
@@ -245,10 +264,41 @@ static void call_js(struct udp_batch *s, int received) {
   napi_close_handle_scope(env, scope);
 }
 
+/* Stops reading for coalesce_ns: the timerfd's expiry (on_pause_end) starts it again. */
+static void pause_reads(struct udp_batch *s) {
+  struct itimerspec t;
+  memset(&t, 0, sizeof t);
+  t.it_value.tv_sec = (time_t)(s->coalesce_ns / 1000000000u);
+  t.it_value.tv_nsec = (long)(s->coalesce_ns % 1000000000u);
+  if (timerfd_settime(s->pause_fd, 0, &t, NULL) != 0) return; /* no pause: read on as before */
+  uv_poll_stop(&s->poll);
+  uv_ref((uv_handle_t *)&s->pause_poll); /* the pause keeps the loop alive, as the stopped socket handle did */
+  s->paused = 1;
+  s->pauses++;
+}
+
+static void on_readable(uv_poll_t *handle, int status, int events);
+
+static void on_pause_end(uv_poll_t *handle, int status, int events) {
+  struct udp_batch *s = handle->data;
+  uint64_t expirations;
+  (void)status;
+  (void)events;
+  if (read(s->pause_fd, &expirations, sizeof expirations) < 0) { /* EAGAIN: not expired (spurious) */ }
+  if (s->closed || !s->paused) return;
+  s->paused = 0;
+  uv_unref((uv_handle_t *)&s->pause_poll);
+  s->ready_ns = uv_hrtime();
+  uv_poll_start(&s->poll, UV_READABLE, on_readable);
+}
+
 static void on_readable(uv_poll_t *handle, int status, int events) {
   struct udp_batch *s = handle->data;
   (void)events;
   if (status < 0 || s->closed) return;
+  /* Busy: this read came within coalesce_ns of the socket being ready (a datagram was waiting or
+   * came soon). Only then does a drained batch pause: an idle tracker answers at once. */
+  int busy = s->coalesce_ns > 0 && uv_hrtime() - s->ready_ns < s->coalesce_ns;
   for (int round = 0; round < MAX_ROUNDS && !s->closed; round++) {
     for (int i = 0; i < BATCH; i++) {
       s->rx_iov[i].iov_base = s->in + (size_t)i * s->slot;
@@ -260,7 +310,8 @@ static void on_readable(uv_poll_t *handle, int status, int events) {
       s->rx[i].msg_hdr.msg_namelen = sizeof s->from[i];
     }
     int n = recvmmsg(s->fd, s->rx, BATCH, MSG_DONTWAIT, NULL);
-    if (n <= 0) return; /* EAGAIN: drained; another error (ICMP-reported) clears with the read */
+    if (n <= 0) break; /* EAGAIN: drained; another error (ICMP-reported) clears with the read */
+    s->reads++;
     for (int i = 0; i < n; i++) describe(s, i);
     call_js(s, n);
     /* Closed by the callback: the buffers may be gone with their reference; nothing more is sent. */
@@ -268,15 +319,24 @@ static void on_readable(uv_poll_t *handle, int status, int events) {
     s->out_meta[CTL_OPEN] = 0;
     int staged = s->out_meta[CTL_COUNT];
     if (staged > 0) send_staged(s, n, staged);
-    if (n < BATCH) return;
+    if (n < BATCH) {
+      if (busy && n < COALESCE_BELOW) {
+        pause_reads(s);
+        if (s->paused) return;
+      }
+      break;
+    }
   }
+  s->ready_ns = uv_hrtime();
 }
 
 /* The struct is freed when both libuv (on_close) and the JavaScript handle (finalize) are done with
  * it: a handle used after close() must still find its `closed` flag, not freed memory. */
 static void on_close(uv_handle_t *handle) {
   struct udp_batch *s = handle->data;
+  if (--s->handles_open > 0) return;
   close(s->fd);
+  if (s->pause_fd >= 0) close(s->pause_fd);
   s->handle_closed = 1;
   if (s->finalized) free(s);
 }
@@ -341,6 +401,7 @@ static napi_value udp_open(napi_env env, napi_callback_info info) {
     return throw_errno(env, "calloc", ENOMEM);
   }
   s->fd = fd;
+  s->pause_fd = -1;
   s->family = family;
   s->env = env;
   s->in = in;
@@ -357,6 +418,7 @@ static napi_value udp_open(napi_env env, napi_callback_info info) {
     return throw_errno(env, "uv_poll_init", EINVAL);
   }
   s->poll.data = s;
+  s->handles_open = 1;
   napi_create_reference(env, argv[8], 1, &s->callback);
   napi_create_array_with_length(env, 4, &keep);
   napi_set_element(env, keep, 0, argv[3]);
@@ -450,14 +512,46 @@ static napi_value udp_peer_text(napi_env env, napi_callback_info info) {
   return result;
 }
 
+/* coalesce(socket, microseconds): the pause after a drained batch while the socket is busy (0: none;
+ * at most 1 s). The timerfd is made the first time it is turned on. */
+static napi_value udp_coalesce(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  struct udp_batch *s = socket_args(env, info, 2, argv);
+  if (s == NULL) return NULL;
+  int32_t us;
+  if (napi_get_value_int32(env, argv[1], &us) != napi_ok || us < 0 || us > 1000000) {
+    napi_throw_range_error(env, NULL, "coalesce(socket, microseconds): 0 to 1000000");
+    return NULL;
+  }
+  if (us > 0 && s->pause_fd < 0) {
+    uv_loop_t *loop;
+    int tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+    if (tfd < 0) return throw_errno(env, "timerfd_create", errno);
+    if (napi_get_uv_event_loop(env, &loop) != napi_ok || uv_poll_init(loop, &s->pause_poll, tfd) != 0) {
+      close(tfd);
+      return throw_errno(env, "uv_poll_init", EINVAL);
+    }
+    s->pause_fd = tfd;
+    s->pause_poll.data = s;
+    s->handles_open++;
+    int rc = uv_poll_start(&s->pause_poll, UV_READABLE, on_pause_end);
+    if (rc != 0) return throw_errno(env, "uv_poll_start", -rc);
+    /* It keeps the loop alive only during a pause (pause_reads refs it), when the socket's handle is stopped. */
+    uv_unref((uv_handle_t *)&s->pause_poll);
+  }
+  s->coalesce_ns = (uint64_t)us * 1000u;
+  return NULL;
+}
+
 /* stats(socket): [replies dropped (the send buffer was full), replies the kernel refused, replies
- * sent with their batch (sendmmsg), replies sent alone (sendTo)]. */
+ * sent with their batch (sendmmsg), replies sent alone (sendTo), reads that returned datagrams,
+ * reads followed by a coalescing pause]. */
 static napi_value udp_stats(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   struct udp_batch *s = socket_args(env, info, 1, argv);
   if (s == NULL) return NULL;
-  const double v[4] = {s->dropped, s->send_errors, s->sent_batched, s->sent_alone};
-  return numbers(env, v, 4);
+  const double v[6] = {s->dropped, s->send_errors, s->sent_batched, s->sent_alone, s->reads, s->pauses};
+  return numbers(env, v, 6);
 }
 
 /* close(socket): stops reading, releases the callback and buffers; the fd closes with the handle. */
@@ -471,6 +565,7 @@ static napi_value udp_close(napi_env env, napi_callback_info info) {
   napi_delete_reference(env, s->callback);
   napi_delete_reference(env, s->buffers);
   uv_close((uv_handle_t *)&s->poll, on_close);
+  if (s->pause_fd >= 0) uv_close((uv_handle_t *)&s->pause_poll, on_close);
   return NULL;
 }
 
@@ -482,6 +577,7 @@ void udp_batch_define(napi_env env, napi_value exports) {
     {"udpAddress", NULL, udp_address, NULL, NULL, NULL, napi_default, NULL},
     {"udpPeerText", NULL, udp_peer_text, NULL, NULL, NULL, napi_default, NULL},
     {"udpStats", NULL, udp_stats, NULL, NULL, NULL, napi_default, NULL},
+    {"udpCoalesce", NULL, udp_coalesce, NULL, NULL, NULL, napi_default, NULL},
     {"udpClose", NULL, udp_close, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);

@@ -68,6 +68,8 @@ export const udpSchema = z.object({
   socket_buffer_size: z.number().int().min(65536).max(1 << 30).default(4 << 20).describe('SO_RCVBUF/SO_SNDBUF bytes (capped by the kernel: net.core.rmem_max)'),
   transport: z.enum(['auto', 'batch', 'dgram']).default('auto')
     .describe('socket layer: batch = recvmmsg/sendmmsg through the native addon (Linux), dgram = node:dgram, auto = batch where the addon has it'),
+  coalesce_us: z.number().int().min(0).max(10_000).default(200)
+    .describe('batched socket only: µs to wait after a read that emptied the socket before the next, while datagrams keep coming (0 = never)'),
   ...numwant,
 }).strict();
 

@@ -8,8 +8,8 @@ import { RequestMetrics, type Action, type Frontend, type Outcome } from './requ
 
 export type { Action, Frontend, Outcome } from './request-metrics.js';
 
-/** What the batched UDP socket did with its replies (frontend/udp/batch-socket.ts). */
-export interface UdpReplyCounts {
+/** What the batched UDP socket read and did with its replies (frontend/udp/batch-socket.ts). */
+export interface UdpSocketCounts {
   /** Not sent: the send buffer was full. */
   readonly dropped: number;
   /** Not sent: the kernel refused the address. */
@@ -18,8 +18,12 @@ export interface UdpReplyCounts {
   readonly batched: number;
   /** Sent alone (sendto): replies of asynchronous hooks, which come after their batch. */
   readonly alone: number;
+  /** Reads (recvmmsg) that returned datagrams. */
+  readonly reads: number;
+  /** Reads followed by a coalescing pause (udp.coalesce_us). */
+  readonly pauses: number;
 }
-const NO_REPLIES: UdpReplyCounts = { dropped: 0, refused: 0, batched: 0, alone: 0 };
+const NO_COUNTS: UdpSocketCounts = { dropped: 0, refused: 0, batched: 0, alone: 0, reads: 0, pauses: 0 };
 
 export class TrackerMetrics {
   /** The Prometheus registry every metric of this tracker is registered in (one per tracker: tests run several). */
@@ -34,7 +38,7 @@ export class TrackerMetrics {
   readonly httpConnectionsRefused: Counter<'reason'>;
   readonly udpRepliesWithheld: Counter;
   private readOpenConnections: () => number = () => 0;
-  private readUdpReplies: () => UdpReplyCounts = () => NO_REPLIES;
+  private readUdpSocket: () => UdpSocketCounts = () => NO_COUNTS;
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     this.prometheus = new Registry();
@@ -64,24 +68,29 @@ export class TrackerMetrics {
       help: 'UDP error replies not sent because they were larger than the request of a source whose connection ID did not check out.',
       registers,
     });
-    // Both read the batched socket's counts at scrape time, one series per label value.
-    const udpReplyCounter = (name: string, help: string, label: string, series: Record<string, (c: UdpReplyCounts) => number>) =>
+    // These read the batched socket's counts at scrape time, one series per label value.
+    const udpSocketCounter = (name: string, help: string, label: string, series: Record<string, (c: UdpSocketCounts) => number>) =>
       new Counter({
         name, help, labelNames: [label], registers,
         collect() {
-          const counts = self.readUdpReplies();
+          const counts = self.readUdpSocket();
           this.reset();
           for (const [value, read] of Object.entries(series)) this.labels(value).inc(read(counts));
         },
       });
-    udpReplyCounter('privtrak_udp_replies_dropped_total',
+    udpSocketCounter('privtrak_udp_replies_dropped_total',
       'UDP replies not sent, by reason: send_buffer_full (the socket\'s send buffer was full: raise udp.socket_buffer_size), '
         + 'refused (the kernel refused the address). Counted by the batched socket (udp.transport: batch); node:dgram queues instead.',
       'reason', { send_buffer_full: (c) => c.dropped, refused: (c) => c.refused });
-    udpReplyCounter('privtrak_udp_replies_sent_total',
+    udpSocketCounter('privtrak_udp_replies_sent_total',
       'UDP replies sent by the batched socket (udp.transport: batch), by way: batch (with the batch of datagrams they answer, '
         + 'one sendmmsg per batch) or alone (sendto: the reply came after its batch, from an asynchronous hook).',
       'way', { batch: (c) => c.batched, alone: (c) => c.alone });
+    udpSocketCounter('privtrak_udp_reads_total',
+      'Reads of the batched UDP socket (one recvmmsg each, up to 64 datagrams) that returned datagrams, by what came after: '
+        + 'pause (udp.coalesce_us: the socket was busy, so the next read waited for more datagrams) or none. '
+        + 'Datagrams per read = privtrak_requests_total{frontend="udp"} / this.',
+      'after', { pause: (c) => c.pauses, none: (c) => c.reads - c.pauses });
     // The process metrics, among them the event-loop delay (privtrak_nodejs_eventloop_lag_*_seconds,
     // from perf_hooks.monitorEventLoopDelay, reset at every scrape) and GC pauses
     // (privtrak_nodejs_gc_duration_seconds{kind}). The delay is sampled every 10 ms (prom-client's
@@ -100,9 +109,9 @@ export class TrackerMetrics {
     this.readOpenConnections = read;
   }
 
-  /** Where privtrak_udp_replies_dropped_total and _sent_total are read at scrape time (the UDP frontend's batched socket). */
-  udpReplies(read: () => UdpReplyCounts): void {
-    this.readUdpReplies = read;
+  /** Where privtrak_udp_replies_dropped_total, _sent_total and privtrak_udp_reads_total are read at scrape time (the UDP frontend's batched socket). */
+  udpSocket(read: () => UdpSocketCounts): void {
+    this.readUdpSocket = read;
   }
 
   /** Records one request. `startNs` is from process.hrtime.bigint(). */

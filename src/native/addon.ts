@@ -31,8 +31,13 @@ export interface NativeAddon {
   udpSendTo?(socket: unknown, data: Buffer, host: string, port: number): number;
   udpAddress?(socket: unknown): [string, number];
   udpPeerText?(socket: unknown, index: number): string;
-  /** [replies dropped (send buffer full), refused by the kernel, sent with their batch, sent alone]. */
-  udpStats?(socket: unknown): [number, number, number, number];
+  /**
+   * [replies dropped (send buffer full), refused by the kernel, sent with their batch, sent alone,
+   * reads that returned datagrams, reads followed by a coalescing pause].
+   */
+  udpStats?(socket: unknown): [number, number, number, number, number, number];
+  /** The pause after a drained batch while datagrams keep coming, µs (0: none; at most 1,000,000). */
+  udpCoalesce?(socket: unknown, microseconds: number): void;
   udpClose?(socket: unknown): void;
 }
 

@@ -31,7 +31,7 @@ const OPEN = COUNT + 1;
 const OUT_BYTES = 256 * 1024;
 
 /** The native functions this file uses (optional members of NativeAddon: absent off Linux). */
-type UdpNative = Required<Pick<NativeAddon, 'udpOpen' | 'udpStart' | 'udpSendTo' | 'udpAddress' | 'udpPeerText' | 'udpStats' | 'udpClose'>>;
+type UdpNative = Required<Pick<NativeAddon, 'udpOpen' | 'udpStart' | 'udpSendTo' | 'udpAddress' | 'udpPeerText' | 'udpStats' | 'udpCoalesce' | 'udpClose'>>;
 
 /** The addon's batch functions, or undefined (not built, PRIVTRAK_NO_NATIVE=1, not Linux). */
 export function batchUdpNative(): UdpNative | undefined {
@@ -56,6 +56,12 @@ export interface BatchSocketOptions {
   readonly bufferSize: number;
   /** Largest datagram handled whole; a larger one reaches the handler cut to this many bytes plus one. */
   readonly maxDatagram: number;
+  /**
+   * µs to wait after a batch that emptied the socket before reading again, while datagrams keep
+   * coming (a read within this long of the socket being ready), so the next batch finds several
+   * waiting. 0: read as soon as the socket is readable. An idle socket never waits.
+   */
+  readonly coalesceUs?: number;
 }
 
 export type DatagramHandler = (msg: Buffer, from: RemoteInfo) => void;
@@ -88,6 +94,7 @@ export class BatchSocket {
       (err as Error).message += ` ${host}:${port}`;
       throw err;
     }
+    if (opts.coalesceUs) native.udpCoalesce(this.handle, opts.coalesceUs);
     native.udpStart(this.handle);
   }
 
@@ -142,12 +149,13 @@ export class BatchSocket {
   }
 
   /**
-   * Replies dropped because the send buffer was full, replies the kernel refused, and replies sent
-   * with their batch (sendmmsg) or alone (sendto).
+   * Replies dropped because the send buffer was full, replies the kernel refused, replies sent
+   * with their batch (sendmmsg) or alone (sendto), reads that returned datagrams (recvmmsg), and
+   * reads followed by a coalescing pause.
    */
-  stats(): { dropped: number; refused: number; batched: number; alone: number } {
-    const [dropped, refused, batched, alone] = this.native.udpStats(this.handle);
-    return { dropped, refused, batched, alone };
+  stats(): { dropped: number; refused: number; batched: number; alone: number; reads: number; pauses: number } {
+    const [dropped, refused, batched, alone, reads, pauses] = this.native.udpStats(this.handle);
+    return { dropped, refused, batched, alone, reads, pauses };
   }
 
   close(): void {

@@ -82,12 +82,14 @@ export class UdpFrontend implements Frontend {
   }
 
   private async bindBatch(host: string, port: number): Promise<void> {
-    const socket = new BatchSocket(batchUdpNative()!, host, port, { bufferSize: this.cfg.socket_buffer_size, maxDatagram: this.maxSize },
+    const socket = new BatchSocket(batchUdpNative()!, host, port, {
+      bufferSize: this.cfg.socket_buffer_size, maxDatagram: this.maxSize, coalesceUs: this.cfg.coalesce_us,
+    },
       (msg, rinfo) => this.onMessage(msg, rinfo));
     this.batchSocket = socket;
     // Read at scrape time; what it counted stays after close (a counter never goes back).
     let last = socket.stats();
-    this.deps.metrics.udpReplies(() => (this.batchSocket === socket ? (last = socket.stats()) : last));
+    this.deps.metrics.udpSocket(() => (this.batchSocket === socket ? (last = socket.stats()) : last));
   }
 
   /** Binds a new socket on `host` (udp6 for an IPv6 host: '::' takes IPv4 clients too, as ::ffff:a.b.c.d). */

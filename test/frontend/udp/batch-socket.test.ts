@@ -145,7 +145,117 @@ describe('udp batched socket', { skip }, () => {
       await until(() => c.replies.size === 200);
       assert.equal(c.replies.size, 200, 'every datagram answered');
       for (const [i, reply] of c.replies) assert.equal(reply[0], (i % 4) + 1, `datagram ${i} got its own reply`);
-      assert.deepEqual(s.stats(), { dropped: 0, refused: 0, batched: 150, alone: 50 });
+      const { reads, pauses, ...replies } = s.stats();
+      assert.deepEqual(replies, { dropped: 0, refused: 0, batched: 150, alone: 50 });
+      assert.ok(reads >= 4 && reads <= 200, `${reads} reads`);
+      assert.equal(pauses, 0, 'no coalescing unless asked for');
+    } finally {
+      c.sock.close();
+      s.close();
+    }
+  });
+
+  it('udp.coalesce_us: while datagrams keep coming, a read of fewer than 16 that emptied the socket waits for more; the loop runs on meanwhile; an idle socket answers at once', async () => {
+    // A pause far longer than a test's scheduling noise (500 ms, beyond what the config allows), so
+    // which datagrams share a read is certain even on a loaded machine.
+    const s: BatchSocket = new BatchSocket(native!, '127.0.0.1', 0, { bufferSize: 1 << 20, maxDatagram: 100, coalesceUs: 500_000 },
+      (msg, from) => s.send(Buffer.from(msg), from));
+    const c = await collector();
+    const send = (tid: number) => c.sock.send(Buffer.from([0, 0, 0, 0, tid >>> 24, (tid >>> 16) & 255, (tid >>> 8) & 255, tid & 255]), s.address().port, '127.0.0.1');
+    const reads = () => {
+      const { reads: all, pauses } = s.stats();
+      return { pause: pauses, none: all - pauses };
+    };
+    try {
+      // 1. An idle socket: read at once, no pause after it.
+      let t0 = performance.now();
+      const first = new Promise((r) => c.sock.once('message', r));
+      send(1);
+      await first;
+      assert.ok(performance.now() - t0 < 400, 'an idle socket answers without waiting a pause');
+      // 2. A datagram as soon as that reply came: the socket is busy, so this read is followed by a pause.
+      const second = new Promise((r) => c.sock.once('message', r));
+      send(2);
+      await second;
+      assert.deepEqual(reads(), { pause: 1, none: 1 });
+      // 3. Ten datagrams 2 ms apart during that pause: without it each would be read on its own.
+      let ticks = 0;
+      const ticker = setInterval(() => ticks++, 10);
+      t0 = performance.now();
+      const answered = (from: number, n: number) => [...c.replies.keys()].filter((t) => t >= from && t < from + n).length;
+      for (let i = 0; i < 10; i++) {
+        send(100 + i);
+        await new Promise((r) => setTimeout(r, 2));
+      }
+      await until(() => answered(100, 10) === 10);
+      clearInterval(ticker);
+      assert.equal(answered(100, 10), 10, 'all 10 answered');
+      assert.deepEqual(reads(), { pause: 2, none: 1 }, 'the 10 came in one read, itself followed by a pause');
+      assert.ok(ticks >= 10, `timers ran during the pause (${ticks} ticks of 10 ms in ${Math.round(performance.now() - t0)} ms)`);
+      // 4. Twenty at once during the next pause: one read of 20, and a read of 16 or more is not followed by a pause.
+      for (let i = 0; i < 20; i++) send(200 + i);
+      await until(() => answered(200, 20) === 20);
+      assert.deepEqual(reads(), { pause: 2, none: 2 }, 'the 20 came in one read, not followed by a pause');
+      // 5. Idle again: nothing for longer than a pause since the socket was last ready. Read at once.
+      await new Promise((r) => setTimeout(r, 1100));
+      t0 = performance.now();
+      send(3);
+      await until(() => c.replies.has(3));
+      assert.ok(performance.now() - t0 < 400, 'idle again: no wait');
+      assert.deepEqual(reads(), { pause: 2, none: 3 });
+      assert.equal(s.stats().batched, 33, 'every reply left with its batch');
+    } finally {
+      c.sock.close();
+      s.close();
+    }
+  });
+
+  it('udp.coalesce_us reaches the frontend\'s socket, and privtrak_udp_reads_total counts its pauses', async () => {
+    const p = pipeline();
+    const fe = createUdpFrontend(udpSchema.parse({ addr: '127.0.0.1:0', transport: 'batch', coalesce_us: 10_000 }), ROUTES, p.deps) as UdpFrontend;
+    await fe.listen();
+    const c = await collector();
+    try {
+      // Ping-pong: each connect is sent as soon as the last reply came, well within 10 ms of the socket being ready.
+      for (let i = 0; i < 20; i++) {
+        const answered = new Promise((r) => c.sock.once('message', r));
+        c.sock.send(encodeConnectRequest(i), fe.port(), '127.0.0.1');
+        await answered;
+      }
+      assert.equal(c.replies.size, 20);
+      const text = await p.metrics.prometheus.metrics();
+      const n = (after: string) => Number(new RegExp(`^privtrak_udp_reads_total\\{after="${after}"\\} (\\d+)$`, 'm').exec(text)?.[1]);
+      assert.equal(n('pause') + n('none'), 20, 'one read per connect');
+      assert.ok(n('pause') >= 10, `${n('pause')} of 20 reads followed by a pause`);
+    } finally {
+      c.sock.close();
+      await fe.close();
+    }
+    // The default: 200 µs (config.example.yaml says why).
+    assert.equal(udpSchema.parse({}).coalesce_us, 200);
+  });
+
+  it('udp.coalesce_us: closing the socket during a pause', async () => {
+    let got = 0;
+    const s: BatchSocket = new BatchSocket(native!, '127.0.0.1', 0, { bufferSize: 1 << 20, maxDatagram: 100, coalesceUs: 100_000 }, (msg, from) => {
+      got++;
+      s.send(Buffer.from(msg), from);
+    });
+    const c = await collector();
+    const port = s.address().port;
+    try {
+      const m = (i: number) => Buffer.from([0, 0, 0, 0, 0, 0, 0, i]);
+      c.sock.send(m(1), port, '127.0.0.1');
+      await until(() => c.replies.has(1));
+      c.sock.send(m(2), port, '127.0.0.1');
+      await until(() => c.replies.has(2));
+      assert.equal(s.stats().pauses, 1, 'paused after the second read');
+      c.sock.send(m(3), port, '127.0.0.1'); // waits in the socket
+      await new Promise((r) => setTimeout(r, 20));
+      s.close();
+      await new Promise((r) => setTimeout(r, 200)); // past the pause's end: nothing is read, nothing runs
+      assert.equal(got, 2);
+      assert.equal(c.replies.has(3), false);
     } finally {
       c.sock.close();
       s.close();
@@ -160,7 +270,9 @@ describe('udp batched socket', { skip }, () => {
       for (const n of [1, 100, 101, 3000]) c.sock.send(Buffer.alloc(n, 7), s.address().port, '127.0.0.1');
       await until(() => got.length === 4);
       assert.deepEqual(got, [1, 100, 101, 101]);
-      assert.deepEqual(s.stats(), { dropped: 0, refused: 0, batched: 0, alone: 0 });
+      const { reads, ...rest } = s.stats();
+      assert.deepEqual(rest, { dropped: 0, refused: 0, batched: 0, alone: 0, pauses: 0 });
+      assert.ok(reads >= 1 && reads <= 4);
     } finally {
       c.sock.close();
       s.close();
@@ -185,15 +297,17 @@ describe('udp batched socket', { skip }, () => {
 describe('privtrak_udp_replies_dropped_total and privtrak_udp_replies_sent_total', () => {
   it('read the socket\'s counts at scrape time, by reason and by way', async () => {
     const m = new TrackerMetrics({ defaultMetrics: false });
-    let counts = { dropped: 3, refused: 1, batched: 70, alone: 2 };
-    m.udpReplies(() => counts);
+    let counts = { dropped: 3, refused: 1, batched: 70, alone: 2, reads: 40, pauses: 15 };
+    m.udpSocket(() => counts);
     let text = await m.prometheus.metrics();
     assert.match(text, /privtrak_udp_replies_dropped_total\{reason="send_buffer_full"\} 3\n.*\{reason="refused"\} 1$/m);
     assert.match(text, /privtrak_udp_replies_sent_total\{way="batch"\} 70\n.*\{way="alone"\} 2$/m);
-    counts = { dropped: 5, refused: 1, batched: 90, alone: 2 };
+    assert.match(text, /privtrak_udp_reads_total\{after="pause"\} 15\n.*\{after="none"\} 25$/m);
+    counts = { dropped: 5, refused: 1, batched: 90, alone: 2, reads: 50, pauses: 20 };
     text = await m.prometheus.metrics();
     assert.match(text, /privtrak_udp_replies_dropped_total\{reason="send_buffer_full"\} 5$/m);
     assert.match(text, /privtrak_udp_replies_sent_total\{way="batch"\} 90$/m);
+    assert.match(text, /privtrak_udp_reads_total\{after="pause"\} 20\n.*\{after="none"\} 30$/m);
   });
 });
 
@@ -211,5 +325,10 @@ describe('udp.transport', () => {
     assert.throws(() => chooseUdpTransport('batch', false, false), /udp\.transport: batch needs the native addon/);
     assert.throws(() => chooseUdpTransport('batch', true, true), /udp\.transport: batch cannot be used with --workers/);
     assert.throws(() => udpSchema.parse({ transport: 'uring' }), /Invalid enum value/);
+  });
+
+  it('coalesce_us: whole microseconds from 0 to 10,000', () => {
+    assert.equal(udpSchema.parse({ coalesce_us: 10_000 }).coalesce_us, 10_000);
+    for (const bad of [-1, 10_001, 2.5, '200']) assert.throws(() => udpSchema.parse({ coalesce_us: bad }), `coalesce_us: ${bad}`);
   });
 });
