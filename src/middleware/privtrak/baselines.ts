@@ -20,9 +20,10 @@
  * short-lived, cheap.
  *
  * Slots are split into `shardCount` shards by slot number modulo the count, so garbage
- * collection and checkpoints can walk one shard per event-loop turn. A slot freed by delete is
- * reused, and slots are never moved, so a walk that visits shards in turn sees every baseline
- * that stays unchanged during it exactly once (what checkpoint.ts relies on).
+ * collection can walk one shard per event-loop turn (checkpoints walk the shards in slices of
+ * loop time, pausing anywhere). A slot freed by delete is reused, and slots are never moved, so a
+ * walk that visits shards in turn, pausing between slots, sees every baseline that stays unchanged
+ * during it exactly once (what checkpoint.ts relies on).
  */
 import type { Baseline } from './rules.js';
 import type { ShardedBaselines } from './checkpoint.js';
@@ -208,7 +209,7 @@ export class BaselineStore implements ShardedBaselines {
     return removed;
   }
 
-  /** Slots of one shard in use (checkpoints write one shard per event-loop turn). */
+  /** Slots of one shard in use, in slot order (read lazily: a walk may pause between them). */
   *shardSlots(index: number): IterableIterator<number> {
     for (let slot = index; slot < this.index.slotLimit; slot += this.shardCount) if (this.index.inUse(slot)) yield slot;
   }

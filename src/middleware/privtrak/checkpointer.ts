@@ -65,8 +65,8 @@ export class Checkpointer {
   }
 
   /**
-   * Writes every baseline to a checkpoint at the current seq (in the background, one shard per
-   * turn) and then deletes the journal segments it and the sink both cover. One at a time.
+   * Writes every baseline to a checkpoint at the current seq (in the background, in slices of
+   * loop time: work-slicer.ts) and then deletes the journal segments it and the sink both cover. One at a time.
    */
   checkpoint(): Promise<void> {
     if (this.running !== undefined) return this.running;
