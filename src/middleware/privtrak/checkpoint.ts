@@ -160,8 +160,8 @@ export interface WriteOptions {
  *
  * Why slices, not a shard per turn: a shard is 1/shard_count of the baselines, so its time grows
  * with the peers: at 100,000 peers and 256 shards a shard took 0.4 ms warm and up to 12 ms on the
- * first checkpoint (code not yet optimised), and a UDP tracker at half its maximum spent ~300 ms
- * with every turn slowed, announces queueing up to 65-90 ms (bench/open-loop.sh, BENCHMARKS.md).
+ * first checkpoint (code not yet optimised), and in a CPU profile of a UDP tracker at half its
+ * maximum the checkpoint slowed every turn for ~300 ms (bench/open-loop.sh PROFILE=1, BENCHMARKS.md).
  * A slice is 0.5 ms whatever the store's size, and while the tracker is busy slices take at most
  * a tenth of the time. The walk may pause inside a shard: slots never move, so that is as exact
  * as pausing between shards (see above).
