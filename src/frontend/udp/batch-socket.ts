@@ -19,6 +19,7 @@
 import type { RemoteInfo } from 'node:dgram';
 import { coded, loadNative, type NativeAddon } from '../../native/addon.js';
 import { endTurn } from '../../turn-end.js';
+import type { UdpSocketCounts } from '../../metrics/metrics.js';
 
 /** Datagrams per batch (BATCH in udp_batch.c). */
 const BATCH = 64;
@@ -153,7 +154,7 @@ export class BatchSocket {
    * with their batch (sendmmsg) or alone (sendto), reads that returned datagrams (recvmmsg), and
    * reads followed by a coalescing pause.
    */
-  stats(): { dropped: number; refused: number; batched: number; alone: number; reads: number; pauses: number } {
+  stats(): UdpSocketCounts {
     const [dropped, refused, batched, alone, reads, pauses] = this.native.udpStats(this.handle);
     return { dropped, refused, batched, alone, reads, pauses };
   }
