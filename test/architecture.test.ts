@@ -44,6 +44,7 @@ const ALLOWED_FILES: Record<string, string[]> = {
 /** The generic helpers at src/'s top that the layers above may share, and all they may import. */
 const LEAVES: Record<string, string[]> = {
   'byte-key-index': ['resizable-arrays', 'keyed-hash'],
+  'record-index': ['byte-key-index'],
   'resizable-arrays': [],
   'keyed-hash': [],
   'turn-end': [],

@@ -21,6 +21,17 @@ import type { RegistrySource, RegistryUpdate } from './source.js';
 import { RegistryMetrics, type RegistryStatus } from './metrics.js';
 import { performance } from 'node:perf_hooks';
 import { WorkSlicer } from '../work-slicer.js';
+import { RecordIndex, passkeyWords, torrentKeyWords } from '../record-index.js';
+
+/** What the registry keeps its records in: a RecordIndex, read through its string keys here. */
+interface Records<T> {
+  get(key: string): T | undefined;
+  set(key: string, value: T): void;
+  delete(key: string): boolean;
+}
+
+const newUsers = (expected?: number): RecordIndex<UserRecord> => new RecordIndex(16, passkeyWords, expected);
+const newTorrents = (expected?: number): RecordIndex<TorrentRecord> => new RecordIndex(20, torrentKeyWords, expected);
 
 /** An admin change held over the source's copy: `value` (undefined = removed) over `base`. */
 interface Override<T> {
@@ -36,8 +47,9 @@ export interface AccessRegistryDeps {
 }
 
 export class AccessRegistry {
-  private users = new Map<string, UserRecord>();
-  private torrents = new Map<string, TorrentRecord>();
+  // By key bytes, not in Maps keyed by strings: the announce path's two lookups (record-index.ts).
+  private users = newUsers();
+  private torrents = newTorrents();
   private readonly userOverrides = new Map<string, Override<UserRecord>>();
   private readonly torrentOverrides = new Map<string, Override<TorrentRecord>>();
   private readonly metrics: RegistryMetrics;
@@ -60,15 +72,12 @@ export class AccessRegistry {
 
   /** The user with this passkey (32 hex characters, any case), or undefined. */
   user(passkey: string): UserRecord | undefined {
-    const u = this.users.get(passkey);
-    // Keys are lower-case; a client may send the passkey in upper case. Only then is a copy made.
-    if (u !== undefined || passkey.length !== 32) return u;
-    return this.users.get(passkey.toLowerCase());
+    return this.users.get(passkey); // the index reads hex in either case
   }
 
   /** The torrent with this info_hash, or undefined. */
   torrent(infoHash: Buffer): TorrentRecord | undefined {
-    return this.torrents.get(infoHash.toString('latin1'));
+    return this.torrents.getBytes(infoHash);
   }
 
   /** The torrent by key (latin1 of the info_hash, see torrentKey()). */
@@ -146,7 +155,7 @@ export class AccessRegistry {
     let kind: 'full' | 'incremental' | 'unchanged' = 'unchanged';
     if (u.allUsers) {
       this.userReplay = [];
-      const next = await replaceAll(u.allUsers, (r) => r.passkey, this.userOverrides, sameUser);
+      const next = await replaceAll(u.allUsers, newUsers(u.allUsers.length), (r) => r.passkey, this.userOverrides, sameUser);
       replay(next, this.userReplay);
       this.userReplay = undefined;
       this.users = next;
@@ -154,7 +163,7 @@ export class AccessRegistry {
     }
     if (u.allTorrents) {
       this.torrentReplay = [];
-      const next = await replaceAll(u.allTorrents, (r) => r.key, this.torrentOverrides, sameTorrent);
+      const next = await replaceAll(u.allTorrents, newTorrents(u.allTorrents.length), (r) => r.key, this.torrentOverrides, sameTorrent);
       replay(next, this.torrentReplay);
       this.torrentReplay = undefined;
       this.torrents = next;
@@ -184,18 +193,20 @@ export class AccessRegistry {
 
   /** Returns the updated user, or undefined if the passkey is unknown. */
   async setUserEnabled(passkey: string, enabled: boolean): Promise<UserRecord | undefined> {
+    // Found in either case, changed under the record's own (lower-case) key, as sources and overrides keep it.
     const current = this.users.get(passkey);
     if (current === undefined) return undefined;
     const next: UserRecord = { ...current, enabled };
-    if (this.source.store) await this.source.store.setUserEnabled(passkey, enabled);
-    this.changeUser(passkey, next);
+    if (this.source.store) await this.source.store.setUserEnabled(current.passkey, enabled);
+    this.changeUser(current.passkey, next);
     return next;
   }
 
   async removeUser(passkey: string): Promise<boolean> {
-    if (!this.users.has(passkey)) return false;
-    if (this.source.store) await this.source.store.removeUser(passkey);
-    this.changeUser(passkey, undefined);
+    const current = this.users.get(passkey);
+    if (current === undefined) return false;
+    if (this.source.store) await this.source.store.removeUser(current.passkey);
+    this.changeUser(current.passkey, undefined);
     return true;
   }
 
@@ -235,11 +246,12 @@ function override<T>(overrides: Map<string, Override<T>>, key: string, value: T 
   overrides.set(key, { value, base: existing ? existing.base : current });
 }
 
-async function replaceAll<T>(
-  rows: readonly T[], keyOf: (r: T) => string, overrides: Map<string, Override<T>>, same: (a: T | undefined, b: T | undefined) => boolean,
-): Promise<Map<string, T>> {
-  // Indexed in slices of event-loop time (work-slicer.ts): the copy in use answers meanwhile.
-  const next = new Map<string, T>();
+async function replaceAll<T, R extends Records<T>>(
+  rows: readonly T[], next: R, keyOf: (r: T) => string, overrides: Map<string, Override<T>>,
+  same: (a: T | undefined, b: T | undefined) => boolean,
+): Promise<R> {
+  // Indexed in slices of event-loop time (work-slicer.ts) into `next`, new and empty: the copy
+  // in use answers meanwhile.
   const slicer = new WorkSlicer();
   for (const r of rows) {
     next.set(keyOf(r), r);
@@ -257,7 +269,7 @@ async function replaceAll<T>(
   return next;
 }
 
-function replay<T>(map: Map<string, T>, changes: ReadonlyArray<[string, T | undefined]>): void {
+function replay<T>(map: Records<T>, changes: ReadonlyArray<[string, T | undefined]>): void {
   for (const [key, value] of changes) {
     if (value === undefined) map.delete(key);
     else map.set(key, value);
@@ -265,7 +277,7 @@ function replay<T>(map: Map<string, T>, changes: ReadonlyArray<[string, T | unde
 }
 
 function applyChanges<T>(
-  map: Map<string, T>, changed: readonly T[], removed: readonly string[], keyOf: (r: T) => string,
+  map: Records<T>, changed: readonly T[], removed: readonly string[], keyOf: (r: T) => string,
   overrides: Map<string, Override<T>>, same: (a: T | undefined, b: T | undefined) => boolean,
 ): void {
   for (const r of changed) {

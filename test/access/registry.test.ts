@@ -90,6 +90,18 @@ describe('access registry', () => {
     assert.equal(registry.status().overrides, 1);
   });
 
+  it('an admin change given an upper-case passkey changes the user under its own key, so a reload still holds it', async () => {
+    const { registry, source } = await fixedRegistry([user(A), user(B)]);
+    assert.equal((await registry.setUserEnabled(A.toUpperCase(), false))?.passkey, A);
+    assert.equal(await registry.removeUser(B.toUpperCase()), true);
+    assert.equal(registry.status().overrides, 2);
+    source.next = { allUsers: [user(A), user(B)] }; // unchanged at the source: both overrides stand
+    await registry.refresh();
+    assert.equal(registry.user(A)?.enabled, false);
+    assert.equal(registry.user(B), undefined);
+    assert.equal(registry.status().users, 1);
+  });
+
   it('admin changes of unknown users and torrents report "not found"', async () => {
     const { registry } = await fixedRegistry([]);
     assert.equal(await registry.setUserEnabled(A, true), undefined);

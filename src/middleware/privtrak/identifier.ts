@@ -9,6 +9,7 @@
 import { z } from 'zod';
 import { ClientError } from '../../bittorrent/errors.js';
 import type { RequestContext } from '../context.js';
+import { RecordIndex, passkeyWords } from '../../record-index.js';
 
 export interface UserIdentifier {
   /** Returns the 16-byte key of the announce's user or throws a ClientError saying why there is none. */
@@ -37,12 +38,17 @@ export const passkeyBytes = (passkey: string): Buffer => Buffer.from(passkey, 'h
 /** Keys made for reuse; cleared when full (a site has far fewer active users than this). */
 const CACHE_LIMIT = 1 << 17;
 
+const newCache = (): RecordIndex<Buffer> => new RecordIndex(16, passkeyWords);
+
 /** `keyOf`: a well-formed passkey's key (default: its bytes). */
 export function createPasskeyIdentifier(opts: IdentifierOptions, keyOf: (passkey: string) => Buffer = passkeyBytes): UserIdentifier {
   const { from, name } = opts;
   // The same few passkeys announce over and over: each is checked and keyed once, which saves a
   // regex, the key and a Buffer per announce. The returned Buffers are shared: callers must not modify them.
-  const cache = new Map<string, Buffer>();
+  // By the passkey's bytes, not in a Map keyed by the string: a passkey sliced from the URL was
+  // hashed character by character on every look-up (record-index.ts). Only well-formed passkeys
+  // are stored, and a passkey keys the same in either case (isPasskey, passkeyBytes, forPasskey).
+  let cache = newCache();
   return {
     identify(ctx: RequestContext): Buffer {
       let passkey: string | undefined;
@@ -53,7 +59,7 @@ export function createPasskeyIdentifier(opts: IdentifierOptions, keyOf: (passkey
       if (known !== undefined) return known;
       if (!isPasskey(passkey)) throw new ClientError('UNAUTHORIZED', `malformed ${name}: expected 32 hex characters`);
       const id = keyOf(passkey);
-      if (cache.size >= CACHE_LIMIT) cache.clear();
+      if (cache.size >= CACHE_LIMIT) cache = newCache();
       cache.set(passkey, id);
       return id;
     },
