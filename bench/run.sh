@@ -61,7 +61,7 @@ ACCESS_FIXED_IH="${ACCESS_FIXED_IH:-1}" # 1: in the chain's load each peer stays
 ACCESS_ROUNDS="${ACCESS_ROUNDS:-3}"   # rounds of (no hooks, hook alone, chain) per mode, order alternating; medians count
 SKIP_TRACKERS="${SKIP_TRACKERS:-0}"   # 1: skip the three-tracker comparison and its memory fill (hook sections only)
 BENCH_BEFORE="${BENCH_BEFORE:-}"      # DIR: compare with the privtrak built in DIR (before/after)
-AB_CONFS="${AB_CONFS:-pk mw}"         # before/after: pk = no hooks, mw = the privtrak hook
+AB_CONFS="${AB_CONFS:-pk mw}"         # before/after: pk = no hooks, mw = the privtrak hook, chain = the full chain (with AB_LOAD=access)
 AB_MODES="${AB_MODES:-close keepalive udp}"
 # before/after load: passkey (one passkey, a random torrent per announce) or access (as BENCH_ACCESS: ACCESS_PASSKEYS
 # passkeys, ACCESS_FIXED_IH): the sink's writer sees one row per delta only with the latter.
@@ -83,6 +83,8 @@ done
 (( ACCESS_ROUNDS >= 1 && ACCESS_ROUNDS <= 9 )) || die "ACCESS_ROUNDS must be 1..9"
 (( ACCESS_PASSKEYS >= 1 && ACCESS_PASSKEYS <= 97000 )) || die "ACCESS_PASSKEYS must be 1..97000 (the registry's users that may leech)"
 (( UDP_WINDOW >= 1 && UDP_WINDOW < 4096 )) || die "UDP_WINDOW must be 1..4095"
+for c in $AB_CONFS; do [[ "$c" =~ ^(pk|mw|chain)$ ]] || die "AB_CONFS: unknown configuration '$c' (pk, mw, chain)"; done
+[[ " $AB_CONFS " != *" chain "* || "$AB_LOAD" = access ]] || die "AB_CONFS=chain needs AB_LOAD=access (the chain refuses passkeys it does not know)"
 (( $(nproc) >= 2 )) || die "needs 2 cores (tracker on core 0, load on core 1)"
 for cmd in wrk opentracker cc taskset ss node; do command -v "$cmd" >/dev/null || die "missing: $cmd"; done
 [ -f ../dist/src/cli/main.js ] || die "privtrak is not built: run 'npm run build' at the repository root"
@@ -156,7 +158,8 @@ start_tracker() { # $1 name, $2 keep_alive (true|false) -> sets PID; returns 1 i
       taskset -c 0 node $PT_NODE_FLAGS ../dist/src/cli/main.js serve --config "$RUN_DIR/pt.yaml" >"$RUN_DIR/log" 2>&1 & ;;
     privtrak+mw) pt_config "$2" yes > "$RUN_DIR/pt.yaml"
       taskset -c 0 node $PT_NODE_FLAGS ../dist/src/cli/main.js serve --config "$RUN_DIR/pt.yaml" >"$RUN_DIR/log" 2>&1 & ;;
-    before-pk|before+mw) pt_config "$2" "$([ "$1" = before+mw ] && echo yes || echo no)" > "$RUN_DIR/pt.yaml"
+    before-pk|before+mw|before+chain)
+      pt_config "$2" "$(case "$1" in before+mw) echo yes;; before+chain) echo chain;; *) echo no;; esac)" > "$RUN_DIR/pt.yaml"
       taskset -c 0 node $PT_NODE_FLAGS "$BENCH_BEFORE/dist/src/cli/main.js" serve --config "$RUN_DIR/pt.yaml" >"$RUN_DIR/log" 2>&1 & ;;
     opentracker)
       taskset -c 0 opentracker -i 127.0.0.1 -p "$PORT" -P "$PORT" -w whitelist.txt -d "$PWD/results" -u nobody >"$RUN_DIR/log" 2>&1 & ;;
@@ -460,6 +463,14 @@ fi
 # Optional: this build against an earlier one (BENCH_BEFORE), the bare tracker and the privtrak hook, on the
 # passkey load; MW_ROUNDS pairs per mode and configuration, order alternating, the change is the median pair's.
 declare -A AB_R AB
+# ab_pair CONF: the trackers this build (now) and the earlier one (was) run for CONF, and its name in the table.
+ab_pair() {
+  case "$1" in
+    pk) now=privtrak-pk was=before-pk name="no hooks" ;;
+    mw) now=privtrak+mw was=before+mw name="privtrak hook" ;;
+    chain) now=privtrak+chain was=before+chain name="full private chain" ;;
+  esac
+}
 if [ -n "$BENCH_BEFORE" ]; then
   echo "before/after: $(git -C "$BENCH_BEFORE" rev-parse --short HEAD 2>/dev/null || echo "$BENCH_BEFORE") vs this build" >&2
   export PASSKEY=$PASSKEY_MW UDP_PASSKEY=$PASSKEY_MW
@@ -468,7 +479,7 @@ if [ -n "$BENCH_BEFORE" ]; then
     export PASSKEY_FILE="$RUN_DIR/passkeys.txt" UDP_PASSKEYS="$RUN_DIR/passkeys.txt" FIXED_IH=$ACCESS_FIXED_IH
   fi
   for conf in $AB_CONFS; do
-    now=$([ "$conf" = pk ] && echo privtrak-pk || echo privtrak+mw); was=$([ "$conf" = pk ] && echo before-pk || echo before+mw)
+    ab_pair "$conf"
     for mode in $AB_MODES; do
       for ((round = 1; round <= MW_ROUNDS; round++)); do
         order=$( (( round % 2 == 1 )) && echo "$was $now" || echo "$now $was")
@@ -604,8 +615,7 @@ OUT="results/run-$STAMP.md"
     echo "| configuration | mode | before | after | change of each pair | change, median |"
     echo "|---|---|---|---|---|---|"
     for conf in $AB_CONFS; do
-      now=$([ "$conf" = pk ] && echo privtrak-pk || echo privtrak+mw); was=$([ "$conf" = pk ] && echo before-pk || echo before+mw)
-      name=$([ "$conf" = pk ] && echo "no hooks" || echo "privtrak hook")
+      ab_pair "$conf"
       for mode in $AB_MODES; do
         pairs=$(for ((round = 1; round <= MW_ROUNDS; round++)); do printf '%s%% ' "${AB_R[$conf,$mode,$round]}"; done)
         echo "| $name | $(label $mode) | ${RATE[$was,$mode]}/s | ${RATE[$now,$mode]}/s | ${pairs% } | **${AB[$conf,$mode]}%** |"

@@ -14,6 +14,7 @@ import { PeerTable, STRIDE4, STRIDE6, packId } from './peer-table.js';
 import { NO_PEERS, PackedPeerList, packedStride, type PeerList } from '../../bittorrent/peer-list.js';
 import { GcPass, type GcSwarm, type GcTarget } from './gc-pass.js';
 import { BlockPool } from './block-pool.js';
+import { RecordIndex, torrentKeyWords } from '../../record-index.js';
 
 /**
  * Rows and swarms a garbage-collection step visits per event-loop turn: 0.35 ms (median) when
@@ -26,8 +27,16 @@ class Swarm implements GcSwarm {
   v6: PeerTable | null = null;
 }
 
+const newByHash = (): RecordIndex<Swarm> => new RecordIndex(20, torrentKeyWords);
+
 export class MemoryPeerStore implements PeerStore, GcTarget {
+  /** Swarms by the latin1 string of their info_hash: what garbage collection walks (gc-pass.ts). */
   private readonly swarms = new Map<string, Swarm>();
+  /**
+   * The same swarms by the info_hash's bytes, for the two look-ups of every announce: no latin1
+   * string made and hashed per look-up (src/record-index.ts). Kept in step with `swarms`.
+   */
+  private byHash = newByHash();
   /** Completed downloads per info_hash: kept apart from swarms so the count outlives an empty swarm. */
   private readonly downloads = new Map<string, number>();
   private readonly clock: Clock;
@@ -71,11 +80,12 @@ export class MemoryPeerStore implements PeerStore, GcTarget {
 
   /** Adds or refreshes a peer; a peer is in one role at a time (a leecher with left=0 moves over). */
   private put(infoHash: Buffer, peer: Peer, seeder: boolean): void {
-    const key = infoHash.toString('latin1');
-    let swarm = this.swarms.get(key);
+    let swarm = this.swarmOf(infoHash);
     if (swarm === undefined) {
       swarm = new Swarm();
+      const key = infoHash.toString('latin1');
       this.swarms.set(key, swarm);
+      if (infoHash.length === 20) this.byHash.set(key, swarm);
     }
     let table = peer.family === 4 ? swarm.v4 : swarm.v6;
     if (table === null) {
@@ -91,14 +101,18 @@ export class MemoryPeerStore implements PeerStore, GcTarget {
   }
 
   private remove(infoHash: Buffer, peer: Peer): void {
-    const key = infoHash.toString('latin1');
-    const swarm = this.swarms.get(key);
+    const swarm = this.swarmOf(infoHash);
     if (swarm === undefined) return;
     const table = peer.family === 4 ? swarm.v4 : swarm.v6;
     if (table === null) return;
     packId(peer.id, this.id);
     const row = table.find(this.id);
-    if (row >= 0) this.evict(key, swarm, table, row);
+    if (row >= 0) this.evict(infoHash.toString('latin1'), swarm, table, row);
+  }
+
+  /** The swarm of an info_hash (20 bytes: by its bytes; anything else, which no frontend passes, by its string). */
+  private swarmOf(infoHash: Buffer): Swarm | undefined {
+    return infoHash.length === 20 ? this.byHash.getBytes(infoHash) : this.swarms.get(infoHash.toString('latin1'));
   }
 
   /** Removes a row, keeps the totals, drops an empty table and an empty swarm (GcTarget). */
@@ -111,7 +125,10 @@ export class MemoryPeerStore implements PeerStore, GcTarget {
     table.release();
     if (swarm.v4 === table) swarm.v4 = null;
     else if (swarm.v6 === table) swarm.v6 = null;
-    if (swarm.v4 === null && swarm.v6 === null && this.swarms.get(key) === swarm) this.swarms.delete(key);
+    if (swarm.v4 === null && swarm.v6 === null && this.swarms.get(key) === swarm) {
+      this.swarms.delete(key);
+      this.byHash.delete(key); // a key that is not 20 characters is in no index: false, nothing done
+    }
   }
 
   /** Keeps the store's totals (stats() is O(1)) from a table's counts before a change. */
@@ -124,7 +141,7 @@ export class MemoryPeerStore implements PeerStore, GcTarget {
     let peers = NO_PEERS;
     let complete = 0;
     let incomplete = 0;
-    const swarm = this.swarms.get(infoHash.toString('latin1'));
+    const swarm = this.swarmOf(infoHash);
     if (swarm !== undefined) {
       complete = seedersOf(swarm);
       incomplete = leechersOf(swarm);
@@ -190,6 +207,7 @@ export class MemoryPeerStore implements PeerStore, GcTarget {
 
   async stop(): Promise<void> {
     this.swarms.clear();
+    this.byHash = newByHash();
     this.downloads.clear();
     this.seeders = 0;
     this.leechers = 0;

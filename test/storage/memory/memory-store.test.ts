@@ -163,6 +163,28 @@ describe('MemoryPeerStore (packed)', () => {
     assert.equal(live().size, refreshed.size + steps);
   });
 
+  it('a swarm emptied by garbage collection or by deletes is gone from both of its indexes, whatever the info_hash length', async () => {
+    const clock = new ManualClock(T0);
+    const store = new MemoryPeerStore(clock);
+    // 20 bytes (looked up by bytes), and lengths no frontend passes (looked up by string only).
+    for (const hash of [ih(7), Buffer.alloc(19, 7), Buffer.alloc(21, 7)]) {
+      store.putLeecher(hash, peer(1));
+      clock.set(clock.nowMs() + 120_000);
+      assert.equal(await store.collectGarbage(clock.nowMs() - 60_000), 1);
+      assert.deepEqual(store.stats(), { swarms: 0, seeders: 0, leechers: 0 });
+      // A new peer makes a new swarm that the store counts and collects: not the dropped one, found again.
+      store.putSeeder(hash, peer(2));
+      assert.deepEqual(store.stats(), { swarms: 1, seeders: 1, leechers: 0 });
+      assert.deepEqual([...store.announceView(hash, peer(3), 'leecher', 10).peers].map(idOf), [idOf(peer(2))]);
+      store.deleteSeeder(hash, peer(2));
+      assert.deepEqual(store.stats(), { swarms: 0, seeders: 0, leechers: 0 });
+      store.putLeecher(hash, peer(4));
+      clock.set(clock.nowMs() + 120_000);
+      assert.equal(await store.collectGarbage(clock.nowMs() - 60_000), 1, 'the swarm made after the delete is the one collected');
+      assert.equal(store.announceView(hash, peer(5), 'leecher', 10).peers.length, 0);
+    }
+  });
+
   it('runs collectGarbage across event-loop turns', async () => {
     const clock = new ManualClock(T0);
     const store = new MemoryPeerStore(clock);
