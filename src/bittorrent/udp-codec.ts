@@ -70,12 +70,19 @@ export interface UdpScrapeRequest {
 
 export type UdpRequest = UdpConnectRequest | UdpAnnounceRequest | UdpScrapeRequest;
 
+/** The high word of 2^53 - 1 (Number.MAX_SAFE_INTEGER): a counter whose high word is above it is out of range. */
+const MAX_SAFE_HIGH = 0x1f_ffff;
+
+/**
+ * A signed 64-bit counter that must be 0 … 2^53 - 1, from its two 32-bit halves. Not through
+ * readBigInt64BE: that makes a BigInt on the heap per counter, three per announce, and was the
+ * largest JavaScript frame of a UDP announce through the private chain (perf, 5% of all samples).
+ * A negative value has its top bit set, so its high word is above MAX_SAFE_HIGH too.
+ */
 function readCounter(buf: Buffer, offset: number, name: string, tid: number): number {
-  const v = buf.readBigInt64BE(offset);
-  if (v < 0n || v > BigInt(Number.MAX_SAFE_INTEGER)) {
-    throw new UdpDecodeError('INVALID_NUMBER', `invalid ${name}: out of range`, tid);
-  }
-  return Number(v);
+  const high = buf.readUInt32BE(offset);
+  if (high > MAX_SAFE_HIGH) throw new UdpDecodeError('INVALID_NUMBER', `invalid ${name}: out of range`, tid);
+  return high * 0x1_0000_0000 + buf.readUInt32BE(offset + 4);
 }
 
 /** Parses BEP 41 options after byte 98: 0 = end, 1 = NOP, 2 = URL data (length byte + bytes). */

@@ -114,6 +114,26 @@ describe('udp codec: malformed input', () => {
     });
   }
 
+  it('reads each counter exactly over the whole range 0 … 2^53 - 1, and refuses every value outside it', () => {
+    const at = { downloaded: 56, left: 64, uploaded: 72 } as const;
+    const inRange = [0n, 1n, 0xffff_ffffn, 0x1_0000_0000n, 0x1_2345_6789_abcdn, 2n ** 52n + 1n, 2n ** 53n - 2n, 2n ** 53n - 1n];
+    const outOfRange = [2n ** 53n, 2n ** 53n + 1n, 2n ** 63n - 1n, -1n, -(2n ** 32n), -(2n ** 63n)];
+    for (const [field, offset] of Object.entries(at)) {
+      for (const v of inRange) {
+        const b = Buffer.from(udpSamples()[0]!.packets[1]!);
+        b.writeBigInt64BE(v, offset);
+        const req = decodeRequest(b) as UdpAnnounceRequest;
+        assert.equal(req[field as keyof typeof at], Number(v), `${field} = ${v}`);
+        assert.ok(Number.isSafeInteger(req[field as keyof typeof at]));
+      }
+      for (const v of outOfRange) {
+        const b = Buffer.from(udpSamples()[0]!.packets[1]!);
+        b.writeBigInt64BE(v, offset);
+        assert.throws(() => decodeRequest(b), (e: UdpDecodeError) => e.code === 'INVALID_NUMBER' && e.message === `invalid ${field}: out of range`, `${field} = ${v}`);
+      }
+    }
+  });
+
   it('concatenates several URL data options and skips NOPs and unknown options', () => {
     const base = udpSamples()[0]!.packets[1]!;
     const opts = Buffer.concat([Buffer.from([1, 2, 4]), Buffer.from('/abc'), Buffer.from([9, 1, 0x41, 2, 9]), Buffer.from('/announce'), Buffer.from([0, 2, 3])]);
