@@ -152,11 +152,11 @@ start_tracker() { # $1 name, $2 keep_alive (true|false) -> sets PID; returns 1 i
   case "$1" in
     privtrak) pt_config "$2" no > "$RUN_DIR/pt.yaml"
       taskset -c 0 node $PT_NODE_FLAGS ../dist/src/cli/main.js serve --config "$RUN_DIR/pt.yaml" >"$RUN_DIR/log" 2>&1 & ;;
-    privtrak-pk) pt_config "$2" no > "$RUN_DIR/pt.yaml"
+    privtrak-pk|after-pk) pt_config "$2" no > "$RUN_DIR/pt.yaml"
       taskset -c 0 node $PT_NODE_FLAGS ../dist/src/cli/main.js serve --config "$RUN_DIR/pt.yaml" >"$RUN_DIR/log" 2>&1 & ;;
-    privtrak+chain) pt_config "$2" chain > "$RUN_DIR/pt.yaml"
+    privtrak+chain|after+chain) pt_config "$2" chain > "$RUN_DIR/pt.yaml"
       taskset -c 0 node $PT_NODE_FLAGS ../dist/src/cli/main.js serve --config "$RUN_DIR/pt.yaml" >"$RUN_DIR/log" 2>&1 & ;;
-    privtrak+mw) pt_config "$2" yes > "$RUN_DIR/pt.yaml"
+    privtrak+mw|after+mw) pt_config "$2" yes > "$RUN_DIR/pt.yaml"
       taskset -c 0 node $PT_NODE_FLAGS ../dist/src/cli/main.js serve --config "$RUN_DIR/pt.yaml" >"$RUN_DIR/log" 2>&1 & ;;
     before-pk|before+mw|before+chain)
       pt_config "$2" "$(case "$1" in before+mw) echo yes;; before+chain) echo chain;; *) echo no;; esac)" > "$RUN_DIR/pt.yaml"
@@ -257,7 +257,7 @@ measure_cell() { # $1 tracker, $2 mode; returns 1 if the cell cannot be measured
         el = e - s; tr = (b - a) / hz; all = (s1 - s0) / hz; o = all - tr - g; if (o < 0) o = 0;
         printf "%.0f %.0f %.0f\n", tr / el * 100, g / el * 100, o / el * 100 }')
     kill -0 "$PID" 2>/dev/null || ERR[$t,$mode]="${ERR[$t,$mode]} (tracker died)"
-    if [[ "$t" == privtrak* || "$t" == before* ]]; then
+    if [[ "$t" == privtrak* || "$t" == before* || "$t" == after* ]]; then
       read -r x e < <(curl -s -m 3 "http://127.0.0.1:$METRICS_PORT/metrics" | awk '
         /^privtrak_announces_refused_total\{.*reason="busy"/ {busy += $2} /^privtrak_deltas_pending / {pending = $2}
         END {printf "%d %d\n", busy, pending}')
@@ -463,12 +463,14 @@ fi
 # Optional: this build against an earlier one (BENCH_BEFORE), the bare tracker and the privtrak hook, on the
 # passkey load; MW_ROUNDS pairs per mode and configuration, order alternating, the change is the median pair's.
 declare -A AB_R AB
-# ab_pair CONF: the trackers this build (now) and the earlier one (was) run for CONF, and its name in the table.
+# ab_pair CONF: the trackers this build (now) and the earlier one (was) run for CONF, and its name in the table. This
+# build runs under names of its own here (after-*), so these cells never overwrite the sections above (whose tables read
+# RATE[privtrak-pk,…] and the others: a before/after run used to replace their medians with its own).
 ab_pair() {
   case "$1" in
-    pk) now=privtrak-pk was=before-pk name="no hooks" ;;
-    mw) now=privtrak+mw was=before+mw name="privtrak hook" ;;
-    chain) now=privtrak+chain was=before+chain name="full private chain" ;;
+    pk) now=after-pk was=before-pk name="no hooks" ;;
+    mw) now=after+mw was=before+mw name="privtrak hook" ;;
+    chain) now=after+chain was=before+chain name="full private chain" ;;
   esac
 }
 if [ -n "$BENCH_BEFORE" ]; then
@@ -541,7 +543,7 @@ OUT="results/run-$STAMP.md"
   echo
   echo "| server | mode | announces/s | p99 ms | errors | tracker CPU | generator CPU | other CPU |"
   echo "|---|---|---|---|---|---|---|---|"
-  for t in trivial-http trivial-udp privtrak opentracker bittorrent-tracker privtrak-pk privtrak+mw privtrak+chain before-pk before+mw; do
+  for t in trivial-http trivial-udp privtrak opentracker bittorrent-tracker privtrak-pk privtrak+mw privtrak+chain before-pk after-pk before+mw after+mw before+chain after+chain; do
     for mode in close keepalive udp; do
       [ -n "${RATE[$t,$mode]+x}" ] || continue
       echo "| $t | $mode | ${RATE[$t,$mode]} | ${P99[$t,$mode]} | ${ERR[$t,$mode]} | ${TCPU[$t,$mode]:-?}% | ${GCPU[$t,$mode]:-?}% | ${OCPU[$t,$mode]:-?}% |"
