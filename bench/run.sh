@@ -16,7 +16,8 @@
 #     main thread (the rest is the SQLite sink's writer thread and libuv's). With ACCESS_FIXED_IH=1
 #     (default) peer p announces only info_hash p % IH_POOL: 100,000 peer/torrent pairs, as in the
 #     issue's harness, not every peer on every torrent; 1,009 passkeys (prime) so that a user's peers
-#     spread over ~100 torrents instead of each user sitting on one.
+#     spread over ~100 torrents instead of each user sitting on one. Then the SQLite sink alone on the
+#     same pairs (bench/sqlite-floor.mjs): its CPU per delta as a share of the bare tracker's per announce.
 #   - optionally (BENCH_BEFORE=DIR) this build against an earlier one, built in DIR (a checkout with
 #     node_modules and dist/): the bare tracker and the privtrak hook, MW_ROUNDS alternating pairs per
 #     mode, to show a change did not cost throughput (same bench, before/after, side by side); on the
@@ -458,6 +459,16 @@ if [ "$BENCH_ACCESS" = 1 ]; then
     if start_tracker "$t" false; then sleep 1; CHAINRSS[$t]=$(rss_mb "$PID"); stop_tracker; fi
   done
   unset PASSKEY; export UDP_PASSKEY=""
+  # The floor under the chain's cost on the tracker's one core: the SQLite sink's own CPU per delta on this
+  # load's (user, torrent) pairs (bench/sqlite-floor.mjs, pinned as the tracker is), against the bare
+  # tracker's CPU per announce measured above. With ACCESS_FIXED_IH=0 the pairs differ: not run.
+  if (( ACCESS_FIXED_IH )); then
+    wait_quiet
+    echo "measuring the SQLite sink alone on the chain load's pairs" >&2
+    FLOOR=$(taskset -c 0 node sqlite-floor.mjs --pairs "$PEER_POOL" --users "$ACCESS_PASSKEYS" --torrents "$IH_POOL" \
+      --bare "close=${AUS[privtrak-pk,close]} keepalive=${AUS[privtrak-pk,keepalive]} udp=${AUS[privtrak-pk,udp]}") \
+      || FLOOR="(bench/sqlite-floor.mjs failed)"
+  fi
 fi
 
 # Optional: this build against an earlier one (BENCH_BEFORE), the bare tracker and the privtrak hook, on the
@@ -609,6 +620,12 @@ OUT="results/run-$STAMP.md"
     done
     echo
     echo "RSS at start: no hooks ${CHAINRSS[privtrak-pk]:-?} MB, full chain with the registry loaded ${CHAINRSS[privtrak+chain]:-?} MB."
+    if [ -n "${FLOOR:-}" ]; then
+      echo
+      echo "$FLOOR"
+      echo
+      echo "On one core the chain cannot cost less than the sink's own share: where it is above 15%, point 3 is out of reach while the writer shares the tracker's core."
+    fi
   fi
   if [ -n "$BENCH_BEFORE" ]; then
     echo

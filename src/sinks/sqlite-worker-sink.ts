@@ -36,6 +36,17 @@ export type WorkerReply = { id: number; room?: ArrayBuffer; tid?: number } & ({ 
 /** Buffers cross the thread boundary as plain Uint8Arrays (structured clone): a Buffer view of one, no copy. */
 export const bufferOf = (u: Uint8Array): Buffer => Buffer.from(u.buffer, u.byteOffset, u.byteLength);
 
+/**
+ * The worker's young generation, in MB. It was 4 while every batch arrived in a new ArrayBuffer,
+ * freed only when the worker's collector ran: with V8's default sizing they piled up (+36 MB RSS at
+ * 100k peers). Batches now come in the same memory, moved back and forth (worker-calls.ts: the
+ * room), and at 4 MB the fold's row objects of each batch (two per row, 10,000 rows) outgrew the
+ * young generation: scavenges promoted them and old-generation collections swept them, 1.2 µs of
+ * the writer's 6 µs per delta (bench/sqlite-floor.mjs: 6.0-6.2 µs at 4 MB, 4.9-5.0 at 16 MB, as
+ * without a worker; RSS per peer at 1M peers with the private chain unchanged, 164-174 bytes).
+ */
+export const SQLITE_WORKER_YOUNG_GENERATION_MB = 16;
+
 /** Distributes Omit over the union, so each op keeps its own fields. */
 type CallBody = WorkerCall extends infer C ? (C extends WorkerCall ? Omit<C, 'id'> : never) : never;
 
@@ -46,9 +57,7 @@ export class SqliteWorkerSink implements DeltaSink {
   constructor(private readonly opts: SqliteSinkOptions) {
     this.thread = new WorkerCalls({
       script: new URL('./sqlite-worker.js', import.meta.url),
-      // A small young generation: each batch arrives as a moved ArrayBuffer (MBs) that is freed only when
-      // the worker's collector runs; with V8's default sizing they piled up (+36 MB RSS at 100k peers).
-      worker: { workerData: opts, resourceLimits: { maxYoungGenerationSizeMb: 4 } },
+      worker: { workerData: opts, resourceLimits: { maxYoungGenerationSizeMb: SQLITE_WORKER_YOUNG_GENERATION_MB } },
       revive: (reply) => reply.code === 'LEGACY_DATA' ? new LegacyDataError(`the SQLite sink ${opts.path}`)
         : reply.code === 'SINK_FENCED' ? new FencedError(reply.message, reply.fence)
         : Object.assign(new Error(reply.message), reply.code === undefined ? {} : { code: reply.code }),

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import Database from 'better-sqlite3';
 import { SqliteSink, WAL_AUTOCHECKPOINT_PAGES } from '../../src/sinks/sqlite-sink.js';
-import { SqliteWorkerSink } from '../../src/sinks/sqlite-worker-sink.js';
+import { SQLITE_WORKER_YOUNG_GENERATION_MB, SqliteWorkerSink } from '../../src/sinks/sqlite-worker-sink.js';
 import { encodeRecordInto, RECORD_SIZE } from '../../src/accounting/delta-record.js';
 import { createSink, sinkOptionsSchema } from '../../src/sinks/index.js';
 import { runSinkSuite, delta, USER_A } from './sink-suite.js';
@@ -105,6 +105,28 @@ describe('sqlite sink on a worker thread', () => {
       }
       assert.equal(room()!.byteLength, 5000 * RECORD_SIZE);
       assert.equal((await sink.load('a')).appliedThrough, first - 1);
+    } finally {
+      await sink.close();
+    }
+  });
+
+  it('runs its worker, and a replacement after a death, with a young generation that holds a batch\'s rows', async () => {
+    const sink = new SqliteWorkerSink({ path: freshPath() });
+    // The limits the running worker was given, as V8 reports them back.
+    const youngMb = () => (sink as unknown as { thread: { worker: { resourceLimits: { maxYoungGenerationSizeMb: number } } | undefined } })
+      .thread.worker?.resourceLimits.maxYoungGenerationSizeMb;
+    try {
+      await sink.open();
+      await sink.apply(recordBatch(1, 100));
+      // At 4 MB a 10,000-row batch's rows were promoted and swept by old-generation collections
+      // (bench/sqlite-floor.mjs: 1.2 µs per delta more); 16 MB is where that cost was gone.
+      assert.ok(SQLITE_WORKER_YOUNG_GENERATION_MB >= 16);
+      assert.equal(youngMb(), SQLITE_WORKER_YOUNG_GENERATION_MB);
+      await sink.kill();
+      assert.equal(youngMb(), undefined, 'no worker runs after the death');
+      await sink.apply(recordBatch(101, 100));
+      assert.equal(youngMb(), SQLITE_WORKER_YOUNG_GENERATION_MB, 'the replacement has the same limits');
+      assert.equal((await sink.load('a')).appliedThrough, 200);
     } finally {
       await sink.close();
     }
