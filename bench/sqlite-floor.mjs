@@ -14,6 +14,7 @@
 //          [--batches 30] [--rounds 3] [--bare "close=52.1 keepalive=23.5 udp=7.6"]
 // --bare: the bare tracker's CPU per announce (µs) in each mode, from the same run (bench/run.sh's
 // chain section passes them): each mode's line then says what share of it this floor alone is.
+// FLOOR_WORKER=0: the sink without its worker thread (`worker: false`), to tell the thread's own cost apart.
 // Build first (npm run build). Prints markdown to stdout; pin it as the tracker is (taskset -c 0).
 import { parseArgs } from 'node:util';
 import { mkdtempSync, rmSync } from 'node:fs';
