@@ -151,17 +151,14 @@ check_http() {
 start_tracker() { # $1 name, $2 keep_alive (true|false) -> sets PID; returns 1 if it did not come up
   rm -rf "$RUN_DIR/journal" "$RUN_DIR"/privtrak.sqlite*
   case "$1" in
-    privtrak) pt_config "$2" no > "$RUN_DIR/pt.yaml"
-      taskset -c 0 node $PT_NODE_FLAGS ../dist/src/cli/main.js serve --config "$RUN_DIR/pt.yaml" >"$RUN_DIR/log" 2>&1 & ;;
-    privtrak-pk|after-pk) pt_config "$2" no > "$RUN_DIR/pt.yaml"
-      taskset -c 0 node $PT_NODE_FLAGS ../dist/src/cli/main.js serve --config "$RUN_DIR/pt.yaml" >"$RUN_DIR/log" 2>&1 & ;;
-    privtrak+chain|after+chain) pt_config "$2" chain > "$RUN_DIR/pt.yaml"
-      taskset -c 0 node $PT_NODE_FLAGS ../dist/src/cli/main.js serve --config "$RUN_DIR/pt.yaml" >"$RUN_DIR/log" 2>&1 & ;;
-    privtrak+mw|after+mw) pt_config "$2" yes > "$RUN_DIR/pt.yaml"
-      taskset -c 0 node $PT_NODE_FLAGS ../dist/src/cli/main.js serve --config "$RUN_DIR/pt.yaml" >"$RUN_DIR/log" 2>&1 & ;;
-    before-pk|before+mw|before+chain)
-      pt_config "$2" "$(case "$1" in before+mw) echo yes;; before+chain) echo chain;; *) echo no;; esac)" > "$RUN_DIR/pt.yaml"
-      taskset -c 0 node $PT_NODE_FLAGS "$BENCH_BEFORE/dist/src/cli/main.js" serve --config "$RUN_DIR/pt.yaml" >"$RUN_DIR/log" 2>&1 & ;;
+    # Every privtrak variant: which hooks from the name's suffix (-pk and bare: none, +mw: the privtrak hook, +chain:
+    # the full chain), which build from its prefix (before-*: BENCH_BEFORE's, the rest this checkout's).
+    privtrak|privtrak-pk|privtrak+mw|privtrak+chain|after-pk|after+mw|after+chain|before-pk|before+mw|before+chain)
+      local hooks=no root=..
+      case "$1" in *+mw) hooks=yes ;; *+chain) hooks=chain ;; esac
+      [[ "$1" == before* ]] && root=$BENCH_BEFORE
+      pt_config "$2" "$hooks" > "$RUN_DIR/pt.yaml"
+      taskset -c 0 node $PT_NODE_FLAGS "$root/dist/src/cli/main.js" serve --config "$RUN_DIR/pt.yaml" >"$RUN_DIR/log" 2>&1 & ;;
     opentracker)
       taskset -c 0 opentracker -i 127.0.0.1 -p "$PORT" -P "$PORT" -w whitelist.txt -d "$PWD/results" -u nobody >"$RUN_DIR/log" 2>&1 & ;;
     bittorrent-tracker) taskset -c 0 node bt-tracker.mjs "$PORT" >"$RUN_DIR/log" 2>&1 & ;;
